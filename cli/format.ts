@@ -1,0 +1,53 @@
+/** Plain-text rendering for the CLI: sizes, percentages and aligned tables. */
+import type { FileAnalysis } from '../engine/analysis/types';
+
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  let v = n;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+}
+
+export function pct(part: number, whole: number): string {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : '-';
+}
+
+export function table(headers: string[], rows: string[][], rightAlign: boolean[] = []): string {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (rightAlign[i] ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
+  return [line(headers), w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Weighted mean exponent entropy of float tensors (by element count), or null. */
+function meanExponentEntropy(ts: FileAnalysis['tensors']): number | null {
+  let n = 0, s = 0;
+  for (const t of ts) if (t.exponentEntropy !== null) { n += t.elements; s += t.elements * t.exponentEntropy; }
+  return n > 0 ? s / n : null;
+}
+
+export function layerTable(fa: FileAnalysis): string {
+  const rows = fa.layers.map((l) => {
+    const ts = fa.tensors.filter((t) => t.layer === l.name);
+    const dtypes = [...new Set(ts.map((t) => t.dtype))].join(',');
+    const h = meanExponentEntropy(ts);
+    return [l.name, String(l.tensors), String(l.elements), dtypes, formatBytes(l.bytes), formatBytes(l.boundBytes), pct(l.boundBytes, l.bytes), h === null ? '-' : h.toFixed(3)];
+  });
+  return table(['layer', 'tensors', 'params', 'dtype', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, true, true, false, true, true, true, true]);
+}
+
+export function tensorTable(fa: FileAnalysis): string {
+  const rows = fa.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(',')}]`, formatBytes(t.bytes), formatBytes(t.boundBytes), pct(t.boundBytes, t.bytes), t.exponentEntropy === null ? '-' : t.exponentEntropy.toFixed(3)]);
+  return table(['tensor', 'dtype', 'shape', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, false, false, true, true, true, true]);
+}
+
+export function fileSummary(fa: FileAnalysis): string {
+  const h = meanExponentEntropy(fa.tensors);
+  const dt = Object.entries(fa.bytesPerDtype).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ');
+  return [
+    `${fa.path}  [${fa.format}]${fa.estimate ? '  (quick: estimates from samples)' : ''}`,
+    `  ${fa.tensors.length} tensors, ${fa.parameters.toLocaleString('en-US')} parameters, ${formatBytes(fa.bytes)} (${dt || 'no tensor data'})`,
+    `  exponent entropy ${h === null ? '-' : h.toFixed(3) + ' bits'}; order-0 bound ${formatBytes(fa.boundBytes)} (${pct(fa.boundBytes, fa.bytes)}); predicted .tzip ${formatBytes(fa.predictedBytes)} (${pct(fa.predictedBytes, fa.bytes)})`,
+  ].join('\n');
+}

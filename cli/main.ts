@@ -1,0 +1,52 @@
+/**
+ * tensorzip CLI: `tensorzip <command> [options] <file...>`.
+ * Exit codes: 0 success, 1 bad input or failed job (one-line message on stderr), 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { describeError, TzError } from '../engine/errors';
+import { COMMANDS, type Command } from './commands';
+
+const USAGE = `usage: tensorzip <command> [options] <file...>
+
+commands:
+${COMMANDS.map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`).join('\n')}
+
+Exit codes: 0 success, 1 bad input or failed job, 2 usage.`;
+
+export class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd: Command | undefined = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`tensorzip: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`tensorzip ${name}: ${(e as Error).message.split('\n')[0]}\nusage: tensorzip ${cmd.usage}\n`);
+    return 2;
+  }
+  try {
+    return await cmd.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TzError && e.code === 'USAGE')) {
+      process.stderr.write(`tensorzip ${name}: ${e.message}\nusage: tensorzip ${cmd.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`tensorzip: ${describeError(e)}\n`);
+    if (process.env.TENSORZIP_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => { process.stderr.write(`tensorzip: ${describeError(e)}\n`); process.exitCode = 1; },
+);

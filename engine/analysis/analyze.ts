@@ -1,0 +1,158 @@
+/**
+ * analyzeFile: opens any supported model, then streams every tensor's bytes through TensorStats
+ * in bounded chunks (one reusable buffer per file; never a whole tensor or file in memory).
+ */
+import type { AnalyzeOptions } from '../api';
+import { dtypeInfo, elementCount } from '../dtypes';
+import { throwIfAborted } from '../errors';
+import { openModel } from '../formats/index';
+import type { ModelLayout, TensorEntry } from '../formats/types';
+import { InputFile } from '../io/read';
+import { layerOf } from './layers';
+import { summarize, TensorStats } from './stats';
+import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from './types';
+
+export const ANALYSIS_CHUNK = 4 << 20;
+/** quick mode: tensors larger than this are sampled */
+export const QUICK_SAMPLE_BYTES = 1 << 20;
+const QUICK_WINDOWS = 16;
+/** container framing estimate per chunk and per file (see docs/format.md) */
+const FRAMING_PER_CHUNK = 40;
+const FRAMING_PER_FILE = 256;
+const CONTAINER_CHUNK = 1 << 20;
+
+/** Byte ranges [start, length] to read for one tensor: all of it, or evenly spaced windows in quick mode. */
+function rangesFor(t: TensorEntry, quick: boolean): Array<[number, number]> {
+  if (!quick || t.bytes <= QUICK_SAMPLE_BYTES) return [[t.offset, t.bytes]];
+  const el = Math.max(1, dtypeInfo(t.dtype).size);
+  const win = Math.floor(QUICK_SAMPLE_BYTES / QUICK_WINDOWS / el) * el;
+  const out: Array<[number, number]> = [];
+  for (let k = 0; k < QUICK_WINDOWS; k++) {
+    const pos = Math.floor(((t.bytes - win) * k) / (QUICK_WINDOWS - 1) / el) * el;
+    out.push([t.offset + pos, win]);
+  }
+  return out;
+}
+
+/** Bytes covered by at least one tensor range (views may share storage). */
+function coveredBytes(layout: ModelLayout): number {
+  const byFile = new Map<string, Array<[number, number]>>();
+  for (const t of layout.tensors) {
+    const f = t.file ?? layout.path;
+    const arr = byFile.get(f) ?? [];
+    arr.push([t.offset, t.offset + t.bytes]);
+    byFile.set(f, arr);
+  }
+  let covered = 0;
+  for (const ranges of byFile.values()) {
+    ranges.sort((a, b) => a[0] - b[0]);
+    let end = -1;
+    for (const [s, e] of ranges) {
+      if (s >= end) { covered += e - s; end = e; }
+      else if (e > end) { covered += e - end; end = e; }
+    }
+  }
+  return covered;
+}
+
+export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
+  const quick = !!opts.quick;
+  const buf = new Uint8Array(new ArrayBuffer(ANALYSIS_CHUNK));
+  const files = new Map<string, InputFile>();
+  const totalBytes = layout.tensors.reduce((a, t) => a + t.bytes, 0);
+  let done = 0;
+  const tensors: TensorAnalysis[] = [];
+  try {
+    for (let ti = 0; ti < layout.tensors.length; ti++) {
+      const t = layout.tensors[ti]!;
+      throwIfAborted(opts.signal, layout.path);
+      const fpath = t.file ?? layout.path;
+      let f = files.get(fpath);
+      if (!f) { f = await InputFile.open(fpath); files.set(fpath, f); }
+      const st = new TensorStats(t.dtype);
+      const ranges = rangesFor(t, quick);
+      let sampled = 0;
+      for (const [start, len] of ranges) {
+        for (let off = 0; off < len; off += ANALYSIS_CHUNK) {
+          throwIfAborted(opts.signal, layout.path);
+          const n = Math.min(ANALYSIS_CHUNK, len - off);
+          const chunk = await f.readExact(start + off, n, `tensor "${t.name}"`, buf);
+          st.add(chunk);
+          sampled += n;
+        }
+      }
+      done += t.bytes;
+      const s = summarize(st);
+      const scale = sampled > 0 ? t.bytes / sampled : 1;
+      const elements = dtypeInfo(t.dtype).size ? elementCount(t.shape) : (Number.isFinite(elementCount(t.shape)) ? elementCount(t.shape) : 0);
+      const ta: TensorAnalysis = {
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        bytes: t.bytes,
+        exponentEntropy: s.exponentEntropy,
+        boundBytes: Math.ceil((s.boundBits * scale) / 8),
+        layer: layerOf(t.name),
+        elements,
+        planeEntropy: s.planeEntropy,
+      };
+      const optional: Array<keyof typeof s> = ['exponentHistogram', 'signEntropy', 'mantissaEntropy', 'min', 'max', 'mean', 'std', 'zeros', 'subnormals', 'nans', 'infs', 'cleanLowBits', 'distinctValues'];
+      for (const k of optional) if (s[k] !== undefined) (ta as unknown as Record<string, unknown>)[k] = s[k];
+      if (scale !== 1) {
+        ta.estimate = true;
+        for (const k of ['zeros', 'subnormals', 'nans', 'infs'] as const) if (ta[k] !== undefined) ta[k] = Math.round(ta[k]! * scale);
+        if (ta.exponentHistogram) ta.exponentHistogram = ta.exponentHistogram.map((c) => c * scale);
+        delete ta.distinctValues;
+      }
+      if (t.extra) ta.extra = t.extra;
+      tensors.push(ta);
+      opts.onTensor?.(ta, ti, layout.tensors.length);
+      opts.onProgress?.({ phase: 'analyze', file: layout.path, bytesDone: done, bytesTotal: totalBytes, tensor: t.name, layer: ta.layer });
+    }
+  } finally {
+    for (const f of files.values()) await f.close();
+  }
+  return summarizeFile(layout, tensors, quick);
+}
+
+export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], estimate: boolean): FileAnalysis {
+  const layers: LayerAnalysis[] = [];
+  const byName = new Map<string, LayerAnalysis>();
+  const bytesPerDtype: Record<string, number> = {};
+  let parameters = 0;
+  let bound = 0;
+  let chunks = 0;
+  for (const t of tensors) {
+    let l = byName.get(t.layer);
+    if (!l) { l = { name: t.layer, tensors: 0, bytes: 0, boundBytes: 0, elements: 0 }; byName.set(t.layer, l); layers.push(l); }
+    l.tensors++;
+    l.bytes += t.bytes;
+    l.boundBytes += t.boundBytes;
+    l.elements += t.elements;
+    parameters += t.elements;
+    bytesPerDtype[t.dtype] = (bytesPerDtype[t.dtype] ?? 0) + t.bytes;
+    bound += t.boundBytes;
+    chunks += Math.max(1, Math.ceil(t.bytes / CONTAINER_CHUNK));
+  }
+  const totalSize = layout.files ? undefined : layout.size;
+  const structure = (totalSize ?? layout.size + tensors.reduce((a, t) => a + t.bytes, 0)) - coveredBytes(layout);
+  const fa: FileAnalysis = {
+    path: layout.path,
+    format: layout.format,
+    bytes: totalSize ?? layout.size + tensors.reduce((a, t) => a + t.bytes, 0),
+    tensors,
+    layers,
+    parameters,
+    bytesPerDtype,
+    boundBytes: bound + Math.max(0, structure),
+    predictedBytes: bound + Math.max(0, structure) + chunks * FRAMING_PER_CHUNK + FRAMING_PER_FILE,
+    estimate,
+  };
+  if (layout.metadata) fa.metadata = layout.metadata;
+  return fa;
+}
+
+export async function analyzeFile(file: string, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
+  const layout = await openModel(file);
+  return analyzeLayout(layout, opts);
+}

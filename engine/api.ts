@@ -1,0 +1,75 @@
+/**
+ * The engine's public surface: what the CLI, the server and tests call. Everything here works on
+ * absolute or relative file-system paths, streams in bounded chunks, honours an AbortSignal
+ * (throwing TzError CANCELLED and leaving no partial output) and reports progress.
+ */
+import type { FileAnalysis, TensorAnalysis } from './analysis/types';
+
+export type JobPhase = 'analyze' | 'compress' | 'decompress' | 'verify';
+
+export interface Progress {
+  phase: JobPhase;
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+  /** tensor / layer currently being processed, when known */
+  tensor?: string;
+  layer?: string;
+}
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** worker threads for coding (default: number of cores) */
+  threads?: number;
+}
+
+export interface AnalyzeOptions extends JobOptions {
+  /** sample instead of scanning everything; results are marked as estimates */
+  quick?: boolean;
+  /** called as each tensor's analysis completes, in file order */
+  onTensor?: (t: TensorAnalysis, index: number, total: number) => void;
+}
+
+export interface CompressOptions extends JobOptions {
+  /** output path (default `<input>.tzip`) */
+  output?: string;
+  force?: boolean;
+  /** lossy mode: mantissa bits kept (issue 4); undefined = lossless */
+  lossyBits?: number;
+}
+
+export interface CompressResult {
+  output: string;
+  bytes: number;
+  originalBytes: number;
+  sha256: string;
+  seconds: number;
+}
+
+export interface DecompressOptions extends JobOptions {
+  /** output path (default: the original name stored in the container, next to the .tzip) */
+  output?: string;
+  force?: boolean;
+}
+
+export interface DecompressResult {
+  output: string;
+  bytes: number;
+  sha256: string;
+  seconds: number;
+}
+
+export interface VerifyOptions extends JobOptions {
+  /** compare with this original file too */
+  against?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  problems: string[];
+  sha256?: string;
+}
+
+export type { FileAnalysis, TensorAnalysis };
+export { analyzeFile } from './analysis/analyze';

@@ -1,0 +1,67 @@
+
+/**
+ * The one error type the engine throws for anything the user can fix or should know about
+ * (bad input, refused output, cancellation). Its message is always one line:
+ * `<file>: <problem>`, which the CLI prints verbatim and the server forwards as a typed error.
+ */
+export type TzErrorCode =
+  | 'BAD_INPUT'      // the file is malformed, truncated, lies about sizes, or is corrupted
+  | 'UNSUPPORTED'    // a valid file the engine cannot handle (legacy pickle, unknown version)
+  | 'IO'             // the OS refused (missing file, permissions, disk full)
+  | 'EXISTS'         // output exists and --force was not given
+  | 'NO_SPACE'       // not enough free disk space for the output
+  | 'CANCELLED'      // the job was cancelled
+  | 'VERIFY_FAILED'  // a round trip or checksum did not hold
+  | 'USAGE';         // wrong arguments
+
+export class TzError extends Error {
+  readonly code: TzErrorCode;
+  readonly file: string | undefined;
+  constructor(code: TzErrorCode, file: string | undefined, problem: string) {
+    const oneLine = problem.replace(/\s*\n\s*/g, ' ');
+    super(file ? `${file}: ${oneLine}` : oneLine);
+    this.name = 'TzError';
+    this.code = code;
+    this.file = file;
+  }
+}
+
+export function badInput(file: string, problem: string): TzError {
+  return new TzError('BAD_INPUT', file, problem);
+}
+
+export function cancelled(file?: string): TzError {
+  return new TzError('CANCELLED', file, 'cancelled');
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined, file?: string): void {
+  if (signal?.aborted) throw cancelled(file);
+}
+
+/** Turns anything thrown into a one-line message naming the file (for CLI and server). */
+export function describeError(err: unknown, file?: string): string {
+  if (err instanceof TzError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+    const where = e.path ?? file;
+    const what: Record<string, string> = {
+      ENOENT: 'no such file or directory',
+      EACCES: 'permission denied',
+      EISDIR: 'is a directory, expected a file',
+      ENOSPC: 'no space left on device',
+      EMFILE: 'too many open files',
+      EROFS: 'read-only file system',
+    };
+    return `${where ?? ''}${where ? ': ' : ''}${what[e.code] ?? e.message.split('\n')[0]}`;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return `${file ? file + ': ' : ''}${msg.split('\n')[0]}`;
+}
+
+export function toTzError(err: unknown, file?: string): TzError {
+  if (err instanceof TzError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code: TzErrorCode = e && typeof e.code === 'string' && e.code === 'ENOSPC' ? 'NO_SPACE' : e && typeof e.code === 'string' ? 'IO' : 'BAD_INPUT';
+  const te = new TzError(code, undefined, describeError(err, file));
+  return te;
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { analyzeFile } from '../../engine/analysis/analyze';
+import { layerOf } from '../../engine/analysis/layers';
+import { CORPUS, NO_CORPUS, gaussianF32, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
+
+const tmp = tempDir();
+after(() => tmp.cleanup());
+
+/** Independent reference: per-element exponent extraction with DataView and a Map histogram. */
+function refExponentEntropy(buf: Uint8Array, dtype: string): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const counts = new Map<number, number>();
+  const spec: Record<string, [number, number, number]> = { F32: [4, 23, 0xff], BF16: [2, 7, 0xff], F16: [2, 10, 0x1f], F64: [8, 52, 0x7ff] };
+  const [size, shift, mask] = spec[dtype]!;
+  const n = buf.length / size;
+  for (let i = 0; i < n; i++) {
+    let e: number;
+    if (size === 8) e = Number((dv.getBigUint64(i * 8, true) >> 52n) & 0x7ffn);
+    else if (size === 4) e = (dv.getUint32(i * 4, true) >>> shift) & mask;
+    else e = (dv.getUint16(i * 2, true) >>> shift) & mask;
+    counts.set(e, (counts.get(e) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const c of counts.values()) h -= (c / n) * Math.log2(c / n);
+  return h;
+}
+
+/** Independent order-0 byte-plane bound after moving the sign next to the mantissa. */
+function refBoundBytes(buf: Uint8Array, dtype: string): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const size = dtype === 'F32' ? 4 : 2;
+  const n = buf.length / size;
+  const planes = Array.from({ length: size }, () => new Map<number, number>());
+  for (let i = 0; i < n; i++) {
+    let rot: number;
+    if (size === 4) {
+      const x = dv.getUint32(i * 4, true);
+      rot = ((((x >>> 23) & 0xff) << 24) | ((x >>> 31) << 23) | (x & 0x7fffff)) >>> 0;
+    } else {
+      const x = dv.getUint16(i * 2, true);
+      rot = ((x & 0x7fff) << 1) | (x >>> 15);
+    }
+    for (let p = 0; p < size; p++) {
+      const b = (rot >>> (8 * p)) & 0xff;
+      planes[p]!.set(b, (planes[p]!.get(b) ?? 0) + 1);
+    }
+  }
+  let bits = 0;
+  for (const m of planes) for (const c of m.values()) bits -= c * Math.log2(c / n);
+  return bits / 8;
+}
+
+function readTensors(file: string): Array<{ name: string; dtype: string; data: Uint8Array }> {
+  const b = readFileSync(file);
+  const n = Number(b.readBigUInt64LE(0));
+  const hdr = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  return Object.entries(hdr).filter(([k]) => k !== '__metadata__').map(([name, t]) => ({ name, dtype: t.dtype, data: new Uint8Array(b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1])) }));
+}
+
+describe('analysis on real weights', { skip: NO_CORPUS }, () => {
+  const files = NO_CORPUS ? [] : readdirSync(CORPUS).filter((f) => f.endsWith('.safetensors'));
+  for (const f of files) {
+    test(`${f}: exponent entropy within 0.001 bits and bound within 0.1% of an independent computation`, async () => {
+      const p = path.join(CORPUS, f);
+      const fa = await analyzeFile(p);
+      const ref = new Map(readTensors(p).map((t) => [t.name, t]));
+      assert.equal(fa.tensors.length, ref.size);
+      for (const t of fa.tensors) {
+        const r = ref.get(t.name)!;
+        if (t.bytes === 0) continue;
+        if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+          assert.equal(t.exponentEntropy, null, `${t.name} (${t.dtype}) has no exponent`);
+          continue;
+        }
+        assert.ok(t.exponentEntropy !== null, `${t.name}`);
+        const re = refExponentEntropy(r.data, r.dtype);
+        assert.ok(Math.abs(t.exponentEntropy - re) < 0.001, `${t.name}: ${t.exponentEntropy} vs ${re}`);
+        const rb = refBoundBytes(r.data, r.dtype);
+        assert.ok(Math.abs(t.boundBytes - rb) <= Math.max(2, rb * 0.001), `${t.name}: ${t.boundBytes} vs ${rb}`);
+      }
+    });
+  }
+
+  test('the clean F32 upcast is detected (13 low mantissa bits zero)', async () => {
+    const fa = await analyzeFile(path.join(CORPUS, 'human_faceres.f32.safetensors'));
+    const big = fa.tensors.filter((t) => t.elements > 1000);
+    assert.ok(big.length > 10);
+    for (const t of big) assert.ok((t.cleanLowBits ?? 0) >= 13, `${t.name}: ${t.cleanLowBits}`);
+    const notClean = await analyzeFile(path.join(CORPUS, 'ppocrv4_rec.f32.safetensors'));
+    assert.ok(notClean.tensors.filter((t) => t.elements > 1000).every((t) => (t.cleanLowBits ?? 0) < 8));
+  });
+
+  test('quick mode samples, is marked as an estimate, and lands near the full figure', async () => {
+    const p = path.join(CORPUS, 'human_faceres.bf16.safetensors');
+    const full = await analyzeFile(p);
+    const quick = await analyzeFile(p, { quick: true });
+    assert.equal(quick.estimate, true);
+    assert.ok(Math.abs(quick.boundBytes - full.boundBytes) / full.boundBytes < 0.02);
+  });
+});
+
+describe('analysis on synthetic data', () => {
+  test('value statistics, special values and layers', async () => {
+    const w = gaussianF32(4096, 0.02, 11);
+    const special = new Float32Array([0, -0, NaN, Infinity, -Infinity, 1e-40, 3, -2]);
+    const p = writeFile(tmp.dir, 'syn.safetensors', safetensorsBytes([
+      { name: 'model.layers.0.mlp.weight', dtype: 'F32', shape: [64, 64], data: new Uint8Array(w.buffer) },
+      { name: 'model.layers.0.special', dtype: 'F32', shape: [8], data: new Uint8Array(special.buffer) },
+      { name: 'model.layers.1.mlp.weight', dtype: 'BF16', shape: [64, 64], data: toBF16Bytes(w) },
+      { name: 'lm_head.weight', dtype: 'I64', shape: [4], data: new Uint8Array(new BigInt64Array([1n, 2n, 3n, 1n]).buffer) },
+    ]));
+    const fa = await analyzeFile(p);
+    const [a, s, b, i] = fa.tensors;
+    let mean = 0;
+    for (const v of w) mean += v;
+    mean /= w.length;
+    assert.ok(Math.abs(a!.mean! - mean) < 1e-9);
+    assert.ok(Math.abs(b!.mean! - mean) < 1e-4, 'bf16 mean close to f32 mean');
+    assert.equal(s!.nans, 1);
+    assert.equal(s!.infs, 2);
+    assert.equal(s!.zeros, 2);
+    assert.equal(s!.subnormals, 1);
+    assert.equal(s!.max, 3);
+    assert.equal(s!.min, -2);
+    assert.equal(i!.exponentEntropy, null);
+    assert.equal(b!.distinctValues! > 100, true);
+    assert.deepEqual(fa.layers.map((l) => [l.name, l.tensors]), [['model.layers.0', 2], ['model.layers.1', 1], ['lm_head', 1]]);
+    assert.equal(fa.parameters, 4096 + 8 + 4096 + 4);
+  });
+
+  test('layer naming conventions', () => {
+    assert.equal(layerOf('model.layers.12.self_attn.q_proj.weight'), 'model.layers.12');
+    assert.equal(layerOf('transformer.h.3.attn.c_attn.weight'), 'transformer.h.3');
+    assert.equal(layerOf('blocks.7.norm1.weight'), 'blocks.7');
+    assert.equal(layerOf('bert.encoder.layer.5.output.dense.weight'), 'bert.encoder.layer.5');
+    assert.equal(layerOf('blk.4.attn_q.weight'), 'blk.4');
+    assert.equal(layerOf('conv1.weight'), 'conv1');
+    assert.equal(layerOf('token_embd.weight'), 'token_embd');
+    assert.equal(layerOf('scale'), 'scale');
+  });
+});

@@ -1,8 +1,10 @@
 import * as path from 'node:path';
-import { analyzeFile } from '../engine/api';
+import { analyzeFile, compressFile, decompressFile, infoFile, verifyFile, type Progress } from '../engine/api';
+import { openModel } from '../engine/formats/index';
 import type { FileAnalysis } from '../engine/analysis/types';
 import { TzError } from '../engine/errors';
-import { fileSummary, layerTable, tensorTable } from './format';
+import { fileSummary, formatBytes, layerTable, pct, table, tensorTable } from './format';
+import { progressPrinter } from './progress';
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 export interface Command {
@@ -55,5 +57,121 @@ const analyze: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [analyze];
-export { path };
+function threadsOpt(v: Record<string, string | boolean | undefined>): number | undefined {
+  if (v.threads === undefined) return undefined;
+  const n = Number(v.threads);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new TzError('USAGE', undefined, `--threads must be an integer from 1 to 256, got "${v.threads}"`);
+  return n;
+}
+
+function outputFor(v: Record<string, string | boolean | undefined>, files: string[], f: string, ext: (f: string) => string): string | undefined {
+  if (typeof v.output !== 'string') return undefined;
+  if (files.length === 1) return v.output;
+  return path.join(v.output, ext(path.basename(f))); // several inputs: -o names a folder
+}
+
+const compress: Command = {
+  name: 'compress',
+  usage: 'compress <file...> [-o out] [--threads n] [--force]',
+  summary: 'write <file>.tzip (a sharded model given by its index: every shard and the index)',
+  options: { output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' } },
+  async run(v, files) {
+    needFiles(files);
+    const threads = threadsOpt(v);
+    const inputs: string[] = [];
+    for (const f of files) {
+      if (/\.safetensors\.index\.json$/i.test(f)) {
+        const layout = await openModel(f);
+        inputs.push(...(layout.files ?? []), f);
+      } else inputs.push(f);
+    }
+    return eachFile(inputs, async (f) => {
+      const progress = progressPrinter(`compress ${path.basename(f)}`);
+      try {
+        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, threads, onProgress: progress.update });
+        progress.done();
+        process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s\n`);
+      } finally {
+        progress.done();
+      }
+    });
+  },
+};
+
+const decompress: Command = {
+  name: 'decompress',
+  usage: 'decompress <file.tzip...> [-o out] [--threads n] [--force]',
+  summary: 'restore the original file (name stored in the container), checking every checksum and the SHA-256',
+  options: { output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' } },
+  async run(v, files) {
+    needFiles(files);
+    const threads = threadsOpt(v);
+    return eachFile(files, async (f) => {
+      const progress = progressPrinter(`decompress ${path.basename(f)}`);
+      try {
+        const r = await decompressFile(f, { output: outputFor(v, files, f, (b) => b.replace(/\.tzip$/i, '')), force: !!v.force, threads, onProgress: progress.update });
+        progress.done();
+        process.stdout.write(`${r.output}: ${formatBytes(r.bytes)}, sha256 ${r.sha256} verified, ${r.seconds.toFixed(2)} s\n`);
+      } finally {
+        progress.done();
+      }
+    });
+  },
+};
+
+const verify: Command = {
+  name: 'verify',
+  usage: 'verify <file.tzip...> [--against original] [--threads n]',
+  summary: 'check every chunk checksum and the SHA-256 (and every byte of --against); exit 0 only if all hold',
+  options: { against: { type: 'string' }, threads: { type: 'string' } },
+  async run(v, files) {
+    needFiles(files);
+    if (v.against && files.length > 1) throw new TzError('USAGE', undefined, '--against takes one .tzip file');
+    const threads = threadsOpt(v);
+    let bad = 0;
+    const code = await eachFile(files, async (f) => {
+      const progress = progressPrinter(`verify ${path.basename(f)}`);
+      const r = await verifyFile(f, { ...(typeof v.against === 'string' ? { against: v.against } : {}), threads, onProgress: progress.update });
+      progress.done();
+      if (r.ok) process.stdout.write(`${f}: OK (sha256 ${r.sha256})\n`);
+      else { bad++; for (const p of r.problems) process.stderr.write(`tensorzip: ${p}\n`); }
+    });
+    return bad ? 1 : code;
+  },
+};
+
+const info: Command = {
+  name: 'info',
+  usage: 'info <file.tzip...> [--json]',
+  summary: 'container index: original, SHA-256, per-tensor ratios',
+  options: { json: { type: 'boolean' } },
+  async run(v, files) {
+    needFiles(files);
+    const all: unknown[] = [];
+    const code = await eachFile(files, async (f) => {
+      const i = await infoFile(f);
+      if (v.json) { all.push(i); return; }
+      process.stdout.write(`${f}: .tzip ${i.version} by ${i.tool}${i.lossy ? `, LOSSY (${i.lossy.bits} mantissa bits kept)` : ', lossless'}\n`);
+      process.stdout.write(`  original ${i.original.name} [${i.original.format}] ${formatBytes(i.original.size)}, sha256 ${i.original.sha256}\n`);
+      process.stdout.write(`  container ${formatBytes(i.bytes)} (${pct(i.bytes, i.original.size)}); tensors ${formatBytes(i.tensorBytes)} -> ${formatBytes(i.tensorCompressedBytes)} (${pct(i.tensorCompressedBytes, i.tensorBytes)})\n\n`);
+      const rows = i.regions.filter((r) => r.kind === 'tensor').map((r) => [r.name ?? '', r.dtype, formatBytes(r.bytes), formatBytes(r.compressedBytes), pct(r.compressedBytes, r.bytes), r.duplicateChunks ? `${r.duplicateChunks} dup` : '']);
+      process.stdout.write(table(['tensor', 'dtype', 'bytes', 'stored', 'ratio', ''], rows, [false, false, true, true, true, false]) + '\n\n');
+    });
+    if (v.json) process.stdout.write(JSON.stringify({ files: all }) + '\n');
+    return code;
+  },
+};
+
+const demo: Command = {
+  name: 'demo',
+  usage: 'demo [model]',
+  summary: 'analyze, compress, decompress and verify a small real model (default: Silero VAD from node_modules)',
+  options: {},
+  async run(_v, files) {
+    const { runDemo } = await import('./demo');
+    return runDemo(files[0]);
+  },
+};
+
+export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, demo];
+export type { Progress };

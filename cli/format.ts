@@ -27,18 +27,23 @@ function meanExponentEntropy(ts: FileAnalysis['tensors']): number | null {
   return n > 0 ? s / n : null;
 }
 
+/** Long names keep their informative tail. */
+export function clip(s: string, max = 56): string {
+  return s.length <= max ? s : '…' + s.slice(s.length - max + 1);
+}
+
 export function layerTable(fa: FileAnalysis): string {
   const rows = fa.layers.map((l) => {
     const ts = fa.tensors.filter((t) => t.layer === l.name);
     const dtypes = [...new Set(ts.map((t) => t.dtype))].join(',');
     const h = meanExponentEntropy(ts);
-    return [l.name, String(l.tensors), String(l.elements), dtypes, formatBytes(l.bytes), formatBytes(l.boundBytes), pct(l.boundBytes, l.bytes), h === null ? '-' : h.toFixed(3)];
+    return [clip(l.name), String(l.tensors), String(l.elements), dtypes, formatBytes(l.bytes), formatBytes(l.boundBytes), pct(l.boundBytes, l.bytes), h === null ? '-' : h.toFixed(3)];
   });
   return table(['layer', 'tensors', 'params', 'dtype', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, true, true, false, true, true, true, true]);
 }
 
 export function tensorTable(fa: FileAnalysis): string {
-  const rows = fa.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(',')}]`, formatBytes(t.bytes), formatBytes(t.boundBytes), pct(t.boundBytes, t.bytes), t.exponentEntropy === null ? '-' : t.exponentEntropy.toFixed(3)]);
+  const rows = fa.tensors.map((t) => [clip(t.name, 64), t.dtype, `[${t.shape.join(',')}]`, formatBytes(t.bytes), formatBytes(t.boundBytes), pct(t.boundBytes, t.bytes), t.exponentEntropy === null ? '-' : t.exponentEntropy.toFixed(3)]);
   return table(['tensor', 'dtype', 'shape', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, false, false, true, true, true, true]);
 }
 

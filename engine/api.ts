@@ -73,3 +73,5 @@ export interface VerifyResult {
 
 export type { FileAnalysis, TensorAnalysis };
 export { analyzeFile } from './analysis/analyze';
+export { compressFile } from './container/compress';
+export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';

@@ -20,5 +20,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TZ_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// End-to-end files run after the rest, one at a time: each drives a whole VS Code plus Chromium
+// (2 cores), and packaging the extension rebuilds dist/, which integration tests use.
+const isE2E = (f) => f.startsWith(join('test', 'e2e') + '/');
+const phases = [[files.filter((f) => !isE2E(f)), concurrency], [files.filter(isE2E), '1']].filter(([fs]) => fs.length);
+let status = 0;
+for (const [fs, c] of phases) {
+  if (fs.some(isE2E)) {
+    const check = spawnSync(process.execPath, ['test/e2e/setup.mjs', '--check'], { encoding: 'utf8' });
+    console.log(`\n${check.stdout.trim() || 'e2e: setup check failed'}`);
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${c}`, ...fs], { stdio: 'inherit' });
+  status ||= r.status ?? 1;
+}
+process.exit(status);

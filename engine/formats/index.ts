@@ -3,6 +3,11 @@ import * as path from 'node:path';
 import { TzError } from '../errors';
 import type { FormatReader, ModelLayout } from './types';
 import { safetensorsReader, safetensorsIndexReader } from './safetensors';
+import { ggufReader } from './gguf';
+import { onnxReader } from './onnx';
+import { npzReader } from './npz';
+import { npyReader } from './npy';
+import { pytorchReader } from './pytorch';
 
 /**
  * Every format the engine can open. Order matters only for ambiguous files: the first reader
@@ -11,6 +16,11 @@ import { safetensorsReader, safetensorsIndexReader } from './safetensors';
 export const READERS: FormatReader[] = [
   safetensorsIndexReader,
   safetensorsReader,
+  ggufReader,
+  onnxReader,
+  npzReader, // before pytorch: both are zips; npz is recognized by extension or a first member *.npy
+  npyReader,
+  pytorchReader,
 ];
 
 const HEAD_BYTES = 64 * 1024;

@@ -1,0 +1,28 @@
+import type { Layout } from './layout';
+
+/**
+ * The hot loops of the codec behind one interface, so the format logic (codec.ts) is written once
+ * and runs on either the readable TypeScript reference (referenceBackend.ts) or the WebAssembly
+ * kernels (wasmBackend.ts). Views returned by a backend stay valid until its next begin*() call.
+ */
+export interface Backend {
+  readonly name: 'wasm' | 'reference';
+  /** Splits the first n elements of data into width planes. */
+  beginEncode(data: Uint8Array, n: number, layout: Layout): void;
+  plane(p: number): Uint8Array;
+  histogram(p: number): Uint32Array;
+  /** Histogram of every step-th byte of plane p. */
+  histogramSample(p: number, step: number): Uint32Array;
+  /** rANS-codes plane p; the words stay valid until the next begin*() (also for other planes). */
+  ransEncode(p: number, freqs: Uint32Array, scale: number, ways: number): { states: Uint32Array; words: Uint8Array };
+  /** LZ potential: the fraction of sampled positions that repeat an earlier value (see kernels.ts). */
+  repeatScore(data: Uint8Array, width: number): number;
+
+  beginDecode(n: number, layout: Layout): void;
+  /** Writable view of plane p of the chunk being decoded. */
+  planeOut(p: number): Uint8Array;
+  /** Decodes into plane p; throws CodecError on inconsistent data. */
+  ransDecode(p: number, words: Uint8Array, states: Uint32Array, freqs: Uint32Array, scale: number): void;
+  /** Merges the planes into dst[0 .. n * width). */
+  finishDecode(dst: Uint8Array): void;
+}

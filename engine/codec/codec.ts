@@ -1,0 +1,296 @@
+/**
+ * The chunk payload format (docs/format.md, "Chunk payload") on top of a Backend. Encoding tries
+ * the candidates that cheap statistics say can win and keeps the smallest; decoding validates every
+ * field before using it and throws CodecError on anything inconsistent.
+ */
+import type { Backend } from './backend';
+import { readVarint, varintSize, writeVarint } from './bitio';
+import { CodecError } from './errors';
+import { layoutFor, validLayout, type Layout } from './layout';
+import { chooseScale, chooseWays, codedBits, entropyBits, normalizeFreqs, readTable, writeTable } from './rans';
+import { zstdCompress, zstdContentSize, zstdDecompress } from './zstd';
+
+export const MODE_STORED = 0;
+export const MODE_PLANES = 1;
+export const MODE_ZSTD = 2;
+export const MODE_PALETTE = 3;
+
+export const KIND_RAW = 0;
+export const KIND_CONST = 1;
+export const KIND_RANS = 2;
+
+export interface EncodeOptions {
+  /** rANS is used on a plane only if it saves at least this fraction of the plane (decode speed vs size). */
+  minRansGain: number;
+  /** zstd level for the LZ candidate on chunks up to 512 KiB, and on larger ones. */
+  zstdLevel: number;
+  zstdLevelLarge: number;
+  /** Try zstd when repeatScore reaches this (element repeats for 4/8-byte types, 8-byte runs otherwise). */
+  repeatThreshold: number;
+  repeatThresholdShort: number;
+  /** Disable candidates (for measurements). */
+  noZstd?: boolean;
+  noPalette?: boolean;
+}
+
+export const DEFAULT_OPTIONS: EncodeOptions = { minRansGain: 0.02, zstdLevel: 19, zstdLevelLarge: 9, repeatThreshold: 0.25, repeatThresholdShort: 0.1 };
+
+/** The LZ test looks at this much of a chunk (repeats further apart are rare and costly to find). */
+const REPEAT_SAMPLE = 128 * 1024;
+
+/** Chunks and planes this small are not worth a table. */
+const MIN_RANS_PLANE = 16;
+/** Planes at least this long are first judged on a sample. */
+const SAMPLE_PLANE = 64 * 1024;
+
+// ---------------------------------------------------------------- encoder
+
+type Parts = Uint8Array[];
+
+function concat(parts: Parts): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/** Codes plane p (already in the backend) as the smallest of CONST, RAW and rANS. */
+function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, parts: Parts): void {
+  if (n >= SAMPLE_PLANE) {
+    // Near-uniform planes (low mantissa bytes) are common and can never pay: a 1/8 sample
+    // (biased low, if anything) rules them out at an eighth of the cost of a full histogram.
+    const sample = be.histogramSample(p, 8);
+    let count = 0;
+    let present = 0;
+    for (let s = 0; s < 256; s++) { count += sample[s]!; if (sample[s]) present++; }
+    if (present > 1 && entropyBits(sample) / count / 8 > 1 - opt.minRansGain + 0.003) {
+      parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
+      return;
+    }
+  }
+  const hist = be.histogram(p);
+  let nsym = 0;
+  let sym = 0;
+  for (let s = 0; s < 256; s++) if (hist[s]) { nsym++; sym = s; }
+  if (nsym === 1) {
+    parts.push(Uint8Array.of(KIND_CONST, sym));
+    return;
+  }
+  if (n >= MIN_RANS_PLANE) {
+    // The entropy is a lower bound of the coded size: skip the work when it cannot pay off.
+    const limit = n * (1 - opt.minRansGain);
+    if (entropyBits(hist) / 8 < limit) {
+      const scale = chooseScale(n);
+      const ways = chooseWays(n);
+      const freqs = normalizeFreqs(hist, scale);
+      const table = writeTable(freqs, scale, ways);
+      const estimate = Math.ceil(codedBits(hist, freqs, scale) / 8) + table.length + 4 * ways + 2;
+      if (estimate < limit) {
+        const { states, words } = be.ransEncode(p, freqs, scale, ways);
+        const bodyLen = table.length + 4 * ways + words.length;
+        if (1 + varintSize(bodyLen) + bodyLen < 1 + n) {
+          const head: number[] = [KIND_RANS];
+          writeVarint(head, bodyLen);
+          const st = new Uint8Array(4 * ways);
+          for (let k = 0; k < ways; k++) new DataView(st.buffer).setUint32(4 * k, states[k]!, true);
+          parts.push(Uint8Array.from(head), table, st, words);
+          return;
+        }
+      }
+    }
+  }
+  parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
+}
+
+function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: EncodeOptions): Uint8Array {
+  const n = Math.floor(data.length / layout.width);
+  be.beginEncode(data, n, layout);
+  const parts: Parts = [Uint8Array.of(MODE_PLANES, layout.transform, layout.width)];
+  for (let p = 0; p < layout.width; p++) encodePlane(be, p, n, opt, parts);
+  parts.push(data.subarray(n * layout.width));
+  return concat(parts);
+}
+
+/** Element values of a chunk as numbers (w <= 4) or bigints (w = 8), for palette detection. */
+function elementReader(data: Uint8Array, w: number): (i: number) => number | bigint {
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (w === 2) return (i) => dv.getUint16(2 * i, true);
+  if (w === 4) return (i) => dv.getUint32(4 * i, true);
+  return (i) => dv.getBigUint64(8 * i, true);
+}
+
+/** The sorted distinct element values if there are at most 256 of them (checked on a sample first). */
+function smallPalette(data: Uint8Array, n: number, w: number): (number | bigint)[] | undefined {
+  const get = elementReader(data, w);
+  const sample = new Set<number | bigint>();
+  const step = Math.max(1, Math.floor(n / 1024));
+  for (let i = 0; i < n; i += step) {
+    sample.add(get(i));
+    if (sample.size > 256) return undefined;
+  }
+  const all = new Set<number | bigint>();
+  for (let i = 0; i < n; i++) {
+    all.add(get(i));
+    if (all.size > 256) return undefined;
+  }
+  return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function encodePaletteMode(be: Backend, data: Uint8Array, w: number, values: (number | bigint)[], opt: EncodeOptions): Uint8Array {
+  const n = Math.floor(data.length / w);
+  const get = elementReader(data, w);
+  const index = new Map<number | bigint, number>();
+  values.forEach((v, i) => index.set(v, i));
+  const idx = new Uint8Array(n);
+  for (let i = 0; i < n; i++) idx[i] = index.get(get(i))!;
+  const pal = new Uint8Array(values.length * w);
+  const pv = new DataView(pal.buffer);
+  values.forEach((v, i) => {
+    if (w === 2) pv.setUint16(2 * i, v as number, true);
+    else if (w === 4) pv.setUint32(4 * i, v as number, true);
+    else pv.setBigUint64(8 * i, v as bigint, true);
+  });
+  be.beginEncode(idx, n, { width: 1, transform: 0 });
+  const parts: Parts = [Uint8Array.of(MODE_PALETTE, w, values.length - 1), pal];
+  encodePlane(be, 0, n, opt, parts);
+  parts.push(data.subarray(n * w));
+  return concat(parts);
+}
+
+export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS): Uint8Array {
+  const stored = (): Uint8Array => {
+    const out = new Uint8Array(1 + data.length);
+    out[0] = MODE_STORED;
+    out.set(data, 1);
+    return out;
+  };
+  if (data.length < 4) return stored();
+  const layout: Layout = dtype === 'RAW' ? { width: 1, transform: 0 } : layoutFor(dtype);
+  let best = encodePlanesMode(be, data, layout, opt);
+
+  const w = layout.width;
+  const n = Math.floor(data.length / w);
+  if (!opt.noPalette && w >= 2 && n >= 16) {
+    const values = smallPalette(data, n, w);
+    if (values) {
+      const pal = encodePaletteMode(be, data, w, values, opt);
+      if (pal.length < best.length) best = pal;
+    }
+  }
+
+  const tryZstd = dtype === 'RAW' ||
+    be.repeatScore(data.subarray(0, REPEAT_SAMPLE), w) >= (w >= 4 ? opt.repeatThreshold : opt.repeatThresholdShort);
+  if (!opt.noZstd && tryZstd) {
+    const frame = zstdCompress(data, data.length <= 512 * 1024 ? opt.zstdLevel : opt.zstdLevelLarge);
+    if (1 + frame.length < best.length) {
+      const out = new Uint8Array(1 + frame.length);
+      out[0] = MODE_ZSTD;
+      out.set(frame, 1);
+      best = out;
+    }
+  }
+  return best.length < 1 + data.length ? best : stored();
+}
+
+// ---------------------------------------------------------------- decoder
+
+class Cursor {
+  constructor(readonly buf: Uint8Array, public pos: number) {}
+  u8(): number {
+    if (this.pos >= this.buf.length) throw new CodecError('payload truncated');
+    return this.buf[this.pos++]!;
+  }
+  bytes(len: number): Uint8Array {
+    if (len > this.buf.length - this.pos) throw new CodecError('payload truncated');
+    const v = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return v;
+  }
+  varint(): number {
+    const [v, next] = readVarint(this.buf, this.pos);
+    this.pos = next;
+    return v;
+  }
+}
+
+function decodePlane(be: Backend, c: Cursor, p: number, n: number): void {
+  const out = be.planeOut(p);
+  const kind = c.u8();
+  if (kind === KIND_RAW) {
+    out.set(c.bytes(n));
+  } else if (kind === KIND_CONST) {
+    out.fill(c.u8());
+  } else if (kind === KIND_RANS) {
+    const body = c.bytes(c.varint());
+    const t = readTable(body, 0, body.length);
+    const statesEnd = t.size + 4 * t.ways;
+    if (statesEnd > body.length || ((body.length - statesEnd) & 1)) throw new CodecError('rANS block truncated');
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const states = new Uint32Array(t.ways);
+    for (let k = 0; k < t.ways; k++) states[k] = dv.getUint32(t.size + 4 * k, true);
+    be.ransDecode(p, body.subarray(statesEnd), states, t.freqs, t.scale);
+  } else {
+    throw new CodecError(`unknown plane coding ${kind}`);
+  }
+}
+
+export function decodeWith(be: Backend, payload: Uint8Array, rawLength: number): Uint8Array {
+  const out = new Uint8Array(rawLength);
+  decodeInto(be, payload, rawLength, out);
+  return out;
+}
+
+/** Decodes into out[0 .. rawLength) (out may be longer, e.g. a slot of a larger write buffer). */
+export function decodeInto(be: Backend, payload: Uint8Array, rawLength: number, out: Uint8Array): void {
+  if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > out.length) throw new CodecError('bad chunk length');
+  const c = new Cursor(payload, 0);
+  const mode = c.u8();
+  if (mode === MODE_STORED) {
+    if (payload.length !== 1 + rawLength) throw new CodecError('stored chunk has the wrong length');
+    out.set(payload.subarray(1));
+    return;
+  }
+  if (mode === MODE_ZSTD) {
+    const frame = payload.subarray(1);
+    if (zstdContentSize(frame) !== rawLength) throw new CodecError('zstd frame size does not match the chunk');
+    out.set(zstdDecompress(frame, rawLength));
+    return;
+  }
+  if (mode === MODE_PLANES) {
+    const transform = c.u8();
+    const width = c.u8();
+    if (!validLayout(width, transform)) throw new CodecError('bad plane layout');
+    const layout = { width, transform } as Layout;
+    const n = Math.floor(rawLength / width);
+    be.beginDecode(n, layout);
+    for (let p = 0; p < width; p++) decodePlane(be, c, p, n);
+    const tail = c.bytes(rawLength - n * width);
+    if (c.pos !== payload.length) throw new CodecError('trailing bytes after chunk payload');
+    be.finishDecode(out);
+    out.set(tail, n * width);
+    return;
+  }
+  if (mode === MODE_PALETTE) {
+    const w = c.u8();
+    if (w !== 2 && w !== 4 && w !== 8) throw new CodecError('bad palette width');
+    const k = c.u8() + 1;
+    const pal = c.bytes(k * w);
+    const n = Math.floor(rawLength / w);
+    be.beginDecode(n, { width: 1, transform: 0 });
+    decodePlane(be, c, 0, n);
+    const tail = c.bytes(rawLength - n * w);
+    if (c.pos !== payload.length) throw new CodecError('trailing bytes after chunk payload');
+    const idx = new Uint8Array(n);
+    be.finishDecode(idx);
+    for (let i = 0; i < n; i++) {
+      const j = idx[i]!;
+      if (j >= k) throw new CodecError('palette index out of range');
+      out.set(pal.subarray(j * w, j * w + w), i * w);
+    }
+    out.set(tail, n * w);
+    return;
+  }
+  throw new CodecError(`unknown chunk mode ${mode}`);
+}

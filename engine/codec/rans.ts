@@ -1,0 +1,209 @@
+/**
+ * Static order-0 rANS over bytes: the frequency model, its compact serialisation, and the readable
+ * reference encoder/decoder. The WebAssembly kernels (wasm/kernels.ts) implement the same coder and
+ * must produce identical bytes.
+ *
+ * State x is a 32-bit integer kept in [L, 2^31) with L = 2^15; renormalisation moves 16-bit words.
+ * Symbol i of a plane is coded by state i mod `ways` (interleaving, for instruction-level
+ * parallelism when decoding). The encoder runs backwards from the last symbol, starting every state
+ * at L and writing words from the end of the stream towards its start; the decoder reads forwards
+ * and must end with every state back at L and the stream fully consumed (an integrity check).
+ *
+ * Block layout (see docs/format.md, "Chunk payload"):
+ *   u8      scale (bits 0-3, 1..12) | log2(ways) << 4 (0..3)
+ *   bits    table: gamma(nsym-1); per present symbol ascending gamma(gap+1); gamma(freq) for all but
+ *           the last symbol (whose frequency is 2^scale minus the others); padded to a byte
+ *   u32 x ways  initial decoder states (little-endian)
+ *   u16 ...     renormalisation words (little-endian), to the end of the block
+ */
+import { BitReader, BitWriter } from './bitio';
+import { CodecError } from './errors';
+
+export const RANS_L = 1 << 15;
+export const MAX_SCALE = 12;
+
+/** Probability resolution for a plane of n bytes with nsym distinct values. */
+export function chooseScale(n: number): number {
+  const bits = 32 - Math.clz32(Math.max(1, n - 1));
+  return Math.max(1, Math.min(MAX_SCALE, bits));
+}
+
+export function chooseWays(n: number): number {
+  return n >= 1024 ? 8 : 1;
+}
+
+/**
+ * Quantises counts to frequencies summing to 2^scale, every present symbol at least 1, minimising
+ * the coded size greedily (each +1/-1 goes where it changes sum(count * log2(1/f)) the most/least).
+ * Deterministic: both encoder paths share it, so their payloads are identical.
+ */
+export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32Array {
+  const m = 1 << scale;
+  let total = 0;
+  for (let s = 0; s < 256; s++) total += counts[s]!;
+  const f = new Uint32Array(256);
+  let sum = 0;
+  for (let s = 0; s < 256; s++) {
+    const c = counts[s]!;
+    if (c === 0) continue;
+    f[s] = Math.max(1, Math.floor((c * m) / total));
+    sum += f[s]!;
+  }
+  // Greedy repair. Each step is O(256); the number of steps is at most the number of symbols
+  // (floor loses < 1 per symbol; forced 1s add at most 1 per symbol).
+  while (sum < m) {
+    let best = -1;
+    let bestGain = -1;
+    for (let s = 0; s < 256; s++) {
+      const c = counts[s]!;
+      if (c === 0) continue;
+      const gain = c * Math.log2((f[s]! + 1) / f[s]!);
+      if (gain > bestGain) { bestGain = gain; best = s; }
+    }
+    f[best]!++;
+    sum++;
+  }
+  while (sum > m) {
+    let best = -1;
+    let bestLoss = Infinity;
+    for (let s = 0; s < 256; s++) {
+      const c = counts[s]!;
+      if (c === 0 || f[s]! <= 1) continue;
+      const loss = c * Math.log2(f[s]! / (f[s]! - 1));
+      if (loss < bestLoss) { bestLoss = loss; best = s; }
+    }
+    f[best]!--;
+    sum--;
+  }
+  return f;
+}
+
+/** Coded size in bits of the plane's symbols under freqs (excluding table and states). */
+export function codedBits(counts: ArrayLike<number>, freqs: Uint32Array, scale: number): number {
+  let bits = 0;
+  for (let s = 0; s < 256; s++) {
+    const c = counts[s]!;
+    if (c) bits += c * (scale - Math.log2(freqs[s]!));
+  }
+  return bits;
+}
+
+/** Order-0 entropy of a byte histogram, in bits. */
+export function entropyBits(counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let s = 0; s < 256; s++) total += counts[s]!;
+  let bits = 0;
+  for (let s = 0; s < 256; s++) {
+    const c = counts[s]!;
+    if (c) bits -= c * Math.log2(c / total);
+  }
+  return bits;
+}
+
+export function writeTable(freqs: Uint32Array, scale: number, ways: number): Uint8Array {
+  const w = new BitWriter();
+  w.write(scale, 4);
+  w.write(31 - Math.clz32(ways), 4);
+  const syms: number[] = [];
+  for (let s = 0; s < 256; s++) if (freqs[s]) syms.push(s);
+  w.gamma(syms.length - 1);
+  let prev = -1;
+  for (const s of syms) {
+    w.gamma(s - prev);
+    prev = s;
+  }
+  for (let i = 0; i < syms.length - 1; i++) w.gamma(freqs[syms[i]!]!);
+  return w.finish();
+}
+
+export interface RansTable {
+  scale: number;
+  ways: number;
+  freqs: Uint32Array;
+  /** bytes of the block taken by the header byte and table */
+  size: number;
+}
+
+/** Parses and validates a table at buf[start..end). */
+export function readTable(buf: Uint8Array, start: number, end: number): RansTable {
+  const r = new BitReader(buf, start, end);
+  const scale = r.read(4);
+  const ways = 1 << r.read(4);
+  if (scale < 1 || scale > MAX_SCALE || ways > 8) throw new CodecError('bad rANS header');
+  const m = 1 << scale;
+  const nsym = r.gamma() + 1;
+  if (nsym < 2 || nsym > 256 || nsym > m) throw new CodecError('bad symbol count in frequency table');
+  const syms: number[] = [];
+  let prev = -1;
+  for (let i = 0; i < nsym; i++) {
+    prev += r.gamma();
+    if (prev > 255) throw new CodecError('bad symbol in frequency table');
+    syms.push(prev);
+  }
+  const freqs = new Uint32Array(256);
+  let sum = 0;
+  for (let i = 0; i < nsym - 1; i++) {
+    const f = r.gamma();
+    sum += f;
+    if (sum >= m) throw new CodecError('frequencies exceed the total');
+    freqs[syms[i]!] = f;
+  }
+  freqs[syms[nsym - 1]!] = m - sum;
+  return { scale, ways, freqs, size: r.bytesUsed() };
+}
+
+// ---------------------------------------------------------------- reference coder
+
+/** Reference encoder. Returns initial decoder states and the word stream (little-endian u16s). */
+export function ransEncodeRef(src: Uint8Array, freqs: Uint32Array, scale: number, ways: number): { states: Uint32Array; words: Uint8Array } {
+  const n = src.length;
+  const start = new Uint32Array(256);
+  for (let s = 0, acc = 0; s < 256; s++) { start[s] = acc; acc += freqs[s]!; }
+  const states = new Uint32Array(ways).fill(RANS_L);
+  const out = new Uint8Array(2 * n + 2);
+  let p = out.length;
+  for (let i = n - 1; i >= 0; i--) {
+    const lane = i % ways;
+    const s = src[i]!;
+    const f = freqs[s]!;
+    let x = states[lane]!;
+    if (x >= f * 2 ** (31 - scale)) {
+      out[--p] = (x >>> 8) & 0xff;
+      out[--p] = x & 0xff;
+      x >>>= 16;
+    }
+    states[lane] = Math.floor(x / f) * (1 << scale) + (x % f) + start[s]!;
+  }
+  return { states, words: out.subarray(p) };
+}
+
+/** Reference decoder into dst (n = dst.length). Throws CodecError on any inconsistency. */
+export function ransDecodeRef(words: Uint8Array, states0: Uint32Array, freqs: Uint32Array, scale: number, dst: Uint8Array): void {
+  const ways = states0.length;
+  const m = 1 << scale;
+  const slotSym = new Uint8Array(m);
+  const start = new Uint32Array(256);
+  for (let s = 0, acc = 0; s < 256; s++) {
+    start[s] = acc;
+    slotSym.fill(s, acc, acc + freqs[s]!);
+    acc += freqs[s]!;
+  }
+  const states = Uint32Array.from(states0);
+  let p = 0;
+  for (let i = 0; i < dst.length; i++) {
+    const lane = i % ways;
+    let x = states[lane]!;
+    const slot = x & (m - 1);
+    const s = slotSym[slot]!;
+    dst[i] = s;
+    x = (freqs[s]! * (x >>> scale) + slot - start[s]!) >>> 0;
+    if (x < RANS_L) {
+      if (p + 2 > words.length) throw new CodecError('rANS stream truncated');
+      x = ((x << 16) | words[p]! | (words[p + 1]! << 8)) >>> 0;
+      p += 2;
+    }
+    states[lane] = x;
+  }
+  if (p !== words.length) throw new CodecError('rANS stream has trailing data');
+  for (let k = 0; k < ways; k++) if (states[k] !== RANS_L) throw new CodecError('rANS final state mismatch');
+}

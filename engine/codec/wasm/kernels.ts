@@ -1,0 +1,409 @@
+// AssemblyScript (compiled by scripts/build-wasm.mjs, not by tsc): the hot loops of the chunk codec.
+// Memory is managed by the JS side (engine/codec/wasmCodec.ts): it places buffers above heapBase()
+// and grows memory itself. Every function works on raw pointers; none allocates.
+// The algorithms are exactly those of the readable TypeScript reference (planes.ts, rans.ts):
+// tests check both produce identical bytes.
+
+// rANS constants: 32-bit state kept in [L, 2^31), 16-bit renormalisation.
+const RANS_L: u32 = 1 << 15;
+
+// Static scratch: encoder symbol table (256 x 4 u32), decoder slot table (4096 u32), states (8 u32).
+const ENC_TAB: usize = memory.data(256 * 16, 16);
+const DEC_TAB: usize = memory.data(4096 * 4, 16);
+const STATES: usize = memory.data(8 * 4, 16);
+const REPEAT_TAB: usize = memory.data(4096 * 8, 16);
+
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}
+
+export function statesPtr(): usize {
+  return STATES;
+}
+
+// ---------------------------------------------------------------- plane split / merge
+
+/** Sign rotation: the sign moves next to the mantissa (see planes.ts for the layouts). */
+@inline function rot16(v: u32): u32 { return ((v << 1) | (v >> 15)) & 0xffff; }
+@inline function unrot16(r: u32): u32 { return (r >> 1) | ((r & 1) << 15); }
+@inline function rot32(v: u32): u32 { return ((v << 1) & 0xff000000) | ((v >> 31) << 23) | (v & 0x7fffff); }
+@inline function unrot32(r: u32): u32 { return ((r >> 1) & 0x7f800000) | ((r >> 23 & 1) << 31) | (r & 0x7fffff); }
+@inline function rot64hi(h: u32): u32 { return ((h << 1) & 0xffe00000) | ((h >> 31) << 20) | (h & 0xfffff); }
+@inline function unrot64hi(r: u32): u32 { return ((r >> 1) & 0x7ff00000) | ((r >> 20 & 1) << 31) | (r & 0xfffff); }
+
+/** transform: 0 none, 1 BF16 (16-bit rotl 1), 2 F32 (sign to bit 23), 3 F64 (sign to bit 52). */
+export function split(src: usize, n: u32, width: u32, transform: u32, dst: usize): void {
+  // plane p of n bytes lives at dst + p * n
+  const nn = <usize>n;
+  if (width == 2) {
+    const d1 = dst + nn;
+    let i0: usize = 0;
+    for (; i0 + 16 <= nn; i0 += 16) {
+      let a = v128.load(src + (i0 << 1));
+      let b = v128.load(src + (i0 << 1) + 16);
+      if (transform == 1) {
+        a = v128.or(i16x8.shl(a, 1), i16x8.shr_u(a, 15));
+        b = v128.or(i16x8.shl(b, 1), i16x8.shr_u(b, 15));
+      }
+      v128.store(dst + i0, i8x16.shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+      v128.store(d1 + i0, i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+    }
+    if (transform == 1) {
+      for (let i: usize = i0; i < nn; i++) {
+        const r = rot16(<u32>load<u16>(src + (i << 1)));
+        store<u8>(dst + i, r);
+        store<u8>(d1 + i, r >> 8);
+      }
+    } else {
+      for (let i: usize = i0; i < nn; i++) {
+        const r = <u32>load<u16>(src + (i << 1));
+        store<u8>(dst + i, r);
+        store<u8>(d1 + i, r >> 8);
+      }
+    }
+  } else if (width == 4) {
+    const d1 = dst + nn, d2 = d1 + nn, d3 = d2 + nn;
+    for (let i: usize = 0; i < nn; i++) {
+      let r = load<u32>(src + (i << 2));
+      if (transform == 2) r = rot32(r);
+      store<u8>(dst + i, r);
+      store<u8>(d1 + i, r >> 8);
+      store<u8>(d2 + i, r >> 16);
+      store<u8>(d3 + i, r >> 24);
+    }
+  } else if (width == 8) {
+    for (let i: usize = 0; i < nn; i++) {
+      const lo = load<u32>(src + (i << 3));
+      let hi = load<u32>(src + (i << 3) + 4);
+      if (transform == 3) hi = rot64hi(hi);
+      store<u8>(dst + i, lo);
+      store<u8>(dst + nn + i, lo >> 8);
+      store<u8>(dst + 2 * nn + i, lo >> 16);
+      store<u8>(dst + 3 * nn + i, lo >> 24);
+      store<u8>(dst + 4 * nn + i, hi);
+      store<u8>(dst + 5 * nn + i, hi >> 8);
+      store<u8>(dst + 6 * nn + i, hi >> 16);
+      store<u8>(dst + 7 * nn + i, hi >> 24);
+    }
+  } else {
+    memory.copy(dst, src, nn * <usize>width);
+  }
+}
+
+export function merge(src: usize, n: u32, width: u32, transform: u32, dst: usize): void {
+  const nn = <usize>n;
+  if (width == 2) {
+    const s1 = src + nn;
+    let i0: usize = 0;
+    for (; i0 + 16 <= nn; i0 += 16) {
+      const lo = v128.load(src + i0);
+      const hi = v128.load(s1 + i0);
+      let a = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      let b = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      if (transform == 1) {
+        a = v128.or(i16x8.shr_u(a, 1), i16x8.shl(a, 15));
+        b = v128.or(i16x8.shr_u(b, 1), i16x8.shl(b, 15));
+      }
+      v128.store(dst + (i0 << 1), a);
+      v128.store(dst + (i0 << 1) + 16, b);
+    }
+    if (transform == 1) {
+      for (let i: usize = i0; i < nn; i++) {
+        store<u16>(dst + (i << 1), unrot16(<u32>load<u8>(src + i) | (<u32>load<u8>(s1 + i) << 8)));
+      }
+    } else {
+      for (let i: usize = i0; i < nn; i++) {
+        store<u16>(dst + (i << 1), <u32>load<u8>(src + i) | (<u32>load<u8>(s1 + i) << 8));
+      }
+    }
+  } else if (width == 4) {
+    const s1 = src + nn, s2 = s1 + nn, s3 = s2 + nn;
+    for (let i: usize = 0; i < nn; i++) {
+      let r = <u32>load<u8>(src + i) | (<u32>load<u8>(s1 + i) << 8) | (<u32>load<u8>(s2 + i) << 16) | (<u32>load<u8>(s3 + i) << 24);
+      if (transform == 2) r = unrot32(r);
+      store<u32>(dst + (i << 2), r);
+    }
+  } else if (width == 8) {
+    for (let i: usize = 0; i < nn; i++) {
+      const lo = <u32>load<u8>(src + i) | (<u32>load<u8>(src + nn + i) << 8) | (<u32>load<u8>(src + 2 * nn + i) << 16) | (<u32>load<u8>(src + 3 * nn + i) << 24);
+      let hi = <u32>load<u8>(src + 4 * nn + i) | (<u32>load<u8>(src + 5 * nn + i) << 8) | (<u32>load<u8>(src + 6 * nn + i) << 16) | (<u32>load<u8>(src + 7 * nn + i) << 24);
+      if (transform == 3) hi = unrot64hi(hi);
+      store<u32>(dst + (i << 3), lo);
+      store<u32>(dst + (i << 3) + 4, hi);
+    }
+  } else {
+    memory.copy(dst, src, nn * <usize>width);
+  }
+}
+
+// ---------------------------------------------------------------- statistics
+
+/** Byte histogram of n bytes into out[256] (u32). Four sub-tables hide store-to-load latency. */
+export function histogram(src: usize, n: u32, out: usize, tmp: usize): void {
+  memory.fill(tmp, 0, 4 * 1024);
+  const nn = <usize>n;
+  let i: usize = 0;
+  for (; i + 4 <= nn; i += 4) {
+    const w = load<u32>(src + i);
+    const a = tmp + ((w & 0xff) << 2);
+    const b = tmp + 1024 + ((w >> 8 & 0xff) << 2);
+    const c = tmp + 2048 + ((w >> 16 & 0xff) << 2);
+    const d = tmp + 3072 + ((w >> 24) << 2);
+    store<u32>(a, load<u32>(a) + 1);
+    store<u32>(b, load<u32>(b) + 1);
+    store<u32>(c, load<u32>(c) + 1);
+    store<u32>(d, load<u32>(d) + 1);
+  }
+  for (; i < nn; i++) {
+    const a = tmp + (<usize>load<u8>(src + i) << 2);
+    store<u32>(a, load<u32>(a) + 1);
+  }
+  for (let s: usize = 0; s < 256; s++) {
+    store<u32>(out + (s << 2), load<u32>(tmp + (s << 2)) + load<u32>(tmp + 1024 + (s << 2)) + load<u32>(tmp + 2048 + (s << 2)) + load<u32>(tmp + 3072 + (s << 2)));
+  }
+}
+
+/** Histogram of every step-th byte (a cheap sample to rule out near-uniform planes). */
+export function histogramSample(src: usize, n: u32, step: u32, out: usize): void {
+  memory.fill(out, 0, 1024);
+  for (let i: usize = 0; i < <usize>n; i += <usize>step) {
+    const a = out + (<usize>load<u8>(src + i) << 2);
+    store<u32>(a, load<u32>(a) + 1);
+  }
+}
+
+/** A cheap test for repeats an LZ coder could exploit: the number of positions whose value equals
+ *  the last value seen with the same hash (4096 slots). width 4 / 8: whole elements (u32 / u64 at
+ *  their own stride: random float weights almost never repeat, tables of a few thousand values do);
+ *  otherwise 8-byte windows at a 4-byte stride (short elements repeat by chance, 8-byte runs do not). */
+export function repeatScore(src: usize, n: u32, width: u32): u32 {
+  memory.fill(REPEAT_TAB, 0, 4096 * 8);
+  let hits: u32 = 0;
+  const nn = <usize>n;
+  if (width == 4) {
+    for (let i: usize = 0; i + 4 <= nn; i += 4) {
+      const v = load<u32>(src + i);
+      const slot = REPEAT_TAB + (<usize>((v * 0x9E3779B1) >> 20) << 3);
+      // u32 slots store v + 1 so the zero-filled table does not match a zero element
+      if (load<u32>(slot) == v + 1 && load<u32>(slot + 4) == 1) hits++;
+      store<u32>(slot, v + 1);
+      store<u32>(slot + 4, 1);
+    }
+    return hits;
+  }
+  const step: usize = width == 8 ? 8 : 4;
+  for (let i: usize = 0; i + 8 <= nn; i += step) {
+    const v = load<u64>(src + i);
+    const h = <usize>((v * 0x9E3779B97F4A7C15) >> 52);
+    const slot = REPEAT_TAB + (h << 3);
+    if (load<u64>(slot) == v) hits++;
+    store<u64>(slot, v);
+  }
+  return hits;
+}
+
+// ---------------------------------------------------------------- rANS
+
+/** Builds the encoder's per-symbol table from freq[256] (u32 at freqPtr); see rans.ts. */
+export function ransEncInit(freqPtr: usize, scale: u32): void {
+  let start: u32 = 0;
+  const m: u32 = 1 << scale;
+  for (let s: usize = 0; s < 256; s++) {
+    const f = load<u32>(freqPtr + (s << 2));
+    const e = ENC_TAB + (s << 4);
+    if (f == 0) { store<u32>(e, 0); store<u32>(e + 4, 0); store<u32>(e + 8, 0); store<u32>(e + 12, 0); continue; }
+    // x_max (renormalise while x >= x_max)
+    store<u32>(e, f << (31 - scale));
+    if (f < 2) {
+      store<u32>(e + 4, 0xffffffff); // rcp
+      store<u32>(e + 8, (start + m - 1) | (0 << 24)); // bias, shift 0
+    } else {
+      let shift: u32 = 0;
+      while (f > (<u32>1 << shift)) shift++;
+      store<u32>(e + 4, <u32>(((<u64>1 << (shift + 31)) + <u64>f - 1) / <u64>f));
+      store<u32>(e + 8, start | ((shift - 1) << 24));
+    }
+    store<u32>(e + 12, m - f); // cmpl_freq
+    start += f;
+  }
+}
+
+@inline function encPut(x: u32, s: u32, outPtr: usize): u64 {
+  // returns new state in low 32 bits and the new out pointer in the high bits
+  const e = ENC_TAB + (<usize>s << 4);
+  const xmax = load<u32>(e);
+  let p = outPtr;
+  if (x >= xmax) { p -= 2; store<u16>(p, x); x >>= 16; }
+  const rcp = load<u32>(e + 4);
+  const bs = load<u32>(e + 8);
+  const q = <u32>((<u64>x * <u64>rcp) >> 32) >> (bs >> 24);
+  x = x + (bs & 0xffffff) + q * load<u32>(e + 12);
+  return (<u64>p << 32) | <u64>x;
+}
+
+/** Encodes n bytes at src with `ways` interleaved states, writing 16-bit words backwards ending at
+ *  outEnd. Final states go to statesPtr(). Returns the start of the word stream. */
+export function ransEncode(src: usize, n: u32, ways: u32, outEnd: usize): usize {
+  let p = outEnd;
+  const nn = <usize>n;
+  if (ways == 8) {
+    let x0: u32 = RANS_L, x1: u32 = RANS_L, x2: u32 = RANS_L, x3: u32 = RANS_L, x4: u32 = RANS_L, x5: u32 = RANS_L, x6: u32 = RANS_L, x7: u32 = RANS_L;
+    let i = nn;
+    // tail: symbols beyond the last full group of 8, in reverse
+    while ((i & 7) != 0) {
+      i--;
+      const lane = i & 7;
+      let x: u32 = lane == 0 ? x0 : lane == 1 ? x1 : lane == 2 ? x2 : lane == 3 ? x3 : lane == 4 ? x4 : lane == 5 ? x5 : lane == 6 ? x6 : x7;
+      const r = encPut(x, <u32>load<u8>(src + i), p);
+      p = <usize>(r >> 32); x = <u32>r;
+      if (lane == 0) x0 = x; else if (lane == 1) x1 = x; else if (lane == 2) x2 = x; else if (lane == 3) x3 = x;
+      else if (lane == 4) x4 = x; else if (lane == 5) x5 = x; else if (lane == 6) x6 = x; else x7 = x;
+    }
+    while (i > 0) {
+      i -= 8;
+      const w = load<u64>(src + i);
+      let e: usize, c: bool, bs: u32;
+      e = ENC_TAB + ((<usize>(w >> 56)) << 4);
+      c = x7 >= load<u32>(e); store<u16>(p - 2, x7); p -= (<usize>c) << 1; x7 = select(x7 >> 16, x7, c);
+      bs = load<u32>(e + 8);
+      x7 = x7 + (bs & 0xffffff) + (<u32>((<u64>x7 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 48) & 0xff) << 4);
+      c = x6 >= load<u32>(e); store<u16>(p - 2, x6); p -= (<usize>c) << 1; x6 = select(x6 >> 16, x6, c);
+      bs = load<u32>(e + 8);
+      x6 = x6 + (bs & 0xffffff) + (<u32>((<u64>x6 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 40) & 0xff) << 4);
+      c = x5 >= load<u32>(e); store<u16>(p - 2, x5); p -= (<usize>c) << 1; x5 = select(x5 >> 16, x5, c);
+      bs = load<u32>(e + 8);
+      x5 = x5 + (bs & 0xffffff) + (<u32>((<u64>x5 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 32) & 0xff) << 4);
+      c = x4 >= load<u32>(e); store<u16>(p - 2, x4); p -= (<usize>c) << 1; x4 = select(x4 >> 16, x4, c);
+      bs = load<u32>(e + 8);
+      x4 = x4 + (bs & 0xffffff) + (<u32>((<u64>x4 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 24) & 0xff) << 4);
+      c = x3 >= load<u32>(e); store<u16>(p - 2, x3); p -= (<usize>c) << 1; x3 = select(x3 >> 16, x3, c);
+      bs = load<u32>(e + 8);
+      x3 = x3 + (bs & 0xffffff) + (<u32>((<u64>x3 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 16) & 0xff) << 4);
+      c = x2 >= load<u32>(e); store<u16>(p - 2, x2); p -= (<usize>c) << 1; x2 = select(x2 >> 16, x2, c);
+      bs = load<u32>(e + 8);
+      x2 = x2 + (bs & 0xffffff) + (<u32>((<u64>x2 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>(w >> 8) & 0xff) << 4);
+      c = x1 >= load<u32>(e); store<u16>(p - 2, x1); p -= (<usize>c) << 1; x1 = select(x1 >> 16, x1, c);
+      bs = load<u32>(e + 8);
+      x1 = x1 + (bs & 0xffffff) + (<u32>((<u64>x1 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      e = ENC_TAB + ((<usize>w & 0xff) << 4);
+      c = x0 >= load<u32>(e); store<u16>(p - 2, x0); p -= (<usize>c) << 1; x0 = select(x0 >> 16, x0, c);
+      bs = load<u32>(e + 8);
+      x0 = x0 + (bs & 0xffffff) + (<u32>((<u64>x0 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+    }
+    store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
+    store<u32>(STATES + 16, x4); store<u32>(STATES + 20, x5); store<u32>(STATES + 24, x6); store<u32>(STATES + 28, x7);
+    return p;
+  }
+  const mask = <usize>ways - 1;
+  for (let k: usize = 0; k < <usize>ways; k++) store<u32>(STATES + (k << 2), RANS_L);
+  for (let i = nn; i > 0;) {
+    i--;
+    const sp = STATES + ((i & mask) << 2);
+    const r = encPut(load<u32>(sp), <u32>load<u8>(src + i), p);
+    p = <usize>(r >> 32);
+    store<u32>(sp, <u32>r);
+  }
+  return p;
+}
+
+/** Builds the decoder slot table from freq[256]: entry = sym | freq << 8 | (slot - start) << 20. */
+export function ransDecInit(freqPtr: usize, scale: u32): void {
+  let slot: u32 = 0;
+  for (let s: u32 = 0; s < 256; s++) {
+    const f = load<u32>(freqPtr + (<usize>s << 2));
+    for (let k: u32 = 0; k < f; k++) {
+      store<u32>(DEC_TAB + (<usize>(slot + k) << 2), s | (f << 8) | (k << 20));
+    }
+    slot += f;
+  }
+}
+
+/** Decodes n symbols into dst from the word stream [src, srcEnd) with initial states at
+ *  statesPtr(). Returns 1 when the stream was consumed exactly and every state returned to L,
+ *  0 otherwise (corrupt data). Reads at most 16 bytes past srcEnd (the caller leaves that slack). */
+export function ransDecode(src: usize, srcEnd: usize, n: u32, ways: u32, scale: u32, dst: usize): u32 {
+  const mask: u32 = (1 << scale) - 1;
+  let p = src;
+  const nn = <usize>n;
+  if (ways == 8) {
+    let x0 = load<u32>(STATES), x1 = load<u32>(STATES + 4), x2 = load<u32>(STATES + 8), x3 = load<u32>(STATES + 12);
+    let x4 = load<u32>(STATES + 16), x5 = load<u32>(STATES + 20), x6 = load<u32>(STATES + 24), x7 = load<u32>(STATES + 28);
+    let i: usize = 0;
+    const full = nn & ~7;
+    for (; i < full; i += 8) {
+      if (p > srcEnd) break; // corrupt: stop early, the final check fails
+      let w: u64 = 0;
+      let e: u32;
+      e = load<u32>(DEC_TAB + (<usize>(x0 & mask) << 2)); w |= <u64>(e & 0xff); x0 = ((e >> 8) & 0xfff) * (x0 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x1 & mask) << 2)); w |= <u64>(e & 0xff) << 8; x1 = ((e >> 8) & 0xfff) * (x1 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x2 & mask) << 2)); w |= <u64>(e & 0xff) << 16; x2 = ((e >> 8) & 0xfff) * (x2 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x3 & mask) << 2)); w |= <u64>(e & 0xff) << 24; x3 = ((e >> 8) & 0xfff) * (x3 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x4 & mask) << 2)); w |= <u64>(e & 0xff) << 32; x4 = ((e >> 8) & 0xfff) * (x4 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x5 & mask) << 2)); w |= <u64>(e & 0xff) << 40; x5 = ((e >> 8) & 0xfff) * (x5 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x6 & mask) << 2)); w |= <u64>(e & 0xff) << 48; x6 = ((e >> 8) & 0xfff) * (x6 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x7 & mask) << 2)); w |= <u64>(e & 0xff) << 56; x7 = ((e >> 8) & 0xfff) * (x7 >> scale) + (e >> 20);
+      store<u64>(dst + i, w);
+      // branchless renormalisation, in lane order (matches the encoder's reverse order)
+      let c: u32;
+      c = <u32>(x0 < RANS_L); x0 = select((x0 << 16) | <u32>load<u16>(p), x0, c != 0); p += c << 1;
+      c = <u32>(x1 < RANS_L); x1 = select((x1 << 16) | <u32>load<u16>(p), x1, c != 0); p += c << 1;
+      c = <u32>(x2 < RANS_L); x2 = select((x2 << 16) | <u32>load<u16>(p), x2, c != 0); p += c << 1;
+      c = <u32>(x3 < RANS_L); x3 = select((x3 << 16) | <u32>load<u16>(p), x3, c != 0); p += c << 1;
+      c = <u32>(x4 < RANS_L); x4 = select((x4 << 16) | <u32>load<u16>(p), x4, c != 0); p += c << 1;
+      c = <u32>(x5 < RANS_L); x5 = select((x5 << 16) | <u32>load<u16>(p), x5, c != 0); p += c << 1;
+      c = <u32>(x6 < RANS_L); x6 = select((x6 << 16) | <u32>load<u16>(p), x6, c != 0); p += c << 1;
+      c = <u32>(x7 < RANS_L); x7 = select((x7 << 16) | <u32>load<u16>(p), x7, c != 0); p += c << 1;
+    }
+    store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
+    store<u32>(STATES + 16, x4); store<u32>(STATES + 20, x5); store<u32>(STATES + 24, x6); store<u32>(STATES + 28, x7);
+    if (i < full) return 0;
+    // the remaining < 8 symbols go through the generic loop below
+    return ransDecodeGeneric(p, srcEnd, i, nn, 7, scale, mask, dst);
+  }
+  if (ways == 4) {
+    let x0 = load<u32>(STATES), x1 = load<u32>(STATES + 4), x2 = load<u32>(STATES + 8), x3 = load<u32>(STATES + 12);
+    let i: usize = 0;
+    const full = nn & ~3;
+    for (; i < full; i += 4) {
+      if (p > srcEnd) break;
+      let e: u32, c: u32;
+      e = load<u32>(DEC_TAB + (<usize>(x0 & mask) << 2)); store<u8>(dst + i + 0, e); x0 = ((e >> 8) & 0xfff) * (x0 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x1 & mask) << 2)); store<u8>(dst + i + 1, e); x1 = ((e >> 8) & 0xfff) * (x1 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x2 & mask) << 2)); store<u8>(dst + i + 2, e); x2 = ((e >> 8) & 0xfff) * (x2 >> scale) + (e >> 20);
+      e = load<u32>(DEC_TAB + (<usize>(x3 & mask) << 2)); store<u8>(dst + i + 3, e); x3 = ((e >> 8) & 0xfff) * (x3 >> scale) + (e >> 20);
+      c = <u32>(x0 < RANS_L); x0 = select((x0 << 16) | <u32>load<u16>(p), x0, c != 0); p += c << 1;
+      c = <u32>(x1 < RANS_L); x1 = select((x1 << 16) | <u32>load<u16>(p), x1, c != 0); p += c << 1;
+      c = <u32>(x2 < RANS_L); x2 = select((x2 << 16) | <u32>load<u16>(p), x2, c != 0); p += c << 1;
+      c = <u32>(x3 < RANS_L); x3 = select((x3 << 16) | <u32>load<u16>(p), x3, c != 0); p += c << 1;
+    }
+    store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
+    if (i < full) return 0;
+    return ransDecodeGeneric(p, srcEnd, i, nn, 3, scale, mask, dst);
+  }
+  return ransDecodeGeneric(p, srcEnd, 0, nn, <usize>ways - 1, scale, mask, dst);
+}
+
+function ransDecodeGeneric(p: usize, srcEnd: usize, from: usize, nn: usize, laneMask: usize, scale: u32, mask: u32, dst: usize): u32 {
+  for (let i = from; i < nn; i++) {
+    const sp = STATES + ((i & laneMask) << 2);
+    let x = load<u32>(sp);
+    const e = load<u32>(DEC_TAB + (<usize>(x & mask) << 2));
+    store<u8>(dst + i, e);
+    x = ((e >> 8) & 0xfff) * (x >> scale) + (e >> 20);
+    if (x < RANS_L) {
+      if (p + 2 > srcEnd) return 0;
+      x = (x << 16) | <u32>load<u16>(p);
+      p += 2;
+    }
+    store<u32>(sp, x);
+  }
+  if (p != srcEnd) return 0;
+  for (let k: usize = 0; k <= laneMask; k++) if (load<u32>(STATES + (k << 2)) != RANS_L) return 0;
+  return 1;
+}

@@ -1,0 +1,137 @@
+/**
+ * compressFile: one streaming pass over the input. The calling thread reads chunks in file order
+ * and hashes them (SHA-256 of the whole file); the pool codes them in parallel; payloads are
+ * written strictly in chunk order, so the output is identical whatever the thread count.
+ * Memory: at most `3 x threads` chunks of 1 MiB in flight.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import type { CompressOptions, CompressResult } from '../api';
+import { cancelled, TzError, toTzError } from '../errors';
+import { openModel } from '../formats/index';
+import { InputFile } from '../io/read';
+import { defaultThreads, WorkerPool } from '../pool/pool';
+import type { EncodeReply } from '../pool/tasks';
+import { crc32 } from './crc32';
+import {
+  CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeChunkTable, encodeFooter, encodeHeader, HEADER_BYTES,
+  VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord,
+} from './format';
+import { createSafeOutput } from './output';
+import { chunkLengths, planRegions } from './plan';
+
+export const TOOL = 'tensorzip 0.1.0';
+
+interface ChunkJob { region: number; offset: number; length: number; dtype: string }
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+export async function compressFile(input: string, opts: CompressOptions = {}): Promise<CompressResult> {
+  const t0 = performance.now();
+  if (/\.tzip$/i.test(input)) throw new TzError('USAGE', input, 'already a .tzip file (use decompress)');
+  const layout = await openModel(input);
+  const inp = await InputFile.open(input);
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const output = opts.output ?? `${input}.tzip`;
+  let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
+  const pool = new WorkerPool(threads);
+  try {
+    out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: inp.size + (1 << 20) });
+    const planned = planRegions(layout, inp.size);
+    const jobs: ChunkJob[] = [];
+    const regions: RegionRecord[] = planned.map((r, ri) => {
+      const first = jobs.length;
+      let off = r.offset;
+      for (const len of chunkLengths(r.length, chunkBytes)) {
+        jobs.push({ region: ri, offset: off, length: len, dtype: r.dtype });
+        off += len;
+      }
+      return { ...r, chunk: first, chunks: jobs.length - first };
+    });
+
+    await out.fh.write(encodeHeader(0), 0, HEADER_BYTES, 0);
+    let writePos = HEADER_BYTES;
+    const sha = createHash('sha256');
+    const records: ChunkRecord[] = [];
+    const seen = new Map<string, number>();
+    const free: ArrayBuffer[] = [];
+    const queue: Array<Promise<EncodeReply>> = [];
+    const maxInflight = threads === 1 ? 1 : threads * 3;
+    let next = 0;
+    let doneBytes = 0;
+
+    for (let i = 0; i < jobs.length; i++) {
+      while (next < jobs.length && next - i < maxInflight) {
+        if (opts.signal?.aborted) throw cancelled(input);
+        const j = jobs[next]!;
+        const buf = free.pop() ?? new ArrayBuffer(chunkBytes);
+        const data = await inp.readExact(j.offset, j.length, 'input chunk', new Uint8Array(buf, 0, j.length));
+        sha.update(data);
+        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data }, [buf]);
+        p.catch(() => undefined); // rejections are handled where the queue is awaited
+        queue.push(p);
+        next++;
+      }
+      if (opts.signal?.aborted) throw cancelled(input);
+      const reply = await queue.shift()!;
+      const j = jobs[i]!;
+      const key = `${j.dtype}|${j.length}|${reply.crc}`;
+      const prev = seen.get(key);
+      let rec: ChunkRecord | undefined;
+      if (prev !== undefined) {
+        // Same checksum: confirm byte for byte against the earlier chunk (re-read from the input).
+        const pj = jobs[prev]!;
+        const earlier = await inp.readExact(pj.offset, pj.length, 'input chunk');
+        if (equalBytes(earlier, reply.data)) {
+          const pr = records[prev]!;
+          rec = { payloadOffset: pr.payloadOffset, payloadLength: pr.payloadLength, rawLength: j.length, rawCrc: reply.crc, payloadCrc: pr.payloadCrc, flags: CHUNK_FLAG_DUPLICATE };
+        }
+      }
+      if (!rec) {
+        await out.fh.write(reply.payload, 0, reply.payload.length, writePos);
+        rec = { payloadOffset: writePos, payloadLength: reply.payload.length, rawLength: j.length, rawCrc: reply.crc, payloadCrc: reply.payloadCrc, flags: 0 };
+        writePos += reply.payload.length;
+        if (prev === undefined) seen.set(key, i);
+      }
+      records.push(rec);
+      if (reply.data.buffer.byteLength === chunkBytes) free.push(reply.data.buffer as ArrayBuffer);
+      doneBytes += j.length;
+      const r = regions[j.region]!;
+      opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });
+    }
+
+    const sha256 = sha.digest('hex');
+    const index: IndexJson = {
+      format: 'tzip',
+      version: `${VERSION_MAJOR}.${VERSION_MINOR}`,
+      tool: TOOL,
+      original: { name: path.basename(input), size: inp.size, sha256, format: layout.format },
+      chunkBytes,
+      regions,
+    };
+    const json = new TextEncoder().encode(JSON.stringify(index));
+    const table = encodeChunkTable(records);
+    const indexBytes = new Uint8Array(json.length + table.length);
+    indexBytes.set(json, 0);
+    indexBytes.set(table, json.length);
+    await out.fh.write(indexBytes, 0, indexBytes.length, writePos);
+    const footer = encodeFooter(writePos, json.length, records.length, crc32(indexBytes));
+    await out.fh.write(footer, 0, footer.length, writePos + indexBytes.length);
+    const bytes = writePos + indexBytes.length + footer.length;
+    if (opts.signal?.aborted) throw cancelled(input);
+    await out.commit();
+    return { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    await out?.discard();
+    if (e instanceof TzError) throw e;
+    if ((e as Error).message?.startsWith('worker thread')) throw new TzError('IO', input, (e as Error).message);
+    throw toTzError(e, input);
+  } finally {
+    await pool.close();
+    await inp.close();
+  }
+}

@@ -1,0 +1,124 @@
+/** decompressFile, verifyFile and infoFile over an opened .tzip (see read.ts). */
+import * as path from 'node:path';
+import type { DecompressOptions, DecompressResult, VerifyOptions, VerifyResult } from '../api';
+import { TzError, toTzError } from '../errors';
+import { InputFile } from '../io/read';
+import type { RegionRecord } from './format';
+import { createSafeOutput } from './output';
+import { decodeAll, openContainer } from './read';
+
+export async function decompressFile(input: string, opts: DecompressOptions = {}): Promise<DecompressResult> {
+  const t0 = performance.now();
+  const c = await openContainer(input);
+  const output = opts.output ?? path.join(path.dirname(input), c.index.original.name);
+  let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
+  try {
+    out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: c.index.original.size });
+    const fh = out.fh;
+    const sha256 = await decodeAll(c, async (data, offset) => { await fh.write(data, 0, data.length, offset); }, {
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onChunk: (done, total, r) => opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
+    });
+    await out.commit();
+    return { output: out.path, bytes: c.index.original.size, sha256, seconds: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    await out?.discard();
+    throw e instanceof TzError ? e : toTzError(e, input);
+  } finally {
+    await c.file.close();
+  }
+}
+
+/** Checks every checksum and the SHA-256 (and, with `against`, every byte of the original). Never writes. */
+export async function verifyFile(input: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const problems: string[] = [];
+  let sha256: string | undefined;
+  let c;
+  try {
+    c = await openContainer(input);
+  } catch (e) {
+    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'UNSUPPORTED')) return { ok: false, problems: [e.message] };
+    throw e;
+  }
+  let orig: InputFile | undefined;
+  try {
+    if (opts.against) {
+      orig = await InputFile.open(opts.against);
+      if (orig.size !== c.index.original.size) problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
+    }
+    const against = problems.length === 0 ? orig : undefined;
+    let firstDiff: number | undefined;
+    sha256 = await decodeAll(c, async (data, offset) => {
+      if (!against || firstDiff !== undefined) return;
+      const o = await against.readExact(offset, data.length, 'original');
+      if (!Buffer.from(o.buffer, o.byteOffset, o.length).equals(Buffer.from(data.buffer, data.byteOffset, data.length))) {
+        for (let k = 0; k < data.length; k++) if (o[k] !== data[k]) { firstDiff = offset + k; break; }
+      }
+    }, {
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onChunk: (done, total, r) => opts.onProgress?.({ phase: 'verify', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
+    });
+    if (firstDiff !== undefined) problems.push(`${opts.against}: differs from the decoded data at byte ${firstDiff}`);
+  } catch (e) {
+    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'VERIFY_FAILED')) problems.push(e.message);
+    else throw e;
+  } finally {
+    await orig?.close();
+    await c.file.close();
+  }
+  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}) };
+}
+
+export interface TzipRegionInfo {
+  kind: RegionRecord['kind'];
+  name?: string;
+  dtype: string;
+  shape?: number[];
+  bytes: number;
+  /** payload bytes this region adds to the container (duplicated chunks count 0) */
+  compressedBytes: number;
+  chunks: number;
+  duplicateChunks: number;
+  lossyBits?: number;
+}
+
+export interface TzipInfo {
+  path: string;
+  bytes: number;
+  version: string;
+  tool: string;
+  original: { name: string; size: number; sha256: string; format: string };
+  lossy?: { bits: number; inputSha256: string };
+  chunkBytes: number;
+  regions: TzipRegionInfo[];
+  tensorBytes: number;
+  tensorCompressedBytes: number;
+}
+
+export async function infoFile(input: string): Promise<TzipInfo> {
+  const c = await openContainer(input);
+  try {
+    let tb = 0, tc = 0;
+    const regions = c.index.regions.map((r): TzipRegionInfo => {
+      let comp = 0, dups = 0;
+      for (let k = r.chunk; k < r.chunk + r.chunks; k++) {
+        const ch = c.chunks[k]!;
+        if (ch.flags & 1) dups++;
+        else comp += ch.payloadLength;
+      }
+      if (r.kind === 'tensor') { tb += r.length; tc += comp; }
+      const ri: TzipRegionInfo = { kind: r.kind, dtype: r.dtype, bytes: r.length, compressedBytes: comp, chunks: r.chunks, duplicateChunks: dups };
+      if (r.name !== undefined) ri.name = r.name;
+      if (r.shape) ri.shape = r.shape;
+      if (r.lossyBits !== undefined) ri.lossyBits = r.lossyBits;
+      return ri;
+    });
+    const info: TzipInfo = { path: input, bytes: c.file.size, version: c.index.version, tool: c.index.tool, original: c.index.original, chunkBytes: c.index.chunkBytes, regions, tensorBytes: tb, tensorCompressedBytes: tc };
+    if (c.index.lossy) info.lossy = c.index.lossy;
+    return info;
+  } finally {
+    await c.file.close();
+  }
+}

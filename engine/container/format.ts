@@ -1,0 +1,182 @@
+/**
+ * The .tzip container, version 1 (specified in docs/format.md). All integers little-endian.
+ *
+ *   Header (16)  | chunk payloads ... | index JSON | chunk table (32 x chunkCount) | Footer (32)
+ *
+ * The index is at the end so the file is written in one streaming pass; a reader starts from the
+ * footer and can decode any one region (tensor) without touching the others.
+ */
+import { badInput, TzError } from '../errors';
+import { crc32 } from './crc32';
+
+export const MAGIC = 0x50495a54; // "TZIP" read as u32 LE
+export const FOOTER_MAGIC = 'TZIPEND\0';
+export const VERSION_MAJOR = 1;
+export const VERSION_MINOR = 0;
+export const HEADER_BYTES = 16;
+export const FOOTER_BYTES = 32;
+export const CHUNK_RECORD_BYTES = 32;
+export const FLAG_LOSSY = 1;
+export const CHUNK_FLAG_DUPLICATE = 1;
+/** default raw bytes per chunk; every chunk of a region has this size except its last */
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+/** limits a reader enforces before allocating anything a lying index asks for */
+export const MAX_CHUNK_BYTES = 64 << 20;
+export const MAX_INDEX_JSON_BYTES = 512 << 20;
+
+export interface RegionRecord {
+  kind: 'tensor' | 'raw';
+  /** tensor name (kind 'tensor') */
+  name?: string;
+  /** dtype the chunks were coded with ('RAW' for structure bytes) */
+  dtype: string;
+  shape?: number[];
+  /** byte range in the original file */
+  offset: number;
+  length: number;
+  /** index of the region's first chunk in the chunk table, and how many */
+  chunk: number;
+  chunks: number;
+  /** lossy regions: mantissa bits kept (issue 4) */
+  lossyBits?: number;
+}
+
+export interface IndexJson {
+  format: 'tzip';
+  version: string;
+  tool: string;
+  original: { name: string; size: number; sha256: string; format: string };
+  chunkBytes: number;
+  regions: RegionRecord[];
+  /** lossy files: the SHA-256 above is of the rounded result, not of the input */
+  lossy?: { bits: number; inputSha256: string };
+}
+
+export interface ChunkRecord {
+  payloadOffset: number;
+  payloadLength: number;
+  rawLength: number;
+  rawCrc: number;
+  payloadCrc: number;
+  flags: number;
+}
+
+export function encodeHeader(flags: number): Uint8Array {
+  const b = new Uint8Array(HEADER_BYTES);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint16(4, VERSION_MAJOR, true);
+  dv.setUint16(6, VERSION_MINOR, true);
+  dv.setUint32(8, flags, true);
+  return b;
+}
+
+export function encodeChunkTable(chunks: ChunkRecord[]): Uint8Array {
+  const b = new Uint8Array(chunks.length * CHUNK_RECORD_BYTES);
+  const dv = new DataView(b.buffer);
+  chunks.forEach((c, i) => {
+    const o = i * CHUNK_RECORD_BYTES;
+    dv.setBigUint64(o, BigInt(c.payloadOffset), true);
+    dv.setUint32(o + 8, c.payloadLength, true);
+    dv.setUint32(o + 12, c.rawLength, true);
+    dv.setUint32(o + 16, c.rawCrc, true);
+    dv.setUint32(o + 20, c.payloadCrc, true);
+    dv.setUint32(o + 24, c.flags, true);
+  });
+  return b;
+}
+
+export function encodeFooter(indexOffset: number, jsonLength: number, chunkCount: number, indexCrc: number): Uint8Array {
+  const b = new Uint8Array(FOOTER_BYTES);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(0, BigInt(indexOffset), true);
+  dv.setUint32(8, jsonLength, true);
+  dv.setUint32(12, chunkCount, true);
+  dv.setUint32(16, indexCrc, true);
+  b.set(new TextEncoder().encode(FOOTER_MAGIC), 24);
+  return b;
+}
+
+export interface Footer { indexOffset: number; jsonLength: number; chunkCount: number; indexCrc: number }
+
+export function parseHeader(file: string, b: Uint8Array): { flags: number; minor: number } {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < HEADER_BYTES || dv.getUint32(0, true) !== MAGIC) throw badInput(file, 'not a .tzip file (bad magic)');
+  const major = dv.getUint16(4, true);
+  const minor = dv.getUint16(6, true);
+  if (major !== VERSION_MAJOR) throw new TzError('UNSUPPORTED', file, `unsupported .tzip version ${major}.${minor} (this TensorZip reads ${VERSION_MAJOR}.x)`);
+  const flags = dv.getUint32(8, true);
+  if ((flags & ~FLAG_LOSSY) !== 0 || dv.getUint32(12, true) !== 0) throw badInput(file, 'corrupted .tzip header (unknown flags or non-zero reserved bytes)');
+  return { flags, minor };
+}
+
+export function parseFooter(file: string, b: Uint8Array, fileSize: number): Footer {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (new TextDecoder().decode(b.subarray(24, 32)) !== FOOTER_MAGIC) throw badInput(file, 'truncated or corrupted .tzip (footer not found at the end of the file)');
+  const indexOffset = Number(dv.getBigUint64(0, true));
+  const jsonLength = dv.getUint32(8, true);
+  const chunkCount = dv.getUint32(12, true);
+  const indexCrc = dv.getUint32(16, true);
+  if (dv.getUint32(20, true) !== 0) throw badInput(file, 'corrupted .tzip footer (non-zero reserved bytes)');
+  if (jsonLength > MAX_INDEX_JSON_BYTES) throw badInput(file, `corrupted .tzip: index of ${jsonLength} bytes exceeds the limit`);
+  if (indexOffset < HEADER_BYTES || indexOffset + jsonLength + chunkCount * CHUNK_RECORD_BYTES + FOOTER_BYTES !== fileSize) {
+    throw badInput(file, 'corrupted .tzip: index position does not match the file size (truncated or appended to?)');
+  }
+  return { indexOffset, jsonLength, chunkCount, indexCrc };
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+const isUint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Parses and cross-checks the index; every inconsistency is a one-line BAD_INPUT. */
+export function parseIndex(file: string, footer: Footer, indexBytes: Uint8Array): { index: IndexJson; chunks: ChunkRecord[] } {
+  if (crc32(indexBytes) !== footer.indexCrc) throw badInput(file, 'corrupted .tzip: index checksum mismatch');
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(indexBytes.subarray(0, footer.jsonLength)));
+  } catch {
+    throw badInput(file, 'corrupted .tzip: index is not valid JSON');
+  }
+  const bad = (what: string) => badInput(file, `corrupted .tzip index: ${what}`);
+  if (!isObj(json) || json.format !== 'tzip') throw bad('not a tzip index');
+  const o = json.original;
+  if (!isObj(o) || typeof o.name !== 'string' || !isUint(o.size) || typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) throw bad('bad "original"');
+  if (o.name === '' || o.name.includes('/') || o.name.includes('\\') || o.name === '.' || o.name === '..') throw bad(`unsafe original name "${o.name}"`);
+  if (!isUint(json.chunkBytes) || json.chunkBytes === 0 || json.chunkBytes > MAX_CHUNK_BYTES) throw bad('bad chunk size');
+  if (!Array.isArray(json.regions)) throw bad('no regions');
+  const dv = new DataView(indexBytes.buffer, indexBytes.byteOffset + footer.jsonLength, footer.chunkCount * CHUNK_RECORD_BYTES);
+  const chunks: ChunkRecord[] = [];
+  for (let i = 0; i < footer.chunkCount; i++) {
+    const p = i * CHUNK_RECORD_BYTES;
+    const c: ChunkRecord = {
+      payloadOffset: Number(dv.getBigUint64(p, true)),
+      payloadLength: dv.getUint32(p + 8, true),
+      rawLength: dv.getUint32(p + 12, true),
+      rawCrc: dv.getUint32(p + 16, true),
+      payloadCrc: dv.getUint32(p + 20, true),
+      flags: dv.getUint32(p + 24, true),
+    };
+    if ((c.flags & ~CHUNK_FLAG_DUPLICATE) !== 0 || dv.getUint32(p + 28, true) !== 0) throw bad(`chunk ${i} has unknown flags`);
+    if (c.payloadOffset < HEADER_BYTES || c.payloadOffset + c.payloadLength > footer.indexOffset) throw bad(`chunk ${i} payload out of range`);
+    if (c.rawLength > json.chunkBytes) throw bad(`chunk ${i} is larger than the chunk size`);
+    if (c.payloadLength > json.chunkBytes + 65536 + c.rawLength) throw bad(`chunk ${i} payload is implausibly large`);
+    chunks.push(c);
+  }
+  let pos = 0;
+  let next = 0;
+  for (const [ri, r] of (json.regions as unknown[]).entries()) {
+    if (!isObj(r) || (r.kind !== 'tensor' && r.kind !== 'raw') || typeof r.dtype !== 'string' || !isUint(r.offset) || !isUint(r.length) || !isUint(r.chunk) || !isUint(r.chunks)) throw bad(`region ${ri} malformed`);
+    if (r.offset !== pos) throw bad(`region ${ri} does not start where the previous one ended`);
+    if (r.chunk !== next || r.chunk + r.chunks > chunks.length) throw bad(`region ${ri} chunk range is inconsistent`);
+    let sum = 0;
+    for (let k = r.chunk; k < r.chunk + r.chunks; k++) sum += chunks[k]!.rawLength;
+    if (sum !== r.length) throw bad(`region ${ri} chunks do not add up to its length`);
+    pos += r.length;
+    next += r.chunks;
+  }
+  if (pos !== o.size) throw bad('regions do not cover the original file');
+  if (next !== chunks.length) throw bad('chunks not owned by any region');
+  return { index: json as unknown as IndexJson, chunks };
+}

@@ -1,0 +1,35 @@
+/**
+ * Splits a file into regions that tile it: tensor ranges (coded with their dtype) and the
+ * structure between them (headers, padding, metadata: coded as 'RAW'). Views that share a range
+ * with an earlier tensor, and tensors stored in other files, are not regions of this file.
+ */
+import { dtypeInfo } from '../dtypes';
+import type { ModelLayout } from '../formats/types';
+import type { RegionRecord } from './format';
+
+export type PlannedRegion = Omit<RegionRecord, 'chunk' | 'chunks'>;
+
+export function planRegions(layout: ModelLayout, fileSize: number): PlannedRegion[] {
+  const own = layout.tensors
+    .filter((t) => (t.file === undefined || t.file === layout.path) && t.bytes > 0 && t.offset + t.bytes <= fileSize)
+    .sort((a, b) => a.offset - b.offset || b.bytes - a.bytes);
+  const out: PlannedRegion[] = [];
+  let pos = 0;
+  for (const t of own) {
+    if (t.offset < pos) continue; // overlaps an earlier region: its bytes are already covered
+    if (t.offset > pos) out.push({ kind: 'raw', dtype: 'RAW', offset: pos, length: t.offset - pos });
+    // dtypes the codec has no element layout for are still coded (as bytes) under their own name
+    const dtype = dtypeInfo(t.dtype).size > 0 || t.dtype ? t.dtype : 'RAW';
+    out.push({ kind: 'tensor', name: t.name, dtype, shape: t.shape, offset: t.offset, length: t.bytes });
+    pos = t.offset + t.bytes;
+  }
+  if (pos < fileSize) out.push({ kind: 'raw', dtype: 'RAW', offset: pos, length: fileSize - pos });
+  return out;
+}
+
+/** Chunk boundaries of a region: `chunkBytes` each (element-aligned since it is a multiple of 8), the last shorter. */
+export function chunkLengths(length: number, chunkBytes: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < length; p += chunkBytes) out.push(Math.min(chunkBytes, length - p));
+  return out;
+}

@@ -1,0 +1,89 @@
+/**
+ * A fixed-size pool of worker threads running codec tasks (engine/pool/tasks.ts). Results come
+ * back as promises; callers keep order themselves. With size 1 the work runs inline on the
+ * calling thread (no worker), which is what "--threads 1" means. A crashed worker fails its
+ * task and is replaced.
+ */
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ChunkCorrupt, initTasks, runTask, type Task } from './tasks';
+
+export function defaultThreads(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/** Where the worker entry is: beside the bundle (dist/worker.js) or, from TypeScript sources, dist/ of the repo. */
+function workerScript(): { file: string; execArgv?: string[] } {
+  const beside = path.join(__dirname, 'worker.js');
+  if (existsSync(beside)) return { file: beside };
+  const repoDist = path.resolve(__dirname, '../../dist/worker.js');
+  if (existsSync(repoDist)) return { file: repoDist };
+  return { file: path.join(__dirname, 'worker.ts'), execArgv: ['--import', 'tsx'] };
+}
+
+interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
+interface Slot { worker: Worker; busy: Map<number, Pending> }
+
+export class WorkerPool {
+  readonly size: number;
+  private slots: Slot[] = [];
+  private nextId = 1;
+  private rr = 0;
+  private closed = false;
+
+  constructor(size: number) {
+    this.size = Math.max(1, Math.floor(size));
+    if (this.size > 1) for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const { file, execArgv } = workerScript();
+    const worker = new Worker(file, execArgv ? { execArgv } : {});
+    const slot: Slot = { worker, busy: new Map() };
+    worker.on('message', (m: { id: number; reply?: unknown; error?: { message: string; corrupt: boolean } }) => {
+      const p = slot.busy.get(m.id);
+      if (!p) return;
+      slot.busy.delete(m.id);
+      if (m.error) p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message) : new Error(m.error.message));
+      else p.resolve(m.reply);
+    });
+    const fail = (err: Error) => {
+      for (const p of slot.busy.values()) p.reject(err);
+      slot.busy.clear();
+      if (!this.closed) {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots[i] = this.spawn();
+      }
+    };
+    worker.on('error', (e) => fail(new Error(`worker thread crashed: ${e.message}`)));
+    worker.on('exit', (code) => { if (!this.closed) fail(new Error(`worker thread exited (code ${code})`)); });
+    worker.unref();
+    return slot;
+  }
+
+  /** Runs a task; buffers in `transfer` move to the worker (do not reuse them until the reply). */
+  async run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closed) throw new Error('pool is closed');
+    if (this.size === 1) {
+      await initTasks();
+      return runTask(task) as R;
+    }
+    // least-busy slot, round robin among ties, so chunks spread evenly
+    let best = this.slots[this.rr++ % this.slots.length]!;
+    for (const s of this.slots) if (s.busy.size < best.busy.size) best = s;
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      best.busy.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      best.worker.ref();
+      best.worker.postMessage({ id, task }, transfer);
+    }).finally(() => { if (best.busy.size === 0) best.worker.unref(); });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}

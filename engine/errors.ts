@@ -65,3 +65,17 @@ export function toTzError(err: unknown, file?: string): TzError {
   const te = new TzError(code, undefined, describeError(err, file));
   return te;
 }
+
+/** Resolves like `p`, but rejects with CANCELLED as soon as `signal` aborts (without waiting for `p`). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, file?: string): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(cancelled(file));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cancelled(file));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

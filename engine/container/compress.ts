@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { CompressOptions, CompressResult } from '../api';
-import { cancelled, TzError, toTzError } from '../errors';
+import { abortable, cancelled, TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads, WorkerPool } from '../pool/pool';
@@ -77,7 +77,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         next++;
       }
       if (opts.signal?.aborted) throw cancelled(input);
-      const reply = await queue.shift()!;
+      const reply = await abortable(queue.shift()!, opts.signal, input);
       const j = jobs[i]!;
       const key = `${j.dtype}|${j.length}|${reply.crc}`;
       const prev = seen.get(key);
@@ -131,6 +131,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     if ((e as Error).message?.startsWith('worker thread')) throw new TzError('IO', input, (e as Error).message);
     throw toTzError(e, input);
   } finally {
+    // Terminating the workers does not wait for the chunk they are coding, so a cancel is prompt.
     await pool.close();
     await inp.close();
   }

@@ -4,7 +4,7 @@
  * decoding and its raw checksum after; the whole output's SHA-256 is checked at the end.
  */
 import { createHash } from 'node:crypto';
-import { badInput, cancelled, TzError } from '../errors';
+import { abortable, badInput, cancelled, TzError } from '../errors';
 import { InputFile } from '../io/read';
 import { defaultThreads, WorkerPool } from '../pool/pool';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
@@ -76,7 +76,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
       if (opts.signal?.aborted) throw cancelled(path);
       let reply: DecodeReply;
       try {
-        reply = await queue.shift()!;
+        reply = await abortable(queue.shift()!, opts.signal, path);
       } catch (e) {
         if (e instanceof ChunkCorrupt) throw badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`);
         throw e;

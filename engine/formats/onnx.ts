@@ -375,6 +375,9 @@ async function readTensor(
   }
   if (payloads.has(T_STRING)) return unreported(ctx, name, 'STRING tensor');
   if (count !== 0) return unreported(ctx, name, 'no data');
+  // an empty tensor without any data field: a zero-byte range at its TensorProto
+  extra.empty = true;
+  ctx.tensors.push(entry(name, dt?.name ?? `ONNX_${dataType}`, dims, f.start, 0, extra));
   return name;
 }
 

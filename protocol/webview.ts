@@ -1,0 +1,183 @@
+/**
+ * Typed messages between the extension host (client/) and the webview (webview/).
+ * Type-only plus one small runtime guard for messages coming *from* the webview: the host
+ * never trusts their shape (a webview is a separate, script-running document).
+ */
+import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from '../engine/analysis/types';
+
+export type JobKind = 'compress' | 'decompress' | 'verify';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** One tensor row as the table shows it: header facts first, statistics when they arrive. */
+export interface TensorRow {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  layer: string;
+  /** order-0 bound in bytes (null until analysed) */
+  boundBytes: number | null;
+  exponentEntropy: number | null;
+  /** compressed bytes in a .tzip (null when not known) */
+  storedBytes?: number | null;
+  /** only inside the extension host; rows posted to the webview leave it out */
+  exponentHistogram?: number[];
+  estimate?: boolean;
+}
+
+export interface LayerRow extends LayerAnalysis {
+  /** compressed bytes actually stored in a .tzip, when known */
+  storedBytes?: number;
+}
+
+/** "What if" point for the lossy curve; only sent when the server offers such data. */
+export interface LossyPoint {
+  bits: number;
+  predictedBytes: number;
+  rmse?: number;
+  maxRelError?: number;
+  snrDb?: number;
+}
+
+export interface TzipFacts {
+  originalBytes: number;
+  storedBytes: number;
+  /** stored / original */
+  ratio: number;
+  lossy?: boolean;
+  verify: 'unknown' | 'running' | 'ok' | 'failed';
+  verifyProblems?: string[];
+}
+
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+  /** 0..100 */
+  percent: number;
+  bytesPerSecond: number | null;
+  etaSeconds: number | null;
+  layer?: string;
+  tensor?: string;
+  message?: string;
+}
+
+export interface ModelInit {
+  view: 'model';
+  /** display name (file name) and a full display path */
+  name: string;
+  displayPath: string;
+  format: string;
+  size: number;
+  tensors: TensorRow[];
+  /** header layout could not be read in the extension host; the table fills from the analysis */
+  headerPending: boolean;
+  isTzip: boolean;
+  tzip?: TzipFacts;
+  /** file writing is allowed (trusted workspace and a writable scheme) */
+  canWrite: boolean;
+  canWriteReason?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface AnalysisProgress {
+  done: number;
+  total: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface WorkspaceModelRow {
+  uri: string;
+  path: string;
+  format: string;
+  size: number;
+  predictedBytes: number | null;
+  /** size of the matching .tzip when one exists (or the .tzip itself) */
+  achievedBytes: number | null;
+  status: 'pending' | 'analyzing' | 'done' | 'failed';
+  error?: string;
+}
+
+export type HostToWebview =
+  | { type: 'init'; model: ModelInit }
+  | { type: 'tensors'; tensors: TensorRow[]; progress?: AnalysisProgress }
+  | { type: 'analysisProgress'; progress: AnalysisProgress }
+  | { type: 'analysis'; analysis: Pick<FileAnalysis, 'parameters' | 'bytesPerDtype' | 'predictedBytes' | 'boundBytes' | 'estimate' | 'bytes'>; layers: LayerRow[]; tensors?: TensorRow[] }
+  | { type: 'analysisError'; message: string }
+  | { type: 'tzip'; tzip: TzipFacts }
+  | { type: 'lossy'; points: LossyPoint[] }
+  | { type: 'job'; job: JobView }
+  | { type: 'canWrite'; canWrite: boolean; reason?: string }
+  | { type: 'workspaceInit'; title: string; rows: WorkspaceModelRow[] }
+  | { type: 'workspaceRow'; row: WorkspaceModelRow }
+  | { type: 'workspaceJob'; job: JobView | null; summary?: string }
+  | { type: 'histogram'; target: HistogramTarget; hist: number[] | null; used: number; skipped: number };
+
+/** Histograms stay in the extension host (256 bins x 100,000 tensors is too much to post); the webview asks for the one it shows. */
+export type HistogramTarget = { kind: 'tensor' | 'layer'; name: string } | { kind: 'model' };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'runJob'; kind: JobKind }
+  | { type: 'cancelJob'; id: string }
+  | { type: 'reanalyze'; quick: boolean }
+  | { type: 'open'; uri: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'histogram'; target: HistogramTarget };
+
+const JOB_KINDS: readonly string[] = ['compress', 'decompress', 'verify'];
+
+export function sameHistogramTarget(a: HistogramTarget, b: HistogramTarget): boolean {
+  return a.kind === b.kind && (a.kind === 'model' || a.name === (b as { name: string }).name);
+}
+
+/** Validates a message received from a webview; anything malformed yields undefined. */
+export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const m = raw as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'runJob':
+      return typeof m.kind === 'string' && JOB_KINDS.includes(m.kind) ? { type: 'runJob', kind: m.kind as JobKind } : undefined;
+    case 'cancelJob':
+      return typeof m.id === 'string' && m.id.length < 200 ? { type: 'cancelJob', id: m.id } : undefined;
+    case 'reanalyze':
+      return { type: 'reanalyze', quick: m.quick === true };
+    case 'open':
+      return typeof m.uri === 'string' && m.uri.length < 4096 ? { type: 'open', uri: m.uri } : undefined;
+    case 'histogram': {
+      const t = m.target as Record<string, unknown> | undefined;
+      if (!t || typeof t !== 'object') return undefined;
+      if (t.kind === 'model') return { type: 'histogram', target: { kind: 'model' } };
+      if ((t.kind === 'tensor' || t.kind === 'layer') && typeof t.name === 'string') return { type: 'histogram', target: { kind: t.kind, name: t.name } };
+      return undefined;
+    }
+    case 'log': {
+      const level = m.level === 'warn' || m.level === 'error' ? m.level : 'info';
+      return typeof m.message === 'string' ? { type: 'log', level, message: m.message.slice(0, 2000) } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Converts a TensorAnalysis (server JSON) to a table row. */
+export function tensorRowFromAnalysis(t: TensorAnalysis, withHistogram = false): TensorRow {
+  const row: TensorRow = {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    bytes: t.bytes,
+    layer: t.layer,
+    boundBytes: t.boundBytes,
+    exponentEntropy: t.exponentEntropy,
+  };
+  if (withHistogram && t.exponentHistogram) row.exponentHistogram = t.exponentHistogram;
+  if (t.estimate) row.estimate = true;
+  return row;
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs one job in its own worker thread (dist/job-worker.js) and turns everything that can happen
+ * to it — result, engine error, cancellation, crash — into a settled promise.
+ *
+ * Cancel: sets the shared flag and posts `cancel`; the engine then throws CANCELLED after removing
+ * its temp files. If the worker has not answered within `graceMs`, it is terminated (its engine
+ * pool threads die with it) and the job settles as cancelled anyway.
+ */
+import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
+import type { TensorAnalysis } from '../engine/analysis/types';
+import type { ServerErrorCode } from '../protocol/server';
+import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
+
+export class JobError extends Error {
+  constructor(
+    readonly code: ServerErrorCode,
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+export interface RunnerEvents {
+  onProgress?: (bytesDone: number, bytesTotal: number, tensor?: string) => void;
+  onTensors?: (index: number, total: number, tensors: TensorAnalysis[]) => void;
+  /** worker stdout/stderr lines (never written to the server's stdout) */
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export const DEFAULT_GRACE_MS = 150;
+
+/** dist/job-worker.js sits next to dist/server.js (both bundles are CommonJS). */
+export function defaultWorkerScript(): string {
+  return path.join(__dirname, 'job-worker.js');
+}
+
+export class JobRun {
+  readonly done: Promise<unknown>;
+  private readonly worker: Worker;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private settled = false;
+  /** true when the worker had to be terminated (it did not stop within the grace period) */
+  forced = false;
+  private cancelTimer: NodeJS.Timeout | undefined;
+  private resolve!: (v: unknown) => void;
+  private reject!: (e: JobError) => void;
+
+  constructor(
+    spec: JobSpec,
+    events: RunnerEvents = {},
+    private readonly graceMs = DEFAULT_GRACE_MS,
+    script = defaultWorkerScript(),
+  ) {
+    this.done = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    const data: JobWorkerData = { spec, cancelFlag: this.flag };
+    // stdout/stderr: true keeps worker output off the process stdout (the JSON-RPC channel).
+    this.worker = new Worker(script, { workerData: data, stdout: true, stderr: true });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let pending = '';
+      this.worker[stream].setEncoding('utf8');
+      this.worker[stream].on('data', (chunk: string) => {
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const l of lines) if (l.trim()) events.onLog?.(l, stream);
+      });
+    }
+    this.worker.on('message', (m: FromWorker) => {
+      if (this.settled) return;
+      switch (m.type) {
+        case 'progress':
+          events.onProgress?.(m.bytesDone, m.bytesTotal, m.tensor);
+          break;
+        case 'tensors':
+          events.onTensors?.(m.index, m.total, m.tensors);
+          break;
+        case 'result':
+          this.settle(() => this.resolve(m.result));
+          break;
+        case 'error':
+          this.settle(() => this.reject(new JobError(m.code, m.message, m.file)));
+          break;
+      }
+    });
+    this.worker.on('error', (err) => {
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      this.settle(() => this.reject(new JobError('INTERNAL', `${spec.path}: job worker crashed (${why})`, spec.path)));
+    });
+    this.worker.on('exit', (code) => {
+      this.settle(() => this.reject(new JobError('INTERNAL', `${spec.path}: job worker exited unexpectedly (exit code ${code})`, spec.path)));
+    });
+  }
+
+  get cancelRequested(): boolean {
+    return Atomics.load(this.flag, 0) !== 0;
+  }
+
+  cancel(): void {
+    if (this.settled || this.cancelRequested) return;
+    Atomics.store(this.flag, 0, 1);
+    this.worker.postMessage({ type: 'cancel' } satisfies ToWorker);
+    this.cancelTimer = setTimeout(() => {
+      this.forced = true;
+      this.settle(() => this.reject(new JobError('CANCELLED', 'cancelled')));
+    }, this.graceMs);
+  }
+
+  /** Settles once; the worker is always terminated (it and its engine pool go away). */
+  private settle(fn: () => void): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.cancelTimer) clearTimeout(this.cancelTimer);
+    fn();
+    void this.worker.terminate();
+  }
+}

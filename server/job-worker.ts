@@ -1,0 +1,153 @@
+/**
+ * Job worker (bundled to dist/job-worker.js): runs one job — one engine call — off the server's
+ * main thread, then reports its result and is terminated by the main thread.
+ *
+ * Cancellation arrives two ways: a `cancel` message (handled whenever this thread's event loop
+ * turns) and a shared Int32 flag that the AbortSignal's `aborted` getter reads, so an engine loop
+ * that checks `signal.aborted` per chunk stops even while it never yields.
+ */
+import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as api from '../engine/api';
+import { TzError, cancelled, describeError, toTzError } from '../engine/errors';
+import type { TensorAnalysis } from '../engine/analysis/types';
+import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
+
+const PROGRESS_INTERVAL_MS = 50;
+const TENSOR_BATCH_MS = 100;
+
+/**
+ * On Linux the nice value is per thread and inherited by threads created later, so lowering it here
+ * puts this job and the engine's pool threads it starts below the server's main thread: JSON-RPC
+ * stays responsive even when jobs saturate every core. (Elsewhere pid 0 means the whole process,
+ * which would slow the main thread too, so it is Linux only.)
+ */
+const JOB_NICE = 10;
+if (process.platform === 'linux') {
+  try {
+    os.setPriority(0, Math.max(os.getPriority(0), JOB_NICE));
+  } catch {
+    // not permitted: run at normal priority
+  }
+}
+
+const port = parentPort!;
+const { spec, cancelFlag } = workerData as JobWorkerData;
+const post = (m: FromWorker) => port.postMessage(m);
+
+/** An AbortSignal whose `aborted` also reads the shared cancel flag (no event loop turn needed). */
+function sharedFlagSignal(flag: Int32Array): { signal: AbortSignal; abort: () => void } {
+  const ac = new AbortController();
+  const signal = ac.signal;
+  const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+  const abort = () => {
+    if (!nativeAborted.call(signal)) ac.abort(cancelled(spec.path));
+  };
+  Object.defineProperty(signal, 'aborted', {
+    configurable: true,
+    get() {
+      if (Atomics.load(flag, 0) !== 0) abort();
+      return nativeAborted.call(signal) as boolean;
+    },
+  });
+  return { signal, abort };
+}
+
+const { signal, abort } = sharedFlagSignal(cancelFlag);
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'cancel') abort();
+});
+
+let lastProgress = 0;
+function onProgress(p: api.Progress): void {
+  const now = Date.now();
+  if (now - lastProgress < PROGRESS_INTERVAL_MS && p.bytesDone < p.bytesTotal) return;
+  lastProgress = now;
+  post({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor });
+}
+
+let batch: TensorAnalysis[] = [];
+let batchIndex = 0;
+let batchTotal = 0;
+let batchTimer: NodeJS.Timeout | undefined;
+function flushTensors(): void {
+  if (batchTimer) clearTimeout(batchTimer);
+  batchTimer = undefined;
+  if (batch.length === 0) return;
+  post({ type: 'tensors', index: batchIndex, total: batchTotal, tensors: batch });
+  batch = [];
+}
+function onTensor(t: TensorAnalysis, index: number, total: number): void {
+  if (batch.length === 0) batchIndex = index;
+  batch.push(t);
+  batchTotal = total;
+  batchTimer ??= setTimeout(flushTensors, TENSOR_BATCH_MS);
+}
+
+/** Engine functions that land later are looked up at run time (see engine/api.ts). */
+type EngineFn = (file: string, options: Record<string, unknown>) => Promise<unknown>;
+function engineFn(name: string): EngineFn {
+  const fn = (api as unknown as Record<string, unknown>)[name];
+  if (typeof fn !== 'function') throw new TzError('UNSUPPORTED', undefined, `${name} is not available in this build of the engine`);
+  return fn as EngineFn;
+}
+
+function run(s: JobSpec): Promise<unknown> {
+  const common = { signal, onProgress, threads: s.threads };
+  switch (s.kind) {
+    case 'analyze':
+      return api.analyzeFile(s.path, { ...common, quick: s.quick, onTensor: s.wantTensors ? onTensor : undefined });
+    case 'compress':
+      return engineFn('compressFile')(s.path, { ...common, output: s.output, force: s.force, lossyBits: s.lossyBits });
+    case 'decompress':
+      return engineFn('decompressFile')(s.path, { ...common, output: s.output, force: s.force });
+    case 'verify':
+      return engineFn('verifyFile')(s.path, { ...common, against: s.against });
+    case 'info':
+      return engineFn('infoFile')(s.path, {});
+  }
+}
+
+/**
+ * Test hooks (environment of the server process): a job whose path contains TZ_SERVER_TEST_CRASH
+ * crashes this worker (uncaught error); one whose path contains TZ_SERVER_TEST_HANG spins without
+ * ever looking at the cancel flag. They exercise crash recovery and the terminate-after-grace path.
+ */
+function maybeMisbehave(s: JobSpec): boolean {
+  const crash = process.env.TZ_SERVER_TEST_CRASH;
+  if (crash && s.path.includes(crash)) {
+    setTimeout(() => {
+      throw new Error('simulated job worker crash');
+    }, 20);
+    return true;
+  }
+  const hang = process.env.TZ_SERVER_TEST_HANG;
+  if (hang && s.path.includes(hang)) {
+    // like an engine stuck mid-write: a temp output exists (named as engine/container/output.ts does)
+    if (s.kind === 'compress') writeFileSync(`${s.output ?? `${s.path}.tzip`}.tmp-${process.pid}-hang`, 'partial');
+    post({ type: 'progress', bytesDone: 1, bytesTotal: 2 });
+    setTimeout(() => {
+      for (;;);
+    }, 20);
+    return true;
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  if (maybeMisbehave(spec)) return;
+  try {
+    const result = await run(spec);
+    flushTensors();
+    // finished before a late cancel could stop it: the result is real, report it
+    post({ type: 'result', result });
+  } catch (err) {
+    flushTensors();
+    // A job aborted for cancellation may surface as a generic AbortError; report it as CANCELLED.
+    const e = signal.aborted && !(err instanceof TzError && err.code !== 'CANCELLED') ? cancelled(spec.path) : toTzError(err, spec.path);
+    post({ type: 'error', code: e.code, message: e.message || describeError(err, spec.path), file: e.file ?? spec.path });
+  }
+}
+
+void main();

@@ -1,0 +1,256 @@
+/**
+ * TensorZip background server (bundled to dist/server.js). A vscode-languageserver process:
+ * started by the client over IPC (`--node-ipc`) or standalone with `--stdio`.
+ *
+ * The main thread only speaks JSON-RPC and runs the job queue; every job runs in its own worker
+ * thread (server/job-worker.ts → dist/job-worker.js) that calls the engine, whose own chunk pool
+ * does the coding. Logs go to window/logMessage only: in stdio mode stdout is the JSON-RPC channel.
+ */
+import * as path from 'node:path';
+import {
+  createConnection,
+  ErrorCodes,
+  LSPErrorCodes,
+  ProposedFeatures,
+  ResponseError,
+  WorkDoneProgressCancelNotification,
+  DidChangeConfigurationNotification,
+  type CancellationToken,
+  type ProgressToken,
+} from 'vscode-languageserver/node';
+import {
+  AnalyzePartialResultProgress,
+  AnalyzeRequest,
+  CancelJobRequest,
+  CompressRequest,
+  DecompressRequest,
+  EventLoopStatsRequest,
+  InfoRequest,
+  JOB_FAILED_ERROR,
+  JobsChangedNotification,
+  JobsRequest,
+  JobWorkDoneProgress,
+  VerifyRequest,
+  type ServerFeatures,
+  type TzErrorData,
+} from '../protocol/server';
+import * as engine from '../engine/api';
+import { EventLoopMonitor } from './event-loop';
+import { Job } from './job';
+import type { JobSpec } from './job-messages';
+import { JobQueue } from './job-queue';
+import { JobError } from './job-runner';
+import { applySettings, DEFAULTS, serverSection, type EffectiveSettings } from './settings';
+
+// Standalone start without a transport flag means stdio (vscode-languageclient always passes one).
+if (!process.argv.some((a) => a === '--stdio' || a === '--node-ipc' || a.startsWith('--socket') || a.startsWith('--pipe'))) {
+  process.argv.push('--stdio');
+}
+
+const connection = createConnection(ProposedFeatures.all);
+const log = (line: string) => connection.console.log(line);
+// A bug in one handler must not take every job down with the process: log it and carry on.
+process.on('uncaughtException', (err) => connection.console.error(`uncaught: ${err?.stack ?? err}`));
+process.on('unhandledRejection', (err) => connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+const eventLoop = new EventLoopMonitor();
+let settings: EffectiveSettings = DEFAULTS;
+let nextJobId = 1;
+
+let jobsChangedPending = false;
+const queue = new JobQueue<Job>(settings.maxConcurrentJobs, () => {
+  // coalesce bursts (a job ending and the next one starting) into one notification
+  if (jobsChangedPending) return;
+  jobsChangedPending = true;
+  setImmediate(() => {
+    jobsChangedPending = false;
+    void connection.sendNotification(JobsChangedNotification, { maxConcurrentJobs: queue.maxConcurrentJobs, jobs: queue.list() });
+  });
+});
+/** jobs by the workDoneToken of their request, for window/workDoneProgress/cancel */
+const jobsByToken = new Map<ProgressToken, Job>();
+
+function invalidParams(message: string): ResponseError<TzErrorData> {
+  return new ResponseError(ErrorCodes.InvalidParams, message, { code: 'USAGE' });
+}
+
+function requireAbsolute(method: string, name: string, value: unknown, optional = false): string | undefined {
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string' || !path.isAbsolute(value)) throw invalidParams(`${method}: "${name}" must be an absolute file-system path`);
+  return value;
+}
+
+function toResponseError(err: unknown): ResponseError<TzErrorData> {
+  if (err instanceof ResponseError) return err;
+  if (err instanceof JobError) {
+    const data: TzErrorData = { code: err.code };
+    if (err.file) data.file = err.file;
+    if (err.code === 'CANCELLED') return new ResponseError(LSPErrorCodes.RequestCancelled, err.message, data);
+    return new ResponseError(JOB_FAILED_ERROR, err.message, data);
+  }
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new ResponseError(JOB_FAILED_ERROR, message, { code: 'INTERNAL' });
+}
+
+interface RequestExtras {
+  workDoneToken?: ProgressToken;
+  partialResultToken?: ProgressToken;
+}
+
+/** Queues a job for a request, wires progress and cancellation, and answers its result. */
+async function runJob(spec: JobSpec, extras: RequestExtras, token: CancellationToken): Promise<unknown> {
+  const id = nextJobId++;
+  const { workDoneToken, partialResultToken } = extras;
+  if (spec.kind === 'analyze' && partialResultToken !== undefined) spec.wantTensors = true;
+  const job = new Job(
+    id,
+    spec,
+    {
+      sendProgress: workDoneToken !== undefined ? (v) => void connection.sendProgress(JobWorkDoneProgress, workDoneToken, v) : undefined,
+      onTensors:
+        partialResultToken !== undefined
+          ? (index, total, tensors) => void connection.sendProgress(AnalyzePartialResultProgress, partialResultToken, { path: spec.path, index, total, tensors })
+          : undefined,
+      log,
+      onEnd: () => {
+        if (workDoneToken !== undefined) jobsByToken.delete(workDoneToken);
+      },
+    },
+    (jobId) => queue.removeQueued(jobId),
+  );
+  const started = Date.now();
+  queue.add(job); // throws BUSY on an output conflict
+  if (workDoneToken !== undefined) jobsByToken.set(workDoneToken, job);
+  const sub = token.onCancellationRequested(() => {
+    log(`job ${id}: cancel requested`);
+    job.cancel();
+  });
+  log(`job ${id}: ${spec.kind} ${spec.path}${job.output ? ` -> ${job.output}` : ''} (${job.state})`);
+  try {
+    const result = await job.result;
+    log(`job ${id}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+    return result;
+  } catch (err) {
+    log(`job ${id}: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  } finally {
+    sub.dispose();
+  }
+}
+
+/** Wraps a request handler so every failure becomes a typed ResponseError. */
+function handle<P, R>(fn: (params: P, token: CancellationToken) => Promise<R>) {
+  return async (params: P, token: CancellationToken): Promise<R | ResponseError<TzErrorData>> => {
+    try {
+      return await fn(params ?? ({} as P), token);
+    } catch (err) {
+      return toResponseError(err);
+    }
+  };
+}
+
+connection.onInitialize((params) => {
+  settings = applySettings(settings, params.initializationOptions);
+  queue.setLimit(settings.maxConcurrentJobs);
+  // Registered here, after the library's own progress feature, so this handler is the one used:
+  // it cancels the job started with that token (client-created tokens included).
+  connection.onNotification(WorkDoneProgressCancelNotification.type, (p) => jobsByToken.get(p.token)?.cancel());
+  return {
+    capabilities: { experimental: { tensorzip: engineFeatures() } },
+    serverInfo: { name: 'tensorzip-server', version: '0.1.0' },
+  };
+});
+
+/** Lossy compression is issue 4: flip this once the engine's compressFile honours `lossyBits`. */
+const LOSSY_AVAILABLE = false;
+
+/** Engine functions land one by one (engine/api.ts); advertise the ones this build has. */
+function engineFeatures(): ServerFeatures {
+  const has = (name: string) => typeof (engine as unknown as Record<string, unknown>)[name] === 'function';
+  return {
+    analyze: has('analyzeFile'),
+    compress: has('compressFile'),
+    decompress: has('decompressFile'),
+    verify: has('verifyFile'),
+    info: has('infoFile'),
+    lossy: LOSSY_AVAILABLE,
+    lossyWhatIf: false,
+  };
+}
+
+connection.onInitialized(() => {
+  log(`TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs${settings.threads ? `, ${settings.threads} threads each` : ''})`);
+});
+
+connection.onNotification(DidChangeConfigurationNotification.type, (p) => {
+  settings = applySettings(settings, serverSection(p));
+  queue.setLimit(settings.maxConcurrentJobs);
+});
+
+connection.onRequest(
+  AnalyzeRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(AnalyzeRequest.method, 'path', p.path)!;
+    return runJob({ kind: 'analyze', path: file, quick: p.quick === true, threads: settings.threads }, p, token) as never;
+  }),
+);
+
+connection.onRequest(
+  CompressRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(CompressRequest.method, 'path', p.path)!;
+    const output = requireAbsolute(CompressRequest.method, 'output', p.output, true);
+    if (p.lossyBits !== undefined && (typeof p.lossyBits !== 'number' || !Number.isInteger(p.lossyBits) || p.lossyBits < 0)) {
+      throw invalidParams(`${CompressRequest.method}: "lossyBits" must be a non-negative integer`);
+    }
+    if (p.lossyBits !== undefined && !LOSSY_AVAILABLE) {
+      // never hand back a lossless file to a caller that asked for lossy (or the reverse later)
+      throw new JobError('UNSUPPORTED', `${file}: lossy compression is not available in this build`, file);
+    }
+    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, threads: settings.threads }, p, token) as never;
+  }),
+);
+
+connection.onRequest(
+  DecompressRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(DecompressRequest.method, 'path', p.path)!;
+    const output = requireAbsolute(DecompressRequest.method, 'output', p.output, true);
+    return runJob({ kind: 'decompress', path: file, output, force: p.force === true, threads: settings.threads }, p, token) as never;
+  }),
+);
+
+connection.onRequest(
+  VerifyRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(VerifyRequest.method, 'path', p.path)!;
+    const against = requireAbsolute(VerifyRequest.method, 'against', p.against, true);
+    return runJob({ kind: 'verify', path: file, against, threads: settings.threads }, p, token) as never;
+  }),
+);
+
+connection.onRequest(
+  InfoRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(InfoRequest.method, 'path', p.path)!;
+    return runJob({ kind: 'info', path: file }, {}, token);
+  }),
+);
+
+connection.onRequest(JobsRequest, () => ({ maxConcurrentJobs: queue.maxConcurrentJobs, jobs: queue.list() }));
+
+connection.onRequest(CancelJobRequest, (p) => {
+  const job = queue.get(p?.id);
+  job?.cancel();
+  return job !== undefined;
+});
+
+connection.onRequest(EventLoopStatsRequest, (p) => eventLoop.stats(p?.reset === true));
+
+connection.onShutdown(async () => {
+  const jobs = queue.all();
+  for (const j of jobs) j.cancel();
+  await Promise.allSettled(jobs.map((j) => j.result));
+  eventLoop.dispose();
+});
+
+connection.listen();

@@ -2,6 +2,7 @@
  * analyzeFile: opens any supported model, then streams every tensor's bytes through TensorStats
  * in bounded chunks (one reusable buffer per file; never a whole tensor or file in memory).
  */
+import { stat } from 'node:fs/promises';
 import type { AnalyzeOptions } from '../api';
 import { dtypeInfo, elementCount } from '../dtypes';
 import { throwIfAborted } from '../errors';
@@ -57,6 +58,9 @@ function coveredBytes(layout: ModelLayout): number {
 
 export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
   const quick = !!opts.quick;
+  // multi-file models (shards, external data): the model's size is that of every file
+  let modelBytes = layout.size;
+  for (const f of layout.files ?? []) if (f !== layout.path) modelBytes += (await stat(f)).size;
   const buf = new Uint8Array(new ArrayBuffer(ANALYSIS_CHUNK));
   const files = new Map<string, InputFile>();
   const totalBytes = layout.tensors.reduce((a, t) => a + t.bytes, 0);
@@ -112,10 +116,10 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
   } finally {
     for (const f of files.values()) await f.close();
   }
-  return summarizeFile(layout, tensors, quick);
+  return summarizeFile(layout, tensors, quick, modelBytes);
 }
 
-export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], estimate: boolean): FileAnalysis {
+export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], estimate: boolean, modelBytes = layout.size): FileAnalysis {
   const layers: LayerAnalysis[] = [];
   const byName = new Map<string, LayerAnalysis>();
   const bytesPerDtype: Record<string, number> = {};
@@ -134,12 +138,11 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
     bound += t.boundBytes;
     chunks += Math.max(1, Math.ceil(t.bytes / CONTAINER_CHUNK));
   }
-  const totalSize = layout.files ? undefined : layout.size;
-  const structure = (totalSize ?? layout.size + tensors.reduce((a, t) => a + t.bytes, 0)) - coveredBytes(layout);
+  const structure = modelBytes - coveredBytes(layout);
   const fa: FileAnalysis = {
     path: layout.path,
     format: layout.format,
-    bytes: totalSize ?? layout.size + tensors.reduce((a, t) => a + t.bytes, 0),
+    bytes: modelBytes,
     tensors,
     layers,
     parameters,

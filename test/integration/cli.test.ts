@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CORPUS, NO_CORPUS, REGISTRY_ONNX, safetensorsBytes, tempDir, writeFile } from '../helpers/safetensors';
+import { CORPUS, NO_CORPUS, REGISTRY_ONNX, gaussianF32, safetensorsBytes, tempDir, writeFile } from '../helpers/safetensors';
 
 const CLI = path.resolve('dist/cli.js');
 const tmp = tempDir('tz-cli-');
@@ -82,5 +82,29 @@ describe('CLI', () => {
     const r = run(['analyze', '--json', ...files]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { files: unknown[] }).files.length, files.length);
+  });
+});
+
+describe('CLI on a sharded model', () => {
+  test('analyze counts every shard; compress writes every shard and the index; each round-trips', () => {
+    const d = path.join(tmp.dir, 'sharded');
+    mkdirSync(d);
+    const w = (n: number, seed: number) => new Uint8Array(gaussianF32(n, 0.02, seed).buffer);
+    const s1 = writeFile(d, 'model-00001-of-00002.safetensors', safetensorsBytes([{ name: 'layers.0.w', dtype: 'F32', shape: [256, 64], data: w(16384, 1) }]));
+    const s2 = writeFile(d, 'model-00002-of-00002.safetensors', safetensorsBytes([{ name: 'layers.1.w', dtype: 'F32', shape: [256, 64], data: w(16384, 2) }]));
+    const idx = writeFile(d, 'model.safetensors.index.json', JSON.stringify({ weight_map: { 'layers.0.w': path.basename(s1), 'layers.1.w': path.basename(s2) } }));
+    const a = run(['analyze', '--json', idx]);
+    assert.equal(a.code, 0, a.stderr);
+    const fa = (JSON.parse(a.stdout) as { files: Array<{ bytes: number; tensors: unknown[]; format: string }> }).files[0]!;
+    assert.equal(fa.format, 'safetensors-index');
+    assert.equal(fa.tensors.length, 2);
+    assert.equal(fa.bytes, statSync(s1).size + statSync(s2).size + statSync(idx).size);
+    const c = run(['compress', idx]);
+    assert.equal(c.code, 0, c.stderr);
+    for (const f of [s1, s2, idx]) {
+      assert.ok(existsSync(`${f}.tzip`), `${f}.tzip`);
+      const v = run(['verify', `${f}.tzip`, '--against', f]);
+      assert.equal(v.code, 0, v.stderr);
+    }
   });
 });

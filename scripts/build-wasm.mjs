@@ -24,7 +24,7 @@ if (!upToDate(OUT, [SRC, 'scripts/build-wasm.mjs'])) {
   let binary;
   const { error, stderr } = await asc.main([
     SRC, '--outFile', 'kernels.wasm', '-O3', '--noAssert', '--runtime', 'stub',
-    '--initialMemory', '4', '--enable', 'simd',
+    '--initialMemory', '16', '--enable', 'simd',
   ], {
     writeFile(name, contents) { if (name.endsWith('.wasm')) binary = contents; },
   });

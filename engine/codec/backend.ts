@@ -17,6 +17,8 @@ export interface Backend {
   ransEncode(p: number, freqs: Uint32Array, scale: number, ways: number): { states: Uint32Array; words: Uint8Array };
   /** LZ potential: the fraction of sampled positions that repeat an earlier value (see kernels.ts). */
   repeatScore(data: Uint8Array, width: number): number;
+  /** Exact number of distinct elements (width 4 or 8) among the first min(32768, n) of data. */
+  distinctCount(data: Uint8Array, width: 4 | 8): number;
 
   beginDecode(n: number, layout: Layout): void;
   /** Writable view of plane p of the chunk being decoded. */

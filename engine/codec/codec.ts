@@ -22,21 +22,25 @@ export const KIND_RANS = 2;
 export interface EncodeOptions {
   /** rANS is used on a plane only if it saves at least this fraction of the plane (decode speed vs size). */
   minRansGain: number;
-  /** zstd level for the LZ candidate on chunks up to 512 KiB, and on larger ones. */
+  /** zstd level for the LZ candidate on tensor chunks up to 512 KiB (rare tables like an STFT basis,
+   *  where optimal parsing pays), on larger tensor chunks, and on structure ("RAW") bytes up to
+   *  128 KiB and above. zstd-wasm runs at about 1 MB/s at level 19, 7 MB/s at 6-9. */
   zstdLevel: number;
   zstdLevelLarge: number;
-  /** Try zstd when repeatScore reaches this (element repeats for 4/8-byte types, 8-byte runs otherwise). */
-  repeatThreshold: number;
+  zstdLevelRaw: number;
+  zstdLevelRawLarge: number;
+  /** For 1/2-byte types, try zstd when this fraction of 8-byte windows repeats. */
   repeatThresholdShort: number;
   /** Disable candidates (for measurements). */
   noZstd?: boolean;
   noPalette?: boolean;
 }
 
-export const DEFAULT_OPTIONS: EncodeOptions = { minRansGain: 0.02, zstdLevel: 19, zstdLevelLarge: 9, repeatThreshold: 0.25, repeatThresholdShort: 0.1 };
+export const DEFAULT_OPTIONS: EncodeOptions = { minRansGain: 0.02, zstdLevel: 19, zstdLevelLarge: 9, zstdLevelRaw: 9, zstdLevelRawLarge: 6, repeatThresholdShort: 0.1 };
 
 /** The LZ test looks at this much of a chunk (repeats further apart are rare and costly to find). */
 const REPEAT_SAMPLE = 128 * 1024;
+const RAW_REPEAT_THRESHOLD = 0.02;
 
 /** Chunks and planes this small are not worth a table. */
 const MIN_RANS_PLANE = 16;
@@ -144,7 +148,14 @@ function encodePaletteMode(be: Backend, data: Uint8Array, w: number, values: (nu
   const index = new Map<number | bigint, number>();
   values.forEach((v, i) => index.set(v, i));
   const idx = new Uint8Array(n);
-  for (let i = 0; i < n; i++) idx[i] = index.get(get(i))!;
+  if (w === 2) {
+    const lut = new Uint8Array(65536);
+    values.forEach((v, i) => { lut[v as number] = i; });
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (let i = 0; i < n; i++) idx[i] = lut[dv.getUint16(2 * i, true)]!;
+  } else {
+    for (let i = 0; i < n; i++) idx[i] = index.get(get(i))!;
+  }
   const pal = new Uint8Array(values.length * w);
   const pv = new DataView(pal.buffer);
   values.forEach((v, i) => {
@@ -158,6 +169,28 @@ function encodePaletteMode(be: Backend, data: Uint8Array, w: number, values: (nu
   parts.push(data.subarray(n * w));
   return concat(parts);
 }
+
+/**
+ * For 4/8-byte elements: is an LZ coder worth a full pass? Trained weights almost never repeat an
+ * element value, so an exact distinct count on a sample rules them out cheaply. Clean or quantized
+ * floats repeat values but their byte planes already code them well; tables such as an STFT basis
+ * repeat values in patterns that only LZ catches. zstd -3 on two 16 KiB samples tells them apart.
+ */
+function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: number): boolean {
+  const n = Math.floor(data.length / w);
+  if (n < 64) return false;
+  const m = Math.min(n, 32768);
+  if (be.distinctCount(data, w) > 0.7 * m) return false;
+  // two small samples (start and middle): cheap, and LZ structure is usually local
+  let best = Infinity;
+  for (const at of [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)]) {
+    const sample = data.subarray(at, at + LZ_SAMPLE);
+    best = Math.min(best, zstdCompress(sample, 3).length / sample.length);
+  }
+  return best < LZ_MARGIN * (planesBytes / data.length);
+}
+const LZ_SAMPLE = 16 * 1024;
+const LZ_MARGIN = 0.85;
 
 export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS): Uint8Array {
   const stored = (): Uint8Array => {
@@ -180,10 +213,17 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
     }
   }
 
-  const tryZstd = dtype === 'RAW' ||
-    be.repeatScore(data.subarray(0, REPEAT_SAMPLE), w) >= (w >= 4 ? opt.repeatThreshold : opt.repeatThresholdShort);
-  if (!opt.noZstd && tryZstd) {
-    const frame = zstdCompress(data, data.length <= 512 * 1024 ? opt.zstdLevel : opt.zstdLevelLarge);
+  // Structure bytes (headers, metadata) nearly always have LZ structure, but embedded compressed or
+  // random bytes do not: small ones are simply tried, larger ones must show some 8-byte repeats.
+  const score = (): number => be.repeatScore(data.subarray(0, REPEAT_SAMPLE), w);
+  const tryZstd = dtype === 'RAW'
+    ? !opt.noZstd && (data.length <= 4096 || score() >= RAW_REPEAT_THRESHOLD)
+    : !opt.noZstd && (w >= 4 ? lzLooksBetter(be, data, w as 4 | 8, best.length) : score() >= opt.repeatThresholdShort);
+  if (tryZstd) {
+    const level = dtype === 'RAW'
+      ? (data.length <= 128 * 1024 ? opt.zstdLevelRaw : opt.zstdLevelRawLarge)
+      : (data.length <= 512 * 1024 ? opt.zstdLevel : opt.zstdLevelLarge);
+    const frame = zstdCompress(data, level);
     if (1 + frame.length < best.length) {
       const out = new Uint8Array(1 + frame.length);
       out[0] = MODE_ZSTD;
@@ -284,10 +324,10 @@ export function decodeInto(be: Backend, payload: Uint8Array, rawLength: number, 
     if (c.pos !== payload.length) throw new CodecError('trailing bytes after chunk payload');
     const idx = new Uint8Array(n);
     be.finishDecode(idx);
-    for (let i = 0; i < n; i++) {
+    for (let i = 0, o = 0; i < n; i++) {
       const j = idx[i]!;
       if (j >= k) throw new CodecError('palette index out of range');
-      out.set(pal.subarray(j * w, j * w + w), i * w);
+      for (let b = 0, q = j * w; b < w; b++) out[o++] = pal[q + b]!;
     }
     out.set(tail, n * w);
     return;

@@ -54,6 +54,13 @@ export function createReferenceBackend(): Backend {
       }
       return hits / repeatPositions(data.length, width);
     },
+    distinctCount(data, width) {
+      const m = Math.min(32768, Math.floor(data.length / width));
+      const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      const set = new Set<number | bigint>();
+      for (let i = 0; i < m; i++) set.add(width === 8 ? view.getBigUint64(8 * i, true) : view.getUint32(4 * i, true));
+      return set.size;
+    },
     beginDecode(count, lay) {
       n = count;
       layout = lay;

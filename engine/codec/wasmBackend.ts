@@ -11,6 +11,7 @@ interface Kernels {
   histogram(src: number, n: number, out: number, tmp: number): void;
   histogramSample(src: number, n: number, step: number, out: number): void;
   repeatScore(src: number, n: number, width: number): number;
+  distinctCount(src: number, n: number, width: number): number;
   ransEncInit(freqPtr: number, scale: number): void;
   ransEncode(src: number, n: number, ways: number, outEnd: number): number;
   ransDecInit(freqPtr: number, scale: number): void;
@@ -84,6 +85,12 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
       ensure(align(data.length));
       u8.set(data, DYN);
       return k.repeatScore(DYN, data.length, width) / repeatPositions(data.length, width);
+    },
+    distinctCount(data, width) {
+      const m = Math.min(32768, Math.floor(data.length / width));
+      ensure(align(m * width));
+      u8.set(data.subarray(0, m * width), DYN);
+      return k.distinctCount(DYN, m, width);
     },
     beginDecode(count, lay) {
       n = count;

@@ -33,7 +33,7 @@ function roundTrip(data: Uint8Array, dtype: string): Uint8Array {
   return payload;
 }
 
-test('the WebAssembly kernels are in use (build-wasm ran)', { skip: false }, () => {
+test('the WebAssembly kernels are in use (build-wasm ran)', () => {
   // npm test builds first; a bare tsx run without scripts/build-wasm.mjs uses the reference
   if (!wasmBackend) return;
   assert.equal(codecBackendName(), 'wasm');
@@ -45,10 +45,9 @@ test('every corpus tensor round-trips in 1 MiB chunks, and never expands beyond 
     const { header, tensors: ts } = readSafetensors(file);
     roundTrip(header, 'RAW');
     for (const t of ts) {
-      for (let o = 0; o < t.data.length || o === 0; o += CHUNK) {
-        roundTrip(t.data.subarray(o, Math.min(t.data.length, o + CHUNK)), t.dtype);
-        if (t.data.length === 0) break;
-      }
+      // every tensor's first and last chunk (most tensors are a single chunk)
+      const last = Math.max(0, Math.ceil(t.data.length / CHUNK) - 1) * CHUNK;
+      for (const o of new Set([0, last])) roundTrip(t.data.subarray(o, Math.min(t.data.length, o + CHUNK)), t.dtype);
       tensors++;
     }
   }
@@ -73,8 +72,8 @@ test('synthetic edge cases round-trip for every dtype', () => {
     allZero: new Uint8Array(10000),
     allEqual: new Uint8Array(4099).fill(0xab),
     all256: Uint8Array.from({ length: 256 * 40 + 3 }, (_, i) => i & 255),
-    random: Uint8Array.from({ length: 70001 }, () => (r() * 256) | 0),
-    twoSymbols: Uint8Array.from({ length: 50000 }, () => (r() < 0.999 ? 1 : 200)),
+    random: Uint8Array.from({ length: 30001 }, () => (r() * 256) | 0),
+    twoSymbols: Uint8Array.from({ length: 30000 }, () => (r() < 0.999 ? 1 : 200)),
   };
   // NaN / Inf / -0 / subnormal patterns for each float width
   const f32 = new Float32Array(5000);
@@ -121,9 +120,9 @@ test('candidates: CONST planes for clean floats, palette for few values, zstd fo
   assert.ok(roundTrip(new Uint8Array(mask.buffer), 'F32').length < mask.length / 8 + 300);
 
   // repeated rows of random F32 -> zstd
-  const row = new Float32Array(500).map(() => r() - 0.5);
-  const rows = new Float32Array(500 * 100);
-  for (let i = 0; i < 100; i++) rows.set(row, i * 500);
+  const row = new Float32Array(200).map(() => r() - 0.5);
+  const rows = new Float32Array(200 * 50);
+  for (let i = 0; i < 50; i++) rows.set(row, i * 200);
   const p3 = roundTrip(new Uint8Array(rows.buffer), 'F32');
   assert.equal(p3[0], MODE_ZSTD);
   assert.ok(p3.length < rows.byteLength / 20);
@@ -133,7 +132,7 @@ test('candidates: CONST planes for clean floats, palette for few values, zstd fo
   assert.equal(roundTrip(json, 'RAW')[0], MODE_ZSTD);
 
   // uniform noise -> stored, exactly one byte of framing
-  const noise = Uint8Array.from({ length: 100000 }, () => (r() * 256) | 0);
+  const noise = Uint8Array.from({ length: 50000 }, () => (r() * 256) | 0);
   for (const dtype of ['U8', 'I32', 'BF16', 'Q4_K']) {
     const p = roundTrip(noise, dtype);
     assert.equal(p[0], MODE_STORED);
@@ -146,8 +145,9 @@ test('BF16 real weights compress better than ZipNN per chunk (sanity: below 70%)
   let raw = 0, coded = 0;
   for (const t of tensors) {
     if (t.data.length < 100000) continue;
-    raw += t.data.length;
-    coded += roundTrip(t.data.subarray(0, CHUNK), t.dtype).length * (Math.min(t.data.length, CHUNK) / Math.min(t.data.length, CHUNK));
+    const chunk = t.data.subarray(0, CHUNK);
+    raw += chunk.length;
+    coded += roundTrip(chunk, t.dtype).length;
   }
   assert.ok(raw > 0);
   assert.ok(coded / raw < 0.7, `ratio ${coded / raw}`);
@@ -159,7 +159,7 @@ test('WebAssembly and reference produce identical payloads and decode each other
   for (const file of corpusFiles()) {
     const { tensors } = readSafetensors(file);
     // a few tensors per file, first 256 KiB each (the reference is slow)
-    for (const tt of tensors.filter((x) => x.data.length > 1000).slice(0, 3)) inputs.push([tt.data.subarray(0, 256 * 1024 + 3), tt.dtype]);
+    for (const tt of tensors.filter((x) => x.data.length > 1000).slice(0, 2)) inputs.push([tt.data.subarray(0, 64 * 1024 + 3), tt.dtype]);
   }
   const r = rng(11);
   inputs.push([Uint8Array.from({ length: 30001 }, () => (r() < 0.9 ? 0 : (r() * 256) | 0)), 'U8']);

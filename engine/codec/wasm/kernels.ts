@@ -10,8 +10,15 @@ const RANS_L: u32 = 1 << 15;
 // Static scratch: encoder symbol table (256 x 4 u32), decoder slot table (4096 u32), states (8 u32).
 const ENC_TAB: usize = memory.data(256 * 16, 16);
 const DEC_TAB: usize = memory.data(4096 * 4, 16);
+// scale-12 fast path: freq | bias << 12 | symbol << 24 per slot; SHUF: word swizzles by lane mask
+const DEC_FB: usize = memory.data(4096 * 4, 16);
+const DEC_SYM: usize = memory.data(4096, 16);
+const SHUF: usize = memory.data(16 * 16, 16);
 const STATES: usize = memory.data(8 * 4, 16);
 const REPEAT_TAB: usize = memory.data(4096 * 8, 16);
+// exact distinct count of up to 32768 elements: open addressing, 65536 slots
+const SET_VAL: usize = memory.data(65536 * 8, 16);
+const SET_USED: usize = memory.data(65536, 16);
 
 export function heapBase(): usize {
   return (__heap_base + 15) & ~15;
@@ -202,6 +209,27 @@ export function repeatScore(src: usize, n: u32, width: u32): u32 {
   return hits;
 }
 
+/** Exact number of distinct elements among the n (<= 32768) elements of width 4 or 8 at src. */
+export function distinctCount(src: usize, n: u32, width: u32): u32 {
+  memory.fill(SET_USED, 0, 65536);
+  let count: u32 = 0;
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const v: u64 = width == 8 ? load<u64>(src + (i << 3)) : <u64>load<u32>(src + (i << 2));
+    let h = <usize>((v * 0x9E3779B97F4A7C15) >> 48);
+    while (true) {
+      if (load<u8>(SET_USED + h) == 0) {
+        store<u8>(SET_USED + h, 1);
+        store<u64>(SET_VAL + (h << 3), v);
+        count++;
+        break;
+      }
+      if (load<u64>(SET_VAL + (h << 3)) == v) break;
+      h = (h + 1) & 0xffff;
+    }
+  }
+  return count;
+}
+
 // ---------------------------------------------------------------- rANS
 
 /** Builds the encoder's per-symbol table from freq[256] (u32 at freqPtr); see rans.ts. */
@@ -261,40 +289,40 @@ export function ransEncode(src: usize, n: u32, ways: u32, outEnd: usize): usize 
     }
     while (i > 0) {
       i -= 8;
-      const w = load<u64>(src + i);
       let e: usize, c: bool, bs: u32;
-      e = ENC_TAB + ((<usize>(w >> 56)) << 4);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 7) << 4);
+      // branchless renormalisation: always store, advance only when a word is due
       c = x7 >= load<u32>(e); store<u16>(p - 2, x7); p -= (<usize>c) << 1; x7 = select(x7 >> 16, x7, c);
-      bs = load<u32>(e + 8);
-      x7 = x7 + (bs & 0xffffff) + (<u32>((<u64>x7 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 48) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x7 = x7 + (bs & 0xffffff) + (<u32>((<u64>x7 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 6) << 4);
       c = x6 >= load<u32>(e); store<u16>(p - 2, x6); p -= (<usize>c) << 1; x6 = select(x6 >> 16, x6, c);
-      bs = load<u32>(e + 8);
-      x6 = x6 + (bs & 0xffffff) + (<u32>((<u64>x6 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 40) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x6 = x6 + (bs & 0xffffff) + (<u32>((<u64>x6 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 5) << 4);
       c = x5 >= load<u32>(e); store<u16>(p - 2, x5); p -= (<usize>c) << 1; x5 = select(x5 >> 16, x5, c);
-      bs = load<u32>(e + 8);
-      x5 = x5 + (bs & 0xffffff) + (<u32>((<u64>x5 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 32) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x5 = x5 + (bs & 0xffffff) + (<u32>((<u64>x5 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 4) << 4);
       c = x4 >= load<u32>(e); store<u16>(p - 2, x4); p -= (<usize>c) << 1; x4 = select(x4 >> 16, x4, c);
-      bs = load<u32>(e + 8);
-      x4 = x4 + (bs & 0xffffff) + (<u32>((<u64>x4 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 24) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x4 = x4 + (bs & 0xffffff) + (<u32>((<u64>x4 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 3) << 4);
       c = x3 >= load<u32>(e); store<u16>(p - 2, x3); p -= (<usize>c) << 1; x3 = select(x3 >> 16, x3, c);
-      bs = load<u32>(e + 8);
-      x3 = x3 + (bs & 0xffffff) + (<u32>((<u64>x3 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 16) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x3 = x3 + (bs & 0xffffff) + (<u32>((<u64>x3 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 2) << 4);
       c = x2 >= load<u32>(e); store<u16>(p - 2, x2); p -= (<usize>c) << 1; x2 = select(x2 >> 16, x2, c);
-      bs = load<u32>(e + 8);
-      x2 = x2 + (bs & 0xffffff) + (<u32>((<u64>x2 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>(w >> 8) & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x2 = x2 + (bs & 0xffffff) + (<u32>((<u64>x2 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 1) << 4);
       c = x1 >= load<u32>(e); store<u16>(p - 2, x1); p -= (<usize>c) << 1; x1 = select(x1 >> 16, x1, c);
-      bs = load<u32>(e + 8);
-      x1 = x1 + (bs & 0xffffff) + (<u32>((<u64>x1 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
-      e = ENC_TAB + ((<usize>w & 0xff) << 4);
+      bs = load<u32>(e, 8);
+      x1 = x1 + (bs & 0xffffff) + (<u32>((<u64>x1 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
+      e = ENC_TAB + (<usize>load<u8>(src + i, 0) << 4);
       c = x0 >= load<u32>(e); store<u16>(p - 2, x0); p -= (<usize>c) << 1; x0 = select(x0 >> 16, x0, c);
-      bs = load<u32>(e + 8);
-      x0 = x0 + (bs & 0xffffff) + (<u32>((<u64>x0 * <u64>load<u32>(e + 4)) >> 32) >> (bs >> 24)) * load<u32>(e + 12);
+      bs = load<u32>(e, 8);
+      x0 = x0 + (bs & 0xffffff) + (<u32>((<u64>x0 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
     }
     store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
     store<u32>(STATES + 16, x4); store<u32>(STATES + 20, x5); store<u32>(STATES + 24, x6); store<u32>(STATES + 28, x7);
@@ -312,13 +340,33 @@ export function ransEncode(src: usize, n: u32, ways: u32, outEnd: usize): usize 
   return p;
 }
 
+
+function initShuf(): void {
+  // for lane mask m (bit k: lane k takes a word), lane k's u32 = the j-th 16-bit word at p, where j
+  // counts the set bits below k; other lanes get 0 (swizzle index 0x80 selects zero)
+  for (let m: u32 = 0; m < 16; m++) {
+    let j: u32 = 0;
+    for (let k: u32 = 0; k < 4; k++) {
+      const b = SHUF + (<usize>m << 4) + (<usize>k << 2);
+      if (m & (1 << k)) {
+        store<u8>(b, 2 * j); store<u8>(b + 1, 2 * j + 1); store<u8>(b + 2, 0x80); store<u8>(b + 3, 0x80);
+        j++;
+      } else {
+        store<u32>(b, 0x80808080);
+      }
+    }
+  }
+}
+
 /** Builds the decoder slot table from freq[256]: entry = sym | freq << 8 | (slot - start) << 20. */
 export function ransDecInit(freqPtr: usize, scale: u32): void {
+  if (load<u32>(SHUF) == 0) initShuf();
   let slot: u32 = 0;
   for (let s: u32 = 0; s < 256; s++) {
     const f = load<u32>(freqPtr + (<usize>s << 2));
     for (let k: u32 = 0; k < f; k++) {
       store<u32>(DEC_TAB + (<usize>(slot + k) << 2), s | (f << 8) | (k << 20));
+      store<u32>(DEC_FB + (<usize>(slot + k) << 2), f | (k << 12) | (s << 24));
     }
     slot += f;
   }
@@ -331,6 +379,7 @@ export function ransDecode(src: usize, srcEnd: usize, n: u32, ways: u32, scale: 
   const mask: u32 = (1 << scale) - 1;
   let p = src;
   const nn = <usize>n;
+  if (ways == 8 && scale == 12) return ransDecode8x12(src, srcEnd, nn, dst);
   if (ways == 8) {
     let x0 = load<u32>(STATES), x1 = load<u32>(STATES + 4), x2 = load<u32>(STATES + 8), x3 = load<u32>(STATES + 12);
     let x4 = load<u32>(STATES + 16), x5 = load<u32>(STATES + 20), x6 = load<u32>(STATES + 24), x7 = load<u32>(STATES + 28);
@@ -387,6 +436,54 @@ export function ransDecode(src: usize, srcEnd: usize, n: u32, ways: u32, scale: 
     return ransDecodeGeneric(p, srcEnd, i, nn, 3, scale, mask, dst);
   }
   return ransDecodeGeneric(p, srcEnd, 0, nn, <usize>ways - 1, scale, mask, dst);
+}
+
+
+/** ransDecode specialised for 8 lanes and 12-bit frequencies (the common case): constant shifts,
+ *  separate freq|bias and symbol tables, symbols stored directly. */
+function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
+  // Lanes 0-3 and 4-7 as two i32x4 vectors. Table lookups stay scalar (wasm has no gather);
+  // the state update, symbol packing and renormalisation are vectorised. Renormalisation of four
+  // lanes reads up to four words at p and routes them to the lanes that need one, in lane order.
+  let p = src;
+  let a = v128.load(STATES);
+  let b = v128.load(STATES + 16);
+  const m12 = i32x4.splat(0xfff);
+  const lim = i32x4.splat(RANS_L);
+  let i: usize = 0;
+  const full = nn & ~7;
+  for (; i < full; i += 8) {
+    if (p > srcEnd) break; // corrupt: stop early, the final check fails
+    const sa = v128.and(a, m12);
+    const sb = v128.and(b, m12);
+    let fa = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 0) << 2)));
+    fa = i32x4.replace_lane(fa, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 1) << 2)));
+    fa = i32x4.replace_lane(fa, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 2) << 2)));
+    fa = i32x4.replace_lane(fa, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 3) << 2)));
+    let fbv = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 0) << 2)));
+    fbv = i32x4.replace_lane(fbv, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 1) << 2)));
+    fbv = i32x4.replace_lane(fbv, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 2) << 2)));
+    fbv = i32x4.replace_lane(fbv, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 3) << 2)));
+    a = i32x4.add(i32x4.mul(v128.and(fa, m12), i32x4.shr_u(a, 12)), v128.and(i32x4.shr_u(fa, 12), m12));
+    b = i32x4.add(i32x4.mul(v128.and(fbv, m12), i32x4.shr_u(b, 12)), v128.and(i32x4.shr_u(fbv, 12), m12));
+    const syms = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbv, 24)), i32x4.splat(0));
+    v128.store64_lane(dst + i, syms, 0);
+    // renormalise lanes 0-3, then 4-7
+    let lt = i32x4.lt_u(a, lim);
+    let m = <usize>i32x4.bitmask(lt);
+    let w = i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)));
+    a = v128.bitselect(v128.or(i32x4.shl(a, 16), w), a, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+    lt = i32x4.lt_u(b, lim);
+    m = <usize>i32x4.bitmask(lt);
+    w = i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)));
+    b = v128.bitselect(v128.or(i32x4.shl(b, 16), w), b, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+  }
+  v128.store(STATES, a);
+  v128.store(STATES + 16, b);
+  if (i < full) return 0;
+  return ransDecodeGeneric(p, srcEnd, i, nn, 7, 12, 4095, dst);
 }
 
 function ransDecodeGeneric(p: usize, srcEnd: usize, from: usize, nn: usize, laneMask: usize, scale: u32, mask: u32, dst: usize): u32 {

@@ -12,9 +12,8 @@ import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads, WorkerPool } from '../pool/pool';
 import type { EncodeReply } from '../pool/tasks';
-import { crc32 } from './crc32';
 import {
-  CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeChunkTable, encodeFooter, encodeHeader, HEADER_BYTES,
+  CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, HEADER_BYTES,
   VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord,
 } from './format';
 import { createSafeOutput } from './output';
@@ -113,15 +112,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       chunkBytes,
       regions,
     };
-    const json = new TextEncoder().encode(JSON.stringify(index));
-    const table = encodeChunkTable(records);
-    const indexBytes = new Uint8Array(json.length + table.length);
-    indexBytes.set(json, 0);
-    indexBytes.set(table, json.length);
-    await out.fh.write(indexBytes, 0, indexBytes.length, writePos);
-    const footer = encodeFooter(writePos, json.length, records.length, crc32(indexBytes));
-    await out.fh.write(footer, 0, footer.length, writePos + indexBytes.length);
-    const bytes = writePos + indexBytes.length + footer.length;
+    const { stored, footer } = encodeIndex(index, records, writePos);
+    await out.fh.write(stored, 0, stored.length, writePos);
+    await out.fh.write(footer, 0, footer.length, writePos + stored.length);
+    const bytes = writePos + stored.length + footer.length;
     if (opts.signal?.aborted) throw cancelled(input);
     await out.commit();
     return { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };

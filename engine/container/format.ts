@@ -6,6 +6,7 @@
  * The index is at the end so the file is written in one streaming pass; a reader starts from the
  * footer and can decode any one region (tensor) without touching the others.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { badInput, TzError } from '../errors';
 import { crc32 } from './crc32';
 
@@ -23,6 +24,7 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** limits a reader enforces before allocating anything a lying index asks for */
 export const MAX_CHUNK_BYTES = 64 << 20;
 export const MAX_INDEX_JSON_BYTES = 512 << 20;
+export const MAX_CHUNKS = 1 << 26;
 
 export interface RegionRecord {
   kind: 'tensor' | 'raw';
@@ -86,18 +88,34 @@ export function encodeChunkTable(chunks: ChunkRecord[]): Uint8Array {
   return b;
 }
 
-export function encodeFooter(indexOffset: number, jsonLength: number, chunkCount: number, indexCrc: number): Uint8Array {
+export function encodeFooter(f: Footer): Uint8Array {
   const b = new Uint8Array(FOOTER_BYTES);
   const dv = new DataView(b.buffer);
-  dv.setBigUint64(0, BigInt(indexOffset), true);
-  dv.setUint32(8, jsonLength, true);
-  dv.setUint32(12, chunkCount, true);
-  dv.setUint32(16, indexCrc, true);
+  dv.setBigUint64(0, BigInt(f.indexOffset), true);
+  dv.setUint32(8, f.storedLength, true);
+  dv.setUint32(12, f.chunkCount, true);
+  dv.setUint32(16, f.indexCrc, true);
+  dv.setUint32(20, f.jsonLength, true);
   b.set(new TextEncoder().encode(FOOTER_MAGIC), 24);
   return b;
 }
 
-export interface Footer { indexOffset: number; jsonLength: number; chunkCount: number; indexCrc: number }
+/**
+ * The stored index: JSON followed by the chunk table, compressed with raw DEFLATE (RFC 1951; many
+ * small tensors with long names make the index a noticeable share of a small model), plus the footer.
+ */
+export function encodeIndex(index: IndexJson, chunks: ChunkRecord[], indexOffset: number): { stored: Uint8Array; footer: Uint8Array } {
+  const json = new TextEncoder().encode(JSON.stringify(index));
+  const table = encodeChunkTable(chunks);
+  const plain = new Uint8Array(json.length + table.length);
+  plain.set(json, 0);
+  plain.set(table, json.length);
+  const stored = new Uint8Array(deflateRawSync(plain, { level: 9 }));
+  const footer = encodeFooter({ indexOffset, storedLength: stored.length, chunkCount: chunks.length, indexCrc: crc32(stored), jsonLength: json.length });
+  return { stored, footer };
+}
+
+export interface Footer { indexOffset: number; storedLength: number; chunkCount: number; indexCrc: number; jsonLength: number }
 
 export function parseHeader(file: string, b: Uint8Array): { flags: number; minor: number } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -114,15 +132,15 @@ export function parseFooter(file: string, b: Uint8Array, fileSize: number): Foot
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (new TextDecoder().decode(b.subarray(24, 32)) !== FOOTER_MAGIC) throw badInput(file, 'truncated or corrupted .tzip (footer not found at the end of the file)');
   const indexOffset = Number(dv.getBigUint64(0, true));
-  const jsonLength = dv.getUint32(8, true);
+  const storedLength = dv.getUint32(8, true);
   const chunkCount = dv.getUint32(12, true);
   const indexCrc = dv.getUint32(16, true);
-  if (dv.getUint32(20, true) !== 0) throw badInput(file, 'corrupted .tzip footer (non-zero reserved bytes)');
-  if (jsonLength > MAX_INDEX_JSON_BYTES) throw badInput(file, `corrupted .tzip: index of ${jsonLength} bytes exceeds the limit`);
-  if (indexOffset < HEADER_BYTES || indexOffset + jsonLength + chunkCount * CHUNK_RECORD_BYTES + FOOTER_BYTES !== fileSize) {
+  const jsonLength = dv.getUint32(20, true);
+  if (jsonLength > MAX_INDEX_JSON_BYTES || chunkCount > MAX_CHUNKS) throw badInput(file, `corrupted .tzip: index of ${jsonLength} bytes and ${chunkCount} chunks exceeds the limits`);
+  if (indexOffset < HEADER_BYTES || indexOffset + storedLength + FOOTER_BYTES !== fileSize) {
     throw badInput(file, 'corrupted .tzip: index position does not match the file size (truncated or appended to?)');
   }
-  return { indexOffset, jsonLength, chunkCount, indexCrc };
+  return { indexOffset, storedLength, chunkCount, indexCrc, jsonLength };
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -131,8 +149,16 @@ function isObj(v: unknown): v is Record<string, unknown> {
 const isUint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** Parses and cross-checks the index; every inconsistency is a one-line BAD_INPUT. */
-export function parseIndex(file: string, footer: Footer, indexBytes: Uint8Array): { index: IndexJson; chunks: ChunkRecord[] } {
-  if (crc32(indexBytes) !== footer.indexCrc) throw badInput(file, 'corrupted .tzip: index checksum mismatch');
+export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { index: IndexJson; chunks: ChunkRecord[] } {
+  if (crc32(stored) !== footer.indexCrc) throw badInput(file, 'corrupted .tzip: index checksum mismatch');
+  const plainLength = footer.jsonLength + footer.chunkCount * CHUNK_RECORD_BYTES;
+  let indexBytes: Uint8Array;
+  try {
+    indexBytes = new Uint8Array(inflateRawSync(stored, { maxOutputLength: Math.max(1, plainLength) }));
+  } catch {
+    throw badInput(file, 'corrupted .tzip: index does not decompress to its stated size');
+  }
+  if (indexBytes.length !== plainLength) throw badInput(file, 'corrupted .tzip: index does not decompress to its stated size');
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(indexBytes.subarray(0, footer.jsonLength)));

@@ -1,5 +1,9 @@
 import * as path from 'node:path';
-import { analyzeFile, compressFile, decompressFile, infoFile, verifyFile, type Progress } from '../engine/api';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { analyzeFile, compressFile, decompressFile, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
+import { checkLossyOptions } from '../engine/lossy/plan';
+import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
 import { openModel } from '../engine/formats/index';
 import type { FileAnalysis } from '../engine/analysis/types';
 import { TzError } from '../engine/errors';
@@ -37,12 +41,20 @@ export async function eachFile(files: string[], fn: (f: string) => Promise<void>
 
 const analyze: Command = {
   name: 'analyze',
-  usage: 'analyze <file...> [--json] [--quick] [--tensors]',
-  summary: 'per-layer compressibility (order-0 bound, exponent entropy)',
-  options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, tensors: { type: 'boolean' } },
+  usage: 'analyze <file...> [--json] [--quick] [--tensors] [--what-if [--exact] [--lossy-block n] [--lossy-include/--lossy-exclude glob]]',
+  summary: 'per-layer compressibility (order-0 bound, exponent entropy); --what-if: predicted size and error per lossy k',
+  options: {
+    json: { type: 'boolean' }, quick: { type: 'boolean' }, tensors: { type: 'boolean' },
+    'what-if': { type: 'boolean' }, exact: { type: 'boolean' }, 'lossy-block': { type: 'string' },
+    'lossy-include': { type: 'string', multiple: true }, 'lossy-exclude': { type: 'string', multiple: true }, threads: { type: 'string' },
+  },
   async run(v, files) {
     needFiles(files);
+    const lo = lossyOptions(v);
+    if (!v['what-if'] && (v.exact || lo.lossyBlock !== undefined || lo.lossyInclude || lo.lossyExclude)) throw new TzError('USAGE', undefined, '--exact, --lossy-block and --lossy-include/--lossy-exclude go with --what-if');
+    const threads = threadsOpt(v);
     const results: FileAnalysis[] = [];
+    const whatIfs: WhatIfResult[] = [];
     const code = await eachFile(files, async (f) => {
       const fa = await analyzeFile(f, { quick: !!v.quick });
       if (v.json) results.push(fa);
@@ -51,8 +63,19 @@ const analyze: Command = {
         if (v.tensors) process.stdout.write(`\n${tensorTable(fa)}\n`);
         process.stdout.write('\n');
       }
+      if (v['what-if']) {
+        const progress = progressPrinter(`what-if ${path.basename(f)}`);
+        try {
+          const w = await whatIf(f, { exact: !!v.exact, threads, onProgress: progress.update, ...(lo.lossyBlock !== undefined ? { block: lo.lossyBlock } : {}), ...(lo.lossyInclude ? { lossyInclude: lo.lossyInclude } : {}), ...(lo.lossyExclude ? { lossyExclude: lo.lossyExclude } : {}) });
+          progress.done();
+          if (v.json) whatIfs.push(w);
+          else process.stdout.write(`${whatIfText(w, lo.lossyBlock)}\n`);
+        } finally {
+          progress.done();
+        }
+      }
     });
-    if (v.json) process.stdout.write(JSON.stringify({ files: results }) + '\n');
+    if (v.json) process.stdout.write(JSON.stringify(v['what-if'] ? { files: results, whatIf: whatIfs } : { files: results }) + '\n');
     return code;
   },
 };
@@ -72,12 +95,18 @@ function outputFor(v: Record<string, string | boolean | undefined>, files: strin
 
 const compress: Command = {
   name: 'compress',
-  usage: 'compress <file...> [-o out] [--threads n] [--force]',
-  summary: 'write <file>.tzip (a sharded model given by its index: every shard and the index)',
-  options: { output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' } },
+  usage: 'compress <file...> [-o out] [--threads n] [--force] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
+  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
+  options: {
+    output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' },
+    'lossy-bits': { type: 'string' }, 'lossy-block': { type: 'string' }, tensors: { type: 'boolean' },
+    'lossy-include': { type: 'string', multiple: true }, 'lossy-exclude': { type: 'string', multiple: true },
+  },
   async run(v, files) {
     needFiles(files);
     const threads = threadsOpt(v);
+    const lo = lossyOptions(v);
+    checkLossyOptions(undefined, lo);
     const inputs: string[] = [];
     for (const f of files) {
       if (/\.safetensors\.index\.json$/i.test(f)) {
@@ -88,9 +117,12 @@ const compress: Command = {
     return eachFile(inputs, async (f) => {
       const progress = progressPrinter(`compress ${path.basename(f)}`);
       try {
-        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, threads, onProgress: progress.update });
+        // an index file of a sharded model has no tensors of its own: it is stored as is
+        const lossyHere = lo.lossyBits !== undefined && !/\.safetensors\.index\.json$/i.test(f) ? lo : {};
+        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, threads, onProgress: progress.update, ...lossyHere });
         progress.done();
-        process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s\n`);
+        process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s${r.lossy?.tensors.length ? ', LOSSY' : ''}\n`);
+        if (r.lossy) process.stdout.write(lossyReportText(r.lossy, !!v.tensors));
       } finally {
         progress.done();
       }
@@ -131,9 +163,19 @@ const verify: Command = {
     let bad = 0;
     const code = await eachFile(files, async (f) => {
       const progress = progressPrinter(`verify ${path.basename(f)}`);
-      const r = await verifyFile(f, { ...(typeof v.against === 'string' ? { against: v.against } : {}), threads, onProgress: progress.update });
+      // A lossy file restores rounded values: --against then checks that the original is the file
+      // it was made from (its SHA-256), not byte equality, which holds by design only for lossless.
+      const lossy = (await infoFile(f).catch(() => undefined))?.lossy;
+      const against = typeof v.against === 'string' ? v.against : undefined;
+      const r = await verifyFile(f, { ...(against && !lossy ? { against } : {}), threads, onProgress: progress.update });
       progress.done();
-      if (r.ok) process.stdout.write(`${f}: OK (sha256 ${r.sha256})\n`);
+      if (r.ok && lossy && against) {
+        const h = createHash('sha256');
+        for await (const b of createReadStream(against)) h.update(b as Buffer);
+        if (h.digest('hex') !== lossy.inputSha256) { r.ok = false; r.problems.push(`${against}: not the file this lossy .tzip was made from (SHA-256 differs from the stored input SHA-256)`); }
+      }
+      const note = lossy ? `; LOSSY: restores values rounded to ${lossy.bits} mantissa bits${against ? `, made from ${against}` : ''}` : '';
+      if (r.ok) process.stdout.write(`${f}: OK (sha256 ${r.sha256}${note})\n`);
       else { bad++; for (const p of r.problems) process.stderr.write(`tensorzip: ${p}\n`); }
     });
     return bad ? 1 : code;
@@ -154,7 +196,8 @@ const info: Command = {
       process.stdout.write(`${f}: .tzip ${i.version} by ${i.tool}${i.lossy ? `, LOSSY (${i.lossy.bits} mantissa bits kept)` : ', lossless'}\n`);
       process.stdout.write(`  original ${i.original.name} [${i.original.format}] ${formatBytes(i.original.size)}, sha256 ${i.original.sha256}\n`);
       process.stdout.write(`  container ${formatBytes(i.bytes)} (${pct(i.bytes, i.original.size)}); tensors ${formatBytes(i.tensorBytes)} -> ${formatBytes(i.tensorCompressedBytes)} (${pct(i.tensorCompressedBytes, i.tensorBytes)})\n\n`);
-      const rows = i.regions.filter((r) => r.kind === 'tensor').map((r) => [r.name ?? '', r.dtype, formatBytes(r.bytes), formatBytes(r.compressedBytes), pct(r.compressedBytes, r.bytes), r.duplicateChunks ? `${r.duplicateChunks} dup` : '']);
+      if (i.lossy) process.stdout.write(`  lossy: ${i.regions.filter((r) => r.lossyBits !== undefined).length} tensors rounded to ${i.lossy.bits} mantissa bits; sha256 above is of the rounded result, input sha256 ${i.lossy.inputSha256}\n\n`);
+      const rows = i.regions.filter((r) => r.kind === 'tensor').map((r) => [r.name ?? '', r.dtype, formatBytes(r.bytes), formatBytes(r.compressedBytes), pct(r.compressedBytes, r.bytes), [r.lossyBits !== undefined ? `lossy k=${r.lossyBits}` : '', r.duplicateChunks ? `${r.duplicateChunks} dup` : ''].filter(Boolean).join(', ')]);
       process.stdout.write(table(['tensor', 'dtype', 'bytes', 'stored', 'ratio', ''], rows, [false, false, true, true, true, false]) + '\n\n');
     });
     if (v.json) process.stdout.write(JSON.stringify({ files: all }) + '\n');

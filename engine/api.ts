@@ -4,6 +4,7 @@
  * (throwing TzError CANCELLED and leaving no partial output) and reports progress.
  */
 import type { FileAnalysis, TensorAnalysis } from './analysis/types';
+import type { LossyReport } from './lossy/types';
 
 export type JobPhase = 'analyze' | 'compress' | 'decompress' | 'verify';
 
@@ -37,6 +38,12 @@ export interface CompressOptions extends JobOptions {
   force?: boolean;
   /** lossy mode: mantissa bits kept (issue 4); undefined = lossless */
   lossyBits?: number;
+  /** lossy mode: tensor-name globs rounded even if the defaults keep them lossless (engine/lossy/select.ts) */
+  lossyInclude?: string[];
+  /** lossy mode: tensor-name globs always kept lossless */
+  lossyExclude?: string[];
+  /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/format.md, "Lossy mode" */
+  lossyBlock?: number;
 }
 
 export interface CompressResult {
@@ -45,6 +52,8 @@ export interface CompressResult {
   originalBytes: number;
   sha256: string;
   seconds: number;
+  /** lossy mode: the error report (per rounded tensor and the whole file) */
+  lossy?: LossyReport;
 }
 
 export interface DecompressOptions extends JobOptions {
@@ -72,6 +81,10 @@ export interface VerifyResult {
 }
 
 export type { FileAnalysis, TensorAnalysis };
+export type { LossyReport, LossyTensorReport, ErrorSummary } from './lossy/types';
+export type { WhatIfOptions, WhatIfResult, WhatIfPoint, WhatIfGroup } from './lossy/whatif';
+export { whatIf } from './lossy/whatif';
+export { DEFAULT_LOSSLESS_GLOBS } from './lossy/select';
 export { analyzeFile } from './analysis/analyze';
 export { compressFile } from './container/compress';
 export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';

@@ -1,3 +1,4 @@
+import type { BlockMap } from './blocks';
 import type { Layout } from './layout';
 
 /**
@@ -27,4 +28,8 @@ export interface Backend {
   ransDecode(p: number, words: Uint8Array, states: Uint32Array, freqs: Uint32Array, scale: number): void;
   /** Merges the planes into dst[0 .. n * width). */
   finishDecode(dst: Uint8Array): void;
+
+  /** BLOCKS mode (blocks.ts): the planes of n whole blocks of src (new arrays), and the inverse. */
+  splitBlocks(src: Uint8Array, n: number, map: BlockMap): Uint8Array[];
+  mergeBlocks(planes: Uint8Array[], n: number, map: BlockMap, dst: Uint8Array): void;
 }

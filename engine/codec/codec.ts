@@ -5,6 +5,7 @@
  */
 import type { Backend } from './backend';
 import { readVarint, varintSize, writeVarint } from './bitio';
+import { BLOCK_MAPS, BLOCKS_ENABLED, headBytes, planeWidths, readBlocksHeader, writeBlocksHeader, type BlockMap } from './blocks';
 import { CodecError } from './errors';
 import { layoutFor, validLayout, type Layout } from './layout';
 import { chooseScale, chooseWays, codedBits, entropyBits, normalizeFreqs, readTable, writeTable } from './rans';
@@ -14,6 +15,7 @@ export const MODE_STORED = 0;
 export const MODE_PLANES = 1;
 export const MODE_ZSTD = 2;
 export const MODE_PALETTE = 3;
+export const MODE_BLOCKS = 4;
 
 export const KIND_RAW = 0;
 export const KIND_CONST = 1;
@@ -34,6 +36,9 @@ export interface EncodeOptions {
   /** Disable candidates (for measurements). */
   noZstd?: boolean;
   noPalette?: boolean;
+  noBlocks?: boolean;
+  /** Try BLOCKS on every type with a block map, not only the measured ones (blocks.ts). */
+  allBlockTypes?: boolean;
 }
 
 export const DEFAULT_OPTIONS: EncodeOptions = { minRansGain: 0.02, zstdLevel: 19, zstdLevelLarge: 9, zstdLevelRaw: 9, zstdLevelRawLarge: 6, repeatThresholdShort: 0.1 };
@@ -117,6 +122,24 @@ function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: En
   return concat(parts);
 }
 
+/** BLOCKS mode: head verbatim, the whole blocks' planes, tail verbatim (blocks.ts). Each plane is
+ *  coded on its own (the backend's views are only valid until the next begin*(), so copied). */
+function encodeBlocksMode(be: Backend, data: Uint8Array, map: BlockMap, phase: number, opt: EncodeOptions): Uint8Array | undefined {
+  const head = headBytes(map, phase, data.length);
+  const n = Math.floor((data.length - head) / map.bytes);
+  if (n < 1) return undefined;
+  const planes = be.splitBlocks(data.subarray(head), n, map);
+  const parts: Parts = [Uint8Array.of(MODE_BLOCKS), writeBlocksHeader(map, phase), data.subarray(0, head)];
+  for (const plane of planes) {
+    be.beginEncode(plane, plane.length, { width: 1, transform: 0 });
+    const own: Parts = [];
+    encodePlane(be, 0, plane.length, opt, own);
+    parts.push(concat(own));
+  }
+  parts.push(data.subarray(head + n * map.bytes));
+  return concat(parts);
+}
+
 /** Element values of a chunk as numbers (w <= 4) or bigints (w = 8), for palette detection. */
 function elementReader(data: Uint8Array, w: number): (i: number) => number | bigint {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -192,7 +215,8 @@ function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: num
 const LZ_SAMPLE = 16 * 1024;
 const LZ_MARGIN = 0.85;
 
-export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS): Uint8Array {
+/** `phase`: offset inside its block (for GGUF block types, blocks.ts) of the chunk's first byte. */
+export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS, phase = 0): Uint8Array {
   const stored = (): Uint8Array => {
     const out = new Uint8Array(1 + data.length);
     out[0] = MODE_STORED;
@@ -202,6 +226,11 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
   if (data.length < 4) return stored();
   const layout: Layout = dtype === 'RAW' ? { width: 1, transform: 0 } : layoutFor(dtype);
   let best = encodePlanesMode(be, data, layout, opt);
+  const map = opt.noBlocks || !(opt.allBlockTypes || BLOCKS_ENABLED.has(dtype)) ? undefined : BLOCK_MAPS[dtype];
+  if (map && Number.isInteger(phase) && phase >= 0 && phase < map.bytes) {
+    const blocks = encodeBlocksMode(be, data, map, phase, opt);
+    if (blocks && blocks.length < best.length) best = blocks;
+  }
 
   const w = layout.width;
   const n = Math.floor(data.length / w);
@@ -330,6 +359,29 @@ export function decodeInto(be: Backend, payload: Uint8Array, rawLength: number, 
       for (let b = 0, q = j * w; b < w; b++) out[o++] = pal[q + b]!;
     }
     out.set(tail, n * w);
+    return;
+  }
+  if (mode === MODE_BLOCKS) {
+    const h = readBlocksHeader(payload, c.pos);
+    c.pos = h.pos;
+    const map = h.map;
+    const widths = planeWidths(map);
+    const head = headBytes(map, h.phase, rawLength);
+    const n = Math.floor((rawLength - head) / map.bytes);
+    out.set(c.bytes(head), 0);
+    const planes: Uint8Array[] = [];
+    for (const w of widths) {
+      const len = w * n;
+      be.beginDecode(len, { width: 1, transform: 0 });
+      decodePlane(be, c, 0, len);
+      const plane = new Uint8Array(len);
+      be.finishDecode(plane);
+      planes.push(plane);
+    }
+    const tail = c.bytes(rawLength - head - n * map.bytes);
+    if (c.pos !== payload.length) throw new CodecError('trailing bytes after chunk payload');
+    be.mergeBlocks(planes, n, map, out.subarray(head));
+    out.set(tail, head + n * map.bytes);
     return;
   }
   throw new CodecError(`unknown chunk mode ${mode}`);

@@ -17,6 +17,7 @@ import { initZstd } from './zstd';
 export { CodecError } from './errors';
 export type { EncodeOptions } from './codec';
 export { DEFAULT_OPTIONS } from './codec';
+export { blockBytesOf } from './blocks';
 
 let backend: Backend | undefined;
 let initPromise: Promise<void> | undefined;
@@ -54,9 +55,11 @@ export function codecBackendName(): string {
 }
 
 /** Self-describing payload for one chunk of one tensor (or dtype "RAW" for non-tensor bytes).
- *  Never mutates `data`. */
-export function encodeChunk(data: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS): Uint8Array {
-  return encodeWith(current(), data, dtype, options);
+ *  Never mutates `data`. `phase`: for GGUF block types (blockBytesOf(dtype) > 0), the offset
+ *  inside its block of the chunk's first byte, i.e. (chunk offset in the tensor) mod blockBytes;
+ *  a wrong phase still round-trips, it only codes worse. */
+export function encodeChunk(data: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0): Uint8Array {
+  return encodeWith(current(), data, dtype, options, phase);
 }
 
 /** Exactly rawLength bytes, or throws CodecError. `dtype` is informational (payloads are

@@ -1,4 +1,5 @@
 import type { Backend } from './backend';
+import { mergeBlocks, splitBlocks } from './blocks';
 import type { Layout } from './layout';
 import { splitRef, mergeRef } from './planes';
 import { ransDecodeRef, ransEncodeRef } from './rans';
@@ -10,6 +11,8 @@ export function createReferenceBackend(): Backend {
   let layout: Layout = { width: 1, transform: 0 };
   return {
     name: 'reference',
+    splitBlocks,
+    mergeBlocks,
     beginEncode(data, count, lay) {
       n = count;
       layout = lay;

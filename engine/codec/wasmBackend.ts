@@ -1,4 +1,5 @@
 import type { Backend } from './backend';
+import { planeWidths, runPlacement } from './blocks';
 import { CodecError } from './errors';
 import type { Layout } from './layout';
 
@@ -7,6 +8,7 @@ interface Kernels {
   heapBase(): number;
   statesPtr(): number;
   split(src: number, n: number, width: number, transform: number, dst: number): void;
+  strided(src: number, srcStride: number, dst: number, dstStride: number, len: number, n: number): void;
   merge(src: number, n: number, width: number, transform: number, dst: number): void;
   histogram(src: number, n: number, out: number, tmp: number): void;
   histogramSample(src: number, n: number, step: number, out: number): void;
@@ -22,6 +24,13 @@ import { repeatPositions } from './referenceBackend';
 
 const align = (x: number) => (x + 15) & ~15;
 const SLACK = 64; // the decoder may read up to 16 bytes past the end of a word stream
+
+/** Start of each plane of a BLOCKS split in wasm memory, from `base` on, 16-byte aligned. */
+function planeStarts(widths: number[], n: number, base: number): number[] {
+  const out: number[] = [];
+  for (const w of widths) { out.push(base); base += align(w * n); }
+  return out;
+}
 
 /** Instantiates the kernels (synchronously; the module is a few KiB) and wraps them as a Backend. */
 export function createWasmBackend(wasm: Uint8Array): Backend {
@@ -112,6 +121,25 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
       u32(k.statesPtr(), states.length).set(states);
       const ok = k.ransDecode(auxPtr, auxPtr + words.length, n, states.length, scale, planesPtr + p * n);
       if (!ok) throw new CodecError('rANS stream corrupt');
+    },
+    // BLOCKS: both use the dynamic area only for the duration of the call
+    splitBlocks(src, count, map) {
+      const widths = planeWidths(map);
+      const B = map.bytes;
+      const starts = planeStarts(widths, count, DYN + align(count * B));
+      ensure(2 * align(count * B) + 16 * widths.length);
+      u8.set(src.subarray(0, count * B), DYN);
+      for (const [o, len, p, at] of runPlacement(map)) k.strided(DYN + o, B, starts[p]! + at, widths[p]!, len, count);
+      return widths.map((w, p) => u8.slice(starts[p]!, starts[p]! + w * count));
+    },
+    mergeBlocks(planes, count, map, dst) {
+      const widths = planeWidths(map);
+      const B = map.bytes;
+      const starts = planeStarts(widths, count, DYN + align(count * B));
+      ensure(2 * align(count * B) + 16 * widths.length);
+      planes.forEach((pl, p) => u8.set(pl.subarray(0, widths[p]! * count), starts[p]!));
+      for (const [o, len, p, at] of runPlacement(map)) k.strided(starts[p]! + at, widths[p]!, DYN + o, B, len, count);
+      dst.set(u8.subarray(DYN, DYN + count * B));
     },
     finishDecode(dst) {
       k.merge(planesPtr, n, layout.width, layout.transform, outPtr);

@@ -3,6 +3,12 @@
  * and hashes them (SHA-256 of the whole file); the pool codes them in parallel; payloads are
  * written strictly in chunk order, so the output is identical whatever the thread count.
  * Memory: at most `3 x threads` chunks of 1 MiB in flight.
+ *
+ * Lossy mode (opts.lossyBits): the selected tensors' chunks are rounded by the worker on its own
+ * copy (engine/lossy/round.ts), then coded losslessly. The calling thread hashes each input chunk
+ * before sending it (lossy.inputSha256) and each rounded chunk as it comes back, in order
+ * (original.sha256: what decompress produces and checks). Dedupe compares rounded bytes: an
+ * earlier chunk is re-read and re-rounded before the byte-for-byte comparison.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -12,8 +18,13 @@ import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads, WorkerPool } from '../pool/pool';
 import type { EncodeReply } from '../pool/tasks';
+import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
+import { planLossy } from '../lossy/plan';
+import { roundChunk } from '../lossy/round';
+import type { LossyReport } from '../lossy/types';
+import { blockBytesOf } from '../codec/index';
 import {
-  CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, HEADER_BYTES,
+  CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES,
   VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord,
 } from './format';
 import { createSafeOutput } from './output';
@@ -21,7 +32,7 @@ import { chunkLengths, planRegions } from './plan';
 
 export const TOOL = 'tensorzip 0.1.0';
 
-interface ChunkJob { region: number; offset: number; length: number; dtype: string }
+interface ChunkJob { region: number; offset: number; length: number; dtype: string; lossyBits?: number }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -41,18 +52,23 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   try {
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: inp.size + (1 << 20) });
     const planned = planRegions(layout, inp.size);
+    const lossyPlan = opts.lossyBits !== undefined ? planLossy(input, planned, opts) : undefined;
     const jobs: ChunkJob[] = [];
     const regions: RegionRecord[] = planned.map((r, ri) => {
       const first = jobs.length;
+      const bits = lossyPlan?.bits[ri];
       let off = r.offset;
       for (const len of chunkLengths(r.length, chunkBytes)) {
-        jobs.push({ region: ri, offset: off, length: len, dtype: r.dtype });
+        jobs.push({ region: ri, offset: off, length: len, dtype: r.dtype, ...(bits !== undefined ? { lossyBits: bits } : {}) });
         off += len;
       }
-      return { ...r, chunk: first, chunks: jobs.length - first };
+      return { ...r, chunk: first, chunks: jobs.length - first, ...(bits !== undefined ? { lossyBits: bits } : {}) };
     });
+    const lossy = !!lossyPlan && regions.some((r) => r.lossyBits !== undefined);
+    const shaOut = lossy ? createHash('sha256') : undefined;
+    const regionErrors = new Map<number, ErrorAcc>();
 
-    await out.fh.write(encodeHeader(0), 0, HEADER_BYTES, 0);
+    await out.fh.write(encodeHeader(lossy ? FLAG_LOSSY : 0), 0, HEADER_BYTES, 0);
     let writePos = HEADER_BYTES;
     const sha = createHash('sha256');
     const records: ChunkRecord[] = [];
@@ -70,7 +86,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         const buf = free.pop() ?? new ArrayBuffer(chunkBytes);
         const data = await inp.readExact(j.offset, j.length, 'input chunk', new Uint8Array(buf, 0, j.length));
         sha.update(data);
-        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data }, [buf]);
+        // GGUF block types: where in its block the chunk starts (chunks are 1 MiB, blocks e.g. 34 bytes)
+        const bb = blockBytesOf(j.dtype);
+        const phase = bb > 0 ? (j.offset - regions[j.region]!.offset) % bb : 0;
+        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) }, [buf]);
         p.catch(() => undefined); // rejections are handled where the queue is awaited
         queue.push(p);
         next++;
@@ -78,6 +97,12 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       if (opts.signal?.aborted) throw cancelled(input);
       const reply = await abortable(queue.shift()!, opts.signal, input);
       const j = jobs[i]!;
+      shaOut?.update(reply.data);
+      if (reply.lossy) {
+        const acc = regionErrors.get(j.region);
+        if (acc) mergeAcc(acc, reply.lossy);
+        else regionErrors.set(j.region, reply.lossy);
+      }
       const key = `${j.dtype}|${j.length}|${reply.crc}`;
       const prev = seen.get(key);
       let rec: ChunkRecord | undefined;
@@ -85,6 +110,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         // Same checksum: confirm byte for byte against the earlier chunk (re-read from the input).
         const pj = jobs[prev]!;
         const earlier = await inp.readExact(pj.offset, pj.length, 'input chunk');
+        if (pj.lossyBits !== undefined) roundChunk(earlier, pj.dtype, pj.lossyBits);
         if (equalBytes(earlier, reply.data)) {
           const pr = records[prev]!;
           rec = { payloadOffset: pr.payloadOffset, payloadLength: pr.payloadLength, rawLength: j.length, rawCrc: reply.crc, payloadCrc: pr.payloadCrc, flags: CHUNK_FLAG_DUPLICATE };
@@ -103,7 +129,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });
     }
 
-    const sha256 = sha.digest('hex');
+    const inputSha256 = sha.digest('hex');
+    const sha256 = shaOut ? shaOut.digest('hex') : inputSha256;
     const index: IndexJson = {
       format: 'tzip',
       version: `${VERSION_MAJOR}.${VERSION_MINOR}`,
@@ -112,13 +139,16 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       chunkBytes,
       regions,
     };
+    if (lossy) index.lossy = { bits: opts.lossyBits!, inputSha256 };
     const { stored, footer } = encodeIndex(index, records, writePos);
     await out.fh.write(stored, 0, stored.length, writePos);
     await out.fh.write(footer, 0, footer.length, writePos + stored.length);
     const bytes = writePos + stored.length + footer.length;
     if (opts.signal?.aborted) throw cancelled(input);
     await out.commit();
-    return { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
+    const result: CompressResult = { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
+    if (lossyPlan) result.lossy = lossyReport(opts.lossyBits!, inputSha256, regions, regionErrors, lossyPlan.losslessFloat);
+    return result;
   } catch (e) {
     await out?.discard();
     if (e instanceof TzError) throw e;
@@ -129,4 +159,16 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     await pool.close();
     await inp.close();
   }
+}
+
+function lossyReport(bits: number, inputSha256: string, regions: RegionRecord[], errors: Map<number, ErrorAcc>, losslessTensors: number): LossyReport {
+  const total = newAcc();
+  const tensors = [];
+  for (const [ri, r] of regions.entries()) {
+    if (r.lossyBits === undefined) continue;
+    const acc = errors.get(ri) ?? newAcc();
+    mergeAcc(total, acc);
+    tensors.push({ name: r.name ?? `region ${ri}`, dtype: r.dtype, bits: r.lossyBits, bytes: r.length, error: summarize(acc) });
+  }
+  return { bits, inputSha256, tensors, losslessTensors, total: summarize(total) };
 }

@@ -2,14 +2,24 @@
  * The work a pool thread does on one chunk. Shared by the worker entry (worker.ts) and the
  * inline path (threads = 1), so both produce identical bytes.
  */
+import { createHash } from 'node:crypto';
 import { decodeChunk, encodeChunk, initCodec, CodecError } from '../codec/index';
 import { crc32 } from '../container/crc32';
+import type { ErrorAcc } from '../lossy/errorStats';
+import { lossyEncodeOptions } from '../lossy/encodeOptions';
+import { roundChunk } from '../lossy/round';
 
-export interface EncodeTask { op: 'encode'; dtype: string; data: Uint8Array }
-export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array }
+/** lossyBits: round the chunk in place to that many mantissa bits first (lossy mode); `data` in
+ *  the reply is then the rounded chunk and `crc` its checksum. */
+export interface EncodeTask { op: 'encode'; dtype: string; data: Uint8Array; lossyBits?: number; /** GGUF block types: the chunk's offset in the tensor mod the block size (encodeChunk) */ phase?: number }
+export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array; lossy?: ErrorAcc }
+/** Lossy what-if: for each entry of `bits` (undefined = lossless), the coded size of the chunk
+ *  rounded that way, the error statistics, and a digest of the rounded bytes (for dedupe). */
+export interface WhatIfTask { op: 'whatif'; dtype: string; data: Uint8Array; bits: Array<number | undefined>; phase?: number }
+export interface WhatIfReply { sizes: number[]; errors: Array<ErrorAcc | undefined>; digests: string[]; crcs: number[]; payloadCrcs: number[] }
 export interface DecodeTask { op: 'decode'; dtype: string; payload: Uint8Array; rawLength: number; crc: number; payloadCrc: number }
 export interface DecodeReply { data: Uint8Array }
-export type Task = EncodeTask | DecodeTask;
+export type Task = EncodeTask | DecodeTask | WhatIfTask;
 
 /** A decode whose output does not match its checksum, or whose payload is not a valid chunk. */
 export class ChunkCorrupt extends Error {}
@@ -19,9 +29,15 @@ export function initTasks(): Promise<void> {
   return (ready ??= initCodec());
 }
 
-export function runTask(t: Task): EncodeReply | DecodeReply {
+export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
+  if (t.op === 'whatif') return runWhatIf(t);
   if (t.op === 'encode') {
-    const payload = standalone(encodeChunk(t.data, t.dtype));
+    if (t.lossyBits !== undefined) {
+      const lossy = roundChunk(t.data, t.dtype, t.lossyBits);
+      const payload = standalone(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits)));
+      return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data, lossy };
+    }
+    const payload = standalone(encodeChunk(t.data, t.dtype, undefined, t.phase));
     return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data };
   }
   // The payload checksum is checked first, so corrupted bytes never reach the decoder.
@@ -35,6 +51,25 @@ export function runTask(t: Task): EncodeReply | DecodeReply {
   }
   if (data.length !== t.rawLength || crc32(data) !== t.crc) throw new ChunkCorrupt('chunk checksum mismatch');
   return { data: standalone(data) };
+}
+
+function runWhatIf(t: WhatIfTask): WhatIfReply {
+  const sizes: number[] = [];
+  const errors: Array<ErrorAcc | undefined> = [];
+  const digests: string[] = [];
+  const crcs: number[] = [];
+  const payloadCrcs: number[] = [];
+  const work = new Uint8Array(t.data.length);
+  for (const k of t.bits) {
+    work.set(t.data);
+    errors.push(k === undefined ? undefined : roundChunk(work, t.dtype, k));
+    const payload = k === undefined ? encodeChunk(work, t.dtype, undefined, t.phase) : encodeChunk(work, t.dtype, lossyEncodeOptions(k));
+    sizes.push(payload.length);
+    payloadCrcs.push(crc32(payload));
+    crcs.push(crc32(work));
+    digests.push(createHash('sha1').update(work).digest('hex'));
+  }
+  return { sizes, errors, digests, crcs, payloadCrcs };
 }
 
 /** A copy that owns its whole ArrayBuffer, so it can be transferred without detaching codec memory. */

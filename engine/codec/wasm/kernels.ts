@@ -143,6 +143,23 @@ export function merge(src: usize, n: u32, width: u32, transform: u32, dst: usize
   }
 }
 
+/** n records of len bytes from src + i * srcStride to dst + i * dstStride: one run of a BLOCKS
+ *  split or merge (blocks.ts), e.g. the 32 code bytes of every Q8_0 block. */
+export function strided(src: usize, srcStride: u32, dst: usize, dstStride: u32, len: u32, n: u32): void {
+  const ss = <usize>srcStride, ds = <usize>dstStride, l = <usize>len;
+  if (l == 1) {
+    for (let i: u32 = 0; i < n; i++) { store<u8>(dst, load<u8>(src)); src += ss; dst += ds; }
+    return;
+  }
+  for (let i: u32 = 0; i < n; i++) {
+    let k: usize = 0;
+    for (; k + 16 <= l; k += 16) v128.store(dst + k, v128.load(src + k));
+    for (; k + 4 <= l; k += 4) store<u32>(dst + k, load<u32>(src + k));
+    for (; k < l; k++) store<u8>(dst + k, load<u8>(src + k));
+    src += ss; dst += ds;
+  }
+}
+
 // ---------------------------------------------------------------- statistics
 
 /** Byte histogram of n bytes into out[256] (u32). Four sub-tables hide store-to-load latency. */

@@ -36,7 +36,7 @@ import {
   type WorkDoneProgressReport,
 } from 'vscode-languageserver-protocol';
 import type { FileAnalysis, TensorAnalysis } from '../engine/analysis/types';
-import type { CompressResult, DecompressResult, JobPhase, TzipInfo, TzipRegionInfo, VerifyResult } from '../engine/api';
+import type { CompressResult, DecompressResult, JobPhase, TzipInfo, TzipRegionInfo, VerifyResult, WhatIfResult } from '../engine/api';
 import type { TzErrorCode } from '../engine/errors';
 
 export type { FileAnalysis, TensorAnalysis, CompressResult, DecompressResult, VerifyResult, TzipInfo, TzipRegionInfo, TzErrorCode };
@@ -97,7 +97,7 @@ export interface TzErrorData {
 // ---------------------------------------------------------------------------------------------
 // Jobs and progress
 
-export type JobKind = JobPhase | 'info';
+export type JobKind = JobPhase | 'info' | 'whatIf';
 export type JobState = 'queued' | 'running';
 
 /** Extra fields carried by every `$/progress` value the server sends on a workDoneToken. */
@@ -159,6 +159,7 @@ export const Methods = {
   decompress: 'tensorzip/decompress',
   verify: 'tensorzip/verify',
   info: 'tensorzip/info',
+  whatIf: 'tensorzip/whatIf',
   jobs: 'tensorzip/jobs',
   cancelJob: 'tensorzip/cancelJob',
   jobsChanged: 'tensorzip/jobsChanged',
@@ -227,6 +228,21 @@ export interface InfoParams {
 export type InfoResult = TzipInfo;
 
 export const InfoRequest = new RequestType<InfoParams, InfoResult, TzErrorData>(Methods.info);
+
+export interface WhatIfParams extends JobParams {
+  path: string;
+  /** code every chunk (exact sizes) instead of a sample per tensor (quick, marked `estimate`) */
+  exact?: boolean;
+  /** k values to evaluate; default every k valid for the file's float tensors */
+  bits?: number[];
+}
+
+/**
+ * Lossy "what if": for the lossless point and each k, the predicted .tzip size and the error
+ * figures (max abs/rel error, RMSE, SNR dB, fraction changed), per file, layer and tensor.
+ * Nothing is written. Advertised as `lossyWhatIf` in the server features.
+ */
+export const WhatIfRequest = new RequestType<WhatIfParams, WhatIfResult, TzErrorData>(Methods.whatIf);
 
 /** Running and queued jobs (jobs of every client of this server). */
 export const JobsRequest = new RequestType0<JobsResult, void>(Methods.jobs);

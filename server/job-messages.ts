@@ -13,6 +13,9 @@ export interface JobSpec {
   output?: string;
   force?: boolean;
   lossyBits?: number;
+  /** whatIf only */
+  exact?: boolean;
+  bits?: number[];
   against?: string;
   threads?: number;
   /** stream per-tensor analysis results (analyze only) */

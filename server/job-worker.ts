@@ -106,6 +106,8 @@ function run(s: JobSpec): Promise<unknown> {
       return engineFn('verifyFile')(s.path, { ...common, against: s.against });
     case 'info':
       return engineFn('infoFile')(s.path, {});
+    case 'whatIf':
+      return api.whatIf(s.path, { ...common, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) });
   }
 }
 

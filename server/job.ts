@@ -22,7 +22,7 @@ export interface JobHooks {
   workerScript?: string;
 }
 
-const TITLES: Record<JobKind, string> = { analyze: 'Analyzing', compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying', info: 'Reading' };
+const TITLES: Record<JobKind, string> = { analyze: 'Analyzing', compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying', info: 'Reading', whatIf: 'Estimating lossy sizes of' };
 
 /** Files a job reads and writes, for the queue's conflict check (normalized absolute paths). */
 export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; output?: string } {

@@ -26,6 +26,7 @@ import {
   DecompressRequest,
   EventLoopStatsRequest,
   InfoRequest,
+  WhatIfRequest,
   JOB_FAILED_ERROR,
   JobsChangedNotification,
   JobsRequest,
@@ -160,8 +161,8 @@ connection.onInitialize((params) => {
   };
 });
 
-/** Lossy compression is issue 4: flip this once the engine's compressFile honours `lossyBits`. */
-const LOSSY_AVAILABLE = false;
+/** The engine's compressFile honours `lossyBits` (engine/lossy). */
+const LOSSY_AVAILABLE = true;
 
 /** Engine functions land one by one (engine/api.ts); advertise the ones this build has. */
 function engineFeatures(): ServerFeatures {
@@ -173,7 +174,7 @@ function engineFeatures(): ServerFeatures {
     verify: has('verifyFile'),
     info: has('infoFile'),
     lossy: LOSSY_AVAILABLE,
-    lossyWhatIf: false,
+    lossyWhatIf: has('whatIf'),
   };
 }
 
@@ -233,6 +234,17 @@ connection.onRequest(
   handle(async (p, token) => {
     const file = requireAbsolute(InfoRequest.method, 'path', p.path)!;
     return runJob({ kind: 'info', path: file }, {}, token);
+  }),
+);
+
+connection.onRequest(
+  WhatIfRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(WhatIfRequest.method, 'path', p.path)!;
+    if (p.bits !== undefined && (!Array.isArray(p.bits) || !p.bits.every((b) => Number.isInteger(b) && b >= 0 && b <= 52))) {
+      throw invalidParams(`${WhatIfRequest.method}: "bits" must be an array of integers from 0 to 52`);
+    }
+    return runJob({ kind: 'whatIf', path: file, exact: p.exact === true, ...(p.bits ? { bits: p.bits } : {}), threads: settings.threads }, p, token) as never;
   }),
 );
 

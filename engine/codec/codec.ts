@@ -204,7 +204,11 @@ function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: num
   if (n < 64) return false;
   const m = Math.min(n, 32768);
   if (be.distinctCount(data, w) > 0.7 * m) return false;
-  // two small samples (start and middle): cheap, and LZ structure is usually local
+  return lzSampleBetter(data, w, planesBytes);
+}
+
+/** zstd -3 on two 16 KiB samples (start and middle): cheap, and LZ structure is usually local. */
+function lzSampleBetter(data: Uint8Array, w: number, planesBytes: number): boolean {
   let best = Infinity;
   for (const at of [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)]) {
     const sample = data.subarray(at, at + LZ_SAMPLE);
@@ -247,7 +251,11 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
   const score = (): number => be.repeatScore(data.subarray(0, REPEAT_SAMPLE), w);
   const tryZstd = dtype === 'RAW'
     ? !opt.noZstd && (data.length <= 4096 || score() >= RAW_REPEAT_THRESHOLD)
-    : !opt.noZstd && (w >= 4 ? lzLooksBetter(be, data, w as 4 | 8, best.length) : score() >= opt.repeatThresholdShort);
+    : !opt.noZstd && (w >= 4
+      ? lzLooksBetter(be, data, w as 4 | 8, best.length)
+      // repeats alone are not enough: sign-flipped or zero-padded 16-bit data repeats 8-byte windows
+      // yet codes better by planes, and a full zstd pass on 1 MiB costs 100+ ms; a sample decides
+      : score() >= opt.repeatThresholdShort && lzSampleBetter(data, w, best.length));
   if (tryZstd) {
     const level = dtype === 'RAW'
       ? (data.length <= 128 * 1024 ? opt.zstdLevelRaw : opt.zstdLevelRawLarge)

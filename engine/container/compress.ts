@@ -31,6 +31,8 @@ import { createSafeOutput } from './output';
 import { chunkLengths, planRegions } from './plan';
 
 export const TOOL = 'tensorzip 0.1.0';
+/** chunks read ahead of the one being handed to the coder */
+const READ_AHEAD = 2;
 
 interface ChunkJob { region: number; offset: number; length: number; dtype: string; lossyBits?: number }
 
@@ -79,17 +81,36 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     let next = 0;
     let doneBytes = 0;
 
+    // Reads run ahead of coding and writes behind it, so the disk and the coder overlap even with
+    // one thread (the inline coder blocks the event loop while the next read proceeds in libuv).
+    const reads = new Map<number, Promise<Uint8Array>>();
+    const startRead = (k: number) => {
+      if (k >= jobs.length || reads.has(k)) return;
+      const jk = jobs[k]!;
+      const r = inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(free.pop() ?? new ArrayBuffer(chunkBytes), 0, jk.length));
+      r.catch(() => undefined);
+      reads.set(k, r);
+    };
+    const writes: Array<Promise<unknown>> = [];
+    const write = async (buf: Uint8Array, pos: number) => {
+      const w = out!.fh.write(buf, 0, buf.length, pos);
+      w.catch(() => undefined);
+      writes.push(w);
+      if (writes.length > 8) await writes.shift();
+    };
+
     for (let i = 0; i < jobs.length; i++) {
       while (next < jobs.length && next - i < maxInflight) {
         if (opts.signal?.aborted) throw cancelled(input);
         const j = jobs[next]!;
-        const buf = free.pop() ?? new ArrayBuffer(chunkBytes);
-        const data = await inp.readExact(j.offset, j.length, 'input chunk', new Uint8Array(buf, 0, j.length));
+        for (let k = next; k <= next + READ_AHEAD; k++) startRead(k);
+        const data = await abortable(reads.get(next)!, opts.signal, input);
+        reads.delete(next);
         sha.update(data);
         // GGUF block types: where in its block the chunk starts (chunks are 1 MiB, blocks e.g. 34 bytes)
         const bb = blockBytesOf(j.dtype);
         const phase = bb > 0 ? (j.offset - regions[j.region]!.offset) % bb : 0;
-        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) }, [buf]);
+        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) }, [data.buffer as ArrayBuffer]);
         p.catch(() => undefined); // rejections are handled where the queue is awaited
         queue.push(p);
         next++;
@@ -117,7 +138,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         }
       }
       if (!rec) {
-        await out.fh.write(reply.payload, 0, reply.payload.length, writePos);
+        await write(reply.payload, writePos);
         rec = { payloadOffset: writePos, payloadLength: reply.payload.length, rawLength: j.length, rawCrc: reply.crc, payloadCrc: reply.payloadCrc, flags: 0 };
         writePos += reply.payload.length;
         if (prev === undefined) seen.set(key, i);
@@ -140,6 +161,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       regions,
     };
     if (lossy) index.lossy = { bits: opts.lossyBits!, inputSha256 };
+    await Promise.all(writes);
     const { stored, footer } = encodeIndex(index, records, writePos);
     await out.fh.write(stored, 0, stored.length, writePos);
     await out.fh.write(footer, 0, footer.length, writePos + stored.length);

@@ -16,6 +16,7 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: c.index.original.size });
     const fh = out.fh;
     const sha256 = await decodeAll(c, async (data, offset) => { await fh.write(data, 0, data.length, offset); }, {
+      checkChunkCrc: false,
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onChunk: (done, total, r) => opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),

@@ -46,10 +46,17 @@ export interface DecodeOptions {
   threads?: number;
   signal?: AbortSignal;
   onChunk?: (done: number, total: number, region: RegionRecord) => void;
+  /**
+   * Also check each decoded chunk's CRC-32 (default). Decompress skips it: the SHA-256 of the whole
+   * output, checked before the file is renamed into place, already catches any difference, and the
+   * payload CRC is always checked before decoding.
+   */
+  checkChunkCrc?: boolean;
 }
 
 /**
- * Decodes every chunk in order, handing each to `sink` (which may write it). Throws BAD_INPUT on
+ * Decodes every chunk in order, handing each to `sink` (which may write it; the buffer is reused
+ * once the promise it returns resolves, and several sinks may be pending at once). Throws BAD_INPUT on
  * corruption and VERIFY_FAILED when the SHA-256 of the result differs from the stored one.
  */
 export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offset: number) => Promise<void>, opts: DecodeOptions = {}): Promise<string> {
@@ -60,15 +67,31 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   const queue: Array<Promise<DecodeReply>> = [];
   const maxInflight = threads === 1 ? 1 : threads * 3;
   const total = c.index.original.size;
+  const chunkBytes = c.index.chunkBytes;
   let next = 0;
   let pos = 0;
+  // Payload reads run ahead of decoding and the sink (the output write) runs behind it; decoded
+  // buffers come back to `outFree` once the sink is done with them and are decoded into again.
+  const reads = new Map<number, Promise<Uint8Array>>();
+  const startRead = (k: number) => {
+    if (k >= c.chunks.length || reads.has(k)) return;
+    const ch = c.chunks[k]!;
+    const r = c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k));
+    r.catch(() => undefined);
+    reads.set(k, r);
+  };
+  const outFree: ArrayBuffer[] = [];
+  const sinks: Array<Promise<void>> = [];
   try {
     for (let i = 0; i < c.chunks.length; i++) {
       while (next < c.chunks.length && next - i < maxInflight) {
         if (opts.signal?.aborted) throw cancelled(path);
         const ch = c.chunks[next]!;
-        const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, next));
-        const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, crc: ch.rawCrc, payloadCrc: ch.payloadCrc }, [payload.buffer as ArrayBuffer]);
+        for (let k = next; k <= next + 2; k++) startRead(k);
+        const payload = await abortable(reads.get(next)!, opts.signal, path);
+        reads.delete(next);
+        const out = new Uint8Array(outFree.pop() ?? new ArrayBuffer(chunkBytes));
+        const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, out }, [payload.buffer as ArrayBuffer, out.buffer as ArrayBuffer]);
         p.catch(() => undefined);
         queue.push(p);
         next++;
@@ -81,11 +104,16 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
         if (e instanceof ChunkCorrupt) throw badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`);
         throw e;
       }
-      sha.update(reply.data);
-      await sink(reply.data, pos);
-      pos += reply.data.length;
+      const data = reply.data;
+      sha.update(data);
+      const done = sink(data, pos).then(() => { if (data.buffer.byteLength === chunkBytes) outFree.push(data.buffer as ArrayBuffer); });
+      done.catch(() => undefined);
+      sinks.push(done);
+      if (sinks.length > 8) await sinks.shift();
+      pos += data.length;
       opts.onChunk?.(pos, total, c.regionOfChunk(i));
     }
+    await Promise.all(sinks);
   } finally {
     await pool.close();
   }

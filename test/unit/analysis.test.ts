@@ -142,3 +142,29 @@ describe('analysis on synthetic data', () => {
     assert.equal(layerOf('scale'), 'scale');
   });
 });
+
+describe('analysis of every dtype', () => {
+  test('each safetensors dtype is analyzed: floats get exponent figures, bounds never exceed the bytes', async () => {
+    const { DTYPES } = await import('../../engine/dtypes');
+    const { rng } = await import('../helpers/safetensors');
+    const r = rng(77);
+    const tensors = Object.values(DTYPES).map((d) => {
+      const data = new Uint8Array(d.size * 4096);
+      for (let i = 0; i < data.length; i++) data[i] = Math.floor(r() * 256);
+      return { name: `t_${d.name}`, dtype: d.name, shape: [4096], data };
+    });
+    const p = writeFile(tmp.dir, 'every-dtype.safetensors', safetensorsBytes(tensors));
+    const fa = await analyzeFile(p);
+    assert.equal(fa.tensors.length, tensors.length);
+    for (const t of fa.tensors) {
+      const isFloat = ['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2'].includes(t.dtype);
+      assert.equal(t.exponentEntropy !== null, isFloat, t.dtype);
+      if (isFloat) {
+        const bits = { F64: 11, F32: 8, F16: 5, BF16: 8, F8_E4M3: 4, F8_E5M2: 5 }[t.dtype as 'F64']!;
+        assert.equal(t.exponentHistogram!.length, 2 ** bits, `${t.dtype} histogram size`);
+        assert.ok(t.exponentEntropy! > Math.min(bits, 12) - 0.6 && t.exponentEntropy! <= bits, `${t.dtype}: random bits have ~${bits} bits of exponent entropy, got ${t.exponentEntropy}`);
+      }
+      assert.ok(t.boundBytes <= t.bytes && t.boundBytes > 0.95 * t.bytes, `${t.dtype}: random data bound ${t.boundBytes} of ${t.bytes}`);
+    }
+  });
+});

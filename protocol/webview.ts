@@ -109,7 +109,7 @@ export type HostToWebview =
   | { type: 'analysis'; analysis: Pick<FileAnalysis, 'parameters' | 'bytesPerDtype' | 'predictedBytes' | 'boundBytes' | 'estimate' | 'bytes'>; layers: LayerRow[]; tensors?: TensorRow[] }
   | { type: 'analysisError'; message: string }
   | { type: 'tzip'; tzip: TzipFacts }
-  | { type: 'lossy'; points: LossyPoint[] }
+  | { type: 'lossy'; points: LossyPoint[]; losslessBytes?: number; estimate?: boolean }
   | { type: 'job'; job: JobView }
   | { type: 'canWrite'; canWrite: boolean; reason?: string }
   | { type: 'workspaceInit'; title: string; rows: WorkspaceModelRow[] }

@@ -1,0 +1,195 @@
+/**
+ * Runs one server job (compress, decompress, verify) for a URI: checks trust and scheme,
+ * computes the output from the settings, limits concurrency, turns `$/progress` into JobView
+ * updates (percent, MB/s, ETA, current tensor/layer) and, when the user asked for it, deletes
+ * the original after a verified round trip. Used by the editor, the explorer and batch commands.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { JobKind, JobView } from '../protocol/webview';
+import type { JobProgress, VerifyResult } from '../protocol/server';
+import { layerOf } from '../engine/analysis/layers';
+import { readSettings } from './config';
+import { JobQueue } from './jobQueue';
+import { compressOutputPath, decompressOutputPath } from './paths';
+import { ProgressMeter } from './progressMeter';
+import { ServerJobError, type TzServer } from './serverClient';
+
+export interface JobSpec {
+  kind: JobKind;
+  input: vscode.Uri;
+  /** default: from tensorzip.output.* settings */
+  output?: vscode.Uri;
+  lossyBits?: number;
+  force?: boolean;
+  /** verify: compare with this original too */
+  against?: vscode.Uri;
+}
+
+export interface JobOutcome {
+  id: string;
+  ok: boolean;
+  cancelled: boolean;
+  error?: string;
+  code?: string;
+  inputBytes?: number;
+  outputBytes?: number;
+  output?: vscode.Uri;
+  verify?: VerifyResult;
+  deletedOriginal?: boolean;
+}
+
+export interface RunOptions {
+  token?: vscode.CancellationToken;
+  onUpdate?: (job: JobView) => void;
+}
+
+/** Why a URI cannot be written by a job here, or undefined when it can. */
+export function writeBlocker(uri: vscode.Uri): string | undefined {
+  if (!vscode.workspace.isTrusted) return 'Writing files needs a trusted workspace (TensorZip analyses untrusted files read-only).';
+  if (uri.scheme !== 'file') return `Compress and decompress need files on disk; "${uri.scheme}:" resources are analysed read-only.`;
+  return undefined;
+}
+
+export function resolveOutputFolder(folder: string, input: vscode.Uri): string {
+  const f = folder.trim();
+  if (!f) return f;
+  const ws = vscode.workspace.getWorkspaceFolder(input);
+  const expanded = ws ? f.replace(/\$\{workspaceFolder\}/g, ws.uri.fsPath) : f;
+  if (path.isAbsolute(expanded)) return expanded;
+  return path.resolve(ws?.uri.fsPath ?? path.dirname(input.fsPath), expanded);
+}
+
+let counter = 0;
+
+export class JobRunner implements vscode.Disposable {
+  readonly queue: JobQueue;
+  private readonly active = new Map<string, vscode.CancellationTokenSource>();
+
+  constructor(private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
+    this.queue = new JobQueue(readSettings().maxConcurrentJobs);
+  }
+
+  cancel(id: string): boolean {
+    const cts = this.active.get(id);
+    cts?.cancel();
+    return cts !== undefined;
+  }
+
+  /** Output URI the job would write (compress/decompress), from the settings. */
+  defaultOutput(kind: JobKind, input: vscode.Uri): vscode.Uri | undefined {
+    const s = readSettings(input);
+    const folder = s.output.location === 'folder' ? resolveOutputFolder(s.output.folder, input) : '';
+    const settings = { location: s.output.location, folder };
+    if (kind === 'compress') return vscode.Uri.file(compressOutputPath(input.fsPath, settings));
+    if (kind === 'decompress') {
+      const p = decompressOutputPath(input.fsPath, settings);
+      return p === undefined ? undefined : vscode.Uri.file(p);
+    }
+    return undefined;
+  }
+
+  async run(spec: JobSpec, opts: RunOptions = {}): Promise<JobOutcome> {
+    const id = `job-${++counter}`;
+    const cts = new vscode.CancellationTokenSource();
+    const outer = opts.token?.onCancellationRequested(() => cts.cancel());
+    if (opts.token?.isCancellationRequested) cts.cancel();
+    this.active.set(id, cts);
+    const meter = new ProgressMeter();
+    const view: JobView = { id, kind: spec.kind, state: 'queued', file: spec.input.fsPath, bytesDone: 0, bytesTotal: 0, percent: 0, bytesPerSecond: null, etaSeconds: null };
+    const emit = (patch: Partial<JobView>) => {
+      Object.assign(view, patch);
+      opts.onUpdate?.({ ...view });
+    };
+    emit({});
+    const onProgress = (p: JobProgress) => {
+      if (p.kind === 'end') return;
+      const bytesDone = p.bytesDone ?? view.bytesDone;
+      const bytesTotal = p.bytesTotal ?? view.bytesTotal;
+      const reading = meter.update(bytesDone, bytesTotal, Date.now());
+      const percent = typeof p.percentage === 'number' ? p.percentage : reading.percent;
+      emit({
+        state: p.state === 'queued' ? 'queued' : 'running',
+        bytesDone,
+        bytesTotal,
+        percent,
+        bytesPerSecond: p.mbPerSecond !== undefined ? p.mbPerSecond * 1e6 : reading.bytesPerSecond,
+        etaSeconds: p.etaSeconds ?? reading.etaSeconds,
+        tensor: p.tensor,
+        layer: p.tensor ? layerOf(p.tensor) : undefined,
+      });
+    };
+    try {
+      const blocker = spec.kind === 'verify' ? (spec.input.scheme === 'file' ? undefined : `Verify needs a file on disk ("${spec.input.scheme}:" is not one).`) : writeBlocker(spec.input);
+      if (blocker) throw new ServerJobError(blocker, 'USAGE');
+      const outcome = await this.queue.run(() => this.execute(spec, id, onProgress, cts.token), undefined);
+      if (outcome.ok) emit({ state: 'done', percent: 100, message: doneMessage(spec.kind, outcome) });
+      else emit({ state: 'failed', message: outcome.error });
+      return outcome;
+    } catch (e) {
+      const err = e instanceof ServerJobError ? e : new ServerJobError(e instanceof Error ? e.message : String(e), 'INTERNAL');
+      const cancelled = err.code === 'CANCELLED' || cts.token.isCancellationRequested;
+      emit({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'cancelled' : err.message });
+      if (!cancelled) this.log.error(`${spec.kind} failed: ${err.message}`);
+      return { id, ok: false, cancelled, error: cancelled ? `${spec.input.fsPath}: cancelled` : err.message, code: cancelled ? 'CANCELLED' : err.code };
+    } finally {
+      outer?.dispose();
+      this.active.delete(id);
+      cts.dispose();
+    }
+  }
+
+  private async execute(spec: JobSpec, id: string, onProgress: (p: JobProgress) => void, token: vscode.CancellationToken): Promise<JobOutcome> {
+    if (token.isCancellationRequested) throw new ServerJobError('cancelled', 'CANCELLED');
+    const input = spec.input.fsPath;
+    const base = { id, ok: true, cancelled: false } as const;
+    if (spec.kind === 'compress') {
+      const output = spec.output ?? this.defaultOutput('compress', spec.input)!;
+      if (output.scheme !== 'file') throw new ServerJobError(`${output.toString()}: output must be a file on disk`, 'USAGE');
+      await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
+      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits }, { onProgress }, token);
+      const outcome: JobOutcome = { ...base, inputBytes: r.originalBytes, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
+      this.log.info(`compressed ${input} -> ${r.output}: ${r.originalBytes} -> ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
+      if (readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined) {
+        const v = await this.server.verify({ path: r.output, against: input }, {}, token);
+        outcome.verify = v;
+        if (v.ok) {
+          await vscode.workspace.fs.delete(spec.input, { useTrash: true }).then(
+            () => {
+              outcome.deletedOriginal = true;
+              this.log.info(`verified ${r.output} against ${input}; original moved to the trash (tensorzip.afterCompress)`);
+            },
+            (e: unknown) => this.log.warn(`${input}: verified, but could not move the original to the trash: ${e instanceof Error ? e.message : String(e)}`),
+          );
+        } else {
+          this.log.warn(`${r.output}: verify against the original failed, original kept: ${v.problems.join('; ')}`);
+        }
+      }
+      return outcome;
+    }
+    if (spec.kind === 'decompress') {
+      const output = spec.output ?? this.defaultOutput('decompress', spec.input);
+      if (output) await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
+      const r = await this.server.decompress({ path: input, output: output?.fsPath, force: spec.force }, { onProgress }, token);
+      const stat = await vscode.workspace.fs.stat(spec.input).then((s) => s.size, () => undefined);
+      this.log.info(`decompressed ${input} -> ${r.output}: ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
+      return { ...base, inputBytes: stat, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
+    }
+    const v = await this.server.verify({ path: input, against: spec.against?.fsPath }, { onProgress }, token);
+    this.log.info(`verify ${input}: ${v.ok ? 'ok' : 'FAILED ' + v.problems.join('; ')}`);
+    if (!v.ok) return { id, ok: false, cancelled: false, verify: v, code: 'VERIFY_FAILED', error: `${input}: ${v.problems[0] ?? 'verify failed'}` };
+    return { ...base, verify: v };
+  }
+
+  dispose(): void {
+    for (const c of this.active.values()) c.cancel();
+  }
+}
+
+function doneMessage(kind: JobKind, o: JobOutcome): string {
+  if (kind === 'compress' && o.inputBytes && o.outputBytes !== undefined) {
+    return `Compressed to ${path.basename(o.output?.fsPath ?? '')}: ${((o.outputBytes / o.inputBytes) * 100).toFixed(1)}% of the original${o.deletedOriginal ? ' (original moved to the trash after verify)' : ''}`;
+  }
+  if (kind === 'decompress') return `Restored ${path.basename(o.output?.fsPath ?? '')}`;
+  return o.verify?.ok ? 'Verified ✓ (checksums and SHA-256 match)' : 'Verify failed';
+}

@@ -1,0 +1,246 @@
+/**
+ * Everything the extension host knows about one opened model (one CustomDocument), shared by all
+ * of its webview panels: the header-first tensor list, the streaming analysis, the .tzip facts and
+ * the document's current job. A webview that is hidden and shown again is rebuilt from here
+ * (`replay`), so no panel needs retainContextWhenHidden.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { FileAnalysis } from '../protocol/server';
+import { tensorRowFromAnalysis, type AnalysisProgress, type HistogramTarget, type HostToWebview, type JobView, type ModelInit, type TensorRow, type TzipFacts } from '../protocol/webview';
+import { mergeHistograms } from '../webview/model/chart';
+import { indexByName, mergeRows, stripRows } from '../webview/model/table';
+import { readHeader, type HeaderView } from './header';
+import { localFile, type LocalFile } from './localCopy';
+import { isTzipPath } from './paths';
+import { toJobError, type TzServer } from './serverClient';
+import { parseTzipInfo } from './tzipInfo';
+import { losslessPredicted, lossyCurve } from './lossyPick';
+import { writeBlocker } from './jobs';
+
+export class ModelSession implements vscode.Disposable {
+  readonly isTzip: boolean;
+  private header: HeaderView | undefined;
+  private headerError: string | undefined;
+  private rows: TensorRow[] = [];
+  private byName = new Map<string, number>();
+  private analysis: FileAnalysis | undefined;
+  private analysisError: string | undefined;
+  private progress: AnalysisProgress | undefined;
+  private tzip: TzipFacts | undefined;
+  private tzipFormat: string | undefined;
+  private lossy: Extract<HostToWebview, { type: 'lossy' }> | undefined;
+  private size = 0;
+  job: JobView | null = null;
+  private readonly listeners = new Set<(m: HostToWebview) => void>();
+  private readonly cts = new vscode.CancellationTokenSource();
+  private local: LocalFile | undefined;
+  private headerDone: Promise<void>;
+
+  constructor(readonly uri: vscode.Uri, private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
+    this.isTzip = isTzipPath(uri.path);
+    this.headerDone = this.readHeaderFirst();
+    void this.headerDone.then(() => this.startAnalysis());
+  }
+
+  get displayPath(): string {
+    return this.uri.scheme === 'file' ? this.uri.fsPath : this.uri.toString(true);
+  }
+
+  get shardFiles(): string[] | undefined {
+    return this.header?.files;
+  }
+
+  subscribe(fn: (m: HostToWebview) => void): vscode.Disposable {
+    this.listeners.add(fn);
+    return new vscode.Disposable(() => this.listeners.delete(fn));
+  }
+
+  private post(m: HostToWebview): void {
+    for (const l of this.listeners) l(m);
+  }
+
+  private async readHeaderFirst(): Promise<void> {
+    try {
+      this.size = (await vscode.workspace.fs.stat(this.uri)).size;
+      if (!this.isTzip) this.header = await readHeader(this.uri);
+      if (this.header) {
+        this.rows = this.header.rows;
+        this.byName = indexByName(this.rows);
+        this.size = this.header.size || this.size;
+      }
+    } catch (e) {
+      // the server will say the same with more context; the table fills from its analysis
+      this.headerError = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      this.log.warn(`header: ${this.headerError}`);
+    }
+  }
+
+  initMessage(): ModelInit {
+    const blocker = writeBlocker(this.uri);
+    const format = this.isTzip ? (this.tzipFormat ? `tzip (${this.tzipFormat})` : 'tzip') : this.header?.format ?? (path.extname(this.uri.path).slice(1) || 'unknown');
+    const init: ModelInit = {
+      view: 'model',
+      name: path.posix.basename(this.uri.path),
+      displayPath: this.displayPath,
+      format,
+      size: this.size,
+      tensors: stripRows(this.rows),
+      headerPending: !this.header,
+      isTzip: this.isTzip,
+      canWrite: blocker === undefined,
+      metadata: this.header?.metadata,
+    };
+    if (blocker) init.canWriteReason = blocker;
+    if (this.tzip) init.tzip = this.tzip;
+    return init;
+  }
+
+  /** Everything a fresh webview needs, in order. */
+  async replay(send: (m: HostToWebview) => void): Promise<void> {
+    await this.headerDone;
+    send({ type: 'init', model: this.initMessage() });
+    if (this.progress) send({ type: 'analysisProgress', progress: this.progress });
+    if (this.analysis) send(this.analysisMessage(this.analysis));
+    else if (this.analysisError) send({ type: 'analysisError', message: this.analysisError });
+    if (this.job) send({ type: 'job', job: this.job });
+    if (this.lossy) send(this.lossy);
+  }
+
+  private analysisMessage(a: FileAnalysis): HostToWebview {
+    return {
+      type: 'analysis',
+      analysis: { parameters: a.parameters, bytesPerDtype: a.bytesPerDtype, predictedBytes: a.predictedBytes, boundBytes: a.boundBytes, estimate: a.estimate, bytes: a.bytes },
+      layers: a.layers,
+      tensors: stripRows(this.rows),
+    };
+  }
+
+  /** merged histograms, valid until rows change (a whole-model merge of 100,000 tensors is not free) */
+  private histCache = new Map<string, HostToWebview>();
+  private histRows: TensorRow[] | undefined;
+  private histCount = -1;
+
+  histogram(target: HistogramTarget): HostToWebview {
+    const analysed = this.progress?.done ?? 0;
+    if (this.histRows !== this.rows || this.histCount !== analysed || !this.analysis) {
+      this.histCache.clear();
+      this.histRows = this.rows;
+      this.histCount = analysed;
+    }
+    const key = target.kind === 'model' ? 'model' : `${target.kind}:${target.name}`;
+    const hit = this.histCache.get(key);
+    if (hit) return hit;
+    let rows: TensorRow[];
+    if (target.kind === 'tensor') {
+      const i = this.byName.get(target.name);
+      rows = i === undefined ? [] : [this.rows[i]!];
+    } else if (target.kind === 'layer') rows = this.rows.filter((r) => r.layer === target.name);
+    else rows = this.rows;
+    const m = mergeHistograms(rows);
+    const msg: HostToWebview = { type: 'histogram', target, hist: m.hist, used: m.used, skipped: m.skipped };
+    if (this.analysis) this.histCache.set(key, msg); // cache only once the analysis is complete
+    return msg;
+  }
+
+  setJob(job: JobView): void {
+    this.job = job;
+    this.post({ type: 'job', job });
+  }
+
+  setTzipVerify(state: TzipFacts['verify'], problems?: string[]): void {
+    if (!this.tzip) return;
+    this.tzip = { ...this.tzip, verify: state, verifyProblems: problems };
+    this.post({ type: 'tzip', tzip: this.tzip });
+  }
+
+  canWriteChanged(): void {
+    const b = writeBlocker(this.uri);
+    this.post({ type: 'canWrite', canWrite: b === undefined, reason: b });
+  }
+
+  /** Re-runs the analysis (after a job rewrote the file, or on request). */
+  reanalyze(quick = false): void {
+    this.analysis = undefined;
+    this.analysisError = undefined;
+    this.histCache.clear();
+    void this.startAnalysis(quick);
+  }
+
+  private async startAnalysis(quick = false): Promise<void> {
+    const token = this.cts.token;
+    try {
+      this.local ??= await localFile(this.uri);
+      if (this.isTzip) {
+        await this.loadTzip(this.local.path, token);
+        return;
+      }
+      const a = await this.server.analyze(this.local.path, {
+        quick,
+        onPartial: (p) => {
+          const incoming = p.tensors.map((t) => tensorRowFromAnalysis(t, true));
+          mergeRows(this.rows, this.byName, incoming);
+          this.progress = { done: p.index + p.tensors.length, total: p.total, bytesDone: this.progress?.bytesDone ?? 0, bytesTotal: this.progress?.bytesTotal ?? 0 };
+          this.post({ type: 'tensors', tensors: stripRows(incoming), progress: this.progress });
+        },
+        onProgress: (p) => {
+          if (p.kind === 'end' || p.bytesTotal === undefined) return;
+          this.progress = { done: this.progress?.done ?? 0, total: this.progress?.total ?? this.rows.length, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal };
+          this.post({ type: 'analysisProgress', progress: this.progress });
+        },
+      }, token);
+      mergeRows(this.rows, this.byName, a.tensors.map((t) => tensorRowFromAnalysis(t, true)));
+      this.analysis = a;
+      this.size = this.size || a.bytes;
+      this.post(this.analysisMessage(a));
+      void this.loadLossyCurve(this.local.path, token);
+    } catch (e) {
+      const err = toJobError(e);
+      if (err.code === 'CANCELLED') return;
+      this.analysisError = err.message;
+      this.log.error(`analyze: ${err.message}`);
+      this.post({ type: 'analysisError', message: err.message });
+    }
+  }
+
+  /** The lossy size-vs-k curve, only when the server offers the what-if table (never faked). */
+  private async loadLossyCurve(file: string, token: vscode.CancellationToken): Promise<void> {
+    try {
+      if (!(await this.server.features()).lossyWhatIf) return;
+      const r = await this.server.whatIf({ path: file }, {}, token);
+      const points = lossyCurve(r);
+      if (!points.length) return;
+      this.lossy = { type: 'lossy', points, losslessBytes: losslessPredicted(r), estimate: r.estimate };
+      this.post(this.lossy);
+    } catch (e) {
+      const err = toJobError(e);
+      if (err.code !== 'CANCELLED') this.log.warn(`what-if: ${err.message}`);
+    }
+  }
+
+  private async loadTzip(file: string, token: vscode.CancellationToken): Promise<void> {
+    const info = parseTzipInfo(await this.server.info(file, token));
+    const original = info.originalBytes ?? 0;
+    const stored = info.storedBytes ?? this.size;
+    this.tzip = { originalBytes: original, storedBytes: stored, ratio: original > 0 ? stored / original : NaN, lossy: info.lossy, verify: this.tzip?.verify ?? 'unknown' };
+    this.rows = info.tensors;
+    this.tzipFormat = info.originalFormat;
+    this.byName = indexByName(this.rows);
+    this.post({ type: 'init', model: this.initMessage() });
+    const bytesPerDtype: Record<string, number> = {};
+    let parameters = 0;
+    for (const r of this.rows) {
+      bytesPerDtype[r.dtype] = (bytesPerDtype[r.dtype] ?? 0) + r.bytes;
+      parameters += r.shape.reduce((a, b) => a * b, 1);
+    }
+    this.analysis = { path: file, format: 'tzip', bytes: original, tensors: [], layers: [], parameters, bytesPerDtype, predictedBytes: stored, boundBytes: stored, estimate: false };
+    this.post(this.analysisMessage(this.analysis));
+  }
+
+  dispose(): void {
+    this.cts.cancel();
+    this.cts.dispose();
+    this.listeners.clear();
+    void this.local?.dispose();
+  }
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { summarize, summaryMessage, failureLines } from '../../client/batchSummary';
+import { JobQueue } from '../../client/jobQueue';
+import { compressOutputPath, decompressOutputPath, isModelPath, isTzipPath } from '../../client/paths';
+import { ProgressMeter } from '../../client/progressMeter';
+import { parseTzipInfo } from '../../client/tzipInfo';
+import { contentSecurityPolicy, escapeHtml, webviewShell } from '../../client/webviewHtml';
+import { formatBytes } from '../../webview/model/format';
+
+test('output paths next to the input or in a folder', () => {
+  const next = { location: 'nextToInput' as const, folder: '' };
+  const folder = { location: 'folder' as const, folder: '/out' };
+  assert.equal(compressOutputPath('/m/model.safetensors', next), '/m/model.safetensors.tzip');
+  assert.equal(compressOutputPath('/m/model.safetensors', folder), '/out/model.safetensors.tzip');
+  assert.equal(compressOutputPath('/m/model.safetensors', { location: 'folder', folder: '  ' }), '/m/model.safetensors.tzip', 'empty folder falls back');
+  assert.equal(decompressOutputPath('/m/model.safetensors.tzip', next), '/m/model.safetensors');
+  assert.equal(decompressOutputPath('/m/model.safetensors.TZIP', folder), '/out/model.safetensors');
+  assert.equal(decompressOutputPath('/m/model.safetensors', next), undefined);
+  assert.equal(decompressOutputPath('/m/.tzip', next), undefined);
+  assert.ok(isTzipPath('/a/B.TZIP') && !isTzipPath('/a/b.tzip.json'));
+  assert.ok(isModelPath('/a/b.GGUF') && !isModelPath('/a/b.json'));
+});
+
+test('ProgressMeter: percent, windowed rate and ETA; a restart resets the window', () => {
+  const m = new ProgressMeter(3000);
+  assert.deepEqual(m.update(0, 1000e6, 0), { percent: 0, bytesPerSecond: null, etaSeconds: null });
+  const r1 = m.update(100e6, 1000e6, 1000);
+  assert.equal(r1.percent, 10);
+  assert.equal(r1.bytesPerSecond, 100e6);
+  assert.equal(r1.etaSeconds, 9);
+  m.update(200e6, 1000e6, 2000);
+  m.update(300e6, 1000e6, 3000);
+  const r2 = m.update(600e6, 1000e6, 4000); // speeds up: the window forgets the slow start
+  assert.ok(r2.bytesPerSecond! > 150e6, `rate follows recent samples (${r2.bytesPerSecond})`);
+  const r3 = m.update(10e6, 500e6, 5000); // new phase
+  assert.equal(r3.bytesPerSecond, null);
+  assert.equal(r3.percent, 2);
+});
+
+test('JobQueue runs at most `limit` jobs, in order, and a failure does not block others', async () => {
+  const q = new JobQueue(2);
+  let running = 0;
+  let peak = 0;
+  const order: number[] = [];
+  const seen: [number, number][] = [];
+  q.onChange((r, w) => seen.push([r, w]));
+  const job = (i: number) => q.run(async () => {
+    running++;
+    peak = Math.max(peak, running);
+    order.push(i);
+    await new Promise((r) => setImmediate(r));
+    running--;
+    if (i === 1) throw new Error('boom');
+    return i;
+  });
+  const results = await Promise.allSettled([0, 1, 2, 3, 4].map(job));
+  assert.equal(peak, 2);
+  assert.deepEqual(order, [0, 1, 2, 3, 4]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+  assert.equal(q.active, 0);
+  assert.equal(q.queued, 0);
+  assert.ok(seen.some(([r, w]) => r === 2 && w > 0));
+  // an aborted job that has not started is dropped
+  const ac = new AbortController();
+  ac.abort(new Error('cancelled'));
+  await assert.rejects(new JobQueue(1).run(async () => 1, ac.signal), /cancelled/);
+});
+
+test('batch summary: bytes saved, failures with reasons, cancellations', () => {
+  const s = summarize([
+    { file: '/a', ok: true, inputBytes: 1_000_000, outputBytes: 660_000 },
+    { file: '/b', ok: false, error: '/b: header length 99999999999 is larger than the file' },
+    { file: '/c', ok: false, cancelled: true, error: '/c: cancelled' },
+    { file: '/d', ok: true, inputBytes: 500_000, outputBytes: 420_000 },
+  ]);
+  assert.equal(s.files, 4);
+  assert.equal(s.succeeded, 2);
+  assert.equal(s.bytesSaved, 420_000);
+  assert.equal(s.failed.length, 1);
+  assert.equal(s.cancelled, 1);
+  assert.equal(summaryMessage('Compressed', s, formatBytes), 'Compressed 2 of 4 files; saved 420 KB (1.50 MB → 1.08 MB, 72.0%); 1 failed; 1 cancelled.');
+  assert.deepEqual(failureLines(s), ['  ✗ /b: header length 99999999999 is larger than the file']);
+  assert.equal(summaryMessage('Decompressed', summarize([{ file: '/x', ok: true, inputBytes: 10, outputBytes: 30 }]), formatBytes), 'Decompressed 1 of 1 file; wrote 30 B.');
+});
+
+test('webview shell: strict CSP with a nonce, no inline code, escaped values', () => {
+  const html = webviewShell({ cspSource: 'https://x.vscode-cdn.net', scriptUri: 'https://x/main.js', styleUri: 'https://x/main.css', view: 'model', title: '<evil>"', nonce: 'abc123' });
+  const csp = contentSecurityPolicy('https://x.vscode-cdn.net', 'abc123');
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'nonce-abc123'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https:(?!\/\/x)/);
+  assert.ok(html.includes(escapeHtml(csp)));
+  assert.ok(html.includes('<script nonce="abc123" src="https://x/main.js"></script>'));
+  assert.ok(html.includes('&lt;evil&gt;&quot;'));
+  assert.equal((html.match(/<script/g) ?? []).length, 1);
+  assert.doesNotMatch(html, /<style|style=/);
+  assert.ok(html.includes('id="tz-app" data-view="model"'));
+});
+
+test('tzip info parsing accepts plausible shapes and ignores junk', () => {
+  const s = parseTzipInfo({ originalBytes: 1000, bytes: 660, originalName: 'm.safetensors', lossy: false, tensors: [{ name: 'model.layers.0.w', dtype: 'BF16', shape: [10, 10], bytes: 200, storedBytes: 130 }, { nope: 1 }, null] });
+  assert.equal(s.originalBytes, 1000);
+  assert.equal(s.storedBytes, 660);
+  assert.equal(s.tensors.length, 1);
+  assert.equal(s.tensors[0]!.layer, 'model.layers.0');
+  assert.equal(s.tensors[0]!.storedBytes, 130);
+  const nested = parseTzipInfo({ original: { size: 5, name: 'x' }, size: 3 });
+  assert.equal(nested.originalBytes, 5);
+  assert.equal(nested.originalName, 'x');
+  for (const junk of [null, 7, 'x', [], { tensors: 'x', bytes: -1 }]) assert.deepEqual(parseTzipInfo(junk).tensors, []);
+});

@@ -3,7 +3,7 @@
 // the bundles in dist/ (npm test builds first). The e2e suite runs when the machine can run it.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'e2e'];
 function find(dir) {
@@ -24,13 +24,37 @@ const concurrency = process.env.TZ_TEST_CONCURRENCY ?? '2';
 // (2 cores), and packaging the extension rebuilds dist/, which integration tests use.
 const isE2E = (f) => f.startsWith(join('test', 'e2e') + '/');
 const phases = [[files.filter((f) => !isE2E(f)), concurrency], [files.filter(isE2E), '1']].filter(([fs]) => fs.length);
+/** Runs one phase, passing its output through and reading node's closing counts from it. */
+function runPhase(fs, c) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${c}`, ...fs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const counts = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
+    let tail = '';
+    child.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      const lines = (tail + d.toString()).split('\n');
+      tail = lines.pop();
+      for (const l of lines) {
+        const m = /^# (pass|fail|skipped|cancelled) (\d+)$/.exec(l);
+        if (m) counts[m[1]] = Number(m[2]);
+      }
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, counts }));
+  });
+}
+
 let status = 0;
+const total = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
 for (const [fs, c] of phases) {
   if (fs.some(isE2E)) {
     const check = spawnSync(process.execPath, ['test/e2e/setup.mjs', '--check'], { encoding: 'utf8' });
     console.log(`\n${check.stdout.trim() || 'e2e: setup check failed'}`);
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${c}`, ...fs], { stdio: 'inherit' });
-  status ||= r.status ?? 1;
+  const r = await runPhase(fs, c);
+  for (const k of Object.keys(total)) total[k] += r.counts[k];
+  status ||= r.code;
 }
+// One closing line over every phase (node's own summary is per phase).
+const failed = total.fail + total.cancelled + (status && total.fail + total.cancelled === 0 ? 1 : 0);
+console.log(`\n${total.pass} passed, ${failed} failed, ${total.skipped} skipped`);
 process.exit(status);

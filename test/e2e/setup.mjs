@@ -137,8 +137,12 @@ function ensureCodeServer(timings) {
   // code-server's install script reads Node's major version from npm's user agent, so npm must run
   // on Node 24; native modules must compile against Node 24's headers, not the machine's Node 20
   // (the machine's npmrc points nodedir at /usr).
+  // Under `npm test` the outer npm exports npm_config_user_agent ("... node/v20 ...") and other
+  // npm_* settings; the nested npm would take them over and code-server's postinstall would then
+  // refuse Node 20. Start from an environment without them.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   const env = {
-    ...process.env,
+    ...clean,
     PATH: `${dirname(NODE24)}:${process.env.PATH}`,
     npm_config_nodedir: NODE_PKG,
     // code-server's postinstall runs further npm installs of its own (VS Code's node_modules with

@@ -24,7 +24,7 @@ export async function runDemo(model?: string): Promise<number> {
   out('== analyze');
   const fa = await analyzeFile(file);
   out(fileSummary(fa) + '\n');
-  out(layerTable(fa) + '\n');
+  out(layerTable(fa, 1024) + '\n');
   const dir = mkdtempSync(path.join(tmpdir(), 'tensorzip-demo-'));
   try {
     out('== compress');

@@ -32,13 +32,21 @@ export function clip(s: string, max = 56): string {
   return s.length <= max ? s : '…' + s.slice(s.length - max + 1);
 }
 
-export function layerTable(fa: FileAnalysis): string {
-  const rows = fa.layers.map((l) => {
+/** Per-layer table; layers under `minBytes` (e.g. ONNX shape constants) are summed into one line. */
+export function layerTable(fa: FileAnalysis, minBytes = 0): string {
+  const shown = fa.layers.filter((l) => l.bytes >= minBytes);
+  const hidden = fa.layers.filter((l) => l.bytes < minBytes);
+  const rows = shown.map((l) => {
     const ts = fa.tensors.filter((t) => t.layer === l.name);
     const dtypes = [...new Set(ts.map((t) => t.dtype))].join(',');
     const h = meanExponentEntropy(ts);
     return [clip(l.name), String(l.tensors), String(l.elements), dtypes, formatBytes(l.bytes), formatBytes(l.boundBytes), pct(l.boundBytes, l.bytes), h === null ? '-' : h.toFixed(3)];
   });
+  if (hidden.length) {
+    const b = hidden.reduce((a, l) => a + l.bytes, 0);
+    const bb = hidden.reduce((a, l) => a + l.boundBytes, 0);
+    rows.push([`(${hidden.length} layers under ${formatBytes(minBytes)})`, String(hidden.reduce((a, l) => a + l.tensors, 0)), String(hidden.reduce((a, l) => a + l.elements, 0)), '', formatBytes(b), formatBytes(bb), pct(bb, b), '']);
+  }
   return table(['layer', 'tensors', 'params', 'dtype', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, true, true, false, true, true, true, true]);
 }
 

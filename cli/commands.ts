@@ -95,10 +95,10 @@ function outputFor(v: Record<string, string | boolean | undefined>, files: strin
 
 const compress: Command = {
   name: 'compress',
-  usage: 'compress <file...> [-o out] [--threads n] [--force] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
+  usage: 'compress <file...> [-o out] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
   summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
   options: {
-    output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' },
+    output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' }, sync: { type: 'boolean' },
     'lossy-bits': { type: 'string' }, 'lossy-block': { type: 'string' }, tensors: { type: 'boolean' },
     'lossy-include': { type: 'string', multiple: true }, 'lossy-exclude': { type: 'string', multiple: true },
   },
@@ -119,7 +119,7 @@ const compress: Command = {
       try {
         // an index file of a sharded model has no tensors of its own: it is stored as is
         const lossyHere = lo.lossyBits !== undefined && !/\.safetensors\.index\.json$/i.test(f) ? lo : {};
-        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, threads, onProgress: progress.update, ...lossyHere });
+        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, durable: !!v.sync, threads, onProgress: progress.update, ...lossyHere });
         progress.done();
         process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s${r.lossy?.tensors.length ? ', LOSSY' : ''}\n`);
         if (r.lossy) process.stdout.write(lossyReportText(r.lossy, !!v.tensors));

@@ -147,7 +147,9 @@ export class JobRunner implements vscode.Disposable {
       const output = spec.output ?? this.defaultOutput('compress', spec.input)!;
       if (output.scheme !== 'file') throw new ServerJobError(`${output.toString()}: output must be a file on disk`, 'USAGE');
       await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
-      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits }, { onProgress }, token);
+      // the original may be deleted after a verified round trip: make the .tzip durable first
+      const durable = readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined;
+      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits, durable }, { onProgress }, token);
       const outcome: JobOutcome = { ...base, inputBytes: r.originalBytes, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
       this.log.info(`compressed ${input} -> ${r.output}: ${r.originalBytes} -> ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
       if (readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined) {

@@ -36,6 +36,11 @@ export interface CompressOptions extends JobOptions {
   /** output path (default `<input>.tzip`) */
   output?: string;
   force?: boolean;
+  /**
+   * fsync the .tzip before it is renamed into place, so it survives a power loss: for callers that
+   * will delete the original afterwards. Off by default, like zstd and gzip (the input stays).
+   */
+  durable?: boolean;
   /** lossy mode: mantissa bits kept (issue 4); undefined = lossless */
   lossyBits?: number;
   /** lossy mode: tensor-name globs rounded even if the defaults keep them lossless (engine/lossy/select.ts) */

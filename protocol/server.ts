@@ -197,6 +197,8 @@ export interface CompressParams extends JobParams {
   lossyBits?: number;
   /** overwrite an existing output */
   force?: boolean;
+  /** fsync the .tzip before renaming it into place (for callers that delete the original next) */
+  durable?: boolean;
 }
 
 export const CompressRequest = new RequestType<CompressParams, CompressResult, TzErrorData>(Methods.compress);

@@ -13,6 +13,7 @@ export interface JobSpec {
   output?: string;
   force?: boolean;
   lossyBits?: number;
+  durable?: boolean;
   /** whatIf only */
   exact?: boolean;
   bits?: number[];

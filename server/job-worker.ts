@@ -99,7 +99,7 @@ function run(s: JobSpec): Promise<unknown> {
     case 'analyze':
       return api.analyzeFile(s.path, { ...common, quick: s.quick, onTensor: s.wantTensors ? onTensor : undefined });
     case 'compress':
-      return engineFn('compressFile')(s.path, { ...common, output: s.output, force: s.force, lossyBits: s.lossyBits });
+      return engineFn('compressFile')(s.path, { ...common, output: s.output, force: s.force, lossyBits: s.lossyBits, durable: s.durable });
     case 'decompress':
       return engineFn('decompressFile')(s.path, { ...common, output: s.output, force: s.force });
     case 'verify':

@@ -207,7 +207,7 @@ connection.onRequest(
       // never hand back a lossless file to a caller that asked for lossy (or the reverse later)
       throw new JobError('UNSUPPORTED', `${file}: lossy compression is not available in this build`, file);
     }
-    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, threads: settings.threads }, p, token) as never;
+    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, durable: p.durable === true, threads: settings.threads }, p, token) as never;
   }),
 );
 

@@ -167,7 +167,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     await out.fh.write(footer, 0, footer.length, writePos + stored.length);
     const bytes = writePos + stored.length + footer.length;
     if (opts.signal?.aborted) throw cancelled(input);
-    await out.commit();
+    await out.commit(!!opts.durable);
     const result: CompressResult = { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
     if (lossyPlan) result.lossy = lossyReport(opts.lossyBits!, inputSha256, regions, regionErrors, lossyPlan.losslessFloat);
     return result;

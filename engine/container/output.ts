@@ -12,8 +12,8 @@ export interface SafeOutput {
   path: string;
   tempPath: string;
   fh: FileHandle;
-  /** fsyncs, closes and renames into place */
-  commit(): Promise<void>;
+  /** closes (after an fsync when `durable`) and renames into place */
+  commit(durable?: boolean): Promise<void>;
   /** closes and deletes the temp file (idempotent, never throws) */
   discard(): Promise<void>;
 }
@@ -43,8 +43,8 @@ export async function createSafeOutput(output: string, opts: { force?: boolean; 
     path: out,
     tempPath,
     fh,
-    async commit() {
-      await fh.sync();
+    async commit(durable = false) {
+      if (durable) await fh.sync();
       await fh.close();
       done = true;
       if (!opts.force && existsSync(out)) {

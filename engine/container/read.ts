@@ -87,7 +87,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
       while (next < c.chunks.length && next - i < maxInflight) {
         if (opts.signal?.aborted) throw cancelled(path);
         const ch = c.chunks[next]!;
-        for (let k = next; k <= next + 2; k++) startRead(k);
+        for (let k = next; k <= next + 4; k++) startRead(k);
         const payload = await abortable(reads.get(next)!, opts.signal, path);
         reads.delete(next);
         const out = new Uint8Array(outFree.pop() ?? new ArrayBuffer(chunkBytes));
@@ -109,7 +109,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
       const done = sink(data, pos).then(() => { if (data.buffer.byteLength === chunkBytes) outFree.push(data.buffer as ArrayBuffer); });
       done.catch(() => undefined);
       sinks.push(done);
-      if (sinks.length > 8) await sinks.shift();
+      if (sinks.length > 16) await sinks.shift();
       pos += data.length;
       opts.onChunk?.(pos, total, c.regionOfChunk(i));
     }

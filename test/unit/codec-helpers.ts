@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
-export const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
+import { CORPUS } from '../helpers/safetensors';
+export { CORPUS };
 export const HAVE_CORPUS = existsSync(CORPUS);
 export const CHUNK = 1 << 20;
 
@@ -32,17 +33,8 @@ export function corpusFiles(suffix = '.safetensors'): string[] {
   return readdirSync(CORPUS).filter((f) => f.endsWith(suffix)).sort().map((f) => path.join(CORPUS, f));
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random';
+export { rng };
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { TzError } from '../../engine/errors';
 import type { FormatReader, ModelLayout } from '../../engine/formats/types';
 
-export const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
+import { CORPUS } from '../helpers/safetensors';
+export { CORPUS };
 export const HAS_CORPUS = existsSync(CORPUS);
 export const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/generated');
 
@@ -68,17 +69,8 @@ export async function expectSaneOrTzError(reader: FormatReader, file: string, mu
   }
 }
 
-/** Deterministic PRNG for fuzzing (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random';
+export { rng };
 
 /**
  * Truncates `src` at `truncations` points (dense in the header region `headerBytes`, spread over

@@ -16,6 +16,7 @@ import type { CompressOptions, CompressResult } from '../api';
 import { abortable, cancelled, TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
+import { ReadAhead } from '../io/readAhead';
 import { defaultThreads, WorkerPool } from '../pool/pool';
 import type { EncodeReply } from '../pool/tasks';
 import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
@@ -83,14 +84,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
 
     // Reads run ahead of coding and writes behind it, so the disk and the coder overlap even with
     // one thread (the inline coder blocks the event loop while the next read proceeds in libuv).
-    const reads = new Map<number, Promise<Uint8Array>>();
-    const startRead = (k: number) => {
-      if (k >= jobs.length || reads.has(k)) return;
+    const reads = new ReadAhead(jobs.length, READ_AHEAD, (k) => {
       const jk = jobs[k]!;
-      const r = inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(free.pop() ?? new ArrayBuffer(chunkBytes), 0, jk.length));
-      r.catch(() => undefined);
-      reads.set(k, r);
-    };
+      return inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(free.pop() ?? new ArrayBuffer(chunkBytes), 0, jk.length));
+    });
     const writes: Array<Promise<unknown>> = [];
     const write = async (buf: Uint8Array, pos: number) => {
       const w = out!.fh.write(buf, 0, buf.length, pos);
@@ -103,9 +100,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       while (next < jobs.length && next - i < maxInflight) {
         if (opts.signal?.aborted) throw cancelled(input);
         const j = jobs[next]!;
-        for (let k = next; k <= next + READ_AHEAD; k++) startRead(k);
-        const data = await abortable(reads.get(next)!, opts.signal, input);
-        reads.delete(next);
+        const data = await abortable(reads.take(next), opts.signal, input);
         sha.update(data);
         // GGUF block types: where in its block the chunk starts (chunks are 1 MiB, blocks e.g. 34 bytes)
         const bb = blockBytesOf(j.dtype);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { abortable, badInput, cancelled, TzError } from '../errors';
 import { InputFile } from '../io/read';
+import { ReadAhead } from '../io/readAhead';
 import { defaultThreads, WorkerPool } from '../pool/pool';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { FLAG_LOSSY, FOOTER_BYTES, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
@@ -72,14 +73,10 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   let pos = 0;
   // Payload reads run ahead of decoding and the sink (the output write) runs behind it; decoded
   // buffers come back to `outFree` once the sink is done with them and are decoded into again.
-  const reads = new Map<number, Promise<Uint8Array>>();
-  const startRead = (k: number) => {
-    if (k >= c.chunks.length || reads.has(k)) return;
+  const reads = new ReadAhead(c.chunks.length, 4, (k) => {
     const ch = c.chunks[k]!;
-    const r = c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k));
-    r.catch(() => undefined);
-    reads.set(k, r);
-  };
+    return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k));
+  });
   const outFree: ArrayBuffer[] = [];
   const sinks: Array<Promise<void>> = [];
   try {
@@ -87,9 +84,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
       while (next < c.chunks.length && next - i < maxInflight) {
         if (opts.signal?.aborted) throw cancelled(path);
         const ch = c.chunks[next]!;
-        for (let k = next; k <= next + 4; k++) startRead(k);
-        const payload = await abortable(reads.get(next)!, opts.signal, path);
-        reads.delete(next);
+        const payload = await abortable(reads.take(next), opts.signal, path);
         const out = new Uint8Array(outFree.pop() ?? new ArrayBuffer(chunkBytes));
         const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, out }, [payload.buffer as ArrayBuffer, out.buffer as ArrayBuffer]);
         p.catch(() => undefined);

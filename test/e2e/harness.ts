@@ -351,6 +351,15 @@ export class Session {
     const item = this.page.locator('.monaco-menu .action-item .action-label', { hasText: label }).first();
     await item.waitFor({ state: 'visible', timeout: 10_000 });
     await item.click();
+    // A click that lands while the menu is still opening can be swallowed (seen once in ~40 runs:
+    // the item highlighted, the menu still open). The item then has focus, so Enter runs it.
+    const menu = this.page.locator('.monaco-menu');
+    const closed = await menu.first().waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false);
+    if (!closed) {
+      await item.hover();
+      await this.page.keyboard.press('Enter');
+      await menu.first().waitFor({ state: 'hidden', timeout: 5000 });
+    }
   }
 
   /** Texts of the visible notification toasts. */

@@ -56,10 +56,11 @@ const SAMPLE_PLANE = 64 * 1024;
 
 type Parts = Uint8Array[];
 
-function concat(parts: Parts): Uint8Array {
+/** The parts joined, in `into` (from its start) when they fit, else in a new array. */
+function concat(parts: Parts, into?: Uint8Array): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
+  const out = into && into.length >= len ? into.subarray(0, len) : new Uint8Array(len);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
@@ -113,13 +114,13 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
   parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
 }
 
-function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: EncodeOptions): Uint8Array {
+function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: EncodeOptions, into?: Uint8Array): Uint8Array {
   const n = Math.floor(data.length / layout.width);
   be.beginEncode(data, n, layout);
   const parts: Parts = [Uint8Array.of(MODE_PLANES, layout.transform, layout.width)];
   for (let p = 0; p < layout.width; p++) encodePlane(be, p, n, opt, parts);
   parts.push(data.subarray(n * layout.width));
-  return concat(parts);
+  return concat(parts, into);
 }
 
 /** BLOCKS mode: head verbatim, the whole blocks' planes, tail verbatim (blocks.ts). Each plane is
@@ -219,17 +220,26 @@ function lzSampleBetter(data: Uint8Array, w: number, planesBytes: number): boole
 const LZ_SAMPLE = 16 * 1024;
 const LZ_MARGIN = 0.85;
 
-/** `phase`: offset inside its block (for GGUF block types, blocks.ts) of the chunk's first byte. */
-export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS, phase = 0): Uint8Array {
+/** `phase`: offset inside its block (for GGUF block types, blocks.ts) of the chunk's first byte.
+ *  `into`: where to put the payload (the result is then a view of it) so a pipeline can reuse its
+ *  buffers; a payload never exceeds 1 + data.length bytes (STORED), so that much room always fits.
+ *  Without it, or if it is too short, the result is a new array. `data` and `into` must not overlap. */
+export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+  const placed = (payload: Uint8Array): Uint8Array => {
+    if (!into || payload.length > into.length || (payload.buffer === into.buffer && payload.byteOffset === into.byteOffset)) return payload;
+    into.set(payload);
+    return into.subarray(0, payload.length);
+  };
   const stored = (): Uint8Array => {
-    const out = new Uint8Array(1 + data.length);
+    const out = into && into.length > data.length ? into.subarray(0, 1 + data.length) : new Uint8Array(1 + data.length);
     out[0] = MODE_STORED;
     out.set(data, 1);
     return out;
   };
   if (data.length < 4) return stored();
   const layout: Layout = dtype === 'RAW' ? { width: 1, transform: 0 } : layoutFor(dtype);
-  let best = encodePlanesMode(be, data, layout, opt);
+  // The first candidate is built in place (the common winner); a later, smaller one replaces it.
+  let best = encodePlanesMode(be, data, layout, opt, into);
   const map = opt.noBlocks || !(opt.allBlockTypes || BLOCKS_ENABLED.has(dtype)) ? undefined : BLOCK_MAPS[dtype];
   if (map && Number.isInteger(phase) && phase >= 0 && phase < map.bytes) {
     const blocks = encodeBlocksMode(be, data, map, phase, opt);
@@ -268,7 +278,7 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
       best = out;
     }
   }
-  return best.length < 1 + data.length ? best : stored();
+  return best.length < 1 + data.length ? placed(best) : stored();
 }
 
 // ---------------------------------------------------------------- decoder

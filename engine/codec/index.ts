@@ -57,9 +57,10 @@ export function codecBackendName(): string {
 /** Self-describing payload for one chunk of one tensor (or dtype "RAW" for non-tensor bytes).
  *  Never mutates `data`. `phase`: for GGUF block types (blockBytesOf(dtype) > 0), the offset
  *  inside its block of the chunk's first byte, i.e. (chunk offset in the tensor) mod blockBytes;
- *  a wrong phase still round-trips, it only codes worse. */
-export function encodeChunk(data: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0): Uint8Array {
-  return encodeWith(current(), data, dtype, options, phase);
+ *  a wrong phase still round-trips, it only codes worse. `into` (at least data.length + 1 bytes
+ *  to be sure it is used): write the payload there and return a view of it (encodeWith). */
+export function encodeChunk(data: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+  return encodeWith(current(), data, dtype, options, phase, into);
 }
 
 /** Exactly rawLength bytes, or throws CodecError. `dtype` is informational (payloads are

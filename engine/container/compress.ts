@@ -76,24 +76,33 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     const sha = createHash('sha256');
     const records: ChunkRecord[] = [];
     const seen = new Map<string, number>();
-    const free: ArrayBuffer[] = [];
     const queue: Array<Promise<EncodeReply>> = [];
     const maxInflight = threads === 1 ? 1 : threads * 3;
     let next = 0;
     let doneBytes = 0;
 
-    // Reads run ahead of coding and writes behind it, so the disk and the coder overlap even with
-    // one thread (the inline coder blocks the event loop while the next read proceeds in libuv).
-    const reads = new ReadAhead(jobs.length, READ_AHEAD, (k) => {
+    // Chunk slots: chunk k is read into input slot k % SLOTS and coded into the output slot beside
+    // it, both in SharedArrayBuffers the workers see, so a chunk costs no allocation, copy or
+    // transfer between threads. A slot is reused once its payload is written; reads run ahead of
+    // coding and writes behind it, so the disk and the coder overlap even with one thread (the
+    // inline coder blocks the event loop while the next read proceeds in libuv).
+    const SLOTS = maxInflight + READ_AHEAD + 3;
+    const outSlotBytes = chunkBytes + 64; // a payload is at most 1 + chunk bytes (STORED)
+    const inSlots = new SharedArrayBuffer(SLOTS * chunkBytes);
+    const outSlots = new SharedArrayBuffer(SLOTS * outSlotBytes);
+    const slotWritten: Array<Promise<unknown> | undefined> = new Array(SLOTS);
+    const reads = new ReadAhead(jobs.length, READ_AHEAD, async (k) => {
       const jk = jobs[k]!;
-      return inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(free.pop() ?? new ArrayBuffer(chunkBytes), 0, jk.length));
+      await slotWritten[k % SLOTS];
+      return inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(inSlots, (k % SLOTS) * chunkBytes, jk.length));
     });
     const writes: Array<Promise<unknown>> = [];
-    const write = async (buf: Uint8Array, pos: number) => {
+    const write = (buf: Uint8Array, pos: number): Promise<unknown> => {
       const w = out!.fh.write(buf, 0, buf.length, pos);
       w.catch(() => undefined);
       writes.push(w);
-      if (writes.length > 8) await writes.shift();
+      if (writes.length > SLOTS) writes.shift();
+      return w;
     };
 
     for (let i = 0; i < jobs.length; i++) {
@@ -105,7 +114,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         // GGUF block types: where in its block the chunk starts (chunks are 1 MiB, blocks e.g. 34 bytes)
         const bb = blockBytesOf(j.dtype);
         const phase = bb > 0 ? (j.offset - regions[j.region]!.offset) % bb : 0;
-        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) }, [data.buffer as ArrayBuffer]);
+        const outSlot = new Uint8Array(outSlots, (next % SLOTS) * outSlotBytes, outSlotBytes);
+        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, out: outSlot, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) });
         p.catch(() => undefined); // rejections are handled where the queue is awaited
         queue.push(p);
         next++;
@@ -133,13 +143,12 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         }
       }
       if (!rec) {
-        await write(reply.payload, writePos);
+        slotWritten[i % SLOTS] = write(reply.payload, writePos);
         rec = { payloadOffset: writePos, payloadLength: reply.payload.length, rawLength: j.length, rawCrc: reply.crc, payloadCrc: reply.payloadCrc, flags: 0 };
         writePos += reply.payload.length;
         if (prev === undefined) seen.set(key, i);
       }
       records.push(rec);
-      if (reply.data.buffer.byteLength === chunkBytes) free.push(reply.data.buffer as ArrayBuffer);
       doneBytes += j.length;
       const r = regions[j.region]!;
       opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });

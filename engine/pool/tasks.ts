@@ -11,7 +11,14 @@ import { roundChunk } from '../lossy/round';
 
 /** lossyBits: round the chunk in place to that many mantissa bits first (lossy mode); `data` in
  *  the reply is then the rounded chunk and `crc` its checksum. */
-export interface EncodeTask { op: 'encode'; dtype: string; data: Uint8Array; lossyBits?: number; /** GGUF block types: the chunk's offset in the tensor mod the block size (encodeChunk) */ phase?: number }
+export interface EncodeTask {
+  op: 'encode'; dtype: string; data: Uint8Array; lossyBits?: number;
+  /** GGUF block types: the chunk's offset in the tensor mod the block size (encodeChunk) */
+  phase?: number;
+  /** where to write the payload (data.length + 1 bytes fit any payload); typically a slot of a
+   *  SharedArrayBuffer, so nothing is allocated or transferred per chunk. The reply's payload is then a view of it. */
+  out?: Uint8Array;
+}
 export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array; lossy?: ErrorAcc }
 /** Lossy what-if: for each entry of `bits` (undefined = lossless), the coded size of the chunk
  *  rounded that way, the error statistics, and a digest of the rounded bytes (for dedupe). */
@@ -40,10 +47,10 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
   if (t.op === 'encode') {
     if (t.lossyBits !== undefined) {
       const lossy = roundChunk(t.data, t.dtype, t.lossyBits);
-      const payload = standalone(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits)));
+      const payload = owned(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits), 0, t.out), t.out);
       return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data, lossy };
     }
-    const payload = standalone(encodeChunk(t.data, t.dtype, undefined, t.phase));
+    const payload = owned(encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
     return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data };
   }
   // The payload checksum is checked first, so corrupted bytes never reach the decoder.
@@ -80,6 +87,11 @@ function runWhatIf(t: WhatIfTask): WhatIfReply {
     digests.push(createHash('sha1').update(work).digest('hex'));
   }
   return { sizes, errors, digests, crcs, payloadCrcs };
+}
+
+/** The payload as it can be posted back: a view of the caller's `out` as it is, anything else standalone. */
+function owned(payload: Uint8Array, out: Uint8Array | undefined): Uint8Array {
+  return out && payload.buffer === out.buffer ? payload : standalone(payload);
 }
 
 /** A copy that owns its whole ArrayBuffer, so it can be transferred without detaching codec memory. */

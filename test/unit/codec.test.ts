@@ -11,6 +11,7 @@ import {
 import { MODE_PALETTE, MODE_PLANES, MODE_STORED, MODE_ZSTD, KIND_CONST } from '../../engine/codec/codec';
 import { CHUNK, HAVE_CORPUS, corpusFiles, equalBytes, readSafetensors, rng } from './codec-helpers';
 import type { Backend } from '../../engine/codec/backend';
+import { chooseScale, chooseWays, normalizeFreqs, ransDecodeRef, ransEncodeRef } from '../../engine/codec/rans';
 
 const DTYPES = ['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'Q4_K', 'RAW'];
 let wasmBackend: Backend | undefined;
@@ -30,6 +31,15 @@ function roundTrip(data: Uint8Array, dtype: string): Uint8Array {
   assert.ok(payload.length <= data.length + 1, `${dtype}: payload ${payload.length} > ${data.length} + 1`);
   const out = decodeChunk(payload, dtype, data.length);
   assert.ok(equalBytes(out, data), `${dtype}: round trip of ${data.length} bytes differs`);
+  // Encoding into a caller's slot (the compress pipeline's SharedArrayBuffer) gives the same bytes,
+  // whichever candidate wins, and uses the slot: data.length + 1 bytes always suffice.
+  const slots = new SharedArrayBuffer(data.length + 1 + 24);
+  new Uint8Array(slots).fill(0xa5);
+  const into = new Uint8Array(slots, 8, data.length + 1);
+  const placed = encodeChunk(data, dtype, undefined, 0, into);
+  assert.ok(equalBytes(placed, payload), `${dtype}: payload written into a slot differs`);
+  assert.ok(placed.buffer === slots && placed.byteOffset === 8, `${dtype}: payload not written into the slot`);
+  assert.ok(new Uint8Array(slots, 0, 8).every((b) => b === 0xa5), `${dtype}: wrote before the slot`);
   return payload;
 }
 
@@ -170,6 +180,37 @@ test('WebAssembly and reference produce identical payloads and decode each other
     assert.ok(equalBytes(a, b), `${dtype} ${data.length}: payloads differ (${a.length} vs ${b.length})`);
     assert.ok(equalBytes(decodeWith(refBackend, a, data.length), data));
     assert.ok(equalBytes(decodeWith(wasmBackend, b, data.length), data));
+  }
+});
+
+test('the SIMD rANS encoder emits exactly the reference words and states (synthetic planes)', (t) => {
+  if (!wasmBackend) { t.skip('kernels not generated (run scripts/build-wasm.mjs)'); return; }
+  const r = rng(23);
+  // lengths around the 8-way and scale thresholds; distributions from one dominant symbol with
+  // frequency-1 outliers to all 256 symbols, so every renormalisation pattern of a group occurs
+  const shapes: Array<[string, () => number]> = [
+    ['exponent-like', () => 120 + Math.round(6 * Math.log(1 / (r() + 1e-9)) * (r() < 0.5 ? -1 : 1)) & 0xff],
+    ['dominant+rare', () => (r() < 0.999 ? 7 : (r() * 256) | 0)],
+    ['uniform-256', () => (r() * 256) | 0],
+    ['two-symbols', () => (r() < 0.7 ? 1 : 200)],
+  ];
+  for (const n of [1024, 1031, 2047, 2048, 4099, 65536 + 5]) {
+    for (const [name, gen] of shapes) {
+      const plane = Uint8Array.from({ length: n }, gen);
+      const counts = new Uint32Array(256);
+      for (const v of plane) counts[v]!++;
+      if (counts.filter((c) => c > 0).length < 2) continue;
+      const scale = chooseScale(n), ways = chooseWays(n);
+      const freqs = normalizeFreqs(counts, scale);
+      const ref = ransEncodeRef(plane, freqs, scale, ways);
+      wasmBackend.beginEncode(plane, n, { width: 1, transform: 0 });
+      const got = wasmBackend.ransEncode(0, freqs, scale, ways);
+      assert.deepEqual([...got.states], [...ref.states], `${name} n=${n}: states differ`);
+      assert.ok(equalBytes(got.words, ref.words), `${name} n=${n}: words differ (${got.words.length} vs ${ref.words.length} bytes)`);
+      const back = new Uint8Array(n);
+      ransDecodeRef(got.words, got.states, freqs, scale, back);
+      assert.ok(equalBytes(back, plane), `${name} n=${n}: does not decode`);
+    }
   }
 });
 

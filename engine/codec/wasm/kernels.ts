@@ -9,6 +9,11 @@ const RANS_L: u32 = 1 << 15;
 
 // Static scratch: encoder symbol table (256 x 4 u32), decoder slot table (4096 u32), states (8 u32).
 const ENC_TAB: usize = memory.data(256 * 16, 16);
+// SIMD encoder: per symbol x_max (u32), start (u32), 1/freq (f64); ENC_SHUF: renormalisation word
+// packing by lane mask; ENC_SCALE: the scale ENC_SIMD was built for
+const ENC_SIMD: usize = memory.data(256 * 16, 16);
+const ENC_SHUF: usize = memory.data(16 * 16, 16);
+const ENC_SCALE: usize = memory.data(4, 4);
 const DEC_TAB: usize = memory.data(4096 * 4, 16);
 // scale-12 fast path: freq | bias << 12 | symbol << 24 per slot; SHUF: word swizzles by lane mask
 const DEC_FB: usize = memory.data(4096 * 4, 16);
@@ -269,8 +274,90 @@ export function ransEncInit(freqPtr: usize, scale: u32): void {
       store<u32>(e + 8, start | ((shift - 1) << 24));
     }
     store<u32>(e + 12, m - f); // cmpl_freq
+    const v = ENC_SIMD + (s << 4);
+    store<u32>(v, f << (31 - scale));
+    store<u32>(v + 4, start);
+    store<f64>(v + 8, 1.0 / <f64>f);
     start += f;
   }
+  store<u32>(ENC_SCALE, scale);
+  if (load<u32>(ENC_SHUF + 8) == 0) initEncShuf();
+}
+
+function initEncShuf(): void {
+  // for lane mask m (bit k: lane k emits its low 16 bits), bytes 0-7 of the swizzled state vector
+  // hold the emitted words in ascending lane order, packed against byte 8 (stored at p - 8, so
+  // they end at p and nothing at or above p is touched); unused bytes select zero
+  for (let m: u32 = 0; m < 16; m++) {
+    const row = ENC_SHUF + (<usize>m << 4);
+    for (let b: usize = 0; b < 16; b++) store<u8>(row + b, 0x80);
+    const cnt = popcnt<u32>(m);
+    let j: u32 = 0;
+    for (let k: u32 = 0; k < 4; k++) {
+      if (!(m & (1 << k))) continue;
+      const at = row + <usize>(8 - 2 * cnt + 2 * j);
+      store<u8>(at, 4 * k);
+      store<u8>(at + 1, 4 * k + 1);
+      j++;
+    }
+  }
+}
+
+/** The 8-way encoder's whole groups: symbols [0, i) (i a multiple of 8), last group first, with
+ *  the states at STATES; lanes 0-3 and 4-7 as two i32x4 vectors. Emits exactly the words of the
+ *  scalar encoder (encPut), in the same order. Returns the start of the word stream.
+ *  Per half: renormalise the lanes whose state reached x_max (their low words go below p, in lane
+ *  order), then x = x + start + floor(x / f) * (M - f). floor(x / f) is exact in f64: (x + 0.5) / f
+ *  is at least 0.5 / f >= 2^-13 away from an integer, while the rounding error of
+ *  (x + 0.5) * (1 / f) stays below 2^-33 for x < 2^31. */
+function ransEncode8Simd(src: usize, i: usize, p: usize): usize {
+  const scale = load<u32>(ENC_SCALE);
+  const fshift = 31 - scale;
+  const m = i32x4.splat(1 << scale);
+  const half = f64x2.splat(0.5);
+  let a = v128.load(STATES);
+  let b = v128.load(STATES + 16);
+  while (i > 0) {
+    i -= 8;
+    // lane 7 goes first in the scalar encoder, so lanes 4-7 emit above lanes 0-3
+    {
+      const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 4) << 4));
+      const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 5) << 4));
+      const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 6) << 4));
+      const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 7) << 4));
+      const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5); // xmax4 xmax5 start4 start5
+      const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
+      const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
+      const c = i32x4.ge_u(b, xmax);
+      const mask = <usize>i32x4.bitmask(c);
+      v128.store64_lane(p - 8, i8x16.swizzle(b, v128.load(ENC_SHUF + (mask << 4))), 0);
+      p -= <usize>popcnt<u32>(<u32>mask) << 1;
+      b = v128.bitselect(i32x4.shr_u(b, 16), b, c);
+      const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(b), half), i64x2.shuffle(e0, e1, 1, 3)));
+      const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(b, b, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
+      b = i32x4.add(i32x4.add(b, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+    }
+    {
+      const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 0) << 4));
+      const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 1) << 4));
+      const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 2) << 4));
+      const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 3) << 4));
+      const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5);
+      const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
+      const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
+      const c = i32x4.ge_u(a, xmax);
+      const mask = <usize>i32x4.bitmask(c);
+      v128.store64_lane(p - 8, i8x16.swizzle(a, v128.load(ENC_SHUF + (mask << 4))), 0);
+      p -= <usize>popcnt<u32>(<u32>mask) << 1;
+      a = v128.bitselect(i32x4.shr_u(a, 16), a, c);
+      const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), half), i64x2.shuffle(e0, e1, 1, 3)));
+      const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
+      a = i32x4.add(i32x4.add(a, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+    }
+  }
+  v128.store(STATES, a);
+  v128.store(STATES + 16, b);
+  return p;
 }
 
 @inline function encPut(x: u32, s: u32, outPtr: usize): u64 {
@@ -304,46 +391,10 @@ export function ransEncode(src: usize, n: u32, ways: u32, outEnd: usize): usize 
       if (lane == 0) x0 = x; else if (lane == 1) x1 = x; else if (lane == 2) x2 = x; else if (lane == 3) x3 = x;
       else if (lane == 4) x4 = x; else if (lane == 5) x5 = x; else if (lane == 6) x6 = x; else x7 = x;
     }
-    while (i > 0) {
-      i -= 8;
-      let e: usize, c: bool, bs: u32;
-      e = ENC_TAB + (<usize>load<u8>(src + i, 7) << 4);
-      // branchless renormalisation: always store, advance only when a word is due
-      c = x7 >= load<u32>(e); store<u16>(p - 2, x7); p -= (<usize>c) << 1; x7 = select(x7 >> 16, x7, c);
-      bs = load<u32>(e, 8);
-      x7 = x7 + (bs & 0xffffff) + (<u32>((<u64>x7 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 6) << 4);
-      c = x6 >= load<u32>(e); store<u16>(p - 2, x6); p -= (<usize>c) << 1; x6 = select(x6 >> 16, x6, c);
-      bs = load<u32>(e, 8);
-      x6 = x6 + (bs & 0xffffff) + (<u32>((<u64>x6 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 5) << 4);
-      c = x5 >= load<u32>(e); store<u16>(p - 2, x5); p -= (<usize>c) << 1; x5 = select(x5 >> 16, x5, c);
-      bs = load<u32>(e, 8);
-      x5 = x5 + (bs & 0xffffff) + (<u32>((<u64>x5 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 4) << 4);
-      c = x4 >= load<u32>(e); store<u16>(p - 2, x4); p -= (<usize>c) << 1; x4 = select(x4 >> 16, x4, c);
-      bs = load<u32>(e, 8);
-      x4 = x4 + (bs & 0xffffff) + (<u32>((<u64>x4 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 3) << 4);
-      c = x3 >= load<u32>(e); store<u16>(p - 2, x3); p -= (<usize>c) << 1; x3 = select(x3 >> 16, x3, c);
-      bs = load<u32>(e, 8);
-      x3 = x3 + (bs & 0xffffff) + (<u32>((<u64>x3 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 2) << 4);
-      c = x2 >= load<u32>(e); store<u16>(p - 2, x2); p -= (<usize>c) << 1; x2 = select(x2 >> 16, x2, c);
-      bs = load<u32>(e, 8);
-      x2 = x2 + (bs & 0xffffff) + (<u32>((<u64>x2 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 1) << 4);
-      c = x1 >= load<u32>(e); store<u16>(p - 2, x1); p -= (<usize>c) << 1; x1 = select(x1 >> 16, x1, c);
-      bs = load<u32>(e, 8);
-      x1 = x1 + (bs & 0xffffff) + (<u32>((<u64>x1 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-      e = ENC_TAB + (<usize>load<u8>(src + i, 0) << 4);
-      c = x0 >= load<u32>(e); store<u16>(p - 2, x0); p -= (<usize>c) << 1; x0 = select(x0 >> 16, x0, c);
-      bs = load<u32>(e, 8);
-      x0 = x0 + (bs & 0xffffff) + (<u32>((<u64>x0 * <u64>load<u32>(e, 4)) >> 32) >> (bs >> 24)) * load<u32>(e, 12);
-    }
+    // the whole groups of 8, from the last one down: SIMD (ransEncode8Simd)
     store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
     store<u32>(STATES + 16, x4); store<u32>(STATES + 20, x5); store<u32>(STATES + 24, x6); store<u32>(STATES + 28, x7);
-    return p;
+    return ransEncode8Simd(src, i, p);
   }
   const mask = <usize>ways - 1;
   for (let k: usize = 0; k < <usize>ways; k++) store<u32>(STATES + (k << 2), RANS_L);

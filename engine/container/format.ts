@@ -13,7 +13,7 @@ import { crc32 } from './crc32';
 export const MAGIC = 0x50495a54; // "TZIP" read as u32 LE
 export const FOOTER_MAGIC = 'TZIPEND\0';
 export const VERSION_MAJOR = 1;
-export const VERSION_MINOR = 0;
+export const VERSION_MINOR = 1;
 export const HEADER_BYTES = 16;
 export const FOOTER_BYTES = 32;
 export const CHUNK_RECORD_BYTES = 32;

@@ -183,7 +183,7 @@ test('WebAssembly and reference produce identical payloads and decode each other
   }
 });
 
-test('the SIMD rANS encoder emits exactly the reference words and states (synthetic planes)', (t) => {
+test('the SIMD rANS encoders (8 and 16 lanes) emit exactly the reference words and states (synthetic planes)', (t) => {
   if (!wasmBackend) { t.skip('kernels not generated (run scripts/build-wasm.mjs)'); return; }
   const r = rng(23);
   // lengths around the 8-way and scale thresholds; distributions from one dominant symbol with
@@ -194,7 +194,7 @@ test('the SIMD rANS encoder emits exactly the reference words and states (synthe
     ['uniform-256', () => (r() * 256) | 0],
     ['two-symbols', () => (r() < 0.7 ? 1 : 200)],
   ];
-  for (const n of [1024, 1031, 2047, 2048, 4099, 65536 + 5]) {
+  for (const n of [1024, 1031, 2047, 2048, 4099, 65535, 65536, 65536 + 16 * 7 + 5]) {
     for (const [name, gen] of shapes) {
       const plane = Uint8Array.from({ length: n }, gen);
       const counts = new Uint32Array(256);

@@ -19,7 +19,7 @@ const DEC_TAB: usize = memory.data(4096 * 4, 16);
 const DEC_FB: usize = memory.data(4096 * 4, 16);
 const DEC_SYM: usize = memory.data(4096, 16);
 const SHUF: usize = memory.data(16 * 16, 16);
-const STATES: usize = memory.data(8 * 4, 16);
+const STATES: usize = memory.data(16 * 4, 16); // up to 16 lanes
 const REPEAT_TAB: usize = memory.data(4096 * 8, 16);
 // exact distinct count of up to 32768 elements: open addressing, 65536 slots
 const SET_VAL: usize = memory.data(65536 * 8, 16);
@@ -303,61 +303,66 @@ function initEncShuf(): void {
   }
 }
 
-/** The 8-way encoder's whole groups: symbols [0, i) (i a multiple of 8), last group first, with
- *  the states at STATES; lanes 0-3 and 4-7 as two i32x4 vectors. Emits exactly the words of the
- *  scalar encoder (encPut), in the same order. Returns the start of the word stream.
- *  Per half: renormalise the lanes whose state reached x_max (their low words go below p, in lane
- *  order), then x = x + start + floor(x / f) * (M - f). floor(x / f) is exact in f64: (x + 0.5) / f
- *  is at least 0.5 / f >= 2^-13 away from an integer, while the rounding error of
- *  (x + 0.5) * (1 / f) stays below 2^-33 for x < 2^31. */
-function ransEncode8Simd(src: usize, i: usize, p: usize): usize {
+// the SIMD encoder's output pointer (shared by the inlined per-vector steps)
+let encP: usize = 0;
+
+/** One i32x4 of lanes through an encoder step on symbols at src[0..3]: renormalise the lanes whose
+ *  state reached x_max (their low words go below encP, in lane order), then
+ *  x = x + start + floor(x / f) * (M - f). floor(x / f) is exact in f64: (x + 0.5) / f is at least
+ *  0.5 / f >= 2^-13 away from an integer, while the rounding error of (x + 0.5) * (1 / f) stays
+ *  below 2^-33 for x < 2^31. */
+@inline function enc4(x: v128, src: usize, fshift: u32, m: v128): v128 {
+  const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src) << 4));
+  const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 1) << 4));
+  const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 2) << 4));
+  const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 3) << 4));
+  const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5); // xmax0 xmax1 start0 start1
+  const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
+  const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
+  const c = i32x4.ge_u(x, xmax);
+  const mask = <usize>i32x4.bitmask(c);
+  v128.store64_lane(encP - 8, i8x16.swizzle(x, v128.load(ENC_SHUF + (mask << 4))), 0);
+  encP -= <usize>popcnt<u32>(<u32>mask) << 1;
+  x = v128.bitselect(i32x4.shr_u(x, 16), x, c);
+  const half = f64x2.splat(0.5);
+  const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(x), half), i64x2.shuffle(e0, e1, 1, 3)));
+  const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(x, x, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
+  return i32x4.add(i32x4.add(x, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+}
+
+/** The SIMD encoder's whole groups of 8 or 16 lanes: symbols [0, i) (i a multiple of `ways`),
+ *  last group first, states at STATES as i32x4 vectors. Emits exactly the words of the scalar
+ *  encoder (encPut), in the same order: the scalar encoder takes the highest lane first, so each
+ *  group's higher vectors emit above its lower ones. Returns the start of the word stream. */
+function ransEncodeSimd(src: usize, i: usize, p: usize, ways: u32): usize {
   const scale = load<u32>(ENC_SCALE);
   const fshift = 31 - scale;
   const m = i32x4.splat(1 << scale);
-  const half = f64x2.splat(0.5);
   let a = v128.load(STATES);
   let b = v128.load(STATES + 16);
-  while (i > 0) {
-    i -= 8;
-    // lane 7 goes first in the scalar encoder, so lanes 4-7 emit above lanes 0-3
-    {
-      const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 4) << 4));
-      const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 5) << 4));
-      const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 6) << 4));
-      const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 7) << 4));
-      const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5); // xmax4 xmax5 start4 start5
-      const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
-      const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
-      const c = i32x4.ge_u(b, xmax);
-      const mask = <usize>i32x4.bitmask(c);
-      v128.store64_lane(p - 8, i8x16.swizzle(b, v128.load(ENC_SHUF + (mask << 4))), 0);
-      p -= <usize>popcnt<u32>(<u32>mask) << 1;
-      b = v128.bitselect(i32x4.shr_u(b, 16), b, c);
-      const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(b), half), i64x2.shuffle(e0, e1, 1, 3)));
-      const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(b, b, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
-      b = i32x4.add(i32x4.add(b, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+  encP = p;
+  if (ways == 16) {
+    let c = v128.load(STATES + 32);
+    let d = v128.load(STATES + 48);
+    while (i > 0) {
+      i -= 16;
+      d = enc4(d, src + i + 12, fshift, m);
+      c = enc4(c, src + i + 8, fshift, m);
+      b = enc4(b, src + i + 4, fshift, m);
+      a = enc4(a, src + i, fshift, m);
     }
-    {
-      const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 0) << 4));
-      const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 1) << 4));
-      const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 2) << 4));
-      const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src + i, 3) << 4));
-      const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5);
-      const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
-      const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
-      const c = i32x4.ge_u(a, xmax);
-      const mask = <usize>i32x4.bitmask(c);
-      v128.store64_lane(p - 8, i8x16.swizzle(a, v128.load(ENC_SHUF + (mask << 4))), 0);
-      p -= <usize>popcnt<u32>(<u32>mask) << 1;
-      a = v128.bitselect(i32x4.shr_u(a, 16), a, c);
-      const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), half), i64x2.shuffle(e0, e1, 1, 3)));
-      const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
-      a = i32x4.add(i32x4.add(a, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+    v128.store(STATES + 32, c);
+    v128.store(STATES + 48, d);
+  } else {
+    while (i > 0) {
+      i -= 8;
+      b = enc4(b, src + i + 4, fshift, m);
+      a = enc4(a, src + i, fshift, m);
     }
   }
   v128.store(STATES, a);
   v128.store(STATES + 16, b);
-  return p;
+  return encP;
 }
 
 @inline function encPut(x: u32, s: u32, outPtr: usize): u64 {
@@ -391,21 +396,23 @@ export function ransEncode(src: usize, n: u32, ways: u32, outEnd: usize): usize 
       if (lane == 0) x0 = x; else if (lane == 1) x1 = x; else if (lane == 2) x2 = x; else if (lane == 3) x3 = x;
       else if (lane == 4) x4 = x; else if (lane == 5) x5 = x; else if (lane == 6) x6 = x; else x7 = x;
     }
-    // the whole groups of 8, from the last one down: SIMD (ransEncode8Simd)
+    // the whole groups of 8, from the last one down: SIMD
     store<u32>(STATES, x0); store<u32>(STATES + 4, x1); store<u32>(STATES + 8, x2); store<u32>(STATES + 12, x3);
     store<u32>(STATES + 16, x4); store<u32>(STATES + 20, x5); store<u32>(STATES + 24, x6); store<u32>(STATES + 28, x7);
-    return ransEncode8Simd(src, i, p);
+    return ransEncodeSimd(src, i, p, 8);
   }
   const mask = <usize>ways - 1;
   for (let k: usize = 0; k < <usize>ways; k++) store<u32>(STATES + (k << 2), RANS_L);
-  for (let i = nn; i > 0;) {
+  // 16 lanes: the symbols beyond the last whole group here, the groups in SIMD
+  const stop: usize = ways == 16 ? nn & ~15 : 0;
+  for (let i = nn; i > stop;) {
     i--;
     const sp = STATES + ((i & mask) << 2);
     const r = encPut(load<u32>(sp), <u32>load<u8>(src + i), p);
     p = <usize>(r >> 32);
     store<u32>(sp, <u32>r);
   }
-  return p;
+  return stop > 0 ? ransEncodeSimd(src, stop, p, 16) : p;
 }
 
 
@@ -448,6 +455,7 @@ export function ransDecode(src: usize, srcEnd: usize, n: u32, ways: u32, scale: 
   let p = src;
   const nn = <usize>n;
   if (ways == 8 && scale == 12) return ransDecode8x12(src, srcEnd, nn, dst);
+  if (ways == 16 && scale == 12) return ransDecode16x12(src, srcEnd, nn, dst);
   if (ways == 8) {
     let x0 = load<u32>(STATES), x1 = load<u32>(STATES + 4), x2 = load<u32>(STATES + 8), x3 = load<u32>(STATES + 12);
     let x4 = load<u32>(STATES + 16), x5 = load<u32>(STATES + 20), x6 = load<u32>(STATES + 24), x7 = load<u32>(STATES + 28);
@@ -552,6 +560,70 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
   v128.store(STATES + 16, b);
   if (i < full) return 0;
   return ransDecodeGeneric(p, srcEnd, i, nn, 7, 12, 4095, dst);
+}
+
+/** The table entries (freq | bias << 12 | symbol << 24) of the four lanes of x (12-bit slots). */
+@inline function lookup4(x: v128): v128 {
+  const s = v128.and(x, i32x4.splat(0xfff));
+  let f = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 0) << 2)));
+  f = i32x4.replace_lane(f, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 1) << 2)));
+  f = i32x4.replace_lane(f, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 2) << 2)));
+  return i32x4.replace_lane(f, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 3) << 2)));
+}
+
+/** x = freq * (x >> 12) + bias for the entries f of lanes x. */
+@inline function step4(x: v128, f: v128): v128 {
+  const m12 = i32x4.splat(0xfff);
+  return i32x4.add(i32x4.mul(v128.and(f, m12), i32x4.shr_u(x, 12)), v128.and(i32x4.shr_u(f, 12), m12));
+}
+
+/** ransDecode for 16 lanes and 12-bit frequencies: four i32x4 vectors. With one word stream the
+ *  renormalisation pointer chains every vector to the one before; 16 lanes give the table lookups
+ *  and multiplies of four vectors to overlap with that chain (twice the work per pointer step of
+ *  the 8-lane decoder). */
+function ransDecode16x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
+  let p = src;
+  let a = v128.load(STATES);
+  let b = v128.load(STATES + 16);
+  let c = v128.load(STATES + 32);
+  let d = v128.load(STATES + 48);
+  const lim = i32x4.splat(RANS_L);
+  let i: usize = 0;
+  const full = nn & ~15;
+  for (; i < full; i += 16) {
+    if (p > srcEnd) break; // corrupt: stop early, the final check fails
+    const fa = lookup4(a), fbb = lookup4(b), fc = lookup4(c), fd = lookup4(d);
+    a = step4(a, fa);
+    b = step4(b, fbb);
+    c = step4(c, fc);
+    d = step4(d, fd);
+    v128.store(dst + i, i8x16.narrow_i16x8_u(
+      i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbb, 24)),
+      i16x8.narrow_i32x4_u(i32x4.shr_u(fc, 24), i32x4.shr_u(fd, 24))));
+    // renormalise lanes 0-3, 4-7, 8-11, 12-15 in that order (the encoder's reverse)
+    let lt = i32x4.lt_u(a, lim);
+    let m = <usize>i32x4.bitmask(lt);
+    a = v128.bitselect(v128.or(i32x4.shl(a, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), a, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+    lt = i32x4.lt_u(b, lim);
+    m = <usize>i32x4.bitmask(lt);
+    b = v128.bitselect(v128.or(i32x4.shl(b, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), b, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+    lt = i32x4.lt_u(c, lim);
+    m = <usize>i32x4.bitmask(lt);
+    c = v128.bitselect(v128.or(i32x4.shl(c, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), c, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+    lt = i32x4.lt_u(d, lim);
+    m = <usize>i32x4.bitmask(lt);
+    d = v128.bitselect(v128.or(i32x4.shl(d, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), d, lt);
+    p += <usize>popcnt<u32>(<u32>m) << 1;
+  }
+  v128.store(STATES, a);
+  v128.store(STATES + 16, b);
+  v128.store(STATES + 32, c);
+  v128.store(STATES + 48, d);
+  if (i < full) return 0;
+  return ransDecodeGeneric(p, srcEnd, i, nn, 15, 12, 4095, dst);
 }
 
 function ransDecodeGeneric(p: usize, srcEnd: usize, from: usize, nn: usize, laneMask: usize, scale: u32, mask: u32, dst: usize): u32 {

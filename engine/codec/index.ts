@@ -12,7 +12,6 @@ import { decodeInto, decodeWith, encodeWith, DEFAULT_OPTIONS, type EncodeOptions
 import { CodecError } from './errors';
 import { createReferenceBackend } from './referenceBackend';
 import { createWasmBackend } from './wasmBackend';
-import { initZstd } from './zstd';
 
 export { CodecError } from './errors';
 export type { EncodeOptions } from './codec';
@@ -34,10 +33,9 @@ async function loadKernels(): Promise<Uint8Array | undefined> {
   }
 }
 
-/** Once per thread before use: instantiates the WebAssembly kernels and zstd. */
+/** Once per thread before use: instantiates the WebAssembly kernels (zstd starts on first use). */
 export function initCodec(): Promise<void> {
   initPromise ??= (async () => {
-    await initZstd();
     const wasm = process.env.TZ_CODEC_REFERENCE ? undefined : await loadKernels();
     backend = wasm ? createWasmBackend(wasm) : createReferenceBackend();
   })();

@@ -9,13 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { Module, waitInitialized } from '../../node_modules/@bokuweb/zstd-wasm/dist/common/module.js';
+import { Module } from '../../node_modules/@bokuweb/zstd-wasm/dist/common/module.js';
 import { CodecError } from './errors';
 
-let ready: Promise<void> | undefined;
 let ok = false;
 
-async function loadBinary(): Promise<Uint8Array> {
+function loadBinary(): Uint8Array {
   try {
     // require (not import()): tsx may evaluate this file from a data: URL, against which a relative
     // import() does not resolve; esbuild bundles a literal require like an import.
@@ -27,17 +26,29 @@ async function loadBinary(): Promise<Uint8Array> {
   }
 }
 
-export function initZstd(): Promise<void> {
-  ready ??= (async () => {
-    Module.init(await loadBinary());
-    await waitInitialized();
-    ok = true;
-  })();
-  return ready;
+/**
+ * Instantiates zstd on first use, synchronously: most chunks of weights never need it, and compiling
+ * its 250 KB of wasm costs each thread 25-40 ms of start-up. Emscripten's instantiateWasm hook lets
+ * the module be built with the synchronous WebAssembly API; the runtime then initialises at once.
+ */
+function requireReady(): void {
+  if (ok) return;
+  const binary = loadBinary();
+  const m = Module as unknown as { instantiateWasm?: unknown; init(b: Uint8Array): void; calledRun?: boolean };
+  m.instantiateWasm = (imports: WebAssembly.Imports, receive: (i: WebAssembly.Instance) => void) => {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>), imports);
+    receive(instance);
+    return instance.exports;
+  };
+  m.init(binary);
+  if (!m.calledRun) throw new Error('codec: zstd did not initialise synchronously');
+  ok = true;
 }
 
-function requireReady(): void {
-  if (!ok) throw new Error('codec: initCodec() must complete before zstd is used');
+/** Kept for callers that want zstd ready before timing-sensitive work; zstd otherwise starts on first use. */
+export function initZstd(): Promise<void> {
+  requireReady();
+  return Promise.resolve();
 }
 
 export function zstdCompress(data: Uint8Array, level: number): Uint8Array {

@@ -2,10 +2,10 @@
  * compressFile: one streaming pass over the input. The calling thread reads chunks in file order
  * and hashes them (SHA-256 of the whole file); the pool codes them in parallel; payloads are
  * written strictly in chunk order, so the output is identical whatever the thread count.
- * Memory: at most `3 x threads` chunks of 1 MiB in flight.
+ * Memory: chunk slots of 2 MiB (input + payload), min(6 x threads, threads + 16) + 5 of them.
  *
- * Lossy mode (opts.lossyBits): the selected tensors' chunks are rounded by the worker on its own
- * copy (engine/lossy/round.ts), then coded losslessly. The calling thread hashes each input chunk
+ * Lossy mode (opts.lossyBits): the selected tensors' chunks are rounded by the coding thread in
+ * their input slot (engine/lossy/round.ts), then coded losslessly. The calling thread hashes each input chunk
  * before sending it (lossy.inputSha256) and each rounded chunk as it comes back, in order
  * (original.sha256: what decompress produces and checks). Dedupe compares rounded bytes: an
  * earlier chunk is re-read and re-rounded before the byte-for-byte comparison.
@@ -77,7 +77,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     const records: ChunkRecord[] = [];
     const seen = new Map<string, number>();
     const queue: Array<Promise<EncodeReply>> = [];
-    const maxInflight = threads === 1 ? 1 : threads * 3;
+    // deep enough that the workers never run dry while this thread (hashing, I/O) waits for a core
+    const maxInflight = threads === 1 ? 1 : Math.min(threads * 6, threads + 16);
     let next = 0;
     let doneBytes = 0;
 

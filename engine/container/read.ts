@@ -66,7 +66,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   const pool = new WorkerPool(threads);
   const sha = createHash('sha256');
   const queue: Array<Promise<DecodeReply>> = [];
-  const maxInflight = threads === 1 ? 1 : threads * 3;
+  const maxInflight = threads === 1 ? 1 : Math.min(threads * 6, threads + 16); // as in compress.ts
   const total = c.index.original.size;
   const chunkBytes = c.index.chunkBytes;
   let next = 0;

@@ -1,8 +1,9 @@
 /**
  * A fixed-size pool of worker threads running codec tasks (engine/pool/tasks.ts). Results come
  * back as promises; callers keep order themselves. With size 1 the work runs inline on the
- * calling thread (no worker), which is what "--threads 1" means. A crashed worker fails its
- * task and is replaced.
+ * calling thread (no worker), which is what "--threads 1" means; with more, tasks also run inline
+ * until the first worker has booted (Node takes ~50 ms per worker), so the start of a job does
+ * not leave the machine idle. A crashed worker fails its task and is replaced.
  */
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
@@ -24,7 +25,7 @@ function workerScript(): { file: string; execArgv?: string[] } {
 }
 
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
-interface Slot { worker: Worker; busy: Map<number, Pending> }
+interface Slot { worker: Worker; busy: Map<number, Pending>; ready: boolean }
 
 export class WorkerPool {
   readonly size: number;
@@ -32,6 +33,8 @@ export class WorkerPool {
   private nextId = 1;
   private rr = 0;
   private closed = false;
+  private inlineRuns = 0;
+  private workerRuns = 0;
 
   constructor(size: number) {
     this.size = Math.max(1, Math.floor(size));
@@ -41,8 +44,9 @@ export class WorkerPool {
   private spawn(): Slot {
     const { file, execArgv } = workerScript();
     const worker = new Worker(file, execArgv ? { execArgv } : {});
-    const slot: Slot = { worker, busy: new Map() };
-    worker.on('message', (m: { id: number; reply?: unknown; error?: { message: string; corrupt: boolean } }) => {
+    const slot: Slot = { worker, busy: new Map(), ready: false };
+    worker.on('message', (m: { id: number; ready?: boolean; reply?: unknown; error?: { message: string; corrupt: boolean } }) => {
+      if (m.ready) { slot.ready = true; return; }
       const p = slot.busy.get(m.id);
       if (!p) return;
       slot.busy.delete(m.id);
@@ -66,10 +70,12 @@ export class WorkerPool {
   /** Runs a task; buffers in `transfer` move to the worker (do not reuse them until the reply). */
   async run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
     if (this.closed) throw new Error('pool is closed');
-    if (this.size === 1) {
+    if (this.size === 1 || !this.slots.some((s) => s.ready)) {
+      this.inlineRuns++;
       await initTasks();
       return runTask(task) as R;
     }
+    this.workerRuns++;
     // least-busy slot, round robin among ties, so chunks spread evenly
     let best = this.slots[this.rr++ % this.slots.length]!;
     for (const s of this.slots) if (s.busy.size < best.busy.size) best = s;
@@ -79,6 +85,11 @@ export class WorkerPool {
       best.worker.ref();
       best.worker.postMessage({ id, task }, transfer);
     }).finally(() => { if (best.busy.size === 0) best.worker.unref(); });
+  }
+
+  /** Where tasks ran so far, and how many workers have booted (for tests and diagnostics). */
+  stats(): { inline: number; workers: number; ready: number } {
+    return { inline: this.inlineRuns, workers: this.workerRuns, ready: this.slots.filter((s) => s.ready).length };
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,9 @@ import { ChunkCorrupt, initTasks, runTask, type Task } from './tasks';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
+// Tells the pool this thread can take work; until a worker says so, the pool codes on the calling
+// thread (which would otherwise wait ~50 ms for Node to boot the workers).
+void initTasks().then(() => port.postMessage({ ready: true }), () => undefined);
 port.on('message', async (msg: { id: number; task: Task }) => {
   try {
     await initTasks();

@@ -116,7 +116,7 @@ try {
       c1: tz(`compress --threads 1 --force -o ${syn}.1.tzip ${syn}`),
       cN: tz(`compress --threads ${cores} --force -o ${syn}.N.tzip ${syn}`),
       // the machine's own parallel capacity for this exact work: two independent 1-thread runs at once
-      pair: `${tz(`compress --threads 1 --force -o ${syn}.a.tzip ${syn}`)} & ${tz(`compress --threads 1 --force -o ${syn}.b.tzip ${syn}`)} & wait %1 && wait %2`,
+      pair: `${tz(`compress --threads 1 --force -o ${syn}.a.tzip ${syn}`)} & a=$!; ${tz(`compress --threads 1 --force -o ${syn}.b.tzip ${syn}`)} & b=$!; wait $a && wait $b`,
       d1: tz(`decompress --threads 1 --force -o ${syn}.back ${syn}.1.tzip`),
       dN: tz(`decompress --threads ${cores} --force -o ${syn}.back ${syn}.1.tzip`),
     };

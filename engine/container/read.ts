@@ -72,10 +72,15 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   let next = 0;
   let pos = 0;
   // Payload reads run ahead of decoding and the sink (the output write) runs behind it; decoded
-  // buffers come back to `outFree` once the sink is done with them and are decoded into again.
+  // buffers come back to `outFree` once the sink is done with them and are decoded into again, and
+  // payload buffers come back with the decoded chunk (a fresh 1 MiB allocation per chunk costs page
+  // faults and zeroing on this thread).
+  const payloadSlot = chunkBytes + 64; // any payload of our encoder fits (at most 1 + chunk bytes)
+  const payloadFree: ArrayBuffer[] = [];
   const reads = new ReadAhead(c.chunks.length, 4, (k) => {
     const ch = c.chunks[k]!;
-    return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k));
+    const into = ch.payloadLength <= payloadSlot ? new Uint8Array(payloadFree.pop() ?? new ArrayBuffer(payloadSlot)) : undefined;
+    return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), into);
   });
   const outFree: ArrayBuffer[] = [];
   const sinks: Array<Promise<void>> = [];
@@ -100,6 +105,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
         throw e;
       }
       const data = reply.data;
+      if (reply.payload?.buffer.byteLength === payloadSlot) payloadFree.push(reply.payload.buffer as ArrayBuffer);
       sha.update(data);
       const done = sink(data, pos).then(() => { if (data.buffer.byteLength === chunkBytes) outFree.push(data.buffer as ArrayBuffer); });
       done.catch(() => undefined);

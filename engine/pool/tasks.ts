@@ -31,7 +31,8 @@ export interface DecodeTask {
   /** a recycled buffer (transferred in and back) to decode into, sparing a 1 MiB allocation per chunk */
   out?: Uint8Array;
 }
-export interface DecodeReply { data: Uint8Array }
+/** `payload`: the task's payload, handed back so its buffer can be reused. */
+export interface DecodeReply { data: Uint8Array; payload?: Uint8Array }
 export type Task = EncodeTask | DecodeTask | WhatIfTask;
 
 /** A decode whose output does not match its checksum, or whose payload is not a valid chunk. */
@@ -67,7 +68,7 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
   }
   if (data.length !== t.rawLength || (t.crc !== undefined && crc32(data) !== t.crc)) throw new ChunkCorrupt('chunk checksum mismatch');
   // a view on the caller's own buffer is sent back as it is; anything else must own its buffer
-  return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data) };
+  return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data), payload: t.payload };
 }
 
 function runWhatIf(t: WhatIfTask): WhatIfReply {

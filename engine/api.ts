@@ -49,6 +49,8 @@ export interface CompressOptions extends JobOptions {
   lossyExclude?: string[];
   /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/format.md, "Lossy mode" */
   lossyBlock?: number;
+  /** per-chunk checksum: XXH32 (default, format 1.2) or CRC-32 (what 1.0/1.1 readers check) */
+  chunkChecksum?: 'crc32' | 'xxh32';
 }
 
 export interface CompressResult {

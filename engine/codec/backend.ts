@@ -20,6 +20,8 @@ export interface Backend {
   repeatScore(data: Uint8Array, width: number): number;
   /** Exact number of distinct elements (width 4 or 8) among the first min(32768, n) of data. */
   distinctCount(data: Uint8Array, width: 4 | 8): number;
+  /** XXH32 (seed 0) of data: the per-chunk checksum (xxh32.ts). Uses the dynamic area like begin*(). */
+  xxh32(data: Uint8Array): number;
 
   beginDecode(n: number, layout: Layout): void;
   /** Writable view of plane p of the chunk being decoded. */

@@ -88,6 +88,11 @@ export function decodeChunkInto(payload: Uint8Array, dtype: string, rawLength: n
   }
 }
 
+/** XXH32 (seed 0) of data, in WebAssembly when available: the per-chunk checksum of .tzip 1.2. */
+export function xxh32(data: Uint8Array): number {
+  return current().xxh32(data);
+}
+
 /** Both implementations side by side, for tests and benchmarks. */
 export function createBackends(wasm: Uint8Array | undefined): { reference: Backend; wasm?: Backend } {
   return wasm ? { reference: createReferenceBackend(), wasm: createWasmBackend(wasm) } : { reference: createReferenceBackend() };

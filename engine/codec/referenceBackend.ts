@@ -3,6 +3,7 @@ import { mergeBlocks, splitBlocks } from './blocks';
 import type { Layout } from './layout';
 import { splitRef, mergeRef } from './planes';
 import { ransDecodeRef, ransEncodeRef } from './rans';
+import { xxh32Ref } from './xxh32';
 
 /** Pure TypeScript backend: the readable definition of what the WebAssembly kernels compute. */
 export function createReferenceBackend(): Backend {
@@ -19,6 +20,7 @@ export function createReferenceBackend(): Backend {
       planes = splitRef(data, n, layout);
     },
     plane: (p) => planes.subarray(p * n, (p + 1) * n),
+    xxh32: xxh32Ref,
     histogram(p) {
       const h = new Uint32Array(256);
       for (const b of planes.subarray(p * n, (p + 1) * n)) h[b]!++;

@@ -14,6 +14,7 @@ interface Kernels {
   histogramSample(src: number, n: number, step: number, out: number): void;
   repeatScore(src: number, n: number, width: number): number;
   distinctCount(src: number, n: number, width: number): number;
+  xxh32(src: number, n: number): number;
   ransEncInit(freqPtr: number, scale: number): void;
   ransEncode(src: number, n: number, ways: number, outEnd: number): number;
   ransDecInit(freqPtr: number, scale: number): void;
@@ -100,6 +101,11 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
       ensure(align(m * width));
       u8.set(data.subarray(0, m * width), DYN);
       return k.distinctCount(DYN, m, width);
+    },
+    xxh32(data) {
+      ensure(align(data.length));
+      u8.set(data, DYN);
+      return k.xxh32(DYN, data.length) >>> 0;
     },
     beginDecode(count, lay) {
       n = count;

@@ -28,6 +28,7 @@ import {
   CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES,
   VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord,
 } from './format';
+import { CHUNK_CHECKSUM } from './checksum';
 import { createSafeOutput } from './output';
 import { chunkLengths, planRegions } from './plan';
 
@@ -49,6 +50,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   const inp = await InputFile.open(input);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const sum = opts.chunkChecksum ?? CHUNK_CHECKSUM;
   const output = opts.output ?? `${input}.tzip`;
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
   const pool = new WorkerPool(threads);
@@ -116,7 +118,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         const bb = blockBytesOf(j.dtype);
         const phase = bb > 0 ? (j.offset - regions[j.region]!.offset) % bb : 0;
         const outSlot = new Uint8Array(outSlots, (next % SLOTS) * outSlotBytes, outSlotBytes);
-        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, out: outSlot, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) });
+        const p = pool.run<EncodeReply>({ op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(phase ? { phase } : {}) });
         p.catch(() => undefined); // rejections are handled where the queue is awaited
         queue.push(p);
         next++;
@@ -164,6 +166,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       original: { name: path.basename(input), size: inp.size, sha256, format: layout.format },
       chunkBytes,
       regions,
+      // absent means CRC-32, so a CRC-32 file stays readable by 1.0/1.1 readers
+      ...(sum !== 'crc32' ? { checksum: sum } : {}),
     };
     if (lossy) index.lossy = { bits: opts.lossyBits!, inputSha256 };
     await Promise.all(writes);

@@ -8,12 +8,13 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { badInput, TzError } from '../errors';
+import type { ChunkChecksum } from './checksum';
 import { crc32 } from './crc32';
 
 export const MAGIC = 0x50495a54; // "TZIP" read as u32 LE
 export const FOOTER_MAGIC = 'TZIPEND\0';
 export const VERSION_MAJOR = 1;
-export const VERSION_MINOR = 1;
+export const VERSION_MINOR = 2;
 export const HEADER_BYTES = 16;
 export const FOOTER_BYTES = 32;
 export const CHUNK_RECORD_BYTES = 32;
@@ -52,6 +53,8 @@ export interface IndexJson {
   regions: RegionRecord[];
   /** lossy files: the SHA-256 above is of the rounded result, not of the input */
   lossy?: { bits: number; inputSha256: string };
+  /** per-chunk checksum algorithm (since 1.2; absent: "crc32", as in 1.0/1.1 files) */
+  checksum?: ChunkChecksum;
 }
 
 export interface ChunkRecord {
@@ -172,6 +175,7 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   if (o.name === '' || o.name.includes('/') || o.name.includes('\\') || o.name === '.' || o.name === '..') throw bad(`unsafe original name "${o.name}"`);
   if (!isUint(json.chunkBytes) || json.chunkBytes === 0 || json.chunkBytes > MAX_CHUNK_BYTES) throw bad('bad chunk size');
   if (!Array.isArray(json.regions)) throw bad('no regions');
+  if (json.checksum !== undefined && json.checksum !== 'crc32' && json.checksum !== 'xxh32') throw bad(`unknown chunk checksum "${String(json.checksum)}"`);
   const dv = new DataView(indexBytes.buffer, indexBytes.byteOffset + footer.jsonLength, footer.chunkCount * CHUNK_RECORD_BYTES);
   const chunks: ChunkRecord[] = [];
   for (let i = 0; i < footer.chunkCount; i++) {

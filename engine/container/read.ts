@@ -75,6 +75,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   // buffers come back to `outFree` once the sink is done with them and are decoded into again, and
   // payload buffers come back with the decoded chunk (a fresh 1 MiB allocation per chunk costs page
   // faults and zeroing on this thread).
+  const sum = c.index.checksum ?? 'crc32';
   const payloadSlot = chunkBytes + 64; // any payload of our encoder fits (at most 1 + chunk bytes)
   const payloadFree: ArrayBuffer[] = [];
   const reads = new ReadAhead(c.chunks.length, 4, (k) => {
@@ -91,7 +92,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
         const ch = c.chunks[next]!;
         const payload = await abortable(reads.take(next), opts.signal, path);
         const out = new Uint8Array(outFree.pop() ?? new ArrayBuffer(chunkBytes));
-        const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, out }, [payload.buffer as ArrayBuffer, out.buffer as ArrayBuffer]);
+        const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out }, [payload.buffer as ArrayBuffer, out.buffer as ArrayBuffer]);
         p.catch(() => undefined);
         queue.push(p);
         next++;

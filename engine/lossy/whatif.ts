@@ -10,6 +10,7 @@
 import type { JobOptions } from '../api';
 import { chunkLengths, planRegions, type PlannedRegion } from '../container/plan';
 import { TOOL } from '../container/compress';
+import { CHUNK_CHECKSUM } from '../container/checksum';
 import { CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord } from '../container/format';
 import { blockBytesOf } from '../codec/index';
 import { dtypeInfo } from '../dtypes';
@@ -272,6 +273,7 @@ function framedBytes(file: string, format: string, size: number, planned: Planne
     original: { name: file.split(/[\\/]/).pop()!, size, sha256: hex(), format },
     chunkBytes,
     regions,
+    checksum: CHUNK_CHECKSUM,
   };
   if (k !== undefined && bits.some((b) => b !== undefined)) index.lossy = { bits: k, inputSha256: hex() };
   const { stored, footer } = encodeIndex(index, records, pos);

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeChunk, decodeChunkInto, encodeChunk, initCodec, CodecError } from '../codec/index';
-import { crc32 } from '../container/crc32';
+import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../container/checksum';
 import type { ErrorAcc } from '../lossy/errorStats';
 import { lossyEncodeOptions } from '../lossy/encodeOptions';
 import { roundChunk } from '../lossy/round';
@@ -18,14 +18,19 @@ export interface EncodeTask {
   /** where to write the payload (data.length + 1 bytes fit any payload); typically a slot of a
    *  SharedArrayBuffer, so nothing is allocated or transferred per chunk. The reply's payload is then a view of it. */
   out?: Uint8Array;
+  /** checksum algorithm of `crc`/`payloadCrc` in the reply (default CHUNK_CHECKSUM) */
+  sum?: ChunkChecksum;
 }
+/** crc / payloadCrc: checksums of the raw chunk and of the payload (algorithm: the task's `sum`). */
 export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array; lossy?: ErrorAcc }
 /** Lossy what-if: for each entry of `bits` (undefined = lossless), the coded size of the chunk
  *  rounded that way, the error statistics, and a digest of the rounded bytes (for dedupe). */
-export interface WhatIfTask { op: 'whatif'; dtype: string; data: Uint8Array; bits: Array<number | undefined>; phase?: number }
+export interface WhatIfTask { op: 'whatif'; dtype: string; data: Uint8Array; bits: Array<number | undefined>; phase?: number; sum?: ChunkChecksum }
 export interface WhatIfReply { sizes: number[]; errors: Array<ErrorAcc | undefined>; digests: string[]; crcs: number[]; payloadCrcs: number[] }
 export interface DecodeTask {
   op: 'decode'; dtype: string; payload: Uint8Array; rawLength: number; payloadCrc: number;
+  /** the container's checksum algorithm (index "checksum") for payloadCrc and crc */
+  sum: ChunkChecksum;
   /** CRC-32 the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
   crc?: number;
   /** a recycled buffer (transferred in and back) to decode into, sparing a 1 MiB allocation per chunk */
@@ -46,16 +51,17 @@ export function initTasks(): Promise<void> {
 export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
   if (t.op === 'whatif') return runWhatIf(t);
   if (t.op === 'encode') {
+    const sum = t.sum ?? CHUNK_CHECKSUM;
     if (t.lossyBits !== undefined) {
       const lossy = roundChunk(t.data, t.dtype, t.lossyBits);
       const payload = owned(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits), 0, t.out), t.out);
-      return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data, lossy };
+      return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data, lossy };
     }
     const payload = owned(encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
-    return { payload, crc: crc32(t.data), payloadCrc: crc32(payload), data: t.data };
+    return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data };
   }
   // The payload checksum is checked first, so corrupted bytes never reach the decoder.
-  if (crc32(t.payload) !== t.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch');
+  if (chunkChecksum(t.sum, t.payload) !== t.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch');
   let data: Uint8Array;
   try {
     if (t.out && t.out.length >= t.rawLength) {
@@ -66,7 +72,7 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
     if (e instanceof CodecError) throw new ChunkCorrupt(`corrupted chunk data (${e.message})`);
     throw e;
   }
-  if (data.length !== t.rawLength || (t.crc !== undefined && crc32(data) !== t.crc)) throw new ChunkCorrupt('chunk checksum mismatch');
+  if (data.length !== t.rawLength || (t.crc !== undefined && chunkChecksum(t.sum, data) !== t.crc)) throw new ChunkCorrupt('chunk checksum mismatch');
   // a view on the caller's own buffer is sent back as it is; anything else must own its buffer
   return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data), payload: t.payload };
 }
@@ -83,8 +89,8 @@ function runWhatIf(t: WhatIfTask): WhatIfReply {
     errors.push(k === undefined ? undefined : roundChunk(work, t.dtype, k));
     const payload = k === undefined ? encodeChunk(work, t.dtype, undefined, t.phase) : encodeChunk(work, t.dtype, lossyEncodeOptions(k));
     sizes.push(payload.length);
-    payloadCrcs.push(crc32(payload));
-    crcs.push(crc32(work));
+    payloadCrcs.push(chunkChecksum(t.sum ?? CHUNK_CHECKSUM, payload));
+    crcs.push(chunkChecksum(t.sum ?? CHUNK_CHECKSUM, work));
     digests.push(createHash('sha1').update(work).digest('hex'));
   }
   return { sizes, errors, digests, crcs, payloadCrcs };

@@ -4,6 +4,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { xxh32Ref } from '../../engine/codec/xxh32';
 import {
   initCodec, encodeChunk, decodeChunk, decodeChunkInto, codecBackendName, createBackends, loadKernels,
   encodeWith, decodeWith, CodecError,
@@ -211,6 +215,30 @@ test('the SIMD rANS encoders (8 and 16 lanes) emit exactly the reference words a
       ransDecodeRef(got.words, got.states, freqs, scale, back);
       assert.ok(equalBytes(back, plane), `${name} n=${n}: does not decode`);
     }
+  }
+});
+
+const HAVE_XXHSUM = spawnSync('xxhsum', ['-V']).status === 0;
+
+test('XXH32: the WebAssembly kernel, the reference and xxhsum -H0 agree (every length 0..80, larger, unaligned)', { skip: !HAVE_XXHSUM && 'xxhsum not installed (Debian package xxhash; .ci/run installs it)' }, (t) => {
+  if (!wasmBackend) { t.skip('kernels not generated (run scripts/build-wasm.mjs)'); return; }
+  const r = rng(31);
+  const big = Uint8Array.from({ length: (1 << 20) + 37 }, () => (r() * 256) | 0);
+  const cases: Uint8Array[] = [];
+  for (let n = 0; n <= 80; n++) cases.push(big.subarray(3, 3 + n));
+  cases.push(big.subarray(1), big.subarray(0, 65536), new Uint8Array(4096));
+  const dir = mkdtempSync(path.join(tmpdir(), 'tz-xxh-'));
+  try {
+    cases.forEach((c, i) => writeFileSync(path.join(dir, `c${i}`), c));
+    const out = spawnSync('xxhsum', ['-H0', ...cases.map((_, i) => path.join(dir, `c${i}`))], { encoding: 'utf8' }).stdout;
+    const want = new Map(out.trim().split('\n').map((l) => { const [h, f] = l.trim().split(/\s+/); return [path.basename(f!), parseInt(h!, 16)]; }));
+    cases.forEach((c, i) => {
+      const ref = xxh32Ref(c);
+      assert.equal(ref, want.get(`c${i}`), `reference, ${c.length} bytes`);
+      assert.equal(wasmBackend!.xxh32(c), ref, `wasm, ${c.length} bytes`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

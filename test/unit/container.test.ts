@@ -5,11 +5,16 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine/api';
 import { TzError } from '../../engine/errors';
+import { xxh32Ref } from '../../engine/codec/xxh32';
+import { crc32Reference } from '../../engine/container/crc32';
+import { openContainer } from '../../engine/container/read';
+import { encodeIndex } from '../../engine/container/format';
 import { CORPUS, NO_CORPUS, REGISTRY_ONNX, gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
 
 const tmp = tempDir('tz-container-');
 after(() => tmp.cleanup());
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const HEADER_OFFSET_OF_FIRST_PAYLOAD = 16; // payloads follow the 16-byte header (docs/format.md)
 
 async function roundTrip(file: string, dir: string, threads?: number): Promise<{ tz: Uint8Array; size: number }> {
   const base = path.join(dir, path.basename(file));
@@ -71,6 +76,68 @@ describe('container round trips', () => {
     await decompressFile(two + '.tzip', { output: two + '.back' });
     assert.equal(sha(readFileSync(two + '.back')), sha(readFileSync(two)));
   });
+});
+
+describe('chunk checksums', () => {
+  test('XXH32 (1.2) by default; CRC-32 containers (1.0/1.1) still decode, verify and catch corruption', async () => {
+    const w = toBF16Bytes(gaussianF32(600_000, 0.02, 21)); // 1.2 MB: two chunks
+    const file = writeFile(tmp.dir, 'sums.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [600_000], data: w }]));
+    const orig = readFileSync(file);
+    const xx = await compressFile(file, { output: `${file}.xx.tzip`, force: true, threads: 1 });
+    const cr = await compressFile(file, { output: `${file}.crc.tzip`, force: true, threads: 1, chunkChecksum: 'crc32' });
+    assert.equal((await infoFile(xx.output)).version, '1.2');
+    // the chunk table holds each chunk's checksum in the algorithm the index names
+    for (const [tz, alg, fn] of [[xx.output, 'xxh32', xxh32Ref], [cr.output, undefined, crc32Reference]] as const) {
+      const c = await openContainer(tz);
+      try {
+        assert.equal(c.index.checksum, alg);
+        let checked = 0;
+        for (const r of c.index.regions) {
+          for (let k = 0; k < r.chunks; k++) {
+            const ch = c.chunks[r.chunk + k]!;
+            const off = r.offset + k * c.index.chunkBytes;
+            assert.equal(ch.rawCrc, fn(orig.subarray(off, off + ch.rawLength)), `${tz}: chunk ${r.chunk + k}`);
+            checked++;
+          }
+        }
+        assert.ok(checked >= 3);
+      } finally {
+        await c.file.close();
+      }
+    }
+    for (const tz of [xx.output, cr.output]) {
+      const v = await verifyFile(tz);
+      assert.ok(v.ok, `${tz}: ${v.problems.join('; ')}`);
+      const back = `${tz}.back`;
+      await decompressFile(tz, { output: back, force: true, threads: 1 });
+      assert.equal(sha(readFileSync(back)), sha(orig));
+      // a flipped payload byte fails the payload checksum, whichever algorithm the file uses
+      const bad = Buffer.from(readFileSync(tz));
+      bad[HEADER_OFFSET_OF_FIRST_PAYLOAD + 100]! ^= 0x10;
+      writeFileSync(`${tz}.bad`, bad);
+      const vb = await verifyFile(`${tz}.bad`);
+      assert.ok(!vb.ok && vb.problems.some((p) => /checksum/.test(p)), `${tz}: ${vb.problems.join('; ')}`);
+    }
+  });
+});
+
+test('an index naming an unknown chunk checksum is refused with a clear message', async () => {
+  const w = toBF16Bytes(gaussianF32(4096, 0.02, 22));
+  const file = writeFile(tmp.dir, 'sumbad.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [4096], data: w }]));
+  const tz = (await compressFile(file, { output: `${file}.tzip`, force: true, threads: 1 })).output;
+  const c = await openContainer(tz);
+  const end = Math.max(...c.chunks.map((ch) => ch.payloadOffset + ch.payloadLength));
+  await c.file.close();
+  const { stored, footer } = encodeIndex({ ...c.index, checksum: 'md5' as never }, c.chunks, end);
+  const bad = `${tz}.md5.tzip`;
+  writeFileSync(bad, Buffer.concat([readFileSync(tz).subarray(0, end), stored, footer]));
+  const v = await verifyFile(bad);
+  assert.equal(v.ok, false);
+  assert.match(v.problems.join(), /unknown chunk checksum "md5"/);
+  // the same rewrite with the real algorithm is accepted, so only the name was refused
+  const { stored: s2, footer: f2 } = encodeIndex(c.index, c.chunks, end);
+  writeFileSync(`${tz}.same.tzip`, Buffer.concat([readFileSync(tz).subarray(0, end), s2, f2]));
+  assert.ok((await verifyFile(`${tz}.same.tzip`)).ok);
 });
 
 describe('container safety', () => {

@@ -9,7 +9,7 @@ const RANS_L: u32 = 1 << 15;
 
 // Static scratch: encoder symbol table (256 x 4 u32), decoder slot table (4096 u32), states (8 u32).
 const ENC_TAB: usize = memory.data(256 * 16, 16);
-// SIMD encoder: per symbol x_max (u32), start (u32), 1/freq (f64); ENC_SHUF: renormalisation word
+// SIMD encoder: per symbol x_max, start, floor(2^32 / freq), freq (u32 each); ENC_SHUF: renormalisation word
 // packing by lane mask; ENC_SCALE: the scale ENC_SIMD was built for
 const ENC_SIMD: usize = memory.data(256 * 16, 16);
 const ENC_SHUF: usize = memory.data(16 * 16, 16);
@@ -277,7 +277,9 @@ export function ransEncInit(freqPtr: usize, scale: u32): void {
     const v = ENC_SIMD + (s << 4);
     store<u32>(v, f << (31 - scale));
     store<u32>(v + 4, start);
-    store<f64>(v + 8, 1.0 / <f64>f);
+    // floor(2^32 / f) (2^32 - 1 for f = 1): mulhi(x, rcp) is floor(x / f) or one less (enc4)
+    store<u32>(v + 8, f == 1 ? 0xffffffff : <u32>((<u64>1 << 32) / <u64>f));
+    store<u32>(v + 12, f);
     start += f;
   }
   store<u32>(ENC_SCALE, scale);
@@ -308,26 +310,29 @@ let encP: usize = 0;
 
 /** One i32x4 of lanes through an encoder step on symbols at src[0..3]: renormalise the lanes whose
  *  state reached x_max (their low words go below encP, in lane order), then
- *  x = x + start + floor(x / f) * (M - f). floor(x / f) is exact in f64: (x + 0.5) / f is at least
- *  0.5 / f >= 2^-13 away from an integer, while the rounding error of (x + 0.5) * (1 / f) stays
- *  below 2^-33 for x < 2^31. */
-@inline function enc4(x: v128, src: usize, fshift: u32, m: v128): v128 {
+ *  x = x + start + floor(x / f) * (M - f). With rcp = floor(2^32 / f), q' = (x * rcp) >> 32 is
+ *  floor(x / f) or one less (x / f - x * rcp / 2^32 < x / 2^32 < 1/2); one compare of the
+ *  remainder x - q' * f against f corrects it. */
+@inline function enc4(x: v128, src: usize, m: v128): v128 {
   const e0 = v128.load(ENC_SIMD + (<usize>load<u8>(src) << 4));
   const e1 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 1) << 4));
   const e2 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 2) << 4));
   const e3 = v128.load(ENC_SIMD + (<usize>load<u8>(src, 3) << 4));
   const t0 = i32x4.shuffle(e0, e1, 0, 4, 1, 5); // xmax0 xmax1 start0 start1
   const t1 = i32x4.shuffle(e2, e3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(e0, e1, 2, 6, 3, 7); // rcp0 rcp1 f0 f1
+  const t3 = i32x4.shuffle(e2, e3, 2, 6, 3, 7);
   const xmax = i32x4.shuffle(t0, t1, 0, 1, 4, 5);
   const c = i32x4.ge_u(x, xmax);
   const mask = <usize>i32x4.bitmask(c);
   v128.store64_lane(encP - 8, i8x16.swizzle(x, v128.load(ENC_SHUF + (mask << 4))), 0);
   encP -= <usize>popcnt<u32>(<u32>mask) << 1;
   x = v128.bitselect(i32x4.shr_u(x, 16), x, c);
-  const half = f64x2.splat(0.5);
-  const q01 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(x), half), i64x2.shuffle(e0, e1, 1, 3)));
-  const q23 = i32x4.trunc_sat_f64x2_s_zero(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(x, x, 2, 3, 0, 1)), half), i64x2.shuffle(e2, e3, 1, 3)));
-  return i32x4.add(i32x4.add(x, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(i32x4.shuffle(q01, q23, 0, 1, 4, 5), i32x4.sub(m, i32x4.shr_u(xmax, fshift))));
+  const rcp = i32x4.shuffle(t2, t3, 0, 1, 4, 5);
+  const f = i32x4.shuffle(t2, t3, 2, 3, 6, 7);
+  let q = i32x4.shuffle(i64x2.extmul_low_i32x4_u(x, rcp), i64x2.extmul_high_i32x4_u(x, rcp), 1, 3, 5, 7);
+  q = i32x4.sub(q, i32x4.ge_u(i32x4.sub(x, i32x4.mul(q, f)), f)); // a true compare is -1: q + 1
+  return i32x4.add(i32x4.add(x, i32x4.shuffle(t0, t1, 2, 3, 6, 7)), i32x4.mul(q, i32x4.sub(m, f)));
 }
 
 /** The SIMD encoder's whole groups of 8 or 16 lanes: symbols [0, i) (i a multiple of `ways`),
@@ -335,9 +340,7 @@ let encP: usize = 0;
  *  encoder (encPut), in the same order: the scalar encoder takes the highest lane first, so each
  *  group's higher vectors emit above its lower ones. Returns the start of the word stream. */
 function ransEncodeSimd(src: usize, i: usize, p: usize, ways: u32): usize {
-  const scale = load<u32>(ENC_SCALE);
-  const fshift = 31 - scale;
-  const m = i32x4.splat(1 << scale);
+  const m = i32x4.splat(1 << load<u32>(ENC_SCALE));
   let a = v128.load(STATES);
   let b = v128.load(STATES + 16);
   encP = p;
@@ -346,18 +349,18 @@ function ransEncodeSimd(src: usize, i: usize, p: usize, ways: u32): usize {
     let d = v128.load(STATES + 48);
     while (i > 0) {
       i -= 16;
-      d = enc4(d, src + i + 12, fshift, m);
-      c = enc4(c, src + i + 8, fshift, m);
-      b = enc4(b, src + i + 4, fshift, m);
-      a = enc4(a, src + i, fshift, m);
+      d = enc4(d, src + i + 12, m);
+      c = enc4(c, src + i + 8, m);
+      b = enc4(b, src + i + 4, m);
+      a = enc4(a, src + i, m);
     }
     v128.store(STATES + 32, c);
     v128.store(STATES + 48, d);
   } else {
     while (i > 0) {
       i -= 8;
-      b = enc4(b, src + i + 4, fshift, m);
-      a = enc4(a, src + i, fshift, m);
+      b = enc4(b, src + i + 4, m);
+      a = enc4(a, src + i, m);
     }
   }
   v128.store(STATES, a);

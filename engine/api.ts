@@ -49,7 +49,7 @@ export interface CompressOptions extends JobOptions {
   lossyExclude?: string[];
   /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/format.md, "Lossy mode" */
   lossyBlock?: number;
-  /** per-chunk checksum: XXH32 (default, format 1.2) or CRC-32 (what 1.0/1.1 readers check) */
+  /** per-chunk checksum: XXH32 (default, format 2.0) or CRC-32 (as in 1.x files) */
   chunkChecksum?: 'crc32' | 'xxh32';
 }
 

@@ -88,7 +88,7 @@ export function decodeChunkInto(payload: Uint8Array, dtype: string, rawLength: n
   }
 }
 
-/** XXH32 (seed 0) of data, in WebAssembly when available: the per-chunk checksum of .tzip 1.2. */
+/** XXH32 (seed 0) of data, in WebAssembly when available: the per-chunk checksum of .tzip 2.0. */
 export function xxh32(data: Uint8Array): number {
   return current().xxh32(data);
 }

@@ -10,7 +10,7 @@
  * and must end with every state back at L and the stream fully consumed (an integrity check).
  *
  * Block layout (see docs/format.md, "Chunk payload"):
- *   u8      scale (bits 0-3, 1..12) | log2(ways) << 4 (0..4; 4 = 16 lanes since format 1.1)
+ *   u8      scale (bits 0-3, 1..12) | log2(ways) << 4 (0..4; 4 = 16 lanes since format 2.0)
  *   bits    table: gamma(nsym-1); per present symbol ascending gamma(gap+1); gamma(freq) for all but
  *           the last symbol (whose frequency is 2^scale minus the others); padded to a byte
  *   u32 x ways  initial decoder states (little-endian)

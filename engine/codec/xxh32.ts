@@ -1,5 +1,5 @@
 /**
- * XXH32 with seed 0: the readable reference of the per-chunk checksum of .tzip 1.2 (docs/format.md,
+ * XXH32 with seed 0: the readable reference of the per-chunk checksum of .tzip 2.0 (docs/format.md,
  * "Chunk table"). The WebAssembly kernel (wasm/kernels.ts, `xxh32`) must give the same values; both
  * are tested against Debian's `xxhsum -H0`.
  */

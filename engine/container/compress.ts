@@ -168,7 +168,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       original: { name: path.basename(input), size: inp.size, sha256, format: layout.format },
       chunkBytes,
       regions,
-      // absent means CRC-32, so a CRC-32 file stays readable by 1.0/1.1 readers
+      // absent means CRC-32 (as in 1.x files)
       ...(sum !== 'crc32' ? { checksum: sum } : {}),
     };
     if (lossy) index.lossy = { bits: opts.lossyBits!, inputSha256 };

@@ -13,8 +13,11 @@ import { crc32 } from './crc32';
 
 export const MAGIC = 0x50495a54; // "TZIP" read as u32 LE
 export const FOOTER_MAGIC = 'TZIPEND\0';
-export const VERSION_MAJOR = 1;
-export const VERSION_MINOR = 2;
+/** 2.0: 16-lane rANS blocks and XXH32 chunk checksums, which 1.x readers cannot read (docs/format.md). */
+export const VERSION_MAJOR = 2;
+export const VERSION_MINOR = 0;
+/** Major versions this reader reads: 1.x files are read unchanged. */
+export const READABLE_MAJORS = [1, 2];
 export const HEADER_BYTES = 16;
 export const FOOTER_BYTES = 32;
 export const CHUNK_RECORD_BYTES = 32;
@@ -53,7 +56,7 @@ export interface IndexJson {
   regions: RegionRecord[];
   /** lossy files: the SHA-256 above is of the rounded result, not of the input */
   lossy?: { bits: number; inputSha256: string };
-  /** per-chunk checksum algorithm (since 1.2; absent: "crc32", as in 1.0/1.1 files) */
+  /** per-chunk checksum algorithm (since 2.0; absent: "crc32", as in 1.x files) */
   checksum?: ChunkChecksum;
 }
 
@@ -125,7 +128,7 @@ export function parseHeader(file: string, b: Uint8Array): { flags: number; minor
   if (b.length < HEADER_BYTES || dv.getUint32(0, true) !== MAGIC) throw badInput(file, 'not a .tzip file (bad magic)');
   const major = dv.getUint16(4, true);
   const minor = dv.getUint16(6, true);
-  if (major !== VERSION_MAJOR) throw new TzError('UNSUPPORTED', file, `unsupported .tzip version ${major}.${minor} (this TensorZip reads ${VERSION_MAJOR}.x)`);
+  if (!READABLE_MAJORS.includes(major)) throw new TzError('UNSUPPORTED', file, `unsupported .tzip version ${major}.${minor} (this TensorZip reads ${READABLE_MAJORS.map((m) => `${m}.x`).join(' and ')}; a newer TensorZip may read it)`);
   const flags = dv.getUint32(8, true);
   if ((flags & ~FLAG_LOSSY) !== 0 || dv.getUint32(12, true) !== 0) throw badInput(file, 'corrupted .tzip header (unknown flags or non-zero reserved bytes)');
   return { flags, minor };

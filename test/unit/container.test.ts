@@ -79,13 +79,13 @@ describe('container round trips', () => {
 });
 
 describe('chunk checksums', () => {
-  test('XXH32 (1.2) by default; CRC-32 containers (1.0/1.1) still decode, verify and catch corruption', async () => {
+  test('XXH32 (2.0) by default; CRC-32 chunk checksums (as in 1.x files) still decode, verify and catch corruption', async () => {
     const w = toBF16Bytes(gaussianF32(600_000, 0.02, 21)); // 1.2 MB: two chunks
     const file = writeFile(tmp.dir, 'sums.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [600_000], data: w }]));
     const orig = readFileSync(file);
     const xx = await compressFile(file, { output: `${file}.xx.tzip`, force: true, threads: 1 });
     const cr = await compressFile(file, { output: `${file}.crc.tzip`, force: true, threads: 1, chunkChecksum: 'crc32' });
-    assert.equal((await infoFile(xx.output)).version, '1.2');
+    assert.equal((await infoFile(xx.output)).version, "2.0");
     // the chunk table holds each chunk's checksum in the algorithm the index names
     for (const [tz, alg, fn] of [[xx.output, 'xxh32', xxh32Ref], [cr.output, undefined, crc32Reference]] as const) {
       const c = await openContainer(tz);
@@ -138,6 +138,34 @@ test('an index naming an unknown chunk checksum is refused with a clear message'
   const { stored: s2, footer: f2 } = encodeIndex(c.index, c.chunks, end);
   writeFileSync(`${tz}.same.tzip`, Buffer.concat([readFileSync(tz).subarray(0, end), s2, f2]));
   assert.ok((await verifyFile(`${tz}.same.tzip`)).ok);
+});
+
+test('versions: 1.0 files (8 lanes, CRC-32) still read; an unknown major version is refused by name', async () => {
+  const w = toBF16Bytes(gaussianF32(20_000, 0.02, 23)); // planes of 20k symbols: 8-lane rANS, as 1.0 wrote
+  const file = writeFile(tmp.dir, 'v1.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [20_000], data: w }]));
+  const tz = (await compressFile(file, { output: `${file}.tzip`, force: true, threads: 1, chunkChecksum: 'crc32' })).output;
+  const c = await openContainer(tz);
+  const end = Math.max(...c.chunks.map((ch) => ch.payloadOffset + ch.payloadLength));
+  await c.file.close();
+  const withHeader = (major: number, minor: number, version: string): string => {
+    const body = Buffer.from(readFileSync(tz).subarray(0, end));
+    body.writeUInt16LE(major, 4);
+    body.writeUInt16LE(minor, 6);
+    const { stored, footer } = encodeIndex({ ...c.index, version }, c.chunks, end);
+    const out = `${tz}.v${major}.tzip`;
+    writeFileSync(out, Buffer.concat([body, stored, footer]));
+    return out;
+  };
+  const v1 = withHeader(1, 0, '1.0');
+  assert.ok((await verifyFile(v1)).ok);
+  await decompressFile(v1, { output: `${v1}.back`, force: true, threads: 1 });
+  assert.equal(sha(readFileSync(`${v1}.back`)), sha(readFileSync(file)));
+  const v3 = withHeader(3, 0, '3.0');
+  const v = await verifyFile(v3);
+  assert.equal(v.ok, false);
+  assert.match(v.problems.join(), /unsupported \.tzip version 3\.0 \(this TensorZip reads 1\.x and 2\.x/);
+  await assert.rejects(decompressFile(v3, { output: `${v3}.back`, threads: 1 }), (e: unknown) => e instanceof TzError && e.code === 'UNSUPPORTED');
+  assert.ok(!existsSync(`${v3}.back`));
 });
 
 describe('container safety', () => {

@@ -533,16 +533,8 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
   const full = nn & ~7;
   for (; i < full; i += 8) {
     if (p > srcEnd) break; // corrupt: stop early, the final check fails
-    const sa = v128.and(a, m12);
-    const sb = v128.and(b, m12);
-    let fa = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 0) << 2)));
-    fa = i32x4.replace_lane(fa, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 1) << 2)));
-    fa = i32x4.replace_lane(fa, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 2) << 2)));
-    fa = i32x4.replace_lane(fa, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sa, 3) << 2)));
-    let fbv = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 0) << 2)));
-    fbv = i32x4.replace_lane(fbv, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 1) << 2)));
-    fbv = i32x4.replace_lane(fbv, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 2) << 2)));
-    fbv = i32x4.replace_lane(fbv, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(sb, 3) << 2)));
+    const fa = lookup4(a);
+    const fbv = lookup4(b);
     a = i32x4.add(i32x4.mul(v128.and(fa, m12), i32x4.shr_u(a, 12)), v128.and(i32x4.shr_u(fa, 12), m12));
     b = i32x4.add(i32x4.mul(v128.and(fbv, m12), i32x4.shr_u(b, 12)), v128.and(i32x4.shr_u(fbv, 12), m12));
     const syms = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbv, 24)), i32x4.splat(0));
@@ -567,11 +559,12 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
 
 /** The table entries (freq | bias << 12 | symbol << 24) of the four lanes of x (12-bit slots). */
 @inline function lookup4(x: v128): v128 {
-  const s = v128.and(x, i32x4.splat(0xfff));
-  let f = i32x4.splat(load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 0) << 2)));
-  f = i32x4.replace_lane(f, 1, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 1) << 2)));
-  f = i32x4.replace_lane(f, 2, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 2) << 2)));
-  return i32x4.replace_lane(f, 3, load<u32>(DEC_FB + (<usize>i32x4.extract_lane(s, 3) << 2)));
+  const s = i32x4.shl(v128.and(x, i32x4.splat(0xfff)), 2);
+  // each lane straight from memory into the vector (pinsrd with a memory operand)
+  let f = v128.load32_zero(DEC_FB + <usize>i32x4.extract_lane(s, 0));
+  f = v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 1), f, 1);
+  f = v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 2), f, 2);
+  return v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 3), f, 3);
 }
 
 /** x = freq * (x >> 12) + bias for the entries f of lanes x. */

@@ -45,12 +45,6 @@ function requireReady(): void {
   ok = true;
 }
 
-/** Kept for callers that want zstd ready before timing-sensitive work; zstd otherwise starts on first use. */
-export function initZstd(): Promise<void> {
-  requireReady();
-  return Promise.resolve();
-}
-
 export function zstdCompress(data: Uint8Array, level: number): Uint8Array {
   requireReady();
   const bound: number = Module._ZSTD_compressBound(data.length);

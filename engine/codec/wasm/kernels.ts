@@ -524,37 +524,26 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
   // Lanes 0-3 and 4-7 as two i32x4 vectors. Table lookups stay scalar (wasm has no gather);
   // the state update, symbol packing and renormalisation are vectorised. Renormalisation of four
   // lanes reads up to four words at p and routes them to the lanes that need one, in lane order.
-  let p = src;
+  decP = src;
   let a = v128.load(STATES);
   let b = v128.load(STATES + 16);
-  const m12 = i32x4.splat(0xfff);
-  const lim = i32x4.splat(RANS_L);
   let i: usize = 0;
   const full = nn & ~7;
   for (; i < full; i += 8) {
-    if (p > srcEnd) break; // corrupt: stop early, the final check fails
+    if (decP > srcEnd) break; // corrupt: stop early, the final check fails
     const fa = lookup4(a);
     const fbv = lookup4(b);
-    a = i32x4.add(i32x4.mul(v128.and(fa, m12), i32x4.shr_u(a, 12)), v128.and(i32x4.shr_u(fa, 12), m12));
-    b = i32x4.add(i32x4.mul(v128.and(fbv, m12), i32x4.shr_u(b, 12)), v128.and(i32x4.shr_u(fbv, 12), m12));
-    const syms = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbv, 24)), i32x4.splat(0));
-    v128.store64_lane(dst + i, syms, 0);
+    a = step4(a, fa);
+    b = step4(b, fbv);
+    v128.store64_lane(dst + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbv, 24)), i32x4.splat(0)), 0);
     // renormalise lanes 0-3, then 4-7
-    let lt = i32x4.lt_u(a, lim);
-    let m = <usize>i32x4.bitmask(lt);
-    let w = i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)));
-    a = v128.bitselect(v128.or(i32x4.shl(a, 16), w), a, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
-    lt = i32x4.lt_u(b, lim);
-    m = <usize>i32x4.bitmask(lt);
-    w = i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)));
-    b = v128.bitselect(v128.or(i32x4.shl(b, 16), w), b, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
+    a = renorm4(a);
+    b = renorm4(b);
   }
   v128.store(STATES, a);
   v128.store(STATES + 16, b);
   if (i < full) return 0;
-  return ransDecodeGeneric(p, srcEnd, i, nn, 7, 12, 4095, dst);
+  return ransDecodeGeneric(decP, srcEnd, i, nn, 7, 12, 4095, dst);
 }
 
 /** The table entries (freq | bias << 12 | symbol << 24) of the four lanes of x (12-bit slots). */
@@ -565,6 +554,19 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
   f = v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 1), f, 1);
   f = v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 2), f, 2);
   return v128.load32_lane(DEC_FB + <usize>i32x4.extract_lane(s, 3), f, 3);
+}
+
+// the SIMD decoders' read pointer in the word stream (shared by the inlined renormalisations)
+let decP: usize = 0;
+
+/** Renormalises the lanes of x below 2^15: reads up to four words at decP and routes them to those
+ *  lanes in lane order (SHUF), advancing decP past them. */
+@inline function renorm4(x: v128): v128 {
+  const lt = i32x4.lt_u(x, i32x4.splat(RANS_L));
+  const m = <usize>i32x4.bitmask(lt);
+  const w = i8x16.swizzle(v128.load64_zero(decP), v128.load(SHUF + (m << 4)));
+  decP += <usize>popcnt<u32>(<u32>m) << 1;
+  return v128.bitselect(v128.or(i32x4.shl(x, 16), w), x, lt);
 }
 
 /** x = freq * (x >> 12) + bias for the entries f of lanes x. */
@@ -578,16 +580,15 @@ function ransDecode8x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
  *  and multiplies of four vectors to overlap with that chain (twice the work per pointer step of
  *  the 8-lane decoder). */
 function ransDecode16x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 {
-  let p = src;
+  decP = src;
   let a = v128.load(STATES);
   let b = v128.load(STATES + 16);
   let c = v128.load(STATES + 32);
   let d = v128.load(STATES + 48);
-  const lim = i32x4.splat(RANS_L);
   let i: usize = 0;
   const full = nn & ~15;
   for (; i < full; i += 16) {
-    if (p > srcEnd) break; // corrupt: stop early, the final check fails
+    if (decP > srcEnd) break; // corrupt: stop early, the final check fails
     const fa = lookup4(a), fbb = lookup4(b), fc = lookup4(c), fd = lookup4(d);
     a = step4(a, fa);
     b = step4(b, fbb);
@@ -597,29 +598,17 @@ function ransDecode16x12(src: usize, srcEnd: usize, nn: usize, dst: usize): u32 
       i16x8.narrow_i32x4_u(i32x4.shr_u(fa, 24), i32x4.shr_u(fbb, 24)),
       i16x8.narrow_i32x4_u(i32x4.shr_u(fc, 24), i32x4.shr_u(fd, 24))));
     // renormalise lanes 0-3, 4-7, 8-11, 12-15 in that order (the encoder's reverse)
-    let lt = i32x4.lt_u(a, lim);
-    let m = <usize>i32x4.bitmask(lt);
-    a = v128.bitselect(v128.or(i32x4.shl(a, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), a, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
-    lt = i32x4.lt_u(b, lim);
-    m = <usize>i32x4.bitmask(lt);
-    b = v128.bitselect(v128.or(i32x4.shl(b, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), b, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
-    lt = i32x4.lt_u(c, lim);
-    m = <usize>i32x4.bitmask(lt);
-    c = v128.bitselect(v128.or(i32x4.shl(c, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), c, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
-    lt = i32x4.lt_u(d, lim);
-    m = <usize>i32x4.bitmask(lt);
-    d = v128.bitselect(v128.or(i32x4.shl(d, 16), i8x16.swizzle(v128.load64_zero(p), v128.load(SHUF + (m << 4)))), d, lt);
-    p += <usize>popcnt<u32>(<u32>m) << 1;
+    a = renorm4(a);
+    b = renorm4(b);
+    c = renorm4(c);
+    d = renorm4(d);
   }
   v128.store(STATES, a);
   v128.store(STATES + 16, b);
   v128.store(STATES + 32, c);
   v128.store(STATES + 48, d);
   if (i < full) return 0;
-  return ransDecodeGeneric(p, srcEnd, i, nn, 15, 12, 4095, dst);
+  return ransDecodeGeneric(decP, srcEnd, i, nn, 15, 12, 4095, dst);
 }
 
 function ransDecodeGeneric(p: usize, srcEnd: usize, from: usize, nn: usize, laneMask: usize, scale: u32, mask: u32, dst: usize): u32 {

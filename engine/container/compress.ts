@@ -17,7 +17,7 @@ import { abortable, cancelled, TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { ReadAhead } from '../io/readAhead';
-import { defaultThreads, WorkerPool } from '../pool/pool';
+import { defaultThreads, inflightDepth, WorkerPool } from '../pool/pool';
 import type { EncodeReply } from '../pool/tasks';
 import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
 import { planLossy } from '../lossy/plan';
@@ -79,16 +79,16 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     const records: ChunkRecord[] = [];
     const seen = new Map<string, number>();
     const queue: Array<Promise<EncodeReply>> = [];
-    // deep enough that the workers never run dry while this thread (hashing, I/O) waits for a core
-    const maxInflight = threads === 1 ? 1 : Math.min(threads * 6, threads + 16);
+    const maxInflight = inflightDepth(threads);
     let next = 0;
     let doneBytes = 0;
 
     // Chunk slots: chunk k is read into input slot k % SLOTS and coded into the output slot beside
-    // it, both in SharedArrayBuffers the workers see, so a chunk costs no allocation, copy or
-    // transfer between threads. A slot is reused once its payload is written; reads run ahead of
-    // coding and writes behind it, so the disk and the coder overlap even with one thread (the
-    // inline coder blocks the event loop while the next read proceeds in libuv).
+    // it (SharedArrayBuffers the workers see; plain memory with one thread), so a chunk costs no
+    // allocation, copy or transfer between threads. A slot is reused once its payload is written
+    // (slotWritten[s]: the last write from slot s); reads run ahead of coding and writes behind it,
+    // so the disk and the coder overlap even with one thread (the inline coder blocks the event
+    // loop while the next read proceeds in libuv).
     const SLOTS = maxInflight + READ_AHEAD + 3;
     const outSlotBytes = chunkBytes + 64; // a payload is at most 1 + chunk bytes (STORED)
     // One thread needs no sharing, and V8 copies plain memory faster than shared memory.
@@ -101,12 +101,9 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       await slotWritten[k % SLOTS];
       return inp.readExact(jk.offset, jk.length, 'input chunk', new Uint8Array(inSlots, (k % SLOTS) * chunkBytes, jk.length));
     });
-    const writes: Array<Promise<unknown>> = [];
     const write = (buf: Uint8Array, pos: number): Promise<unknown> => {
       const w = out!.fh.write(buf, 0, buf.length, pos);
-      w.catch(() => undefined);
-      writes.push(w);
-      if (writes.length > SLOTS) writes.shift();
+      w.catch(() => undefined); // awaited through slotWritten: by the read that reuses the slot, or at the end
       return w;
     };
 
@@ -172,7 +169,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       ...(sum !== 'crc32' ? { checksum: sum } : {}),
     };
     if (lossy) index.lossy = { bits: opts.lossyBits!, inputSha256 };
-    await Promise.all(writes);
+    await Promise.all(slotWritten);
     const { stored, footer } = encodeIndex(index, records, writePos);
     await out.fh.write(stored, 0, stored.length, writePos);
     await out.fh.write(footer, 0, footer.length, writePos + stored.length);

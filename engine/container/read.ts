@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { abortable, badInput, cancelled, TzError } from '../errors';
 import { InputFile } from '../io/read';
 import { ReadAhead } from '../io/readAhead';
-import { defaultThreads, WorkerPool } from '../pool/pool';
+import { defaultThreads, inflightDepth, WorkerPool } from '../pool/pool';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { FLAG_LOSSY, FOOTER_BYTES, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
 
@@ -66,7 +66,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   const pool = new WorkerPool(threads);
   const sha = createHash('sha256');
   const queue: Array<Promise<DecodeReply>> = [];
-  const maxInflight = threads === 1 ? 1 : Math.min(threads * 6, threads + 16); // as in compress.ts
+  const maxInflight = inflightDepth(threads);
   const total = c.index.original.size;
   const chunkBytes = c.index.chunkBytes;
   let next = 0;

@@ -15,6 +15,12 @@ export function defaultThreads(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
+/** Chunks a pipeline keeps in flight: one with a single thread; otherwise deep enough that the
+ *  workers never run dry while the calling thread (hashing, I/O) waits for a core. */
+export function inflightDepth(threads: number): number {
+  return threads === 1 ? 1 : Math.min(threads * 6, threads + 16);
+}
+
 /** Where the worker entry is: beside the bundle (dist/worker.js) or, from TypeScript sources, dist/ of the repo. */
 function workerScript(): { file: string; execArgv?: string[] } {
   const beside = path.join(__dirname, 'worker.js');

@@ -31,7 +31,7 @@ export interface DecodeTask {
   op: 'decode'; dtype: string; payload: Uint8Array; rawLength: number; payloadCrc: number;
   /** the container's checksum algorithm (index "checksum") for payloadCrc and crc */
   sum: ChunkChecksum;
-  /** CRC-32 the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
+  /** checksum the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
   crc?: number;
   /** a recycled buffer (transferred in and back) to decode into, sparing a 1 MiB allocation per chunk */
   out?: Uint8Array;
@@ -84,13 +84,14 @@ function runWhatIf(t: WhatIfTask): WhatIfReply {
   const crcs: number[] = [];
   const payloadCrcs: number[] = [];
   const work = new Uint8Array(t.data.length);
+  const sum = t.sum ?? CHUNK_CHECKSUM;
   for (const k of t.bits) {
     work.set(t.data);
     errors.push(k === undefined ? undefined : roundChunk(work, t.dtype, k));
     const payload = k === undefined ? encodeChunk(work, t.dtype, undefined, t.phase) : encodeChunk(work, t.dtype, lossyEncodeOptions(k));
     sizes.push(payload.length);
-    payloadCrcs.push(chunkChecksum(t.sum ?? CHUNK_CHECKSUM, payload));
-    crcs.push(chunkChecksum(t.sum ?? CHUNK_CHECKSUM, work));
+    payloadCrcs.push(chunkChecksum(sum, payload));
+    crcs.push(chunkChecksum(sum, work));
     digests.push(createHash('sha1').update(work).digest('hex'));
   }
   return { sizes, errors, digests, crcs, payloadCrcs };

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { findTempFiles, removeStaleTemps } from '../engine/container/output';
 import { analyzeFile, compressFile, decompressFile, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
@@ -205,6 +207,28 @@ const info: Command = {
   },
 };
 
+const clean: Command = {
+  name: 'clean',
+  usage: 'clean <dir...> [--dry-run]',
+  summary: "delete the temp files (<out>.tmp-*) that killed tensorzip runs left; running jobs' are kept",
+  options: { 'dry-run': { type: 'boolean' } },
+  async run(v, dirs) {
+    if (dirs.length === 0) throw new TzError('USAGE', undefined, 'no folder given');
+    return eachFile(dirs, async (d) => {
+      if (!(await stat(d)).isDirectory()) throw new TzError('USAGE', d, 'not a folder');
+      const temps = await findTempFiles(d);
+      const removed = new Set(v['dry-run'] ? [] : (await removeStaleTemps(d)).map((t) => t.path));
+      for (const t of temps) {
+        const what = `${t.path} (${formatBytes(t.bytes)}, temp file of ${path.basename(t.output)}`;
+        if (removed.has(t.path)) process.stdout.write(`removed ${what}, its process ${t.pid} is gone)\n`);
+        else if (t.stale) process.stdout.write(`${v['dry-run'] ? 'would remove' : 'could not remove'} ${what}, its process ${t.pid} is gone)\n`);
+        else process.stdout.write(`kept ${what}, ${t.thisHost ? `process ${t.pid} is running` : 'written on another host, recently'})\n`);
+      }
+      if (temps.length === 0) process.stdout.write(`${d}: no temp files\n`);
+    });
+  },
+};
+
 const demo: Command = {
   name: 'demo',
   usage: 'demo [model]',
@@ -216,5 +240,5 @@ const demo: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, demo];
+export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, clean, demo];
 export type { Progress };

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as api from '../engine/api';
 import { TzError, cancelled, describeError, toTzError } from '../engine/errors';
+import { tempPathFor } from '../engine/container/output';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
 
@@ -127,7 +128,7 @@ function maybeMisbehave(s: JobSpec): boolean {
   const hang = process.env.TZ_SERVER_TEST_HANG;
   if (hang && s.path.includes(hang)) {
     // like an engine stuck mid-write: a temp output exists (named as engine/container/output.ts does)
-    if (s.kind === 'compress') writeFileSync(`${s.output ?? `${s.path}.tzip`}.tmp-${process.pid}-hang`, 'partial');
+    if (s.kind === 'compress') writeFileSync(tempPathFor(s.output ?? `${s.path}.tzip`), 'partial');
     post({ type: 'progress', bytesDone: 1, bytesTotal: 2 });
     setTimeout(() => {
       for (;;);

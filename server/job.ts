@@ -2,9 +2,9 @@
  * One request's job: its queue bookkeeping, progress reporting and worker run. `result` settles
  * with the engine's result or a JobError (CANCELLED when cancelled, queued or running).
  */
-import { readdir, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TensorAnalysis } from '../engine/analysis/types';
+import { removeTempsOf } from '../engine/container/output';
 import type { JobKind, JobProgress, JobState } from '../protocol/server';
 import type { JobSpec } from './job-messages';
 import type { Schedulable } from './job-queue';
@@ -42,22 +42,12 @@ export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; ou
 }
 
 /**
- * Deletes `<output>.tmp-<pid>-*` files (engine/container/output.ts's temp naming) left by a job
- * worker of this process that was terminated or crashed. Other processes' temp files are left alone,
- * and the queue guarantees only one active job of this process writes `output`.
+ * Deletes the temp files (engine/container/output.ts) a job worker of this process left for
+ * `output` when it was terminated or crashed. Other processes' temp files are left alone, and the
+ * queue guarantees only one active job of this process writes `output`.
  */
 export async function removeTempOutputs(output: string, log?: (line: string) => void): Promise<void> {
-  const dir = path.dirname(output);
-  const prefix = `${path.basename(output)}.tmp-${process.pid}-`;
-  try {
-    for (const name of await readdir(dir)) {
-      if (!name.startsWith(prefix)) continue;
-      await unlink(path.join(dir, name)).catch(() => undefined);
-      log?.(`removed temp file ${path.join(dir, name)} left by a stopped job worker`);
-    }
-  } catch {
-    // folder gone or unreadable: nothing we can clean
-  }
+  for (const p of await removeTempsOf(output)) log?.(`removed temp file ${p} left by a stopped job worker`);
 }
 
 export class Job implements Schedulable {

@@ -1,0 +1,114 @@
+/**
+ * Fault injection on the real CLI process (issue 12, item 4): SIGKILL half-way through a compress,
+ * and a disk that fills up (a real 4 MiB tmpfs when this test may mount one). Nothing is lost: the
+ * input stays byte-identical and no partial output ever appears under the final name.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { realBf16Sample, writeSyntheticSafetensors } from './server-harness';
+import { tempDir } from '../helpers/safetensors';
+import { tempPathFor } from '../../engine/container/output';
+
+const CLI = path.resolve('dist/cli.js');
+const NO_BUILD = !existsSync(CLI) && 'no dist/cli.js (run npm run build)';
+const tmp = tempDir('tz-faults-');
+after(() => tmp.cleanup());
+/** A safetensors file of `mib` MiB of real BF16 weights, each MiB a different rotation of them (so no chunk deduplicates). */
+function bigModel(file: string, mib: number): string {
+  const sample = realBf16Sample();
+  const chunk = 1 << 20;
+  const header = JSON.stringify({ w: { dtype: 'BF16', shape: [(mib * chunk) / 2], data_offsets: [0, mib * chunk] } }).padEnd(120, ' ');
+  const fd = openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeSync(fd, len);
+    writeSync(fd, header);
+    const buf = Buffer.alloc(chunk);
+    for (let k = 0; k < mib; k++) {
+      const rot = (k * 7919 * 2) % sample.length;
+      for (let o = 0; o < chunk; o++) buf[o] = sample[(rot + o) % sample.length]!;
+      writeSync(fd, buf);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+const temps = (dir: string) => readdirSync(dir).filter((n) => n.includes('.tmp-'));
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('faults: CLI process', { skip: NO_BUILD }, () => {
+  test('SIGKILL half-way through compress: no output, the next run is not fooled by the temp file and removes it; clean names it', async () => {
+    const dir = path.join(tmp.dir, 'kill');
+    mkdirSync(dir);
+    const input = bigModel(path.join(dir, 'big.safetensors'), 96);
+    const before = sha(input);
+    const out = `${input}.tzip`;
+    const child = spawn(process.execPath, [CLI, 'compress', input, '--threads', '1'], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, s) => resolve(s)));
+    // half-way: the temp output holds at least a quarter of the expected ~68% (i.e. > 16 MB of payloads)
+    let partial = 0;
+    for (let i = 0; i < 6000 && child.exitCode === null; i++) {
+      const t = temps(dir)[0];
+      partial = t ? (statSync(path.join(dir, t), { throwIfNoEntry: false })?.size ?? 0) : 0;
+      if (partial > 16 << 20) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL', 'the compress was still running when killed');
+    assert.ok(partial > 16 << 20, `killed with ${partial} bytes written`);
+    assert.ok(!existsSync(out), 'no partial output under the final name');
+    const left = temps(dir);
+    assert.equal(left.length, 1, `one temp file left: ${left}`);
+    assert.equal(sha(input), before, 'input unchanged');
+
+    const dry = cli(['clean', '--dry-run', dir]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would remove .*${left[0]!.replace(/[.]/g, '\\.')}.*its process \\d+ is gone`));
+    assert.deepEqual(temps(dir), left, '--dry-run deletes nothing');
+
+    // The next run writes its own temp file (never the leftover), finishes, and removes the leftover.
+    const again = cli(['compress', input, '--threads', '1']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(temps(dir), [], 'the stale temp file was removed');
+    const v = cli(['verify', out, '--against', input]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(sha(input), before, 'input unchanged');
+  });
+
+  test('clean: removes stale temps, keeps a running job\'s, exit 1 naming a missing folder', async () => {
+    const dir = path.join(tmp.dir, 'clean');
+    mkdirSync(dir);
+    const input = path.join(dir, 'vad.onnx');
+    writeSyntheticSafetensors(input, 1 << 20, 2);
+    // a killed decompress's temp, from a process that really ran and died
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const stale = tempPathFor(path.join(dir, 'restored.safetensors'), pid);
+    writeFileSync(stale, 'partial');
+    const running = cli(['clean', dir]);
+    assert.equal(running.code, 0, running.stderr);
+    assert.match(running.stdout, new RegExp(`kept .*process ${pid} is running`));
+    assert.ok(existsSync(stale));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const r = cli(['clean', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^removed .*restored\.safetensors\.tmp-.* its process \d+ is gone\)$/m);
+    assert.deepEqual(temps(dir), []);
+    assert.ok(existsSync(input), 'other files untouched');
+    const missing = cli(['clean', path.join(dir, 'nope')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr.trim(), /^tensorzip: .*nope: no such file or directory$/);
+  });
+});

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Small PyTorch / NumPy fixtures for the format readers' tests (test/unit/formats-*.test.ts).
 
-Run with Debian's python (apt-get install -y python3-torch python3-numpy):
-    /usr/bin/python3 scripts/make-fixtures.py test/fixtures/generated [../shared/corpus]
+Their output is committed in test/fixtures/torch (a few KB each), so the tests run without torch.
+To regenerate it (after changing this script), with Debian's python (apt-get install -y python3-torch
+python3-numpy) and the corpus beside the repo (for the silero_vad.jit facts):
+    /usr/bin/python3 scripts/make-fixtures.py test/fixtures/torch ../shared/corpus
 
 Besides the files, writes expected.json: for every file, what an independent reader (torch /
 numpy themselves) says about each tensor: dtype, shape, stride, storage offset, storage key and
 the SHA-256 of the raw bytes, so the tests can compare names, dtypes, shapes and exact byte ranges.
-Deterministic (fixed seeds); the output folder is gitignored.
+Fixed seeds; torch's own archives are not byte-identical between runs (recorded data pointers, ids).
 """
 import collections
 import hashlib
@@ -18,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-out = sys.argv[1] if len(sys.argv) > 1 else 'test/fixtures/generated'
+out = sys.argv[1] if len(sys.argv) > 1 else 'test/fixtures/torch'
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(0)
 rng = np.random.default_rng(0)

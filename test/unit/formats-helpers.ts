@@ -1,9 +1,8 @@
 // Shared checks for the format reader tests (not a test file itself).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { TzError } from '../../engine/errors';
 import type { FormatReader, ModelLayout } from '../../engine/formats/types';
@@ -11,7 +10,8 @@ import type { FormatReader, ModelLayout } from '../../engine/formats/types';
 import { CORPUS } from '../helpers/safetensors';
 export { CORPUS };
 export const HAS_CORPUS = existsSync(CORPUS);
-export const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/generated');
+/** Small PyTorch/NumPy files made once by scripts/make-fixtures.py (with torch/numpy) and committed. */
+export const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/torch');
 
 /** Every range is inside its file, ranges are sorted per file and do not overlap. */
 export function checkLayout(l: ModelLayout): void {
@@ -123,35 +123,8 @@ export function tempFile(name: string, bytes: Uint8Array): { file: string; done:
   return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs scripts/make-fixtures.py with Debian's python when it can import torch and numpy; returns a skip reason or false. */
-let fixtureState: string | false | undefined;
+/** The committed fixtures are there (false), or why the tests that need them skip. */
 export function ensureFixtures(): string | false {
-  if (fixtureState !== undefined) return fixtureState;
-  const complete = (): boolean => {
-    const exp = path.join(FIXTURES, 'expected.json');
-    return existsSync(exp) && (!HAS_CORPUS || 'silero_vad.jit' in JSON.parse(readFileSync(exp, 'utf8')));
-  };
-  if (complete()) return (fixtureState = false);
-  const py = '/usr/bin/python3';
-  if (!existsSync(py)) return (fixtureState = 'no /usr/bin/python3 (apt-get install -y python3-torch python3-numpy)');
-  const probe = spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) return (fixtureState = '/usr/bin/python3 cannot import torch/numpy (apt-get install -y python3-torch python3-numpy)');
-  // test files run in parallel processes: generate into a private folder, then rename it into place
-  const tmp = `${FIXTURES}.tmp-${process.pid}`;
-  const r = spawnSync(py, ['scripts/make-fixtures.py', tmp, CORPUS], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmSync(tmp, { recursive: true, force: true });
-    return (fixtureState = `scripts/make-fixtures.py failed: ${(r.stderr || r.stdout).split('\n').filter(Boolean).pop()}`);
-  }
-  if (complete()) {
-    rmSync(tmp, { recursive: true, force: true }); // another test process put its copy in place first
-  } else {
-    rmSync(FIXTURES, { recursive: true, force: true });
-    try {
-      renameSync(tmp, FIXTURES);
-    } catch {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-  return (fixtureState = false);
+  if (existsSync(path.join(FIXTURES, 'expected.json'))) return false;
+  return `no ${path.relative(process.cwd(), FIXTURES)}/expected.json (regenerate: /usr/bin/python3 scripts/make-fixtures.py test/fixtures/torch ../shared/corpus)`;
 }

@@ -6,6 +6,7 @@ import { ggufReader, GGML_TYPES, type ArraySummary } from '../../engine/formats/
 import { openModel } from '../../engine/formats/index';
 import { TzError } from '../../engine/errors';
 import { CORPUS, HAS_CORPUS, checkLayout, safetensorsHeader, fuzzFile, tempFile } from './formats-helpers';
+import { gguf } from '../helpers/gguf';
 
 const skip = !HAS_CORPUS && 'no ../shared/corpus';
 
@@ -72,37 +73,7 @@ for (const variant of ['f32', 'f16', 'bf16']) {
   });
 }
 
-// --- synthetic GGUF files ---
-class G {
-  parts: Buffer[] = [];
-  u32(v: number) { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.parts.push(b); return this; }
-  u64(v: number | bigint) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.parts.push(b); return this; }
-  str(s: string) { const b = Buffer.from(s); this.u64(b.length); this.parts.push(b); return this; }
-  raw(b: Buffer) { this.parts.push(b); return this; }
-  get length() { return this.parts.reduce((s, p) => s + p.length, 0); }
-  build() { return Buffer.concat(this.parts); }
-}
-
-function gguf(opts: { version?: number; kv?: (g: G) => number; tensors: { name: string; ne: number[]; type: number; bytes: number }[]; alignment?: number; tensorCount?: number }): Buffer {
-  const g = new G();
-  g.raw(Buffer.from('GGUF')).u32(opts.version ?? 3);
-  const kvBody = new G();
-  let kvCount = opts.kv ? opts.kv(kvBody) : 0;
-  if (opts.alignment) { kvBody.str('general.alignment').u32(4).u32(opts.alignment); kvCount++; }
-  g.u64(opts.tensorCount ?? opts.tensors.length).u64(kvCount).raw(kvBody.build());
-  const align = opts.alignment ?? 32;
-  let rel = 0;
-  for (const t of opts.tensors) {
-    g.str(t.name).u32(t.ne.length);
-    for (const d of t.ne) g.u64(d);
-    g.u32(t.type).u64(rel);
-    rel += Math.ceil(t.bytes / align) * align;
-  }
-  const pad = (align - (g.length % align)) % align;
-  g.raw(Buffer.alloc(pad));
-  for (const t of opts.tensors) g.raw(Buffer.alloc(Math.ceil(t.bytes / align) * align, 0x3c));
-  return g.build();
-}
+// --- synthetic GGUF files (test/helpers/gguf.ts) ---
 
 test('quantized types: block layout, bits per weight, sizes; unknown types opaque; v2 accepted', async () => {
   const bytes = gguf({

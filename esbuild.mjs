@@ -11,7 +11,10 @@ if (existsSync('scripts/build-wasm.mjs')) {
   execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 }
 
-const node = { platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };
+// jsonc-parser's "main" is a UMD build whose factory requires are invisible to esbuild: bundle its ESM build.
+const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
+
+const node = { alias, platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };
 
 const entries = [
   // extension host (client): vscode is provided by the host
@@ -25,7 +28,7 @@ const entries = [
   // worker_threads entry used by the engine's pool (coding and analysis of chunks)
   { ...node, entryPoints: ['engine/pool/worker.ts'], outfile: 'dist/worker.js' },
   // webview UI, bundled for the browser
-  { platform: 'browser', target: 'es2022', format: 'iife', bundle: true, sourcemap: true, minify: production, logLevel: 'warning',
+  { alias, platform: 'browser', target: 'es2022', format: 'iife', bundle: true, sourcemap: true, minify: production, logLevel: 'warning',
     entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js', loader: { '.css': 'css', '.ttf': 'file' } },
 ].filter((e) => {
   // Entries are added as their runtime lands; a missing source is reported, not silently ignored.

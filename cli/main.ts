@@ -3,6 +3,7 @@
  * Exit codes: 0 success, 1 bad input or failed job (one-line message on stderr), 2 usage.
  */
 import { parseArgs } from 'node:util';
+import { removeLiveTempsSync } from '../engine/api';
 import { describeError, TzError } from '../engine/errors';
 import { COMMANDS, type Command } from './commands';
 
@@ -50,7 +51,18 @@ async function main(argv: string[]): Promise<number> {
 for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
 if (process.env.TENSORZIP_REPORT_RSS) process.on('exit', () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
 
+// The edge guard: if the command's promise never settles (a lost reply or rejection somewhere below),
+// the event loop runs dry and Node would exit 0 without a word. That is never a success.
+let answered = false;
+process.on('beforeExit', () => {
+  if (answered) return;
+  answered = true;
+  const temps = removeLiveTempsSync();
+  process.stderr.write(`tensorzip: internal error: ${process.argv[2] ?? 'command'} ended without an answer${temps.length ? ` (removed ${temps.length} temp file${temps.length > 1 ? 's' : ''})` : ''}\n`);
+  process.exitCode = 1;
+});
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (e) => { process.stderr.write(`tensorzip: ${describeError(e)}\n`); process.exitCode = 1; },
+  (code) => { answered = true; process.exitCode = code; },
+  (e) => { answered = true; process.stderr.write(`tensorzip: ${describeError(e)}\n`); process.exitCode = 1; },
 );

@@ -94,6 +94,7 @@ export { whatIf } from './lossy/whatif';
 export { DEFAULT_LOSSLESS_GLOBS } from './lossy/select';
 export { analyzeFile } from './analysis/analyze';
 export { compressFile } from './container/compress';
+export { removeLiveTempsSync } from './container/output';
 export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';
 export { checkIndex, parseIndex, shardNames, type IndexCheck, type IndexProblem, type IndexProblemCode, type IndexFix, type ShardHeader, type ShardSummary, type ShardState, type WeightMapEntry, type JsonRange } from './formats/indexCheck';
 export { readShardStates, readShardState, readTensorList, type TensorList } from './container/shards';

@@ -12,6 +12,7 @@ export type TzErrorCode =
   | 'NO_SPACE'       // not enough free disk space for the output
   | 'CANCELLED'      // the job was cancelled
   | 'VERIFY_FAILED'  // a round trip or checksum did not hold
+  | 'INTERNAL'       // a defect: an operation ended without an answer (see cli/main.ts, server/job-worker.ts)
   | 'USAGE';         // wrong arguments
 
 export class TzError extends Error {

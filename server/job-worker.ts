@@ -59,6 +59,12 @@ const { signal, abort } = sharedFlagSignal(cancelFlag);
 port.on('message', (m: ToWorker) => {
   if (m.type === 'cancel') abort();
 });
+// The port must not keep this thread alive: if the engine's promise never settles, the thread's event
+// loop runs dry and it exits, which the server turns into INTERNAL (job-runner.ts) instead of a job
+// that hangs without an answer. Its temp outputs go with it.
+port.unref();
+let answered = false;
+process.on('exit', () => { if (!answered) api.removeLiveTempsSync(); });
 
 let lastProgress = 0;
 function onProgress(p: api.Progress): void {
@@ -144,8 +150,10 @@ async function main(): Promise<void> {
     const result = await run(spec);
     flushTensors();
     // finished before a late cancel could stop it: the result is real, report it
+    answered = true;
     post({ type: 'result', result });
   } catch (err) {
+    answered = true;
     flushTensors();
     // A job aborted for cancellation may surface as a generic AbortError; report it as CANCELLED.
     const e = signal.aborted && !(err instanceof TzError && err.code !== 'CANCELLED') ? cancelled(spec.path) : toTzError(err, spec.path);

@@ -8,7 +8,7 @@
  * batch jobs and every new output of the same name call).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -115,6 +115,22 @@ export interface SafeOutput {
   discard(): Promise<void>;
 }
 
+/** Temp files of this process not yet committed or discarded. */
+const liveTemps = new Set<string>();
+
+/**
+ * Removes every temp output still open in this process, synchronously: for the edges (CLI, job
+ * worker) when an operation ended without settling, where no `discard()` will ever run.
+ */
+export function removeLiveTempsSync(): string[] {
+  const removed = [...liveTemps];
+  for (const t of removed) {
+    try { unlinkSync(t); } catch { /* already gone */ }
+  }
+  liveTemps.clear();
+  return removed;
+}
+
 export async function freeBytes(dir: string): Promise<number | undefined> {
   try {
     const s = await statfs(dir);
@@ -138,6 +154,10 @@ export async function createSafeOutput(output: string, opts: { force?: boolean; 
   }
   const tempPath = tempPathFor(out);
   const fh = await open(tempPath, 'wx');
+  liveTemps.add(tempPath);
+  // Test hook of the edge guards (test/integration/edge-guard.test.ts): the job stalls for good with
+  // its temp file open, as a lost reply deep in a pipeline would.
+  if (process.env.TZ_TEST_STALL_AFTER_TEMP) await new Promise<never>(() => undefined);
   let done = false;
   return {
     path: out,
@@ -149,14 +169,17 @@ export async function createSafeOutput(output: string, opts: { force?: boolean; 
       done = true;
       if (!opts.force && existsSync(out)) {
         await unlink(tempPath).catch(() => undefined);
+        liveTemps.delete(tempPath);
         throw new TzError('EXISTS', output, 'output appeared while the job ran; not overwritten (use --force)');
       }
       await rename(tempPath, out);
+      liveTemps.delete(tempPath);
     },
     async discard() {
       if (!done) await fh.close().catch(() => undefined);
       done = true;
       await unlink(tempPath).catch(() => undefined);
+      liveTemps.delete(tempPath);
     },
   };
 }

@@ -59,6 +59,8 @@ export class WorkerPool {
       if (m.error) p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message) : new Error(m.error.message));
       else p.resolve(m.reply);
     });
+    // Every way a worker can end settles the tasks it holds: a promise left pending would let the
+    // caller's event loop run dry, and the process would end without an answer.
     const fail = (err: Error) => {
       for (const p of slot.busy.values()) p.reject(err);
       slot.busy.clear();
@@ -68,7 +70,7 @@ export class WorkerPool {
       }
     };
     worker.on('error', (e) => fail(new Error(`worker thread crashed: ${e.message}`)));
-    worker.on('exit', (code) => { if (!this.closed) fail(new Error(`worker thread exited (code ${code})`)); });
+    worker.on('exit', (code) => fail(new Error(this.closed ? 'worker pool closed' : `worker thread exited (code ${code})`)));
     worker.unref();
     return slot;
   }
@@ -90,7 +92,11 @@ export class WorkerPool {
       best.busy.set(id, { resolve: resolve as (v: unknown) => void, reject });
       best.worker.ref();
       best.worker.postMessage({ id, task }, transfer);
-    }).finally(() => { if (best.busy.size === 0) best.worker.unref(); });
+    }).finally(() => {
+      // An idle worker must not keep the process alive, but a closing one must until its 'exit'
+      // event (close() awaits it): a reply arriving after terminate() must not unref it again.
+      if (best.busy.size === 0 && !this.closed) best.worker.unref();
+    });
   }
 
   /** Where tasks ran so far, and how many workers have booted (for tests and diagnostics). */
@@ -100,7 +106,10 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    const slots = this.slots;
     this.slots = [];
+    // terminate() settles on the worker's 'exit' event, and an idle worker is unref'd: without ref()
+    // the event loop can run dry before that event, ending the process mid-`await` (exit 0, no answer).
+    await Promise.all(slots.map((s) => { s.worker.ref(); return s.worker.terminate(); }));
   }
 }

@@ -1,6 +1,6 @@
 // One build script, one entry per runtime. Type-checking is `tsc --noEmit` (npm run build runs both).
 import * as esbuild from 'esbuild';
-import { existsSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, copyFileSync, chmodSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const production = process.argv.includes('--production');
@@ -13,8 +13,10 @@ if (existsSync('scripts/build-wasm.mjs')) {
 
 // jsonc-parser's "main" is a UMD build whose factory requires are invisible to esbuild: bundle its ESM build.
 const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
+// the package version, compiled in once (engine/version.ts)
+const define = { TENSORZIP_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
 
-const node = { alias, platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };
+const node = { alias, define, platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };
 
 const entries = [
   // extension host (client): vscode is provided by the host

@@ -59,10 +59,13 @@ export function describeError(err: unknown, file?: string): string {
   return `${file ? file + ': ' : ''}${msg.split('\n')[0]}`;
 }
 
+/** The one error wrapper of the engine's operations: a TzError as it is, an OS error as IO (or
+ *  NO_SPACE), a crashed or exited pool worker as IO, anything else as BAD_INPUT. */
 export function toTzError(err: unknown, file?: string): TzError {
   if (err instanceof TzError) return err;
   const e = err as NodeJS.ErrnoException;
-  const code: TzErrorCode = e && typeof e.code === 'string' && e.code === 'ENOSPC' ? 'NO_SPACE' : e && typeof e.code === 'string' ? 'IO' : 'BAD_INPUT';
+  const workerDied = err instanceof Error && err.message.startsWith('worker thread');
+  const code: TzErrorCode = e && typeof e.code === 'string' && e.code === 'ENOSPC' ? 'NO_SPACE' : (e && typeof e.code === 'string') || workerDied ? 'IO' : 'BAD_INPUT';
   const te = new TzError(code, undefined, describeError(err, file));
   return te;
 }

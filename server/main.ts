@@ -36,6 +36,7 @@ import {
   type TzErrorData,
 } from '../protocol/server';
 import * as engine from '../engine/api';
+import { VERSION } from '../engine/version';
 import { EventLoopMonitor } from './event-loop';
 import { Job } from './job';
 import type { JobSpec } from './job-messages';
@@ -157,7 +158,7 @@ connection.onInitialize((params) => {
   connection.onNotification(WorkDoneProgressCancelNotification.type, (p) => jobsByToken.get(p.token)?.cancel());
   return {
     capabilities: { experimental: { tensorzip: engineFeatures() } },
-    serverInfo: { name: 'tensorzip-server', version: '0.1.0' },
+    serverInfo: { name: 'tensorzip-server', version: VERSION },
   };
 });
 

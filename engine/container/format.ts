@@ -8,6 +8,7 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { badInput, TzError } from '../errors';
+import { TOOL } from '../version';
 import type { ChunkChecksum } from './checksum';
 import { crc32 } from './crc32';
 
@@ -67,6 +68,22 @@ export interface ChunkRecord {
   rawCrc: number;
   payloadCrc: number;
   flags: number;
+}
+
+/** The index of a new file (compress, and the what-if prediction of its size). */
+export function buildIndex(a: { name: string; size: number; sha256: string; format: string; chunkBytes: number; regions: RegionRecord[]; checksum: ChunkChecksum; lossy?: IndexJson['lossy'] }): IndexJson {
+  const index: IndexJson = {
+    format: 'tzip',
+    version: `${VERSION_MAJOR}.${VERSION_MINOR}`,
+    tool: TOOL,
+    original: { name: a.name, size: a.size, sha256: a.sha256, format: a.format },
+    chunkBytes: a.chunkBytes,
+    regions: a.regions,
+    // absent means CRC-32 (as in 1.x files)
+    ...(a.checksum !== 'crc32' ? { checksum: a.checksum } : {}),
+  };
+  if (a.lossy) index.lossy = a.lossy;
+  return index;
 }
 
 export function encodeHeader(flags: number): Uint8Array {

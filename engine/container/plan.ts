@@ -5,6 +5,7 @@
  */
 import { dtypeInfo } from '../dtypes';
 import type { ModelLayout } from '../formats/types';
+import { blockBytesOf } from '../codec/blocks';
 import type { RegionRecord } from './format';
 
 export type PlannedRegion = Omit<RegionRecord, 'chunk' | 'chunks'>;
@@ -32,4 +33,33 @@ export function chunkLengths(length: number, chunkBytes: number): number[] {
   const out: number[] = [];
   for (let p = 0; p < length; p += chunkBytes) out.push(Math.min(chunkBytes, length - p));
   return out;
+}
+
+/** One chunk to code: its region, byte range in the file, and how it is coded. */
+export interface ChunkJob {
+  region: number;
+  offset: number;
+  length: number;
+  dtype: string;
+  /** GGUF block types: where in its block the chunk starts (chunks are 1 MiB, blocks e.g. 34 bytes) */
+  phase: number;
+  lossyBits?: number;
+}
+
+/** Every chunk of the planned regions in file order, and the regions' records (chunk ranges,
+ *  lossy bits) as the index stores them. Compress and the what-if prediction both chunk this way. */
+export function chunkJobs(planned: PlannedRegion[], chunkBytes: number, bitsOf: (region: number) => number | undefined = () => undefined): { jobs: ChunkJob[]; regions: RegionRecord[] } {
+  const jobs: ChunkJob[] = [];
+  const regions = planned.map((r, ri): RegionRecord => {
+    const first = jobs.length;
+    const bits = bitsOf(ri);
+    const bb = blockBytesOf(r.dtype);
+    let off = r.offset;
+    for (const len of chunkLengths(r.length, chunkBytes)) {
+      jobs.push({ region: ri, offset: off, length: len, dtype: r.dtype, phase: bb > 0 ? (off - r.offset) % bb : 0, ...(bits !== undefined ? { lossyBits: bits } : {}) });
+      off += len;
+    }
+    return { ...r, chunk: first, chunks: jobs.length - first, ...(bits !== undefined ? { lossyBits: bits } : {}) };
+  });
+  return { jobs, regions };
 }

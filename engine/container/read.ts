@@ -4,10 +4,10 @@
  * decoding and its raw checksum after; the whole output's SHA-256 is checked at the end.
  */
 import { createHash } from 'node:crypto';
-import { abortable, badInput, cancelled, TzError } from '../errors';
+import { badInput, TzError } from '../errors';
 import { InputFile } from '../io/read';
-import { ReadAhead } from '../io/readAhead';
-import { defaultThreads, inflightDepth, WorkerPool } from '../pool/pool';
+import { defaultThreads } from '../pool/pool';
+import { runOrdered } from '../pool/ordered';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { FLAG_LOSSY, FOOTER_BYTES, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
 
@@ -63,62 +63,35 @@ export interface DecodeOptions {
 export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offset: number) => Promise<void>, opts: DecodeOptions = {}): Promise<string> {
   const path = c.file.path;
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const pool = new WorkerPool(threads);
   const sha = createHash('sha256');
-  const queue: Array<Promise<DecodeReply>> = [];
-  const maxInflight = inflightDepth(threads);
   const total = c.index.original.size;
-  const chunkBytes = c.index.chunkBytes;
-  let next = 0;
-  let pos = 0;
-  // Payload reads run ahead of decoding and the sink (the output write) runs behind it; decoded
-  // buffers come back to `outFree` once the sink is done with them and are decoded into again, and
-  // payload buffers come back with the decoded chunk (a fresh 1 MiB allocation per chunk costs page
-  // faults and zeroing on this thread).
   const sum = c.index.checksum ?? 'crc32';
-  const payloadSlot = chunkBytes + 64; // any payload of our encoder fits (at most 1 + chunk bytes)
-  const payloadFree: ArrayBuffer[] = [];
-  const reads = new ReadAhead(c.chunks.length, 4, (k) => {
-    const ch = c.chunks[k]!;
-    const into = ch.payloadLength <= payloadSlot ? new Uint8Array(payloadFree.pop() ?? new ArrayBuffer(payloadSlot)) : undefined;
-    return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), into);
-  });
-  const outFree: ArrayBuffer[] = [];
-  const sinks: Array<Promise<void>> = [];
-  try {
-    for (let i = 0; i < c.chunks.length; i++) {
-      while (next < c.chunks.length && next - i < maxInflight) {
-        if (opts.signal?.aborted) throw cancelled(path);
-        const ch = c.chunks[next]!;
-        const payload = await abortable(reads.take(next), opts.signal, path);
-        const out = new Uint8Array(outFree.pop() ?? new ArrayBuffer(chunkBytes));
-        const p = pool.run<DecodeReply>({ op: 'decode', dtype: c.regionOfChunk(next).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out }, [payload.buffer as ArrayBuffer, out.buffer as ArrayBuffer]);
-        p.catch(() => undefined);
-        queue.push(p);
-        next++;
-      }
-      if (opts.signal?.aborted) throw cancelled(path);
-      let reply: DecodeReply;
-      try {
-        reply = await abortable(queue.shift()!, opts.signal, path);
-      } catch (e) {
-        if (e instanceof ChunkCorrupt) throw badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`);
-        throw e;
-      }
+  let pos = 0;
+  // Payloads are read into input slots ahead of decoding, chunks decoded into output slots, and
+  // the sink (the output write) runs behind (runOrdered). A payload of our encoder fits its slot
+  // (at most 1 + chunk bytes); a larger one gets its own buffer.
+  await runOrdered<DecodeReply>({
+    file: path, count: c.chunks.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+    readAhead: 4,
+    inSlotBytes: c.index.chunkBytes + 64,
+    outSlotBytes: c.index.chunkBytes,
+    read: (k, into) => {
+      const ch = c.chunks[k]!;
+      return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
+    },
+    task: (k, payload, out) => {
+      const ch = c.chunks[k]!;
+      return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out };
+    },
+    consume: (i, reply, slot) => {
       const data = reply.data;
-      if (reply.payload?.buffer.byteLength === payloadSlot) payloadFree.push(reply.payload.buffer as ArrayBuffer);
       sha.update(data);
-      const done = sink(data, pos).then(() => { if (data.buffer.byteLength === chunkBytes) outFree.push(data.buffer as ArrayBuffer); });
-      done.catch(() => undefined);
-      sinks.push(done);
-      if (sinks.length > 16) await sinks.shift();
+      slot.behind(sink(data, pos));
       pos += data.length;
       opts.onChunk?.(pos, total, c.regionOfChunk(i));
-    }
-    await Promise.all(sinks);
-  } finally {
-    await pool.close();
-  }
+    },
+    taskError: (i, e) => (e instanceof ChunkCorrupt ? badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`) : e),
+  });
   const digest = sha.digest('hex');
   if (digest !== c.index.original.sha256) throw new TzError('VERIFY_FAILED', path, `SHA-256 of the decoded data (${digest.slice(0, 12)}...) does not match the stored one (${c.index.original.sha256.slice(0, 12)}...)`);
   return digest;

@@ -8,17 +8,16 @@
  *    evenly spaced windows, scaled to the tensor's size (figures marked as estimates).
  */
 import type { JobOptions } from '../api';
-import { chunkLengths, planRegions, type PlannedRegion } from '../container/plan';
-import { TOOL } from '../container/compress';
+import { chunkJobs, planRegions, type ChunkJob, type PlannedRegion } from '../container/plan';
 import { CHUNK_CHECKSUM } from '../container/checksum';
-import { CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, VERSION_MAJOR, VERSION_MINOR, type ChunkRecord, type IndexJson, type RegionRecord } from '../container/format';
-import { blockBytesOf } from '../codec/index';
+import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, type ChunkRecord } from '../container/format';
 import { dtypeInfo } from '../dtypes';
-import { abortable, cancelled, TzError, toTzError } from '../errors';
+import { TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { layerOf } from '../analysis/layers';
-import { defaultThreads, WorkerPool } from '../pool/pool';
+import { defaultThreads } from '../pool/pool';
+import { runOrdered } from '../pool/ordered';
 import type { WhatIfReply } from '../pool/tasks';
 import { measureBlock, valuesOf } from './block';
 import { mergeAcc, newAcc, scaleAcc, summarize, type ErrorAcc, type ErrorSummary } from './errorStats';
@@ -79,29 +78,27 @@ export function defaultBits(max: number): number[] {
   return out;
 }
 
-interface Sample { region: number; offset: number; length: number; parts?: Array<[number, number]>; scale: number; exactChunk: boolean }
+/** A chunk to code for the prediction: a chunk of compress's own chunking (`job`, scale 1), or for
+ *  a large tensor in quick mode one composite chunk of windows (`parts`) scaled to its size. */
+interface Sample { region: number; offset: number; length: number; phase: number; parts?: Array<[number, number]>; scale: number; job?: number }
 
 /** Chunks to code: every chunk (exact, or small tensors) or one composite chunk of windows. */
-function samplesFor(r: PlannedRegion, ri: number, exact: boolean, chunkBytes: number): Sample[] {
+function samplesFor(jobs: ChunkJob[], r: PlannedRegion, ri: number, first: number, count: number, exact: boolean, chunkBytes: number): Sample[] {
   if (exact || r.length <= chunkBytes || r.kind !== 'tensor') {
-    const out: Sample[] = [];
-    let off = r.offset;
-    for (const len of chunkLengths(r.length, chunkBytes)) { out.push({ region: ri, offset: off, length: len, scale: 1, exactChunk: true }); off += len; }
-    return out;
+    return Array.from({ length: count }, (_, c) => { const j = jobs[first + c]!; return { region: ri, offset: j.offset, length: j.length, phase: j.phase, scale: 1, job: first + c }; });
   }
   const el = Math.max(1, dtypeInfo(r.dtype).size);
   const win = Math.floor(chunkBytes / QUICK_WINDOWS / el) * el;
   const parts: Array<[number, number]> = [];
   for (let k = 0; k < QUICK_WINDOWS; k++) parts.push([r.offset + Math.floor(((r.length - win) * k) / (QUICK_WINDOWS - 1) / el) * el, win]);
   const total = win * QUICK_WINDOWS;
-  return [{ region: ri, offset: r.offset, length: total, parts, scale: r.length / total, exactChunk: false }];
+  return [{ region: ri, offset: r.offset, length: total, phase: 0, parts, scale: r.length / total }];
 }
 
 export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<WhatIfResult> {
   const layout = await openModel(file);
   const inp = await InputFile.open(file);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const pool = new WorkerPool(threads);
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const exact = !!opts.exact;
   try {
@@ -122,56 +119,61 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
     const errs: Array<Array<ErrorAcc | undefined>> = regions.map(() => new Array<ErrorAcc | undefined>(P).fill(undefined));
     const blockErrs: Array<Array<ErrorAcc | undefined>> = regions.map(() => new Array<ErrorAcc | undefined>(P).fill(undefined));
     const seen = Array.from({ length: P }, () => new Map<string, number>());
-    // per point, the chunk records compress would write for exactly coded chunks (by sample index)
+    // per point, the chunk records compress would write for exactly coded chunks (by chunk job)
     const records: Array<Map<number, ChunkRecord & { dupOf?: number }>> = Array.from({ length: P }, () => new Map());
     let estimate = false;
 
-    const samples = regions.flatMap((r, ri) => samplesFor(r, ri, exact, chunkBytes));
+    const { jobs, regions: chunked } = chunkJobs(regions, chunkBytes);
+    const samples = regions.flatMap((r, ri) => samplesFor(jobs, r, ri, chunked[ri]!.chunk, chunked[ri]!.chunks, exact, chunkBytes));
     const total = samples.reduce((a, s) => a + s.length, 0);
-    const maxInflight = threads === 1 ? 1 : threads * 2;
-    const queue: Array<{ s: Sample; p: Promise<WhatIfReply> }> = [];
-    let next = 0;
     let done = 0;
-    for (let i = 0; i < samples.length; i++) {
-      while (next < samples.length && next - i < maxInflight) {
-        if (opts.signal?.aborted) throw cancelled(file);
-        const s = samples[next]!;
-        const data = new Uint8Array(s.length);
+    // compress with one task per chunk coding every k, and no output
+    await runOrdered<WhatIfReply>({
+      file, count: samples.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+      inSlotBytes: chunkBytes, outSlotBytes: 0,
+      read: async (k, into) => {
+        const s = samples[k]!;
+        const data = into.subarray(0, s.length);
         if (s.parts) {
           let o = 0;
           for (const [off, len] of s.parts) { await inp.readExact(off, len, 'tensor sample', data.subarray(o, o + len)); o += len; }
         } else await inp.readExact(s.offset, s.length, 'input chunk', data);
+        return data;
+      },
+      task: (k, data) => {
+        const s = samples[k]!;
         const r = regions[s.region]!;
         const bits = regionBits[s.region]!;
-        // distinct roundings only: regions kept lossless at every k are coded once
-        const distinct = [...new Set(bits)];
         if (opts.block !== undefined && bits.some((b) => b !== undefined)) {
           const vals = valuesOf(data, r.dtype);
           bits.forEach((b, pi) => { if (b !== undefined) blockErrs[s.region]![pi] = mergeAcc(blockErrs[s.region]![pi] ?? newAcc(), scaleAcc(measureBlock(vals, r.dtype, b, opts.block!), s.scale)); });
         }
-        const bb = blockBytesOf(r.dtype);
-        const phase = bb > 0 && !s.parts ? (s.offset - r.offset) % bb : 0;
-        const p = pool.run<WhatIfReply>({ op: 'whatif', dtype: r.dtype, data, bits: distinct, ...(phase ? { phase } : {}) }, [data.buffer as ArrayBuffer]);
-        p.catch(() => undefined);
-        const pick = <T>(a: T[]): T[] => bits.map((b) => a[distinct.indexOf(b)]!);
-        queue.push({ s, p: p.then((rep) => ({ sizes: pick(rep.sizes), errors: bits.map((b) => rep.errors[distinct.indexOf(b)]), digests: pick(rep.digests), crcs: pick(rep.crcs), payloadCrcs: pick(rep.payloadCrcs) })) });
-        next++;
-      }
-      const { s, p } = queue.shift()!;
-      const rep = await abortable(p, opts.signal, file);
-      if (!s.exactChunk) estimate = true;
-      for (let pi = 0; pi < P; pi++) {
-        const key = `${s.length}|${rep.digests[pi]}`;
-        const dupOf = s.exactChunk ? seen[pi]!.get(key) : undefined;
-        if (s.exactChunk && dupOf === undefined) seen[pi]!.set(key, i);
-        if (s.exactChunk) records[pi]!.set(i, { payloadOffset: 0, payloadLength: rep.sizes[pi]!, rawLength: s.length, rawCrc: rep.crcs[pi]!, payloadCrc: rep.payloadCrcs[pi]!, flags: dupOf === undefined ? 0 : CHUNK_FLAG_DUPLICATE, ...(dupOf !== undefined ? { dupOf } : {}) });
-        if (dupOf === undefined) sizes[s.region]![pi] += rep.sizes[pi]! * s.scale;
-        const e = rep.errors[pi];
-        if (e) errs[s.region]![pi] = mergeAcc(errs[s.region]![pi] ?? newAcc(), s.scale === 1 ? e : scaleAcc(e, s.scale));
-      }
-      done += s.length;
-      opts.onProgress?.({ phase: 'analyze', file, bytesDone: done, bytesTotal: total, ...(regions[s.region]!.name ? { tensor: regions[s.region]!.name! } : {}) });
-    }
+        // distinct roundings only: regions kept lossless at every k are coded once
+        return { op: 'whatif', dtype: r.dtype, data, bits: [...new Set(bits)], ...(s.phase ? { phase: s.phase } : {}) };
+      },
+      consume: (i, reply) => {
+        const s = samples[i]!;
+        const bits = regionBits[s.region]!;
+        const distinct = [...new Set(bits)];
+        const at = bits.map((b) => distinct.indexOf(b));
+        if (s.job === undefined) estimate = true;
+        for (let pi = 0; pi < P; pi++) {
+          const d = at[pi]!;
+          const size = reply.sizes[d]!;
+          const key = `${s.length}|${reply.digests[d]}`;
+          const dupOf = s.job !== undefined ? seen[pi]!.get(key) : undefined;
+          if (s.job !== undefined) {
+            if (dupOf === undefined) seen[pi]!.set(key, s.job);
+            records[pi]!.set(s.job, { payloadOffset: 0, payloadLength: size, rawLength: s.length, rawCrc: reply.crcs[d]!, payloadCrc: reply.payloadCrcs[d]!, flags: dupOf === undefined ? 0 : CHUNK_FLAG_DUPLICATE, ...(dupOf !== undefined ? { dupOf } : {}) });
+          }
+          if (dupOf === undefined) sizes[s.region]![pi] += size * s.scale;
+          const e = reply.errors[d];
+          if (e) errs[s.region]![pi] = mergeAcc(errs[s.region]![pi] ?? newAcc(), s.scale === 1 ? e : scaleAcc(e, s.scale));
+        }
+        done += s.length;
+        opts.onProgress?.({ phase: 'analyze', file, bytesDone: done, bytesTotal: total, ...(regions[s.region]!.name ? { tensor: regions[s.region]!.name! } : {}) });
+      },
+    });
 
     const point = (pi: number, bytes: number, payload: number, acc: ErrorAcc | undefined, block: ErrorAcc | undefined, blocks: number): WhatIfPoint => {
       const pt: WhatIfPoint = { bits: pi === 0 ? null : ks[pi - 1]!, predictedBytes: Math.round(payload), ratio: bytes ? Math.round(payload) / bytes : 0, error: acc ? summarize(acc) : null };
@@ -212,17 +214,14 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
         if (errs[ri]![pi]) acc = mergeAcc(acc ?? newAcc(), errs[ri]![pi]!);
         if (blockErrs[ri]![pi]) { bacc = mergeAcc(bacc ?? newAcc(), blockErrs[ri]![pi]!); blocks += blocksOf(r); }
       });
-      const bytes = framedBytes(file, layout.format, inp.size, regions, regionBits.map((b) => b[pi]), pi === 0 ? undefined : ks[pi - 1]!, chunkBytes, samples, records[pi]!, sizes.map((x) => x[pi]!));
+      const bytes = framedBytes(file, layout.format, inp.size, regions, regionBits.map((b) => b[pi]), pi === 0 ? undefined : ks[pi - 1]!, chunkBytes, records[pi]!, sizes.map((x) => x[pi]!));
       const pt = point(pi, inp.size, bytes, acc, bacc, blocks);
       points.push(pt);
     }
     return { path: file, bytes: inp.size, estimate, points, tensors, layers: [...layers.values()].map((l) => l.g) };
   } catch (e) {
-    if (e instanceof TzError) throw e;
-    if ((e as Error).message?.startsWith('worker thread')) throw new TzError('IO', file, (e as Error).message);
     throw toTzError(e, file);
   } finally {
-    await pool.close();
     await inp.close();
   }
 }
@@ -234,48 +233,28 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
  * stand-in hex digits, which deflate alike (a few bytes of difference at most).
  */
 function framedBytes(file: string, format: string, size: number, planned: PlannedRegion[], bits: Array<number | undefined>, k: number | undefined, chunkBytes: number,
-  samples: Sample[], exactRecords: Map<number, ChunkRecord & { dupOf?: number }>, regionPayload: number[]): number {
+  exactRecords: Map<number, ChunkRecord & { dupOf?: number }>, regionPayload: number[]): number {
   let seed = 0x9e3779b9;
   const rand = (): number => { seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return seed; };
   const hex = (): string => Array.from({ length: 8 }, () => rand().toString(16).padStart(8, '0')).join('');
-  const firstSample = new Map<number, number>();
-  samples.forEach((s, i) => { if (!firstSample.has(s.region)) firstSample.set(s.region, i); });
+  const { jobs, regions } = chunkJobs(planned, chunkBytes, (ri) => bits[ri]);
   const records: ChunkRecord[] = [];
-  const bySample = new Map<number, ChunkRecord>();
   let pos = HEADER_BYTES;
-  let chunk = 0;
-  const regions: RegionRecord[] = planned.map((r, ri) => {
-    const lengths = chunkLengths(r.length, chunkBytes);
-    const first = firstSample.get(ri) ?? -1;
-    lengths.forEach((len, c) => {
-      const ex = first >= 0 && samples[first]!.exactChunk ? exactRecords.get(first + c) : undefined;
-      let rec: ChunkRecord;
-      if (ex && ex.dupOf !== undefined) {
-        const d = bySample.get(ex.dupOf)!;
-        rec = { ...ex, payloadOffset: d.payloadOffset, payloadLength: d.payloadLength, payloadCrc: d.payloadCrc };
-      } else {
-        const plen = ex ? ex.payloadLength : Math.round(regionPayload[ri]! / lengths.length);
-        rec = { payloadOffset: pos, payloadLength: plen, rawLength: len, rawCrc: ex ? ex.rawCrc : rand(), payloadCrc: ex ? ex.payloadCrc : rand(), flags: 0 };
-        pos += plen;
-      }
-      delete (rec as { dupOf?: number }).dupOf;
-      if (ex) bySample.set(first + c, rec);
-      records.push(rec);
-    });
-    const rec: RegionRecord = { ...r, chunk, chunks: lengths.length, ...(bits[ri] !== undefined ? { lossyBits: bits[ri] } : {}) };
-    chunk += lengths.length;
-    return rec;
+  jobs.forEach((j, c) => {
+    const ex = exactRecords.get(c);
+    let rec: ChunkRecord;
+    if (ex && ex.dupOf !== undefined) {
+      const d = records[ex.dupOf]!;
+      rec = { payloadOffset: d.payloadOffset, payloadLength: d.payloadLength, rawLength: ex.rawLength, rawCrc: ex.rawCrc, payloadCrc: d.payloadCrc, flags: ex.flags };
+    } else {
+      const plen = ex ? ex.payloadLength : Math.round(regionPayload[j.region]! / regions[j.region]!.chunks);
+      rec = { payloadOffset: pos, payloadLength: plen, rawLength: j.length, rawCrc: ex ? ex.rawCrc : rand(), payloadCrc: ex ? ex.payloadCrc : rand(), flags: 0 };
+      pos += plen;
+    }
+    records.push(rec);
   });
-  const index: IndexJson = {
-    format: 'tzip',
-    version: `${VERSION_MAJOR}.${VERSION_MINOR}`,
-    tool: TOOL,
-    original: { name: file.split(/[\\/]/).pop()!, size, sha256: hex(), format },
-    chunkBytes,
-    regions,
-    checksum: CHUNK_CHECKSUM,
-  };
-  if (k !== undefined && bits.some((b) => b !== undefined)) index.lossy = { bits: k, inputSha256: hex() };
+  const lossy = k !== undefined && bits.some((b) => b !== undefined);
+  const index = buildIndex({ name: file.split(/[\\/]/).pop()!, size, sha256: hex(), format, chunkBytes, regions, checksum: CHUNK_CHECKSUM, ...(lossy ? { lossy: { bits: k, inputSha256: hex() } } : {}) });
   const { stored, footer } = encodeIndex(index, records, pos);
   return pos + stored.length + footer.length;
 }

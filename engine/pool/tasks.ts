@@ -33,11 +33,10 @@ export interface DecodeTask {
   sum: ChunkChecksum;
   /** checksum the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
   crc?: number;
-  /** a recycled buffer (transferred in and back) to decode into, sparing a 1 MiB allocation per chunk */
+  /** where to decode to (a slot of the pipeline's output buffer), sparing a 1 MiB allocation per chunk */
   out?: Uint8Array;
 }
-/** `payload`: the task's payload, handed back so its buffer can be reused. */
-export interface DecodeReply { data: Uint8Array; payload?: Uint8Array }
+export interface DecodeReply { data: Uint8Array }
 export type Task = EncodeTask | DecodeTask | WhatIfTask;
 
 /** A decode whose output does not match its checksum, or whose payload is not a valid chunk. */
@@ -60,21 +59,33 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
     const payload = owned(encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
     return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data };
   }
+  // A payload in shared memory is copied once (aligned, a memmove) into this thread's memory: the
+  // decoder's reads at arbitrary offsets out of shared memory would be copied byte by byte.
+  const payload = t.payload.buffer instanceof SharedArrayBuffer ? local(t.payload) : t.payload;
   // The payload checksum is checked first, so corrupted bytes never reach the decoder.
-  if (chunkChecksum(t.sum, t.payload) !== t.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch');
+  if (chunkChecksum(t.sum, payload) !== t.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch');
   let data: Uint8Array;
   try {
     if (t.out && t.out.length >= t.rawLength) {
       data = t.out.subarray(0, t.rawLength);
-      decodeChunkInto(t.payload, t.dtype, t.rawLength, data);
-    } else data = decodeChunk(t.payload, t.dtype, t.rawLength);
+      decodeChunkInto(payload, t.dtype, t.rawLength, data);
+    } else data = decodeChunk(payload, t.dtype, t.rawLength);
   } catch (e) {
     if (e instanceof CodecError) throw new ChunkCorrupt(`corrupted chunk data (${e.message})`);
     throw e;
   }
   if (data.length !== t.rawLength || (t.crc !== undefined && chunkChecksum(t.sum, data) !== t.crc)) throw new ChunkCorrupt('chunk checksum mismatch');
   // a view on the caller's own buffer is sent back as it is; anything else must own its buffer
-  return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data), payload: t.payload };
+  return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data) };
+}
+
+let localBuf = new Uint8Array(0);
+/** `a` copied into this thread's reusable scratch memory (valid until the next call). */
+function local(a: Uint8Array): Uint8Array {
+  if (localBuf.length < a.length) localBuf = new Uint8Array(Math.max(a.length, 2 * localBuf.length));
+  const v = localBuf.subarray(0, a.length);
+  v.set(a);
+  return v;
 }
 
 function runWhatIf(t: WhatIfTask): WhatIfReply {

@@ -1,0 +1,111 @@
+/**
+ * runOrdered: the one chunk pipeline of the engine (compress, decode/verify, lossy what-if).
+ *
+ * Items 0 .. count-1 flow through three stages, each in item order on the calling thread except
+ * the coding, which runs on the pool:
+ *
+ *   read(k, slot.input)        read ahead of coding (`readAhead` items), into item k's input slot
+ *   task(k, input, slot.out)   builds the pool task; called in item order (a caller may hash here)
+ *   consume(k, reply, slot)    in item order; `slot.behind(p)` keeps the slot busy until p settles
+ *                              (a write behind), so reads, coding and writes overlap
+ *
+ * Item k lives in slot k mod S of two buffers (input and output slots; SharedArrayBuffers that the
+ * workers see, plain memory with one thread), so nothing is allocated, copied or transferred per
+ * item between threads and memory is fixed by the thread count: S = in-flight depth + read-ahead +
+ * BEHIND. A slot is read into again only once everything `behind()` registered for it has settled.
+ * The output does not depend on the thread count: replies are consumed strictly in order.
+ *
+ * Errors: the first failure of any stage (or the signal) ends the run; reads and replies still under
+ * way are not awaited (their rejections are swallowed) and the pool is closed, so a cancel is prompt.
+ */
+import { abortable, cancelled, TzError } from '../errors';
+import { ReadAhead } from '../io/readAhead';
+import { inflightDepth, WorkerPool } from './pool';
+import type { Task } from './tasks';
+
+/** Slots kept for writes behind the consumer. */
+const BEHIND = 3;
+
+export interface OrderedSlot {
+  /** item k's input (what read() returned) */
+  input: Uint8Array;
+  /** item k's output slot (outSlotBytes long) */
+  out: Uint8Array;
+  /** keep this slot from being reused until `p` settles; its rejection fails the run (checked when
+   *  the slot is needed again, and at the end) */
+  behind(p: Promise<unknown>): void;
+}
+
+export interface OrderedRun<R> {
+  /** names the file in errors (CANCELLED) */
+  file: string;
+  count: number;
+  threads: number;
+  signal?: AbortSignal;
+  /** items read ahead of the one handed to the pool (default 2) */
+  readAhead?: number;
+  /** bytes of each input / output slot */
+  inSlotBytes: number;
+  outSlotBytes: number;
+  /** reads item k into `into` (its input slot); may return its own array when the item does not fit */
+  read(k: number, into: Uint8Array): Promise<Uint8Array>;
+  task(k: number, input: Uint8Array, out: Uint8Array): Task;
+  consume(k: number, reply: R, slot: OrderedSlot): Promise<void> | void;
+  /** maps the error of item k's task (e.g. to name the chunk); default: as it is */
+  taskError?(k: number, e: unknown): unknown;
+}
+
+export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
+  const { count, threads, signal, file } = run;
+  const pool = new WorkerPool(threads);
+  const depth = inflightDepth(threads);
+  const ahead = run.readAhead ?? 2;
+  const S = depth + ahead + BEHIND;
+  // One thread needs no sharing, and V8 copies plain memory faster than shared memory.
+  const Mem = threads === 1 ? ArrayBuffer : SharedArrayBuffer;
+  const inMem = new Mem(S * run.inSlotBytes);
+  const outMem = new Mem(S * run.outSlotBytes);
+  const held: Array<Promise<unknown>[]> = Array.from({ length: S }, () => []);
+  const free = async (s: number): Promise<void> => {
+    const h = held[s]!;
+    held[s] = [];
+    await Promise.all(h);
+  };
+  const reads = new ReadAhead(count, ahead, async (k) => {
+    await free(k % S);
+    return run.read(k, new Uint8Array(inMem, (k % S) * run.inSlotBytes, run.inSlotBytes));
+  });
+  const queue: Array<{ input: Uint8Array; p: Promise<R> }> = [];
+  let next = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      while (next < count && next - i < depth) {
+        if (signal?.aborted) throw cancelled(file);
+        const input = await abortable(reads.take(next), signal, file);
+        const out = new Uint8Array(outMem, (next % S) * run.outSlotBytes, run.outSlotBytes);
+        const p = pool.run<R>(run.task(next, input, out));
+        p.catch(() => undefined); // rejections are handled where the queue is awaited
+        queue.push({ input, p });
+        next++;
+      }
+      if (signal?.aborted) throw cancelled(file);
+      const { input, p } = queue.shift()!;
+      let reply: R;
+      try {
+        reply = await abortable(p, signal, file);
+      } catch (e) {
+        throw run.taskError && !(e instanceof TzError) ? run.taskError(i, e) : e;
+      }
+      const s = i % S;
+      await run.consume(i, reply, {
+        input,
+        out: new Uint8Array(outMem, s * run.outSlotBytes, run.outSlotBytes),
+        behind: (b) => { b.catch(() => undefined); held[s]!.push(b); },
+      });
+    }
+    for (let s = 0; s < S; s++) await free(s);
+  } finally {
+    // Terminating the workers does not wait for the item they are coding, so a cancel is prompt.
+    await pool.close();
+  }
+}

@@ -65,7 +65,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       inSlotBytes: chunkBytes,
       outSlotBytes: chunkBytes + 64, // a payload is at most 1 + chunk bytes (STORED)
       read: (k, into) => { const j = jobs[k]!; return inp.readExact(j.offset, j.length, 'input chunk', into.subarray(0, j.length)); },
-      task: (k, data, outSlot) => {
+      task: (k, { input: data, out: outSlot }) => {
         const j = jobs[k]!;
         sha.update(data); // before the coder rounds it in place (lossy)
         return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}) };

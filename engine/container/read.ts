@@ -79,7 +79,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
       const ch = c.chunks[k]!;
       return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
     },
-    task: (k, payload, out) => {
+    task: (k, { input: payload, out }) => {
       const ch = c.chunks[k]!;
       return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out };
     },

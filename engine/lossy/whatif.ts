@@ -140,7 +140,7 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
         } else await inp.readExact(s.offset, s.length, 'input chunk', data);
         return data;
       },
-      task: (k, data) => {
+      task: (k, { input: data }) => {
         const s = samples[k]!;
         const r = regions[s.region]!;
         const bits = regionBits[s.region]!;

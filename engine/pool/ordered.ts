@@ -4,10 +4,12 @@
  * Items 0 .. count-1 flow through three stages, each in item order on the calling thread except
  * the coding, which runs on the pool:
  *
- *   read(k, slot.input)        read ahead of coding (`readAhead` items), into item k's input slot
- *   task(k, input, slot.out)   builds the pool task; called in item order (a caller may hash here)
- *   consume(k, reply, slot)    in item order; `slot.behind(p)` keeps the slot busy until p settles
- *                              (a write behind), so reads, coding and writes overlap
+ *   read(k, into)            read ahead of coding (`readAhead` items), into item k's input slot
+ *   task(k, slot)            builds the pool task for slot.input -> slot.out; called in item order
+ *   consume(k, reply, slot)  in item order
+ *
+ * In task and consume, `slot.behind(p)` keeps the slot busy until p settles (a write or a hash
+ * behind), so reads, coding, hashing and writes overlap.
  *
  * Item k lives in slot k mod S of two buffers (input and output slots; SharedArrayBuffers that the
  * workers see, plain memory with one thread), so nothing is allocated, copied or transferred per
@@ -27,7 +29,7 @@ import type { Task } from './tasks';
 const BEHIND = 3;
 
 export interface OrderedSlot {
-  /** item k's input (what read() returned) */
+  /** item k's input (what read() returned; a view of its input slot unless it did not fit) */
   input: Uint8Array;
   /** item k's output slot (outSlotBytes long) */
   out: Uint8Array;
@@ -49,7 +51,7 @@ export interface OrderedRun<R> {
   outSlotBytes: number;
   /** reads item k into `into` (its input slot); may return its own array when the item does not fit */
   read(k: number, into: Uint8Array): Promise<Uint8Array>;
-  task(k: number, input: Uint8Array, out: Uint8Array): Task;
+  task(k: number, slot: OrderedSlot): Task;
   consume(k: number, reply: R, slot: OrderedSlot): Promise<void> | void;
   /** maps the error of item k's task (e.g. to name the chunk); default: as it is */
   taskError?(k: number, e: unknown): unknown;
@@ -75,33 +77,35 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
     await free(k % S);
     return run.read(k, new Uint8Array(inMem, (k % S) * run.inSlotBytes, run.inSlotBytes));
   });
-  const queue: Array<{ input: Uint8Array; p: Promise<R> }> = [];
+  const slotOf = (k: number, input: Uint8Array): OrderedSlot => {
+    const s = k % S;
+    return {
+      input,
+      out: new Uint8Array(outMem, s * run.outSlotBytes, run.outSlotBytes),
+      behind: (b) => { b.catch(() => undefined); held[s]!.push(b); },
+    };
+  };
+  const queue: Array<{ slot: OrderedSlot; p: Promise<R> }> = [];
   let next = 0;
   try {
     for (let i = 0; i < count; i++) {
       while (next < count && next - i < depth) {
         if (signal?.aborted) throw cancelled(file);
-        const input = await abortable(reads.take(next), signal, file);
-        const out = new Uint8Array(outMem, (next % S) * run.outSlotBytes, run.outSlotBytes);
-        const p = pool.run<R>(run.task(next, input, out));
+        const slot = slotOf(next, await abortable(reads.take(next), signal, file));
+        const p = pool.run<R>(run.task(next, slot));
         p.catch(() => undefined); // rejections are handled where the queue is awaited
-        queue.push({ input, p });
+        queue.push({ slot, p });
         next++;
       }
       if (signal?.aborted) throw cancelled(file);
-      const { input, p } = queue.shift()!;
+      const { slot, p } = queue.shift()!;
       let reply: R;
       try {
         reply = await abortable(p, signal, file);
       } catch (e) {
         throw run.taskError && !(e instanceof TzError) ? run.taskError(i, e) : e;
       }
-      const s = i % S;
-      await run.consume(i, reply, {
-        input,
-        out: new Uint8Array(outMem, s * run.outSlotBytes, run.outSlotBytes),
-        behind: (b) => { b.catch(() => undefined); held[s]!.push(b); },
-      });
+      await run.consume(i, reply, slot);
     }
     for (let s = 0; s < S; s++) await free(s);
   } finally {

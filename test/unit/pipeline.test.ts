@@ -31,7 +31,7 @@ for (const threads of [1, 2]) {
         inUse.add(into.byteOffset);
         return fill(k, into);
       },
-      task: (_k, data, out) => ({ op: 'encode', dtype: 'U8', data, out }),
+      task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
       consume: (k, reply, slot) => {
         order.push(k);
         assert.deepEqual([...reply.data.subarray(0, 8)], [...fill(k, new Uint8Array(BYTES)).subarray(0, 8)]);
@@ -48,7 +48,7 @@ test('a failing write behind fails the run', async () => {
   await assert.rejects(runOrdered<EncodeReply>({
     file: 'test', count: N, threads: 1, inSlotBytes: BYTES, outSlotBytes: BYTES + 64,
     read: async (k, into) => fill(k, into),
-    task: (_k, data, out) => ({ op: 'encode', dtype: 'U8', data, out }),
+    task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
     consume: (k, _r, slot) => { slot.behind(k === 5 ? Promise.reject(new Error('disk full')) : Promise.resolve()); },
   }), /disk full/);
 });
@@ -58,13 +58,13 @@ test('an aborted signal ends the run with CANCELLED; a task error goes through t
   await assert.rejects(runOrdered<EncodeReply>({
     file: 'f', count: N, threads: 1, signal: ac.signal, inSlotBytes: BYTES, outSlotBytes: BYTES + 64,
     read: async (k, into) => fill(k, into),
-    task: (_k, data, out) => ({ op: 'encode', dtype: 'U8', data, out }),
+    task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
     consume: (k) => { if (k === 3) ac.abort(); },
   }), (e: unknown) => e instanceof TzError && e.code === 'CANCELLED');
   await assert.rejects(runOrdered({
     file: 'f', count: 3, threads: 1, inSlotBytes: BYTES, outSlotBytes: BYTES,
     read: async (k, into) => fill(k, into),
-    task: (_k, payload, out) => ({ op: 'decode', dtype: 'U8', payload, rawLength: BYTES, payloadCrc: 0, sum: 'xxh32', out }),
+    task: (_k, { input: payload, out }) => ({ op: 'decode', dtype: 'U8', payload, rawLength: BYTES, payloadCrc: 0, sum: 'xxh32', out }),
     consume: () => undefined,
     taskError: (k, e) => new Error(`item ${k}: ${(e as Error).message}`),
   }), /item 0: chunk payload checksum mismatch/);

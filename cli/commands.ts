@@ -11,6 +11,8 @@ import type { FileAnalysis } from '../engine/analysis/types';
 import { TzError } from '../engine/errors';
 import { fileSummary, formatBytes, layerTable, pct, table, tensorTable } from './format';
 import { progressPrinter } from './progress';
+import { batch } from './batch';
+import { threadsOpt } from './options';
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 export interface Command {
@@ -81,13 +83,6 @@ const analyze: Command = {
     return code;
   },
 };
-
-function threadsOpt(v: Record<string, string | boolean | undefined>): number | undefined {
-  if (v.threads === undefined) return undefined;
-  const n = Number(v.threads);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new TzError('USAGE', undefined, `--threads must be an integer from 1 to 256, got "${v.threads}"`);
-  return n;
-}
 
 function outputFor(v: Record<string, string | boolean | undefined>, files: string[], f: string, ext: (f: string) => string): string | undefined {
   if (typeof v.output !== 'string') return undefined;
@@ -240,5 +235,5 @@ const demo: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, clean, demo];
+export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, clean, batch, demo];
 export type { Progress };

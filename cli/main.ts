@@ -1,6 +1,6 @@
 /**
  * tensorzip CLI: `tensorzip <command> [options] <file...>`.
- * Exit codes: 0 success, 1 bad input or failed job (one-line message on stderr), 2 usage.
+ * Exit codes: 0 success, 1 bad input or failed job (one-line message on stderr), 2 usage, 75 (batch) retryable.
  */
 import { parseArgs } from 'node:util';
 import { removeLiveTempsSync } from '../engine/api';
@@ -12,7 +12,7 @@ const USAGE = `usage: tensorzip <command> [options] <file...>
 commands:
 ${COMMANDS.map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`).join('\n')}
 
-Exit codes: 0 success, 1 bad input or failed job, 2 usage.`;
+Exit codes: 0 success, 1 bad input or failed job, 2 usage,\n75 (batch) retryable failure: I/O error (EIO, ENOSPC, EAGAIN...), out of memory, killed or cancelled.`;
 
 export class UsageError extends Error {}
 

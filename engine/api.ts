@@ -67,6 +67,8 @@ export interface DecompressOptions extends JobOptions {
   /** output path (default: the original name stored in the container, next to the .tzip) */
   output?: string;
   force?: boolean;
+  /** fsync the output before it is renamed into place (as CompressOptions.durable) */
+  durable?: boolean;
 }
 
 export interface DecompressResult {

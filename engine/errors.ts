@@ -18,6 +18,8 @@ export type TzErrorCode =
 export class TzError extends Error {
   readonly code: TzErrorCode;
   readonly file: string | undefined;
+  /** the OS error code (EIO, ENOSPC, ...) when this wraps one: lets a caller tell retryable from permanent */
+  errno?: string;
   constructor(code: TzErrorCode, file: string | undefined, problem: string) {
     const oneLine = problem.replace(/\s*\n\s*/g, ' ');
     super(file ? `${file}: ${oneLine}` : oneLine);
@@ -67,6 +69,7 @@ export function toTzError(err: unknown, file?: string): TzError {
   const workerDied = err instanceof Error && err.message.startsWith('worker thread');
   const code: TzErrorCode = e && typeof e.code === 'string' && e.code === 'ENOSPC' ? 'NO_SPACE' : (e && typeof e.code === 'string') || workerDied ? 'IO' : 'BAD_INPUT';
   const te = new TzError(code, undefined, describeError(err, file));
+  if (e && typeof e.code === 'string') te.errno = e.code;
   return te;
 }
 

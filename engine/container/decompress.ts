@@ -21,7 +21,7 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
       ...(opts.signal ? { signal: opts.signal } : {}),
       onChunk: (done, total, r) => opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
     });
-    await out.commit();
+    await out.commit(!!opts.durable);
     return { output: out.path, bytes: c.index.original.size, sha256, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     await out?.discard();

@@ -5,7 +5,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'fuzz', 'e2e'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'fuzz', 'scale', 'e2e'];
 function find(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((n) => {
@@ -23,7 +23,9 @@ const concurrency = process.env.TZ_TEST_CONCURRENCY ?? '2';
 // End-to-end files run after the rest, one at a time: each drives a whole VS Code plus Chromium
 // (2 cores), and packaging the extension rebuilds dist/, which integration tests use.
 const isE2E = (f) => f.startsWith(join('test', 'e2e') + '/');
-const phases = [[files.filter((f) => !isE2E(f)), concurrency], [files.filter(isE2E), '1']].filter(([fs]) => fs.length);
+// The Slurm test (test/scale) runs its own daemons and job array on both cores: alone, like e2e.
+const alone = (f) => isE2E(f) || f.startsWith(join('test', 'scale') + '/');
+const phases = [[files.filter((f) => !alone(f)), concurrency], [files.filter(alone), '1']].filter(([fs]) => fs.length);
 /** Runs one phase, passing its output through and reading node's closing counts from it. */
 function runPhase(fs, c) {
   return new Promise((resolve) => {

@@ -32,8 +32,10 @@ import {
   JobsRequest,
   JobWorkDoneProgress,
   VerifyRequest,
+  type FileAnalysis,
   type ServerFeatures,
   type TzErrorData,
+  type VerifyResult,
 } from '../protocol/server';
 import * as engine from '../engine/api';
 import { VERSION } from '../engine/version';
@@ -42,6 +44,7 @@ import { Job } from './job';
 import type { JobSpec } from './job-messages';
 import { JobQueue } from './job-queue';
 import { JobError } from './job-runner';
+import { registerLanguageFeatures } from './lang/index';
 import { applySettings, DEFAULTS, serverSection, type EffectiveSettings } from './settings';
 
 // Standalone start without a transport flag means stdio (vscode-languageclient always passes one).
@@ -55,6 +58,7 @@ const log = (line: string) => connection.console.log(line);
 process.on('uncaughtException', (err) => connection.console.error(`uncaught: ${err?.stack ?? err}`));
 process.on('unhandledRejection', (err) => connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
 const eventLoop = new EventLoopMonitor();
+const lang = registerLanguageFeatures(connection, log);
 let settings: EffectiveSettings = DEFAULTS;
 let nextJobId = 1;
 
@@ -130,6 +134,9 @@ async function runJob(spec: JobSpec, extras: RequestExtras, token: CancellationT
   try {
     const result = await job.result;
     log(`job ${id}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+    // hovers show what the jobs found (exponent entropy, estimated size, verify state)
+    if (spec.kind === 'analyze') lang.facts.recordAnalysis(spec.path, result as FileAnalysis);
+    else if (spec.kind === 'verify') lang.facts.recordVerify(spec.path, result as VerifyResult);
     return result;
   } catch (err) {
     log(`job ${id}: ${err instanceof Error ? err.message : String(err)}`);
@@ -157,7 +164,7 @@ connection.onInitialize((params) => {
   // it cancels the job started with that token (client-created tokens included).
   connection.onNotification(WorkDoneProgressCancelNotification.type, (p) => jobsByToken.get(p.token)?.cancel());
   return {
-    capabilities: { experimental: { tensorzip: engineFeatures() } },
+    capabilities: { ...lang.initialize(params), experimental: { tensorzip: engineFeatures() } },
     serverInfo: { name: 'tensorzip-server', version: VERSION },
   };
 });
@@ -180,6 +187,7 @@ function engineFeatures(): ServerFeatures {
 }
 
 connection.onInitialized(() => {
+  lang.initialized();
   log(`TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs${settings.threads ? `, ${settings.threads} threads each` : ''})`);
 });
 

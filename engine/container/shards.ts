@@ -9,14 +9,14 @@ import * as path from 'node:path';
 import { describeError } from '../errors';
 import { openModel } from '../formats/index';
 import { isInsideFolder, SHARD_NAME, type ShardHeader, type ShardTensor } from '../formats/indexCheck';
-import { withInput } from '../io/read';
-import { readSafetensorsHeader } from '../formats/safetensors';
 import { openContainer } from './read';
 
 export interface TensorList {
   size: number;
   tensors: ShardTensor[];
 }
+
+const lean = (t: ShardTensor): ShardTensor => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes });
 
 /** Tensor list of a `.tzip` from its index (the original's names, dtypes and shapes). */
 export async function readTzipTensors(file: string): Promise<TensorList> {
@@ -39,17 +39,15 @@ export async function readTensorList(file: string): Promise<TensorList> {
 
 export interface ShardReadOptions {
   /** reads one file's tensor list (default: the header readers; a caller may add a cache) */
-  read?: (file: string, kind: 'safetensors' | 'tzip') => Promise<TensorList>;
+  read?: (file: string, kind: 'shard' | 'tzip') => Promise<TensorList>;
   /** also read HF-named sibling shards the index does not name (default true) */
   siblings?: boolean;
   /** reads in flight at once */
   concurrency?: number;
 }
 
-const lean = (t: ShardTensor): ShardTensor => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes });
-
-const defaultRead = (file: string, kind: 'safetensors' | 'tzip'): Promise<TensorList> =>
-  kind === 'tzip' ? readTzipTensors(file) : withInput(file, async (f) => ({ size: f.size, tensors: (await readSafetensorsHeader(f)).tensors.map(lean) }));
+// any format the engine reads: `pytorch_model.bin.index.json` names pickle shards
+const defaultRead = (file: string, kind: 'shard' | 'tzip'): Promise<TensorList> => (kind === 'tzip' ? readTzipTensors(file) : readTensorList(file));
 
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT' || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 
@@ -71,7 +69,7 @@ export async function readShardState(dir: string, name: string, opts: ShardReadO
     }
   }
   try {
-    const t = await read(file, 'safetensors');
+    const t = await read(file, 'shard');
     return { state: 'present', size: t.size, tensors: t.tensors };
   } catch (e) {
     if (isMissing(e)) return { state: 'missing' };

@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeSync }
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   createMessageConnection,
   StreamMessageReader,
@@ -14,6 +15,7 @@ import {
   type MessageConnection,
   type ProgressToken,
 } from 'vscode-jsonrpc/node';
+import type { LangClientOptions } from '../../protocol/lang';
 import { AnalyzePartialResultProgress, JobWorkDoneProgress, type AnalyzePartialResult, type JobProgress, type JobsResult, type ServerFeatures, type ServerSettings } from '../../protocol/server';
 
 export const REQUEST_CANCELLED = -32800;
@@ -42,7 +44,16 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { settings?: ServerSettings; env?: NodeJS.ProcessEnv } = {}): Promise<Harness> {
+export interface InitExtras {
+  /** workspace folders (absolute paths) */
+  folders?: string[];
+  /** `initializationOptions.lang` */
+  lang?: LangClientOptions;
+  /** client capabilities merged over the default ones */
+  capabilities?: Record<string, unknown>;
+}
+
+export async function startServer(opts: { settings?: ServerSettings; env?: NodeJS.ProcessEnv; init?: InitExtras } = {}): Promise<Harness> {
   const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const stderr: string[] = [];
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
@@ -55,8 +66,9 @@ export async function startServer(opts: { settings?: ServerSettings; env?: NodeJ
   const init = await conn.sendRequest<{ capabilities: { experimental?: { tensorzip?: ServerFeatures } } }>('initialize', {
     processId: process.pid,
     rootUri: null,
-    capabilities: { window: { workDoneProgress: true } },
-    initializationOptions: opts.settings ?? {},
+    workspaceFolders: opts.init?.folders?.map((f) => ({ uri: pathToFileURL(f).href, name: path.basename(f) })) ?? null,
+    capabilities: { window: { workDoneProgress: true }, ...opts.init?.capabilities },
+    initializationOptions: { ...opts.settings, ...(opts.init?.lang ? { lang: opts.init.lang } : {}) },
   });
   await conn.sendNotification('initialized', {});
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

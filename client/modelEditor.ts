@@ -47,11 +47,26 @@ export function shellFor(webview: vscode.Webview, extensionUri: vscode.Uri, view
 
 export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
   private readonly sessions = new Set<ModelSession>();
+  /** ready panels by document URI, to post a selection into */
+  private readonly panels = new Map<string, Set<(m: HostToWebview) => void>>();
+  /** tensor to select once a panel of that document is ready (go to definition opens it) */
+  private readonly pendingSelect = new Map<string, string>();
+  private static instance: ModelEditorProvider | undefined;
+
+  /** Selects `tensor` in the open views of `uri`, or in the next one that opens. */
+  static selectTensor(uri: vscode.Uri, tensor: string): void {
+    const p = ModelEditorProvider.instance;
+    if (!p) return;
+    const posts = p.panels.get(uri.toString());
+    if (posts?.size) for (const post of posts) post({ type: 'selectTensor', name: tensor });
+    else p.pendingSelect.set(uri.toString(), tensor);
+  }
 
   constructor(private readonly deps: EditorDeps) {}
 
   static register(deps: EditorDeps): vscode.Disposable[] {
     const provider = new ModelEditorProvider(deps);
+    ModelEditorProvider.instance = provider;
     return [
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true }),
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE_OPTION, provider, { supportsMultipleEditorsPerDocument: true }),
@@ -80,6 +95,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const send = (m: HostToWebview) => {
       if (ready) void webview.postMessage(m);
     };
+    const post = (m: HostToWebview) => void webview.postMessage(m);
     const subs: vscode.Disposable[] = [session.subscribe(send)];
     subs.push(webview.onDidReceiveMessage((raw) => {
       const msg = parseWebviewMessage(raw);
@@ -90,6 +106,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           ready = false;
           void session.replay((m) => void webview.postMessage(m)).then(() => {
             ready = true;
+            const key = document.uri.toString();
+            let posts = this.panels.get(key);
+            if (!posts) this.panels.set(key, (posts = new Set()));
+            posts.add(post);
+            const tensor = this.pendingSelect.get(key);
+            if (tensor !== undefined) {
+              this.pendingSelect.delete(key);
+              post({ type: 'selectTensor', name: tensor });
+            }
           });
           break;
         case 'histogram':
@@ -111,7 +136,10 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           break;
       }
     }));
-    panel.onDidDispose(() => subs.forEach((d) => d.dispose()));
+    panel.onDidDispose(() => {
+      subs.forEach((d) => d.dispose());
+      this.panels.get(document.uri.toString())?.delete(post);
+    });
   }
 
   private async runJob(session: ModelSession, kind: JobKind): Promise<void> {

@@ -32,6 +32,8 @@ import {
   type WhatIfParams,
 } from '../protocol/server';
 import type { WhatIfResult } from '../engine/lossy/whatif';
+import { DIAGNOSTIC_SOURCE, LANG_FILE_PATTERNS, type LangClientOptions } from '../protocol/lang';
+import { langMiddleware } from './langMiddleware';
 
 export interface JobCallbacks {
   onProgress?: (p: JobProgress) => void;
@@ -81,9 +83,12 @@ export class TzServer implements vscode.Disposable {
       debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [],
+      // model-folder JSON (protocol/lang.ts); the server decides which of them it checks
+      documentSelector: LANG_FILE_PATTERNS.map((pattern) => ({ scheme: 'file', pattern })),
       outputChannel: this.log,
-      initializationOptions: this.settings(),
+      initializationOptions: { ...this.settings(), lang: { clientCommands: true, tensorUris: true } satisfies LangClientOptions },
+      diagnosticCollectionName: DIAGNOSTIC_SOURCE,
+      middleware: langMiddleware,
     };
     const client = new LanguageClient('tensorzip', 'TensorZip Server', serverOptions, clientOptions);
     await client.start();

@@ -115,7 +115,9 @@ export type HostToWebview =
   | { type: 'workspaceInit'; title: string; rows: WorkspaceModelRow[] }
   | { type: 'workspaceRow'; row: WorkspaceModelRow }
   | { type: 'workspaceJob'; job: JobView | null; summary?: string }
-  | { type: 'histogram'; target: HistogramTarget; hist: number[] | null; used: number; skipped: number };
+  | { type: 'histogram'; target: HistogramTarget; hist: number[] | null; used: number; skipped: number }
+  /** select and reveal a tensor (go to definition from an index, protocol/lang.ts tensorUri) */
+  | { type: 'selectTensor'; name: string };
 
 /** Histograms stay in the extension host (256 bins x 100,000 tensors is too much to post); the webview asks for the one it shows. */
 export type HistogramTarget = { kind: 'tensor' | 'layer'; name: string } | { kind: 'model' };

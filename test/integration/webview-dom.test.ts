@@ -158,6 +158,11 @@ test('100,000 tensors: the table keeps only the visible rows in the DOM and filt
     assert.equal(await page.locator('#tz-table-count').innerText(), '100 of 100,000 tensors');
     const names = await page.locator('#tz-table-body .tz-row:not([hidden])').evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.name ?? ''));
     assert.ok(names.length > 0 && names.every((n) => n.includes('layers.7.')));
+    // go to definition from an index: the filter is cleared and the tensor selected and scrolled to
+    await send(page, { type: 'selectTensor', name: 'model.layers.500.t50500' });
+    await page.locator('#tz-table-body .tz-row.tz-selected[data-name="model.layers.500.t50500"]:not([hidden])').waitFor();
+    assert.equal(await page.locator('#tz-table-count').innerText(), '100,000 tensors');
+    assert.equal(await page.locator('#tz-filter').evaluate((el) => (el as unknown as { value: string }).value), '');
     // untrusted: Compress is disabled and says why
     assert.equal(await page.locator('#tz-btn-compress').getAttribute('disabled'), '');
     assert.equal(await page.locator('#tz-write-note').innerText(), 'untrusted');

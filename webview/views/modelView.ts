@@ -258,6 +258,18 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       drawHistogram();
       return;
     }
+    if (msg.type === 'selectTensor') {
+      // clear filters that could hide it, then select and scroll to it
+      Object.assign(ui, { filter: { ...EMPTY_FILTER }, selectedLayer: null, selectedTensor: msg.name });
+      save();
+      filterField.value = '';
+      dtypeSelect.value = '';
+      chart.setSelected(null);
+      refreshTable();
+      table.setSelected(msg.name, true);
+      refreshHistogram();
+      return;
+    }
     const parts = applyMessage(st, msg);
     if (parts.size) render(parts);
   });

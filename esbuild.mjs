@@ -22,7 +22,7 @@ const entries = [
   // extension host (client): vscode is provided by the host
   { ...node, entryPoints: ['client/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   // background server (language-server-style process)
-  { ...node, entryPoints: ['server/main.ts'], outfile: 'dist/server.js' },
+  { ...node, entryPoints: ['server/main.ts'], outfile: 'dist/server.js', banner: { js: '#!/usr/bin/env node' } },
   // one worker_threads entry per server job (runs the engine call off the server's main thread)
   { ...node, entryPoints: ['server/job-worker.ts'], outfile: 'dist/job-worker.js' },
   // command line
@@ -44,7 +44,7 @@ if (watch) {
   for (const e of entries) (await esbuild.context(e)).watch();
 } else {
   await Promise.all(entries.map((e) => esbuild.build(e)));
-  if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
+  for (const bin of ['dist/cli.js', 'dist/server.js']) if (existsSync(bin)) chmodSync(bin, 0o755);
   // codicons for the webview (local, no remote content)
   const codicons = 'node_modules/@vscode/codicons/dist/codicon.css';
   if (existsSync(codicons)) {

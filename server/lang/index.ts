@@ -134,7 +134,7 @@ export function registerLanguageFeatures(connection: Connection, log: (line: str
       client = { clientCommands: opts?.clientCommands === true, tensorUris: opts?.tensorUris === true };
       currentRoots = folderPaths(params);
       symbols.setRoots(currentRoots);
-      dynamicWatch = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+      dynamicWatch = params.capabilities?.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
       return {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         hoverProvider: true,

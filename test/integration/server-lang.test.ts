@@ -221,6 +221,24 @@ describe('server: language features over LSP', { skip: NO_BUILD }, () => {
     await close(d.uri);
   });
 
+  test('hover shows what jobs found: analysis figures on a tensor, the verify state of a shard\'s .tzip', async () => {
+    const m = writeShardedModel(path.join(tmp, 'facts'), THREE);
+    const d = await open(m.index);
+    await diagnostics(d.uri, () => true, d.v);
+    const hoverText = async (needle: string) => ((await h.conn.sendRequest<Hover>('textDocument/hover', { textDocument: { uri: d.uri }, position: posOf(d.text, needle) })).contents as { value: string }).value;
+    assert.doesNotMatch(await hoverText('"lm_head.weight"'), /exponent entropy/);
+    const a = await h.conn.sendRequest<{ tensors: { name: string; exponentEntropy: number | null; boundBytes: number }[] }>('tensorzip/analyze', { path: m.index });
+    const t = a.tensors.find((x) => x.name === 'lm_head.weight')!;
+    assert.match(await hoverText('"lm_head.weight"'), new RegExp(`exponent entropy ${t.exponentEntropy!.toFixed(2)} bits · estimated ${t.boundBytes} B coded`));
+    const shard = path.join(m.dir, shardName(1, 3));
+    await h.conn.sendRequest('tensorzip/compress', { path: shard });
+    await h.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: uriOf(shard + '.tzip'), type: 1 }] });
+    assert.match(await hoverText(`"${shardName(1, 3)}"`), /`model-00002-of-00003\.safetensors\.tzip`: not verified/);
+    await h.conn.sendRequest('tensorzip/verify', { path: shard + '.tzip' });
+    assert.match(await hoverText(`"${shardName(1, 3)}"`), /`model-00002-of-00003\.safetensors\.tzip`: verified/);
+    await close(d.uri);
+  });
+
   test('document symbols: layers, then tensors', async () => {
     const m = writeShardedModel(path.join(tmp, 'outline'), THREE);
     const d = await open(m.index);

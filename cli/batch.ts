@@ -27,6 +27,8 @@ export const EXIT_PERMANENT = 1;
 export const EXIT_RETRY = 75;
 
 const WORKER_ENV = 'TENSORZIP_BATCH_WORKER';
+/** below this, an item runs on one thread: booting worker threads costs more than they save */
+const SMALL_ITEM_BYTES = 16 << 20;
 
 type Op = 'compress' | 'decompress' | 'verify';
 const OPS: Op[] = ['compress', 'decompress', 'verify'];
@@ -340,7 +342,8 @@ const stamp = async (file: string) => {
 };
 
 async function runItem(it: BatchItem, ctx: Ctx): Promise<Outcome> {
-  const threads = it.threads ?? ctx.threads;
+  const small = (await stat(it.input)).size < SMALL_ITEM_BYTES;
+  const threads = it.threads ?? (small ? 1 : ctx.threads);
   const common = { signal: ctx.signal, ...(threads !== undefined ? { threads } : {}) };
   const prev = ctx.previous?.get(it.index);
   if (it.op === 'verify') {
@@ -399,7 +402,10 @@ async function runItem(it: BatchItem, ctx: Ctx): Promise<Outcome> {
 
 /** Supervisor: runs the worker and turns its death by a signal (OOM killer, kill -9, heap abort) into 75. */
 async function supervise(): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, [WORKER_ENV]: '1' } });
+  // glibc keeps the heap that each item's terminated worker threads freed: without a trim threshold the
+  // worker's RSS grows with every item (docs/scale.md, "Memory")
+  const env = { MALLOC_TRIM_THRESHOLD_: String(4 << 20), ...process.env, [WORKER_ENV]: '1' };
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env });
   let forwarded: NodeJS.Signals | undefined;
   const forward = (s: NodeJS.Signals) => { forwarded = s; child.kill(s); };
   const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];

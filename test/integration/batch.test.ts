@@ -140,6 +140,21 @@ describe('batch: idempotent', () => {
   });
 });
 
+describe('batch: memory', () => {
+  test('the worker\'s RSS stays flat over many items that each boot worker threads', () => {
+    const dir = path.join(tmp.dir, 'rss');
+    mkdirSync(dir);
+    const inputs = Array.from({ length: 40 }, (_, i) => model(dir, `r${i}.safetensors`, 50_000, 200 + i));
+    const manifest = writeFile(tmp.dir, 'rss.jsonl', inputs.map((f) => JSON.stringify({ input: f, output: `${f}.tzip`, threads: 2 })).join('\n'));
+    const report = path.join(tmp.dir, 'rss-report.jsonl');
+    const r = run([manifest, '--op', 'compress', '--report', report]);
+    assert.equal(r.code, 0, r.stderr);
+    const rss = lines(report).map((l) => l.rssKb / 1024);
+    console.log(`batch RSS over 40 items with 2 threads each: item 5 ${rss[5]!.toFixed(0)} MB, item 40 ${rss[39]!.toFixed(0)} MB`);
+    assert.ok(rss[39]! - rss[5]! < 48, `RSS grew from ${rss[5]} to ${rss[39]} MB`);
+  });
+});
+
 describe('batch: exit codes', () => {
   test('bad input and a bad manifest exit 1; usage and --base-chain exit 2', () => {
     const dir = path.join(tmp.dir, 'bad');

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { DTYPES, dtypeInfo, elementCount } from '../dtypes';
-import { badInput } from '../errors';
+import { badInput, TzError } from '../errors';
 import { InputFile, withInput } from '../io/read';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 
@@ -192,7 +192,10 @@ export const safetensorsIndexReader: FormatReader = {
       try {
         h = await withInput(shard, (f) => readSafetensorsHeader(f));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw badInput(file, `missing shard "${path.relative(dir, shard)}"`);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw badInput(file, `missing shard "${path.relative(dir, shard)}"`);
+        // the name in the index cannot be opened at all (too long, through a file, a loop...)
+        if (!(e instanceof TzError) && typeof code === 'string') throw new TzError('IO', file, `cannot open shard "${path.relative(dir, shard)}" (${code})`);
         throw e;
       }
       files.push(shard);

@@ -79,6 +79,12 @@ export const GGML_TYPES: Record<number, GgmlType> = {
   39: Q('MXFP4', 32, 17, [F('e', 0, 1, 'F8_E8M0'), F('qs', 1, 16)]),
 };
 
+const BY_NAME = new Map(Object.values(GGML_TYPES).map((t) => [t.name, t]));
+/** The block layout of a ggml type name ("Q8_0"), as a GGUF layout reports it in `dtype`. */
+export function ggmlTypeByName(name: string): GgmlType | undefined {
+  return BY_NAME.get(name);
+}
+
 /** GGUF metadata value types */
 const V = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
 const V_NAMES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'];

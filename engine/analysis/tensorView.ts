@@ -1,0 +1,403 @@
+/**
+ * Pooled view of one tensor for the inspector: the tensor as a matrix (rows = one chosen axis,
+ * columns = the other axes flattened in order; 1-D: one row), a window of it reduced to at most
+ * gridRows x gridCols cells with mean, max |x| and std per cell, NaN/Inf counts per cell, row and
+ * column L2 norms, a value histogram and summary statistics of the window. One streaming pass over
+ * the window's bytes (TensorSource.readBytes), so memory is bounded by the grid, not the tensor.
+ *
+ * Cell (gi, gj) of a window of wr x wc holds the rows r with floor(r * gr / wr) = gi and the
+ * columns c with floor(c * gc / wc) = gj (r, c relative to the window).
+ */
+import { TzError, throwIfAborted } from '../errors';
+import type { TensorSource } from '../container/tensorReader';
+import { converterFor, keyExponentZero, keyValue, type Converter, type KeyKind } from './values';
+
+export type PoolMode = 'mean' | 'maxabs' | 'std';
+
+export interface ViewWindow {
+  row0: number;
+  row1: number;
+  col0: number;
+  col1: number;
+}
+
+export interface ViewParams {
+  /** axis of the row-major shape that becomes the rows (default 0; ignored for 0-D and 1-D) */
+  rowAxis?: number;
+  /** default: the whole matrix */
+  window?: ViewWindow;
+  gridRows: number;
+  gridCols: number;
+  /** value histogram bins (at most; default 256) */
+  histogramBins?: number;
+  /** first values of the window returned as a small table (default 8 x 16) */
+  firstRows?: number;
+  firstCols?: number;
+}
+
+export interface LineNorms {
+  /** root mean square of the per-line L2 norms in each bin */
+  rms: Float64Array;
+  /** smallest and largest per-line L2 norm in each bin (absent when the lines are too many to keep) */
+  min?: Float64Array;
+  max?: Float64Array;
+}
+
+export interface ValueHistogram {
+  /** bin i covers [edges[i], edges[i + 1]) (the last bin includes its upper edge) */
+  edges: number[];
+  counts: number[];
+  /** each bin is one exact value (then edges[i] is that value) */
+  exact: boolean;
+}
+
+export interface ValueStats {
+  count: number;
+  finite: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  zeros: number;
+  subnormals: number;
+  nans: number;
+  posInfs: number;
+  negInfs: number;
+  /** distinct values (exact-key dtypes) or distinct histogram bins */
+  distinct: number;
+}
+
+export interface PooledView {
+  name: string;
+  dtype: string;
+  /** row-major shape */
+  shape: number[];
+  /** -1 for 0-D and 1-D tensors (one row) */
+  rowAxis: number;
+  rows: number;
+  cols: number;
+  window: ViewWindow;
+  gridRows: number;
+  gridCols: number;
+  /** per cell, row-major gridRows x gridCols; NaN for a cell without finite values */
+  mean: Float64Array;
+  maxAbs: Float64Array;
+  std: Float64Array;
+  /** elements per cell, and the non-finite ones among them */
+  count: Float64Array;
+  nans: Float64Array;
+  posInfs: Float64Array;
+  negInfs: Float64Array;
+  rowNorms: LineNorms;
+  colNorms: LineNorms;
+  histogram: ValueHistogram;
+  stats: ValueStats;
+  first: { rows: number; cols: number; values: number[] };
+  dequantized: boolean;
+}
+
+/** Lines (rows or columns of the window) up to which exact per-line norms are kept. */
+const MAX_LINES = 1 << 23;
+const MAX_GRID = 4096;
+
+export interface MatrixShape {
+  rowAxis: number;
+  rows: number;
+  cols: number;
+  /** linear index L = (o * rows + r) * inner + j, column = o * inner + j */
+  inner: number;
+  outer: number;
+}
+
+export function matrixOf(shape: number[], rowAxis = 0): MatrixShape {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (shape.length <= 1) return { rowAxis: -1, rows: 1, cols: n, inner: n, outer: 1 };
+  if (!Number.isInteger(rowAxis) || rowAxis < 0 || rowAxis >= shape.length) throw new TzError('USAGE', undefined, `row axis ${rowAxis} is not an axis of shape [${shape.join(', ')}]`);
+  const inner = shape.slice(rowAxis + 1).reduce((a, b) => a * b, 1);
+  const outer = shape.slice(0, rowAxis).reduce((a, b) => a * b, 1);
+  return { rowAxis, rows: shape[rowAxis]!, cols: outer * inner, inner, outer };
+}
+
+export interface PoolOptions {
+  signal?: AbortSignal;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export async function poolTensor(src: TensorSource, name: string, p: ViewParams, opts: PoolOptions = {}): Promise<PooledView> {
+  const t = src.tensor(name);
+  const shape = t.rowMajorShape;
+  if (!Number.isFinite(t.elements)) throw new TzError('BAD_INPUT', src.path, `tensor "${name}" has no valid shape`);
+  const conv = converterFor(t.dtype);
+  if (!conv) throw new TzError('UNSUPPORTED', src.path, `tensor "${name}": values of dtype ${t.dtype} are unknown to TensorZip (shown as bytes only)`);
+  const m = matrixOf(shape, p.rowAxis ?? 0);
+  const w = p.window ?? { row0: 0, row1: m.rows, col0: 0, col1: m.cols };
+  if (![w.row0, w.row1, w.col0, w.col1].every(Number.isSafeInteger) || w.row0 < 0 || w.col0 < 0 || w.row1 > m.rows || w.col1 > m.cols || w.row1 <= w.row0 || w.col1 <= w.col0) {
+    if (t.elements === 0) throw new TzError('USAGE', src.path, `tensor "${name}" is empty`);
+    throw new TzError('USAGE', src.path, `tensor "${name}": window rows ${w.row0}..${w.row1}, columns ${w.col0}..${w.col1} is outside its ${m.rows} x ${m.cols} matrix`);
+  }
+  const wr = w.row1 - w.row0, wc = w.col1 - w.col0;
+  const gr = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridRows), wr));
+  const gc = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridCols), wc));
+  const acc = new Accumulator(conv, w, gr, gc, p.firstRows ?? 8, p.firstCols ?? 16);
+
+  // element spans to read: per outer index o, the window rows; per row when the window is a
+  // narrow slice of a long row (reading the whole span would read mostly unused columns)
+  const spans: Array<[number, number]> = [];
+  const oFirst = Math.floor(w.col0 / m.inner), oLast = Math.ceil(w.col1 / m.inner);
+  for (let o = oFirst; o < oLast; o++) {
+    const j0 = Math.max(0, w.col0 - o * m.inner), j1 = Math.min(m.inner, w.col1 - o * m.inner);
+    const rowStart = (r: number) => (o * m.rows + r) * m.inner;
+    if ((j1 - j0) * 2 < m.inner && wr > 1) for (let r = w.row0; r < w.row1; r++) spans.push([rowStart(r) + j0, rowStart(r) + j1]);
+    else spans.push([rowStart(w.row0) + j0, rowStart(w.row1 - 1) + j1]);
+  }
+  const unitE = conv.unitElements;
+  let totalBytes = 0;
+  for (const [a, b] of spans) totalBytes += (Math.ceil(b / unitE) - Math.floor(a / unitE)) * conv.unitBytes;
+  let doneBytes = 0;
+  for (const [e0, e1] of spans) {
+    throwIfAborted(opts.signal, src.path);
+    const u0 = Math.floor(e0 / unitE), u1 = Math.ceil(e1 / unitE);
+    const carry = new Uint8Array(conv.unitBytes);
+    let carried = 0;
+    let unitPos = u0; // first unit of the next converted piece
+    const feed = (bytes: Uint8Array) => {
+      const whole = bytes.length - (bytes.length % conv.unitBytes);
+      if (whole === 0) return;
+      const c = conv.convert(bytes.subarray(0, whole));
+      const first = unitPos * unitE;
+      const n = (whole / conv.unitBytes) * unitE;
+      // only the elements inside [e0, e1) (block types are read in whole blocks)
+      const from = Math.max(0, e0 - first), to = Math.min(n, e1 - first);
+      if (to > from) acc.add(c, first + from, from, to - from, m);
+      unitPos += whole / conv.unitBytes;
+    };
+    await src.readBytes(name, u0 * conv.unitBytes, (u1 - u0) * conv.unitBytes, (piece) => {
+      let pc = piece;
+      if (carried) {
+        const need = Math.min(conv.unitBytes - carried, pc.length);
+        carry.set(pc.subarray(0, need), carried);
+        carried += need;
+        pc = pc.subarray(need);
+        if (carried < conv.unitBytes) return;
+        feed(carry);
+        carried = 0;
+      }
+      feed(pc);
+      const rest = pc.length % conv.unitBytes;
+      if (rest) { carry.set(pc.subarray(pc.length - rest)); carried = rest; }
+    }, { ...(opts.signal ? { signal: opts.signal } : {}), onBytes: (d, tot) => opts.onProgress?.(doneBytes + d, totalBytes) });
+    doneBytes += (u1 - u0) * conv.unitBytes;
+  }
+  return acc.result(t.name, t.dtype, shape, m, p.histogramBins ?? 256);
+}
+
+class Accumulator {
+  readonly sum: Float64Array;
+  readonly sq: Float64Array;
+  readonly mx: Float64Array;
+  readonly fin: Float64Array;
+  readonly nan: Float64Array;
+  readonly pinf: Float64Array;
+  readonly ninf: Float64Array;
+  readonly rowSq: Float64Array | undefined;
+  readonly colSq: Float64Array | undefined;
+  readonly hist = new Float64Array(65536);
+  min = Infinity;
+  max = -Infinity;
+  zeros = 0;
+  readonly first: number[];
+  readonly wr: number;
+  readonly wc: number;
+
+  constructor(readonly conv: Converter, readonly w: ViewWindow, readonly gr: number, readonly gc: number, readonly fr: number, readonly fc: number) {
+    const cells = gr * gc;
+    this.sum = new Float64Array(cells);
+    this.sq = new Float64Array(cells);
+    this.mx = new Float64Array(cells);
+    this.fin = new Float64Array(cells);
+    this.nan = new Float64Array(cells);
+    this.pinf = new Float64Array(cells);
+    this.ninf = new Float64Array(cells);
+    this.wr = w.row1 - w.row0;
+    this.wc = w.col1 - w.col0;
+    this.rowSq = this.wr <= MAX_LINES ? new Float64Array(this.wr) : undefined;
+    this.colSq = this.wc <= MAX_LINES ? new Float64Array(this.wc) : undefined;
+    this.fr = Math.min(fr, this.wr);
+    this.fc = Math.min(fc, this.wc);
+    this.first = new Array<number>(this.fr * this.fc).fill(NaN);
+  }
+
+  /** Values c.values[vi .. vi + n) are the tensor's elements lin, lin + 1, ... */
+  add(c: { values: Float32Array | Float64Array; keys: Uint8Array | Uint16Array; keyStride: number; keyOffset: number }, lin: number, vi: number, n: number, m: MatrixShape): void {
+    const { values, keys, keyStride, keyOffset } = c;
+    const w = this.w;
+    const end = lin + n;
+    while (lin < end) {
+      const o = Math.floor(lin / (m.rows * m.inner));
+      const rem = lin - o * m.rows * m.inner;
+      const r = Math.floor(rem / m.inner);
+      const j = rem - r * m.inner;
+      const segLen = Math.min(end - lin, m.inner - j);
+      const col = o * m.inner + j;
+      if (r >= w.row0 && r < w.row1) {
+        const cs = Math.max(col, w.col0), ce = Math.min(col + segLen, w.col1);
+        if (ce > cs) this.segment(values, keys, keyStride, keyOffset, vi + (cs - col), r - w.row0, cs - w.col0, ce - w.col0);
+      }
+      lin += segLen;
+      vi += segLen;
+    }
+  }
+
+  /** Row rr of the window, its columns [c, cEnd), values from vals[i]. */
+  private segment(vals: Float32Array | Float64Array, keys: Uint8Array | Uint16Array, ks: number, ko: number, i: number, rr: number, c: number, cEnd: number): void {
+    const gr = this.gr, gc = this.gc, wr = this.wr, wc = this.wc;
+    const base = Math.floor((rr * gr) / wr) * gc;
+    const hist = this.hist;
+    for (let k = i, kk = i * ks + ko, e = i + (cEnd - c); k < e; k++, kk += ks) hist[keys[kk]!]!++;
+    if (rr < this.fr && c < this.fc) for (let cc = c; cc < Math.min(cEnd, this.fc); cc++) this.first[rr * this.fc + cc] = vals[i + cc - c]!;
+    const colSq = this.colSq;
+    let mn = this.min, mxv = this.max, zeros = 0, rowQ = 0;
+    while (c < cEnd) {
+      const b = Math.floor((c * gc) / wc);
+      const bEnd = Math.min(cEnd, Math.ceil(((b + 1) * wc) / gc));
+      let s = 0, q = 0, a = 0, f = 0, nan = 0, pinf = 0, ninf = 0;
+      for (; c < bEnd; c++, i++) {
+        const x = vals[i]!;
+        if (x - x === 0) {
+          s += x;
+          const x2 = x * x;
+          q += x2;
+          if (colSq) colSq[c]! += x2;
+          const ax = x < 0 ? -x : x;
+          if (ax > a) a = ax;
+          if (x < mn) mn = x;
+          if (x > mxv) mxv = x;
+          if (x === 0) zeros++;
+          f++;
+        } else if (x !== x) nan++;
+        else if (x > 0) pinf++;
+        else ninf++;
+      }
+      const cell = base + b;
+      this.sum[cell]! += s;
+      this.sq[cell]! += q;
+      if (a > this.mx[cell]!) this.mx[cell] = a;
+      this.fin[cell]! += f;
+      if (nan) this.nan[cell]! += nan;
+      if (pinf) this.pinf[cell]! += pinf;
+      if (ninf) this.ninf[cell]! += ninf;
+      rowQ += q;
+    }
+    if (this.rowSq) this.rowSq[rr]! += rowQ;
+    this.min = mn;
+    this.max = mxv;
+    this.zeros += zeros;
+  }
+
+  result(name: string, dtype: string, shape: number[], m: MatrixShape, maxBins: number): PooledView {
+    const { gr, gc } = this;
+    const cells = gr * gc;
+    const mean = new Float64Array(cells), std = new Float64Array(cells), count = new Float64Array(cells), maxAbs = new Float64Array(cells);
+    let tf = 0, ts = 0, tq = 0, tnan = 0, tp = 0, tn = 0;
+    for (let k = 0; k < cells; k++) {
+      const f = this.fin[k]!;
+      count[k] = f + this.nan[k]! + this.pinf[k]! + this.ninf[k]!;
+      if (f > 0) {
+        const mu = this.sum[k]! / f;
+        mean[k] = mu;
+        std[k] = Math.sqrt(Math.max(0, this.sq[k]! / f - mu * mu));
+        maxAbs[k] = this.mx[k]!;
+      } else { mean[k] = NaN; std[k] = NaN; maxAbs[k] = NaN; }
+      tf += f; ts += this.sum[k]!; tq += this.sq[k]!; tnan += this.nan[k]!; tp += this.pinf[k]!; tn += this.ninf[k]!;
+    }
+    // row strips: bins of rows; each row's L2 norm is over the window's columns
+    const rowNorms = lineNorms(this.rowSq, this.wr, gr, (b) => { let q = 0; for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!; return q; });
+    const colNorms = lineNorms(this.colSq, this.wc, gc, (b) => { let q = 0; for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!; return q; });
+    const kind = this.conv.keyKind;
+    let sub = 0, distinct = 0, expZero = 0;
+    for (let k = 0; k < 65536; k++) {
+      const c = this.hist[k]!;
+      if (!c) continue;
+      distinct++;
+      if (keyExponentZero(kind, k)) expZero += c;
+    }
+    // exponent-zero keys are zeros or subnormals (bf16 keys of wider types: at bfloat16 resolution)
+    sub = Math.max(0, expZero - this.zeros);
+    const meanAll = tf > 0 ? ts / tf : null;
+    const stats: ValueStats = {
+      count: tf + tnan + tp + tn,
+      finite: tf,
+      min: tf > 0 ? this.min : null,
+      max: tf > 0 ? this.max : null,
+      mean: meanAll,
+      std: meanAll !== null ? Math.sqrt(Math.max(0, tq / tf - meanAll * meanAll)) : null,
+      zeros: this.zeros,
+      subnormals: sub,
+      nans: tnan,
+      posInfs: tp,
+      negInfs: tn,
+      distinct,
+    };
+    return {
+      name, dtype, shape, rowAxis: m.rowAxis, rows: m.rows, cols: m.cols, window: this.w, gridRows: gr, gridCols: gc,
+      mean, maxAbs, std, count, nans: this.nan, posInfs: this.pinf, negInfs: this.ninf, rowNorms, colNorms,
+      histogram: valueHistogram(this.hist, kind, this.conv.exactKeys, stats, maxBins),
+      stats,
+      first: { rows: this.fr, cols: this.fc, values: this.first },
+      dequantized: this.conv.dequantized,
+    };
+  }
+}
+
+function lineNorms(lineSq: Float64Array | undefined, lines: number, bins: number, binSq: (b: number) => number): LineNorms {
+  const rms = new Float64Array(bins);
+  for (let b = 0; b < bins; b++) {
+    const l0 = Math.ceil((b * lines) / bins), l1 = Math.ceil(((b + 1) * lines) / bins);
+    rms[b] = Math.sqrt(binSq(b) / Math.max(1, l1 - l0));
+  }
+  if (!lineSq) return { rms };
+  const min = new Float64Array(bins).fill(Infinity), max = new Float64Array(bins);
+  for (let l = 0; l < lines; l++) {
+    const b = Math.floor((l * bins) / lines);
+    const v = Math.sqrt(lineSq[l]!);
+    if (v < min[b]!) min[b] = v;
+    if (v > max[b]!) max[b] = v;
+  }
+  return { rms, min, max };
+}
+
+/**
+ * Histogram of the finite values: one bin per distinct value when they fit in maxBins and the keys
+ * are exact; otherwise maxBins equal-width bins over [min, max], each key's count put in the bin of
+ * the value it stands for.
+ */
+function valueHistogram(hist: Float64Array, kind: KeyKind, exact: boolean, st: ValueStats, maxBins: number): ValueHistogram {
+  const pairs: Array<[number, number]> = [];
+  for (let k = 0; k < hist.length; k++) {
+    const c = hist[k]!;
+    if (!c) continue;
+    const v = keyValue(kind, k);
+    if (Number.isFinite(v)) pairs.push([v, c]);
+  }
+  pairs.sort((a, b) => a[0] - b[0]);
+  // merge +0 and -0 (and bf16 keys of wider types that stand for the same value)
+  const merged: Array<[number, number]> = [];
+  for (const [v, c] of pairs) {
+    const last = merged[merged.length - 1];
+    if (last && last[0] === v) last[1] += c;
+    else merged.push([v, c]);
+  }
+  if (exact && merged.length <= maxBins) {
+    return { edges: merged.map((p) => p[0]), counts: merged.map((p) => p[1]), exact: true };
+  }
+  const lo = st.min ?? 0, hi = st.max ?? 0;
+  const bins = Math.max(1, Math.min(maxBins, merged.length));
+  const width = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const [v, c] of merged) {
+    const b = width > 0 ? Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width))) : 0;
+    counts[b]! += c;
+  }
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * width);
+  return { edges, counts, exact: false };
+}

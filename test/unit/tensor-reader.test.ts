@@ -230,3 +230,35 @@ describe('poolTensor', () => {
     }
   });
 });
+
+describe('GGUF dequantization', () => {
+  // relative RMS error (vs the weights' RMS) each quantizer leaves; a wrong unpacking gives ~1
+  const bound: Record<string, number> = { Q8_0: 0.01, Q6_K: 0.04, Q5_0: 0.08, Q5_1: 0.08, Q5_K: 0.08, Q4_0: 0.15, Q4_1: 0.15, Q4_K: 0.15, Q2_K: 0.6 };
+  test('every quantizer of the test helpers round-trips through the inspector within its error', async () => {
+    const { QUANTIZERS, buildQuantGguf } = await import('./quant-helpers');
+    const x = gaussianF32(256 * 16, 0.03, 11); // 4096 values: one grid cell each
+    for (const type of Object.keys(QUANTIZERS)) {
+      const file = writeFile(tmp.dir, `q-${type}.gguf`, buildQuantGguf([{ name: 'w', data: x }], type));
+      for (const p of [file, `${file}.tzip`]) {
+        if (p.endsWith('.tzip')) await compressFile(file, { output: p, threads: 1 });
+        const s = await openTensors(p);
+        try {
+          const t = s.tensor('w');
+          assert.equal(t.dtype, type);
+          assert.ok(t.block, `${type}: block layout known`);
+          const v = await poolTensor(s, 'w', { gridRows: 1, gridCols: x.length });
+          assert.equal(v.dequantized, true);
+          let e2 = 0, x2 = 0;
+          for (let i = 0; i < x.length; i++) { e2 += (v.mean[i]! - x[i]!) ** 2; x2 += x[i]! ** 2; }
+          const rel = Math.sqrt(e2 / x2);
+          assert.ok(rel < bound[type]!, `${type} (${p.endsWith('.tzip') ? 'tzip' : 'gguf'}): relative RMS error ${rel.toFixed(4)} >= ${bound[type]}`);
+          // a window that starts and ends inside blocks
+          const w = await poolTensor(s, 'w', { window: { row0: 0, row1: 1, col0: 45, col1: 45 + 300 }, gridRows: 1, gridCols: 300 });
+          for (let i = 0; i < 300; i++) assert.equal(w.mean[i], v.mean[45 + i], `${type} windowed value ${i}`);
+        } finally {
+          await s.close();
+        }
+      }
+    }
+  });
+});

@@ -7,6 +7,7 @@ import type { AnalyzeOptions } from '../api';
 import { dtypeInfo, elementCount } from '../dtypes';
 import { throwIfAborted } from '../errors';
 import { openModel } from '../formats/index';
+import { isTzipFile, withTensors } from '../container/tensorReader';
 import type { ModelLayout, TensorEntry } from '../formats/types';
 import { InputFile } from '../io/read';
 import { layerOf } from './layers';
@@ -56,7 +57,10 @@ function coveredBytes(layout: ModelLayout): number {
   return covered;
 }
 
-export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
+/** Reads `length` bytes of tensor `t` at file offset `start` into `buf` (the default: from its file). */
+export type TensorRangeReader = (t: TensorEntry, start: number, length: number, buf: Uint8Array) => Promise<Uint8Array>;
+
+export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = {}, readRange?: TensorRangeReader): Promise<FileAnalysis> {
   const quick = !!opts.quick;
   // multi-file models (shards, external data): the model's size is that of every file
   let modelBytes = layout.size;
@@ -71,8 +75,8 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
       const t = layout.tensors[ti]!;
       throwIfAborted(opts.signal, layout.path);
       const fpath = t.file ?? layout.path;
-      let f = files.get(fpath);
-      if (!f) { f = await InputFile.open(fpath); files.set(fpath, f); }
+      let f = readRange ? undefined : files.get(fpath);
+      if (!f && !readRange) { f = await InputFile.open(fpath); files.set(fpath, f); }
       const st = new TensorStats(t.dtype);
       const ranges = rangesFor(t, quick);
       let sampled = 0;
@@ -80,7 +84,7 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
         for (let off = 0; off < len; off += ANALYSIS_CHUNK) {
           throwIfAborted(opts.signal, layout.path);
           const n = Math.min(ANALYSIS_CHUNK, len - off);
-          const chunk = await f.readExact(start + off, n, `tensor "${t.name}"`, buf);
+          const chunk = readRange ? await readRange(t, start + off, n, buf) : await f!.readExact(start + off, n, `tensor "${t.name}"`, buf);
           st.add(chunk);
           sampled += n;
         }
@@ -156,6 +160,31 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
 }
 
 export async function analyzeFile(file: string, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
+  if (await isTzipFile(file)) return analyzeTzip(file, opts);
   const layout = await openModel(file);
   return analyzeLayout(layout, opts);
+}
+
+/**
+ * A .tzip gets the analysis of the original it holds: every tensor region is decoded (only its own
+ * chunks, checksums checked) and streamed through the same statistics, so exponent entropies and
+ * bounds equal those of the original file. `bytes` is the original's size; `format` stays "tzip".
+ */
+async function analyzeTzip(file: string, opts: AnalyzeOptions): Promise<FileAnalysis> {
+  return withTensors(file, async (src) => {
+    const tensors: TensorEntry[] = [];
+    let pos = 0;
+    for (const t of src.tensors()) {
+      // offsets here are positions in a virtual concatenation of the tensors (only differences matter)
+      tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, offset: pos, bytes: t.bytes, ...(t.block ? { extra: { block: t.block } } : {}) });
+      pos += t.bytes;
+    }
+    const layout: ModelLayout = { path: file, format: 'tzip', size: src.originalSize, tensors };
+    const read: TensorRangeReader = async (t, start, length, buf) => {
+      const out = buf.subarray(0, length);
+      await src.readBytes(t.name, start - t.offset, length, (piece, at) => { out.set(piece, at - (start - t.offset)); }, opts.signal ? { signal: opts.signal } : {});
+      return out;
+    };
+    return analyzeLayout(layout, opts, read);
+  }, opts.threads !== undefined ? { threads: opts.threads } : {});
 }

@@ -79,6 +79,8 @@ export interface TensorSource {
   /** the original's format (a .tzip's stored one; else the same as `format`) */
   readonly originalFormat: string;
   readonly lossy: boolean;
+  /** bytes of the model (a .tzip: of the original it holds) */
+  readonly originalSize: number;
   readonly stats: SourceStats;
   readonly metadata?: Record<string, unknown>;
   tensors(): TensorInfo[];
@@ -129,6 +131,7 @@ abstract class BaseSource implements TensorSource {
   abstract readonly path: string;
   abstract readonly format: string;
   abstract readonly originalFormat: string;
+  abstract readonly originalSize: number;
   readonly lossy: boolean = false;
   readonly stats: SourceStats = { chunksDecoded: 0, bytesRead: 0 };
   protected list: TensorInfo[] = [];
@@ -178,6 +181,7 @@ abstract class BaseSource implements TensorSource {
 class FileSource extends BaseSource {
   readonly format: string;
   readonly originalFormat: string;
+  readonly originalSize: number;
   readonly metadata?: Record<string, unknown>;
   private files = new Map<string, InputFile>();
   private entries = new Map<string, TensorEntry>();
@@ -187,6 +191,7 @@ class FileSource extends BaseSource {
     super();
     this.format = layout.format;
     this.originalFormat = layout.format;
+    this.originalSize = layout.size;
     if (layout.metadata) this.metadata = layout.metadata;
     const gguf = layout.format === 'gguf';
     const list: TensorInfo[] = [];
@@ -249,6 +254,7 @@ class FileSource extends BaseSource {
 class TzipSource extends BaseSource {
   readonly format = 'tzip';
   readonly originalFormat: string;
+  readonly originalSize: number;
   override readonly lossy: boolean;
   private regions = new Map<string, RegionRecord>();
   /** raw offset of each chunk inside its region */
@@ -259,6 +265,7 @@ class TzipSource extends BaseSource {
   constructor(readonly path: string, private readonly c: OpenContainer, private readonly threads: number) {
     super();
     this.originalFormat = c.index.original.format;
+    this.originalSize = c.index.original.size;
     this.lossy = !!c.index.lossy;
     const gguf = this.originalFormat === 'gguf';
     const list: TensorInfo[] = [];

@@ -262,3 +262,32 @@ describe('GGUF dequantization', () => {
     }
   });
 });
+
+describe('analyze of a .tzip', () => {
+  test('every tensor has the original analysis (exponent entropy, bound, statistics)', async () => {
+    const { analyzeFile } = await import('../../engine/api');
+    const { CORPUS, HAVE_CORPUS } = await import('../helpers/safetensors');
+    const path = await import('node:path');
+    const files = [st];
+    if (HAVE_CORPUS) for (const f of ['stories260k.bf16.safetensors', 'stories260k.f16.gguf', 'human_faceres.f32.safetensors']) files.push(path.join(CORPUS, f));
+    for (const f of files) {
+      const z = path.join(tmp.dir, `${path.basename(f)}.a.tzip`);
+      await compressFile(f, { output: z, threads: 1 });
+      const a = await analyzeFile(f);
+      const b = await analyzeFile(z);
+      assert.equal(b.format, 'tzip');
+      assert.equal(b.bytes, a.bytes);
+      assert.equal(b.predictedBytes, a.predictedBytes, `${f} predicted`);
+      const byName = new Map(b.tensors.map((t) => [t.name, t]));
+      assert.equal(b.tensors.length, a.tensors.length);
+      for (const t of a.tensors) {
+        const u = byName.get(t.name);
+        assert.ok(u, `${f}: ${t.name} in the .tzip analysis`);
+        assert.equal(u.exponentEntropy, t.exponentEntropy, `${t.name} exponent entropy`);
+        assert.equal(u.boundBytes, t.boundBytes, `${t.name} bound`);
+        assert.deepEqual(u.exponentHistogram, t.exponentHistogram, `${t.name} histogram`);
+        for (const k of ['min', 'max', 'mean', 'std', 'zeros', 'nans', 'infs', 'planeEntropy'] as const) assert.deepEqual(u[k], t[k], `${t.name} ${k}`);
+      }
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { findTempFiles, removeStaleTemps } from '../engine/container/output';
-import { analyzeFile, compressFile, decompressFile, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
+import { analyzeFile, compressFile, decompressFile, exportOutputName, extractTensors, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
 import { openModel } from '../engine/formats/index';
@@ -224,6 +224,55 @@ const clean: Command = {
   },
 };
 
+const extract: Command = {
+  name: 'extract',
+  usage: 'extract <file> --tensor NAME... [--match GLOB...] [-o out.safetensors|out.npy] [--force] [--threads n]',
+  summary: 'write chosen tensors, bit-exact, from any readable file (a .tzip decodes only their chunks) to a .safetensors or one .npy',
+  options: { tensor: { type: 'string', multiple: true }, match: { type: 'string', multiple: true }, output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, threads: { type: 'string' } },
+  async run(v, files) {
+    needFiles(files);
+    if (files.length > 1) throw new TzError('USAGE', undefined, 'extract takes one input file');
+    const names = (v.tensor as unknown as string[] | undefined) ?? [];
+    const globs = (v.match as unknown as string[] | undefined) ?? [];
+    if (!names.length && !globs.length) throw new TzError('USAGE', undefined, 'give --tensor NAME or --match GLOB');
+    const f = files[0]!;
+    const output = typeof v.output === 'string' ? v.output : `${f.replace(/\.tzip$/i, '').replace(/\.[^./\\]+$/, '')}.extract.safetensors`;
+    const progress = progressPrinter(`extract ${path.basename(f)}`);
+    try {
+      const r = await extractTensors(f, { names, globs, output, force: !!v.force, threads: threadsOpt(v), onProgress: progress.update });
+      progress.done();
+      process.stdout.write(`${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ${r.seconds.toFixed(2)} s\n`);
+    } finally {
+      progress.done();
+    }
+    return 0;
+  },
+};
+
+const exportCmd: Command = {
+  name: 'export',
+  usage: 'export <file.tzip> --to safetensors [-o out.safetensors] [--force] [--threads n]',
+  summary: 'every tensor of a .tzip as a plain .safetensors (tensor bytes exact; for non-safetensors originals a conversion)',
+  options: { to: { type: 'string' }, output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, threads: { type: 'string' } },
+  async run(v, files) {
+    needFiles(files);
+    if (files.length > 1) throw new TzError('USAGE', undefined, 'export takes one .tzip file');
+    if (v.to !== 'safetensors') throw new TzError('USAGE', undefined, '--to safetensors is the only export format');
+    const f = files[0]!;
+    const output = typeof v.output === 'string' ? v.output : exportOutputName(f, (await infoFile(f)).original.name);
+    const progress = progressPrinter(`export ${path.basename(f)}`);
+    try {
+      const r = await extractTensors(f, { all: true, output, force: !!v.force, threads: threadsOpt(v), onProgress: progress.update });
+      progress.done();
+      for (const s of r.skipped) process.stderr.write(`tensorzip: left out ${s.reason}\n`);
+      process.stdout.write(`${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ${r.seconds.toFixed(2)} s\n`);
+    } finally {
+      progress.done();
+    }
+    return 0;
+  },
+};
+
 const demo: Command = {
   name: 'demo',
   usage: 'demo [model]',
@@ -235,5 +284,5 @@ const demo: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, clean, batch, demo];
+export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, extract, exportCmd, clean, batch, demo];
 export type { Progress };

@@ -95,6 +95,9 @@ export type { WhatIfOptions, WhatIfResult, WhatIfPoint, WhatIfGroup } from './lo
 export { whatIf } from './lossy/whatif';
 export { DEFAULT_LOSSLESS_GLOBS } from './lossy/select';
 export { analyzeFile } from './analysis/analyze';
+export { extractTensors, exportOutputName, type ExtractOptions, type ExtractResult } from './container/extract';
+export { openTensors, openTzip, type TensorSource, type TensorInfo, type TensorData } from './container/tensorReader';
+export { poolTensor, type PooledView, type ViewParams, type PoolMode } from './analysis/tensorView';
 export { compressFile } from './container/compress';
 export { removeLiveTempsSync } from './container/output';
 export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';

@@ -79,7 +79,10 @@ export interface DecompressResult {
 }
 
 export interface VerifyOptions extends JobOptions {
-  /** compare with this original file too */
+  /**
+   * compare with this original file too: every byte for a lossless .tzip; for a lossy one (which
+   * restores rounded values) its SHA-256 must be the stored input SHA-256 (the file it was made from)
+   */
   against?: string;
 }
 
@@ -87,6 +90,8 @@ export interface VerifyResult {
   ok: boolean;
   problems: string[];
   sha256?: string;
+  /** a lossy .tzip: the mantissa bits kept and the SHA-256 of the file it was made from */
+  lossy?: { bits: number; inputSha256: string };
 }
 
 export type { FileAnalysis, TensorAnalysis };

@@ -1,7 +1,8 @@
 /** decompressFile, verifyFile and infoFile over an opened .tzip (see read.ts). */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { DecompressOptions, DecompressResult, VerifyOptions, VerifyResult } from '../api';
-import { TzError, toTzError } from '../errors';
+import { cancelled, TzError, toTzError } from '../errors';
 import { InputFile } from '../io/read';
 import type { RegionRecord } from './format';
 import { createSafeOutput } from './output';
@@ -31,7 +32,11 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
   }
 }
 
-/** Checks every checksum and the SHA-256 (and, with `against`, every byte of the original). Never writes. */
+/**
+ * Checks every checksum and the SHA-256. With `against`: every byte of that original for a lossless
+ * .tzip; a lossy one restores rounded values, so there the original must be the file it was made
+ * from (its SHA-256 is the stored input SHA-256). Never writes. The one verify rule for CLI and server.
+ */
 export async function verifyFile(input: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const problems: string[] = [];
   let sha256: string | undefined;
@@ -42,13 +47,14 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'UNSUPPORTED')) return { ok: false, problems: [e.message] };
     throw e;
   }
+  const lossy = c.index.lossy;
   let orig: InputFile | undefined;
   try {
     if (opts.against) {
       orig = await InputFile.open(opts.against);
-      if (orig.size !== c.index.original.size) problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
+      if (!lossy && orig.size !== c.index.original.size) problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
     }
-    const against = problems.length === 0 ? orig : undefined;
+    const against = problems.length === 0 && !lossy ? orig : undefined;
     let firstDiff: number | undefined;
     sha256 = await decodeAll(c, async (data, offset) => {
       if (!against || firstDiff !== undefined) return;
@@ -62,6 +68,9 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
       onChunk: (done, total, r) => opts.onProgress?.({ phase: 'verify', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
     });
     if (firstDiff !== undefined) problems.push(`${opts.against}: differs from the decoded data at byte ${firstDiff}`);
+    if (lossy && orig && (await sha256Of(orig, opts.signal)) !== lossy.inputSha256) {
+      problems.push(`${opts.against}: not the file this lossy .tzip was made from (SHA-256 differs from the stored input SHA-256)`);
+    }
   } catch (e) {
     if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'VERIFY_FAILED')) problems.push(e.message);
     else throw e;
@@ -69,7 +78,19 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     await orig?.close();
     await c.file.close();
   }
-  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}) };
+  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}), ...(lossy ? { lossy } : {}) };
+}
+
+/** SHA-256 of a whole file, read in 4 MiB pieces. */
+async function sha256Of(f: InputFile, signal?: AbortSignal): Promise<string> {
+  const h = createHash('sha256');
+  const step = 4 << 20;
+  const buf = new Uint8Array(Math.min(step, f.size));
+  for (let off = 0; off < f.size; off += step) {
+    if (signal?.aborted) throw cancelled(f.path);
+    h.update(await f.readExact(off, Math.min(step, f.size - off), 'original', buf));
+  }
+  return h.digest('hex');
 }
 
 export interface TzipRegionInfo {

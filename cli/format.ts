@@ -1,14 +1,9 @@
 /** Plain-text rendering for the CLI: sizes, percentages and aligned tables. */
 import type { FileAnalysis } from '../engine/analysis/types';
+import { formatBytes } from '../webview/model/format';
 
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  let v = n;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
-}
+// one unit convention in the CLI and the UI: decimal (1 MB = 10^6 bytes), as VS Code and model hubs show sizes
+export { formatBytes };
 
 export function pct(part: number, whole: number): string {
   return whole > 0 ? `${((100 * part) / whole).toFixed(2)}%` : '-';
@@ -51,8 +46,9 @@ export function layerTable(fa: FileAnalysis, minBytes = 0): string {
 }
 
 export function tensorTable(fa: FileAnalysis): string {
-  const rows = fa.tensors.map((t) => [clip(t.name, 64), t.dtype, `[${t.shape.join(',')}]`, formatBytes(t.bytes), formatBytes(t.boundBytes), pct(t.boundBytes, t.bytes), t.exponentEntropy === null ? '-' : t.exponentEntropy.toFixed(3)]);
-  return table(['tensor', 'dtype', 'shape', 'bytes', 'bound', 'bound %', 'exp H'], rows, [false, false, false, true, true, true, true]);
+  const sharded = fa.tensors.some((t) => t.shard);
+  const rows = fa.tensors.map((t) => [clip(t.name, 64), t.dtype, `[${t.shape.join(',')}]`, formatBytes(t.bytes), formatBytes(t.boundBytes), pct(t.boundBytes, t.bytes), t.exponentEntropy === null ? '-' : t.exponentEntropy.toFixed(3), ...(sharded ? [t.shard ?? ''] : [])]);
+  return table(['tensor', 'dtype', 'shape', 'bytes', 'bound', 'bound %', 'exp H', ...(sharded ? ['shard'] : [])], rows, [false, false, false, true, true, true, true, false]);
 }
 
 export function fileSummary(fa: FileAnalysis): string {
@@ -61,6 +57,7 @@ export function fileSummary(fa: FileAnalysis): string {
   return [
     `${fa.path}  [${fa.format}]${fa.estimate ? '  (quick: estimates from samples)' : ''}`,
     `  ${fa.tensors.length} tensors, ${fa.parameters.toLocaleString('en-US')} parameters, ${formatBytes(fa.bytes)} (${dt || 'no tensor data'})`,
-    `  exponent entropy ${h === null ? '-' : h.toFixed(3) + ' bits'}; order-0 bound ${formatBytes(fa.boundBytes)} (${pct(fa.boundBytes, fa.bytes)}); predicted .tzip ${formatBytes(fa.predictedBytes)} (${pct(fa.predictedBytes, fa.bytes)})`,
+    `  exponent entropy ${h === null ? '-' : h.toFixed(3) + ' bits'}; estimated .tzip ${formatBytes(fa.predictedBytes)} (${pct(fa.predictedBytes, fa.bytes)}; order-0 entropy of the byte planes plus framing, the coder's extra models often beat it)`,
+    ...(fa.shards?.length ? [`  ${fa.shards.length} shards: ${fa.shards.map((s) => `${s.file} ${formatBytes(s.bytes)}`).join(', ')}`] : []),
   ].join('\n');
 }

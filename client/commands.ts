@@ -91,8 +91,10 @@ export async function runBatch(deps: CommandDeps, kind: JobKind, specs: JobSpec[
       const elapsed = (Date.now() - started) / 1000;
       const rate = elapsed > 0.5 ? bytes / elapsed : null;
       const eta = rate ? (total - bytes) / rate : null;
-      const file = current ? `${path.basename(current.file)} ${formatPercent(current.percent / 100, 0)}` : '';
-      const message = `${finished}/${specs.length} files · ${formatPercent(pct / 100, 0)} · ${formatRate(current?.bytesPerSecond ?? rate)} · ETA ${formatEta(eta)}${file ? ` · ${file}` : ''}`;
+      // one file: its name is the title already; several: how many are done and which one runs
+      const file = current && specs.length > 1 ? `${path.basename(current.file)} ${formatPercent(current.percent / 100, 0)}` : '';
+      const count = specs.length > 1 ? `${finished} of ${specs.length} files done · ` : '';
+      const message = `${count}${formatPercent(pct / 100, 0)} · ${formatRate(current?.bytesPerSecond ?? rate)} · ETA ${formatEta(eta)}${file ? ` · ${file}` : ''}`;
       progress.report({ increment: pct - reported, message });
       reported = pct;
       const batchView: JobView = { id: 'batch', kind, state: 'running', file: current?.file ?? '', bytesDone: bytes, bytesTotal: total, percent: pct, bytesPerSecond: rate, etaSeconds: eta, message };
@@ -213,20 +215,21 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 }
 
 /** A job started from the editor's buttons: progress shows in the webview; prompts and errors as notifications. */
-export async function runEditorJob(deps: CommandDeps, spec: JobSpec, onUpdate: (j: JobView) => void): Promise<void> {
+export async function runEditorJob(deps: CommandDeps, spec: JobSpec, onUpdate: (j: JobView) => void): Promise<JobOutcome | undefined> {
   if (spec.kind !== 'verify') {
     const blocked = writeBlocker(spec.input);
     if (blocked) {
       void vscode.window.showWarningMessage(`TensorZip: ${blocked}`);
-      return;
+      return undefined;
     }
     const resolved = await resolveExisting([spec], deps.jobs);
-    if (!resolved?.length) return;
+    if (!resolved?.length) return undefined;
     spec = resolved[0]!;
   }
   const outcome = await deps.jobs.run(spec, { onUpdate });
   if (!outcome.ok && !outcome.cancelled) {
-    void vscode.window.showErrorMessage(`TensorZip: ${outcome.error ?? 'job failed'}`, 'Show Log').then((c) => c && deps.log.show(true));
+    const msg = (outcome.error ?? 'job failed').split(spec.input.fsPath).join(vscode.workspace.asRelativePath(spec.input));
+    void vscode.window.showErrorMessage(`TensorZip: ${msg}`, 'Show Log').then((c) => c && deps.log.show(true));
   } else if (outcome.ok && outcome.output && spec.kind !== 'verify') {
     const open = spec.kind === 'compress' ? 'Open .tzip' : 'Reveal';
     void vscode.window.showInformationMessage(`TensorZip: ${VERBS[spec.kind].ed} ${path.basename(spec.input.fsPath)} → ${path.basename(outcome.output.fsPath)}${outcome.inputBytes && outcome.outputBytes !== undefined ? ` (${formatBytes(outcome.inputBytes)} → ${formatBytes(outcome.outputBytes)})` : ''}`, open).then((c) => {
@@ -234,6 +237,7 @@ export async function runEditorJob(deps: CommandDeps, spec: JobSpec, onUpdate: (
       else if (c === 'Reveal') void vscode.commands.executeCommand('revealInExplorer', outcome.output);
     });
   }
+  return outcome;
 }
 
 /**

@@ -65,9 +65,22 @@ let counter = 0;
 export class JobRunner implements vscode.Disposable {
   readonly queue: JobQueue;
   private readonly active = new Map<string, vscode.CancellationTokenSource>();
+  /** the one job state: every job's latest view, whoever started it (view, Explorer, palette, batch) */
+  private readonly views = new Map<string, JobView>();
+  private readonly changed = new vscode.EventEmitter<JobView>();
+  readonly onDidChangeJob = this.changed.event;
+  private readonly finished = new vscode.EventEmitter<{ spec: JobSpec; outcome: JobOutcome }>();
+  /** every finished job with its outcome (verify results mark damage in open views and the Problems panel) */
+  readonly onDidFinishJob = this.finished.event;
 
   constructor(private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
     this.queue = new JobQueue(readSettings().maxConcurrentJobs);
+  }
+
+  /** The running or queued job on a file (its path), if any. */
+  activeOn(file: string): JobView | undefined {
+    for (const v of this.views.values()) if (v.file === file && (v.state === 'running' || v.state === 'queued')) return { ...v };
+    return undefined;
   }
 
   cancel(id: string): boolean {
@@ -99,8 +112,18 @@ export class JobRunner implements vscode.Disposable {
     const view: JobView = { id, kind: spec.kind, state: 'queued', file: spec.input.fsPath, bytesDone: 0, bytesTotal: 0, percent: 0, bytesPerSecond: null, etaSeconds: null };
     const emit = (patch: Partial<JobView>) => {
       Object.assign(view, patch);
+      if (view.state === 'running' || view.state === 'queued') this.views.set(id, view);
+      else this.views.delete(id);
       opts.onUpdate?.({ ...view });
+      this.changed.fire({ ...view });
     };
+    // a file has one writer: a second compress/decompress of it would race for the same output
+    const clash = spec.kind === 'verify' ? undefined : this.activeOn(spec.input.fsPath);
+    if (clash) {
+      const error = `${vscode.workspace.asRelativePath(spec.input)}: a ${clash.kind} job is already running on this file`;
+      opts.onUpdate?.({ ...view, state: 'failed', message: error });
+      return { id, ok: false, cancelled: false, error, code: 'BUSY' };
+    }
     emit({});
     const onProgress = (p: JobProgress) => {
       if (p.kind === 'end') return;
@@ -125,6 +148,7 @@ export class JobRunner implements vscode.Disposable {
       const outcome = await this.queue.run(() => this.execute(spec, id, onProgress, cts.token), undefined);
       if (outcome.ok) emit({ state: 'done', percent: 100, message: doneMessage(spec.kind, outcome) });
       else emit({ state: 'failed', message: outcome.error });
+      this.finished.fire({ spec, outcome });
       return outcome;
     } catch (e) {
       const err = e instanceof ServerJobError ? e : new ServerJobError(e instanceof Error ? e.message : String(e), 'INTERNAL');
@@ -179,12 +203,18 @@ export class JobRunner implements vscode.Disposable {
     }
     const v = await this.server.verify({ path: input, against: spec.against?.fsPath }, { onProgress }, token);
     this.log.info(`verify ${input}: ${v.ok ? 'ok' : 'FAILED ' + v.problems.join('; ')}`);
-    if (!v.ok) return { id, ok: false, cancelled: false, verify: v, code: 'VERIFY_FAILED', error: `${input}: ${v.problems[0] ?? 'verify failed'}` };
+    if (!v.ok) {
+      // problems name the file already (engine messages start with the path): show it once, relative
+      const first = (v.problems[0] ?? 'verify failed').replace(`${input}: `, '');
+      return { id, ok: false, cancelled: false, verify: v, code: 'VERIFY_FAILED', error: `${vscode.workspace.asRelativePath(spec.input)}: ${first}${v.problems.length > 1 ? ` (and ${v.problems.length - 1} more problem${v.problems.length > 2 ? 's' : ''})` : ''}` };
+    }
     return { ...base, verify: v };
   }
 
   dispose(): void {
     for (const c of this.active.values()) c.cancel();
+    this.changed.dispose();
+    this.finished.dispose();
   }
 }
 

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type JobKind } from '../protocol/webview';
 import { webviewShell } from './webviewHtml';
 import { ModelSession } from './modelSession';
-import type { JobRunner, JobSpec } from './jobs';
+import type { JobOutcome, JobRunner, JobSpec } from './jobs';
 import type { TzServer } from './serverClient';
 
 export const MODEL_VIEW_TYPE = 'tensorzip.modelViewer';
@@ -26,8 +26,8 @@ export interface EditorDeps {
   server: TzServer;
   jobs: JobRunner;
   log: vscode.LogOutputChannel;
-  /** runs a job for the document with the shared prompts (overwrite, notifications) */
-  runJob(spec: JobSpec, onUpdate: (j: import('../protocol/webview').JobView) => void): Promise<void>;
+  /** runs a job for the document with the shared prompts (overwrite, notifications); undefined when the user backed out */
+  runJob(spec: JobSpec, onUpdate: (j: import('../protocol/webview').JobView) => void): Promise<JobOutcome | undefined>;
 }
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -64,18 +64,56 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   constructor(private readonly deps: EditorDeps) {}
 
+  /** damage found by Verify, on the .tzip (Problems panel) */
+  private readonly diagnostics = vscode.languages.createDiagnosticCollection('tensorzip');
+
   static register(deps: EditorDeps): vscode.Disposable[] {
     const provider = new ModelEditorProvider(deps);
     ModelEditorProvider.instance = provider;
     return [
+      provider.diagnostics,
+      // one job state: a job on a file shows in every open view of it, whoever started it
+      deps.jobs.onDidChangeJob((j) => {
+        for (const s of provider.sessions) {
+          if (!s.ownsFile(j.file)) continue;
+          s.setJob(j);
+          if (j.state === 'done') s.jobFinished(j);
+        }
+      }),
+      deps.jobs.onDidFinishJob(({ spec, outcome }) => provider.verified(spec, outcome)),
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true }),
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE_OPTION, provider, { supportsMultipleEditorsPerDocument: true }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => provider.sessions.forEach((s) => s.canWriteChanged())),
     ];
   }
 
+  /** A finished verify: damaged tensors marked in the open views, a diagnostic on the .tzip (or none). */
+  private verified(spec: JobSpec, outcome: JobOutcome): void {
+    if (spec.kind !== 'verify' || outcome.cancelled) return;
+    const v = outcome.verify;
+    if (outcome.ok) this.diagnostics.delete(spec.input);
+    else {
+      const problems = v?.problems.length ? v.problems : [outcome.error ?? 'verify failed'];
+      const rel = (m: string) => m.split(`${spec.input.fsPath}: `).join('');
+      const damaged = v?.damaged ?? [];
+      const head = damaged.length ? `Verify failed: ${damaged.length} damaged tensor${damaged.length === 1 ? '' : 's'} (${damaged.slice(0, 5).join(', ')}${damaged.length > 5 ? ', …' : ''})` : `Verify failed: ${rel(problems[0]!)}`;
+      const diags = [head, ...problems.map(rel)].map((m, i) => {
+        const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), m, i === 0 ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Information);
+        d.source = 'TensorZip';
+        return d;
+      });
+      this.diagnostics.set(spec.input, diags);
+    }
+    for (const s of this.sessions) {
+      if (!s.ownsFile(spec.input.fsPath)) continue;
+      s.setTzipVerify(outcome.ok ? 'ok' : 'failed', outcome.ok ? undefined : (v?.problems ?? [outcome.error ?? 'verify failed']).map((m) => m.split(`${spec.input.fsPath}: `).join('')), v?.damaged);
+    }
+  }
+
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     const session = new ModelSession(uri, this.deps.server, this.deps.log);
+    const running = uri.scheme === 'file' ? this.deps.jobs.activeOn(uri.fsPath) : undefined;
+    if (running) session.job = running;
     this.sessions.add(session);
     const doc = new ModelDocument(uri, session);
     const dispose = doc.dispose.bind(doc);
@@ -91,6 +129,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const webview = panel.webview;
     webview.options = webviewOptions(this.deps.context.extensionUri);
     webview.html = shellFor(webview, this.deps.context.extensionUri, 'model', document.uri.path.split('/').pop() ?? 'model');
+    // a sharded model's view is not the index JSON's tab
+    if (/\.safetensors\.index\.json$/i.test(document.uri.path)) panel.title = `${document.uri.path.split('/').pop()!.replace(/\.safetensors\.index\.json$/i, '')} (sharded model)`;
     let ready = false;
     const send = (m: HostToWebview) => {
       if (ready) void webview.postMessage(m);
@@ -147,14 +187,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     if (kind === 'verify') session.setTzipVerify('running');
     const shards = kind === 'compress' ? session.shardFiles : undefined;
     const inputs = shards?.length ? shards.map((f) => vscode.Uri.file(f)) : [session.uri];
+    // progress reaches the view through the job registry (onDidChangeJob), as for Explorer jobs
     for (const input of inputs) {
-      let last: import('../protocol/webview').JobView | undefined;
-      await this.deps.runJob({ kind, input }, (j) => {
-        last = j;
-        session.setJob(j);
-      });
-      if (kind === 'verify') session.setTzipVerify(last?.state === 'done' ? 'ok' : last?.state === 'cancelled' ? 'unknown' : 'failed', last?.state === 'failed' && last.message ? [last.message] : undefined);
-      if (last?.state !== 'done') break;
+      const outcome = await this.deps.runJob({ kind, input }, () => undefined);
+      if (kind === 'verify' && (!outcome || outcome.cancelled)) session.setTzipVerify('unknown');
+      if (!outcome?.ok) break;
     }
   }
 }

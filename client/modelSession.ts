@@ -51,6 +51,40 @@ export class ModelSession implements vscode.Disposable {
     return this.header?.files;
   }
 
+  /** Files whose jobs this view shows: the file itself and, for a sharded model, every shard. */
+  ownsFile(file: string): boolean {
+    return (this.uri.scheme === 'file' && file === this.uri.fsPath) || (this.header?.files?.includes(file) ?? false);
+  }
+
+  /** Why Compress/Decompress cannot run on this model now (a missing or unreadable shard), or undefined. */
+  private shardBlocker(): string | undefined {
+    const bad = this.header?.shards?.filter((x) => x.state === 'missing' || x.state === 'unreadable') ?? [];
+    if (!bad.length) return undefined;
+    return `${bad.length} shard${bad.length === 1 ? ' is' : 's are'} ${bad.every((x) => x.state === 'missing') ? 'missing' : 'missing or unreadable'} (${bad.map((x) => x.file).join(', ')}): compressing part of a model is refused.`;
+  }
+
+  private achieved: number | null = null;
+
+  /** The .tzip next to this model (when one exists): the achieved size beside the estimate. */
+  private async readAchieved(): Promise<void> {
+    if (this.isTzip || this.uri.scheme !== 'file') return;
+    const shards = this.header?.files;
+    const inputs = shards?.length ? shards : [this.uri.fsPath];
+    let total = 0;
+    for (const f of inputs) {
+      const st = await vscode.workspace.fs.stat(vscode.Uri.file(`${f}.tzip`)).then((x) => x, () => undefined);
+      if (!st) return;
+      total += st.size;
+    }
+    this.achieved = total;
+  }
+
+  /** A job on one of this view's files finished: the achieved size changes. */
+  jobFinished(job: JobView): void {
+    if (job.kind !== 'compress' || job.state !== 'done') return;
+    void this.readAchieved().then(() => this.post({ type: 'achieved', bytes: this.achieved }));
+  }
+
   subscribe(fn: (m: HostToWebview) => void): vscode.Disposable {
     this.listeners.add(fn);
     return new vscode.Disposable(() => this.listeners.delete(fn));
@@ -69,6 +103,7 @@ export class ModelSession implements vscode.Disposable {
         this.byName = indexByName(this.rows);
         this.size = this.header.size || this.size;
       }
+      await this.readAchieved();
     } catch (e) {
       // the server will say the same with more context; the table fills from its analysis
       this.headerError = e instanceof Error ? e.message.split('\n')[0] : String(e);
@@ -77,7 +112,7 @@ export class ModelSession implements vscode.Disposable {
   }
 
   initMessage(): ModelInit {
-    const blocker = writeBlocker(this.uri);
+    const blocker = writeBlocker(this.uri) ?? this.shardBlocker();
     const format = this.isTzip ? (this.tzipFormat ? `tzip (${this.tzipFormat})` : 'tzip') : this.header?.format ?? (path.extname(this.uri.path).slice(1) || 'unknown');
     const init: ModelInit = {
       view: 'model',
@@ -91,6 +126,9 @@ export class ModelSession implements vscode.Disposable {
       canWrite: blocker === undefined,
       metadata: this.header?.metadata,
     };
+    if (this.header?.shards) init.shards = this.header.shards;
+    if (this.header?.notes) init.notes = this.header.notes;
+    if (this.achieved !== null) init.achievedBytes = this.achieved;
     if (blocker) init.canWriteReason = blocker;
     if (this.tzip) init.tzip = this.tzip;
     return init;
@@ -148,14 +186,16 @@ export class ModelSession implements vscode.Disposable {
     this.post({ type: 'job', job });
   }
 
-  setTzipVerify(state: TzipFacts['verify'], problems?: string[]): void {
+  setTzipVerify(state: TzipFacts['verify'], problems?: string[], damaged?: string[]): void {
     if (!this.tzip) return;
     this.tzip = { ...this.tzip, verify: state, verifyProblems: problems };
+    if (damaged?.length) this.tzip.damagedTensors = damaged;
+    for (const r of this.rows) r.damaged = damaged?.includes(r.name) || undefined;
     this.post({ type: 'tzip', tzip: this.tzip });
   }
 
   canWriteChanged(): void {
-    const b = writeBlocker(this.uri);
+    const b = writeBlocker(this.uri) ?? this.shardBlocker();
     this.post({ type: 'canWrite', canWrite: b === undefined, reason: b });
   }
 

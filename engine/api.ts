@@ -92,6 +92,8 @@ export interface VerifyResult {
   sha256?: string;
   /** a lossy .tzip: the mantissa bits kept and the SHA-256 of the file it was made from */
   lossy?: { bits: number; inputSha256: string };
+  /** tensors (region names) with corrupted chunks */
+  damaged?: string[];
 }
 
 export type { FileAnalysis, TensorAnalysis };

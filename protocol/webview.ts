@@ -15,6 +15,8 @@ export interface TensorRow {
   shape: number[];
   bytes: number;
   layer: string;
+  /** multi-file models: the shard file holding the tensor (relative to the model's folder) */
+  shard?: string;
   /** order-0 bound in bytes (null until analysed) */
   boundBytes: number | null;
   exponentEntropy: number | null;
@@ -23,11 +25,28 @@ export interface TensorRow {
   /** only inside the extension host; rows posted to the webview leave it out */
   exponentHistogram?: number[];
   estimate?: boolean;
+  /** a failed verify found this tensor's data damaged (.tzip) */
+  damaged?: boolean;
+}
+
+/** One file of a multi-file model and what became of it. */
+export interface ShardView {
+  /** relative to the model's folder */
+  file: string;
+  /** null when the file cannot be read */
+  bytes: number | null;
+  /** tensors the index maps to this file */
+  tensors: number;
+  state: 'present' | 'missing' | 'unreadable' | 'compressed';
+  /** why the shard is missing or unreadable (one line), or the .tzip holding it */
+  message?: string;
 }
 
 export interface LayerRow extends LayerAnalysis {
   /** compressed bytes actually stored in a .tzip, when known */
   storedBytes?: number;
+  /** the estimate (engine/analysis/estimate.ts) summed over the layer's tensors; NaN until all are analysed */
+  estimateBytes?: number;
 }
 
 /** "What if" point for the lossy curve; only sent when the server offers such data. */
@@ -47,6 +66,8 @@ export interface TzipFacts {
   lossy?: boolean;
   verify: 'unknown' | 'running' | 'ok' | 'failed';
   verifyProblems?: string[];
+  /** tensors whose chunks failed their checks in the last verify */
+  damagedTensors?: string[];
 }
 
 export interface JobView {
@@ -81,6 +102,12 @@ export interface ModelInit {
   canWrite: boolean;
   canWriteReason?: string;
   metadata?: Record<string, unknown>;
+  /** multi-file models: every shard with its state (present, missing, unreadable, compressed) */
+  shards?: ShardView[];
+  /** facts the view must say about this format (e.g. GGUF's dimension order) */
+  notes?: string[];
+  /** size of the .tzip made from this file, when one exists (the achieved size beside the estimate) */
+  achievedBytes?: number;
 }
 
 export interface AnalysisProgress {
@@ -112,6 +139,7 @@ export type HostToWebview =
   | { type: 'lossy'; points: LossyPoint[]; losslessBytes?: number; estimate?: boolean }
   | { type: 'job'; job: JobView }
   | { type: 'canWrite'; canWrite: boolean; reason?: string }
+  | { type: 'achieved'; bytes: number | null }
   | { type: 'workspaceInit'; title: string; rows: WorkspaceModelRow[] }
   | { type: 'workspaceRow'; row: WorkspaceModelRow }
   | { type: 'workspaceJob'; job: JobView | null; summary?: string }
@@ -179,6 +207,7 @@ export function tensorRowFromAnalysis(t: TensorAnalysis, withHistogram = false):
     boundBytes: t.boundBytes,
     exponentEntropy: t.exponentEntropy,
   };
+  if (t.shard) row.shard = t.shard;
   if (withHistogram && t.exponentHistogram) row.exponentHistogram = t.exponentHistogram;
   if (t.estimate) row.estimate = true;
   return row;

@@ -3,6 +3,7 @@
  * in bounded chunks (one reusable buffer per file; never a whole tensor or file in memory).
  */
 import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { AnalyzeOptions } from '../api';
 import { dtypeInfo, elementCount } from '../dtypes';
 import { throwIfAborted } from '../errors';
@@ -10,18 +11,15 @@ import { openModel } from '../formats/index';
 import { isTzipFile, withTensors } from '../container/tensorReader';
 import type { ModelLayout, TensorEntry } from '../formats/types';
 import { InputFile } from '../io/read';
+import { fileEstimate, tensorEstimate } from './estimate';
 import { layerOf } from './layers';
 import { summarize, TensorStats } from './stats';
-import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from './types';
+import type { FileAnalysis, LayerAnalysis, ShardAnalysis, TensorAnalysis } from './types';
 
 export const ANALYSIS_CHUNK = 4 << 20;
 /** quick mode: tensors larger than this are sampled */
 export const QUICK_SAMPLE_BYTES = 1 << 20;
 const QUICK_WINDOWS = 16;
-/** container framing estimate per chunk and per file (see docs/format.md) */
-const FRAMING_PER_CHUNK = 40;
-const FRAMING_PER_FILE = 256;
-const CONTAINER_CHUNK = 1 << 20;
 
 /** Byte ranges [start, length] to read for one tensor: all of it, or evenly spaced windows in quick mode. */
 function rangesFor(t: TensorEntry, quick: boolean): Array<[number, number]> {
@@ -64,7 +62,14 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
   const quick = !!opts.quick;
   // multi-file models (shards, external data): the model's size is that of every file
   let modelBytes = layout.size;
-  for (const f of layout.files ?? []) if (f !== layout.path) modelBytes += (await stat(f)).size;
+  const shardBytes = new Map<string, number>();
+  for (const f of layout.files ?? []) {
+    if (f === layout.path) continue;
+    const size = (await stat(f)).size;
+    shardBytes.set(f, size);
+    modelBytes += size;
+  }
+  const dir = path.dirname(layout.path);
   const buf = new Uint8Array(new ArrayBuffer(ANALYSIS_CHUNK));
   const files = new Map<string, InputFile>();
   const totalBytes = layout.tensors.reduce((a, t) => a + t.bytes, 0);
@@ -113,6 +118,7 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
         delete ta.distinctValues;
       }
       if (t.extra) ta.extra = t.extra;
+      if (t.file && shardBytes.has(t.file)) ta.shard = path.relative(dir, t.file);
       tensors.push(ta);
       opts.onTensor?.(ta, ti, layout.tensors.length);
       opts.onProgress?.({ phase: 'analyze', file: layout.path, bytesDone: done, bytesTotal: totalBytes, tensor: t.name, layer: ta.layer });
@@ -120,7 +126,16 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
   } finally {
     for (const f of files.values()) await f.close();
   }
-  return summarizeFile(layout, tensors, quick, modelBytes);
+  const fa = summarizeFile(layout, tensors, quick, modelBytes);
+  if (layout.format === 'safetensors-index' && shardBytes.size) {
+    const counts = new Map<string, number>();
+    for (const t of tensors) if (t.shard) counts.set(t.shard, (counts.get(t.shard) ?? 0) + 1);
+    fa.shards = [...shardBytes].map(([f, bytes]): ShardAnalysis => {
+      const file = path.relative(dir, f);
+      return { file, bytes, tensors: counts.get(file) ?? 0 };
+    });
+  }
+  return fa;
 }
 
 export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], estimate: boolean, modelBytes = layout.size): FileAnalysis {
@@ -129,7 +144,7 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
   const bytesPerDtype: Record<string, number> = {};
   let parameters = 0;
   let bound = 0;
-  let chunks = 0;
+  let estimates = 0;
   for (const t of tensors) {
     let l = byName.get(t.layer);
     if (!l) { l = { name: t.layer, tensors: 0, bytes: 0, boundBytes: 0, elements: 0 }; byName.set(t.layer, l); layers.push(l); }
@@ -140,7 +155,7 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
     parameters += t.elements;
     bytesPerDtype[t.dtype] = (bytesPerDtype[t.dtype] ?? 0) + t.bytes;
     bound += t.boundBytes;
-    chunks += Math.max(1, Math.ceil(t.bytes / CONTAINER_CHUNK));
+    estimates += tensorEstimate(t.boundBytes, t.bytes);
   }
   const structure = modelBytes - coveredBytes(layout);
   const fa: FileAnalysis = {
@@ -152,7 +167,7 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
     parameters,
     bytesPerDtype,
     boundBytes: bound + Math.max(0, structure),
-    predictedBytes: bound + Math.max(0, structure) + chunks * FRAMING_PER_CHUNK + FRAMING_PER_FILE,
+    predictedBytes: fileEstimate(estimates, structure),
     estimate,
   };
   if (layout.metadata) fa.metadata = layout.metadata;

@@ -13,6 +13,8 @@ export interface TensorAnalysis {
   /** layer this tensor belongs to (see layers.ts), or a group name for non-layer tensors */
   layer: string;
   elements: number;
+  /** multi-file models (sharded safetensors): the file holding the tensor, relative to the model's folder */
+  shard?: string;
   /** histogram of the exponent field (length 2^exponentBits); floats only */
   exponentHistogram?: number[];
   signEntropy?: number;
@@ -53,12 +55,20 @@ export interface FileAnalysis {
   layers: LayerAnalysis[];
   parameters: number;
   bytesPerDtype: Record<string, number>;
-  /** tensor bytes + structure bytes: predicted size of a lossless .tzip (order-0 bound + framing) */
+  /** the estimate of a lossless .tzip's size (estimate.ts: order-0 bound + framing + structure) */
   predictedBytes: number;
   /** sum of tensor order-0 bounds plus non-tensor bytes */
   boundBytes: number;
   estimate: boolean;
   metadata?: Record<string, unknown>;
+  /** multi-file models: every file with its size and tensor count (relative to the model's folder) */
+  shards?: ShardAnalysis[];
+}
+
+export interface ShardAnalysis {
+  file: string;
+  bytes: number;
+  tensors: number;
 }
 
 export interface AnalysisReport {

@@ -39,6 +39,7 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
  */
 export async function verifyFile(input: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const problems: string[] = [];
+  const damaged: string[] = [];
   let sha256: string | undefined;
   let c;
   try {
@@ -72,13 +73,17 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
       problems.push(`${opts.against}: not the file this lossy .tzip was made from (SHA-256 differs from the stored input SHA-256)`);
     }
   } catch (e) {
-    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'VERIFY_FAILED')) problems.push(e.message);
-    else throw e;
+    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'VERIFY_FAILED')) {
+      problems.push(e.message);
+      // decoding stops at the first corrupted chunk; its message names the tensor (read.ts describeChunk)
+      const m = /corrupted chunk \d+ \(tensor "(.*)"\)/.exec(e.message);
+      if (m) damaged.push(m[1]!);
+    } else throw e;
   } finally {
     await orig?.close();
     await c.file.close();
   }
-  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}), ...(lossy ? { lossy } : {}) };
+  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}), ...(lossy ? { lossy } : {}), ...(damaged.length ? { damaged } : {}) };
 }
 
 /** SHA-256 of a whole file, read in 4 MiB pieces. */

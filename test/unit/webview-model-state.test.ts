@@ -8,7 +8,8 @@ import { openModel } from '../../engine/formats/index';
 import { rowsFromLayout } from '../../client/header';
 import { stripRows } from '../../webview/model/table';
 import { tensorRowFromAnalysis, type ModelInit } from '../../protocol/webview';
-import { applyMessage, currentLayers, emptyModelState, jobLine, rowTotals } from '../../webview/model/modelState';
+import { applyMessage, currentLayers, emptyModelState, jobLine, modelEstimate, rowTotals } from '../../webview/model/modelState';
+import { fileEstimate } from '../../engine/analysis/estimate';
 import { mergeHistograms } from '../../webview/model/chart';
 import { formatEta, formatPercent, formatRate } from '../../webview/model/format';
 
@@ -44,9 +45,15 @@ test('header rows, streamed tensors and the final analysis build the same view a
     assert.equal(d.bytes, l.bytes);
     assert.ok(Math.abs(d.boundBytes - l.boundBytes) < 1e-6 * Math.max(1, l.boundBytes));
   }
+  // one estimate: the view's figure from streamed rows, the layers' sum and the server's final number agree exactly
+  const streamed = modelEstimate(st);
+  assert.equal(streamed, a.predictedBytes, 'estimate from streamed rows = the analysis estimate');
+  const structure = layout.size - rowTotals(st.rows).bytes;
+  assert.equal(fileEstimate(derived.reduce((x, l) => x + l.estimateBytes!, 0), structure), a.predictedBytes, 'layers sum to the same estimate');
   applyMessage(st, { type: 'analysis', analysis: a, layers: a.layers });
   assert.ok(st.analysisDone);
-  assert.deepEqual(currentLayers(st), a.layers);
+  assert.equal(modelEstimate(st), a.predictedBytes);
+  assert.deepEqual(currentLayers(st).map(({ estimateBytes: _e, ...l }) => l), a.layers);
   assert.equal(st.analysis!.parameters, rowTotals(st.rows).parameters);
   // the ratio the summary shows is the corpus' documented bound (66.04% for this file), give or take framing
   assert.ok(a.predictedBytes / layout.size > 0.6 && a.predictedBytes / layout.size < 0.7);

@@ -25,11 +25,11 @@ test('filter by name terms (all must match, case-insensitive), dtype and layer',
 test('sorts: numeric-aware names, numbers, missing values last in both directions', () => {
   assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'name', dir: 'asc' }), [3, 1, 0, 2]);
   assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'bytes', dir: 'desc' }), [3, 0, 1, 2]);
-  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'bound', dir: 'asc' }), [1, 0, 3, 2]);
-  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'bound', dir: 'desc' }), [3, 0, 1, 2]);
+  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'estimate', dir: 'asc' }), [1, 0, 3, 2]);
+  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'estimate', dir: 'desc' }), [3, 0, 1, 2]);
   assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'index', dir: 'desc' }), [3, 2, 1, 0]);
-  // ratio: 0.65, 0.70, null, 0.65 -> ties keep model order
-  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'ratio', dir: 'asc' }), [0, 3, 1, 2]);
+  // ratio = estimate (order-0 bound + 40 B framing per chunk) / bytes: 0.85, 1.10, null, 0.75
+  assert.deepEqual(viewIndices(rows, EMPTY_FILTER, { key: 'ratio', dir: 'asc' }), [3, 0, 1, 2]);
   assert.equal(rowRatio(rows[2]!), null);
 });
 
@@ -57,7 +57,7 @@ test('100,000 rows: filter and sort give correct, complete orders', () => {
   const sorted = viewIndices(big, EMPTY_FILTER, { key: 'bytes', dir: 'desc' });
   assert.equal(sorted.length, 100_000);
   for (let k = 1; k < sorted.length; k++) assert.ok(big[sorted[k - 1]!]!.bytes >= big[sorted[k]!]!.bytes);
-  const f32 = viewIndices(big, { ...EMPTY_FILTER, dtype: 'F32', text: 'layers.7.' }, { key: 'bound', dir: 'asc' });
+  const f32 = viewIndices(big, { ...EMPTY_FILTER, dtype: 'F32', text: 'layers.7.' }, { key: 'estimate', dir: 'asc' });
   assert.equal(f32.length, big.filter((r) => r.dtype === 'F32' && r.name.includes('layers.7.')).length);
   const firstNull = f32.findIndex((i) => big[i]!.boundBytes === null);
   assert.ok(firstNull === -1 || f32.slice(firstNull).every((i) => big[i]!.boundBytes === null), 'unanalysed rows last');

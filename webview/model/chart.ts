@@ -3,6 +3,7 @@
  * Pure math, no DOM: the views turn these numbers into <rect>/<line> elements.
  */
 import type { LayerRow, TensorRow } from '../../protocol/webview';
+import { tensorEstimate } from '../../engine/analysis/estimate';
 
 /** "Nice" axis ticks (1, 2, 2.5, 5 x 10^k steps) covering [0, max]. */
 export function niceTicks(max: number, target = 4): { ticks: number[]; max: number } {
@@ -19,12 +20,12 @@ export function niceTicks(max: number, target = 4): { ticks: number[]; max: numb
 /** Groups rows by their layer in model order (first appearance) when the server sent no layers. */
 export function layersFromRows(rows: readonly TensorRow[]): LayerRow[] {
   const order: string[] = [];
-  const acc = new Map<string, LayerRow & { analysed: number }>();
+  const acc = new Map<string, LayerRow & { analysed: number; estimateBytes: number }>();
   for (const r of rows) {
     const key = r.layer || '(other)';
     let l = acc.get(key);
     if (!l) {
-      l = { name: key, tensors: 0, bytes: 0, boundBytes: 0, elements: 0, analysed: 0 };
+      l = { name: key, tensors: 0, bytes: 0, boundBytes: 0, estimateBytes: 0, elements: 0, analysed: 0 };
       acc.set(key, l);
       order.push(key);
     }
@@ -35,6 +36,7 @@ export function layersFromRows(rows: readonly TensorRow[]): LayerRow[] {
     l.elements += el;
     if (r.boundBytes !== null) {
       l.boundBytes += r.boundBytes;
+      l.estimateBytes += tensorEstimate(r.boundBytes, r.bytes);
       l.analysed++;
     }
     if (r.storedBytes !== null && r.storedBytes !== undefined) l.storedBytes = (l.storedBytes ?? 0) + r.storedBytes;
@@ -42,7 +44,7 @@ export function layersFromRows(rows: readonly TensorRow[]): LayerRow[] {
   return order.map((k) => {
     const { analysed, ...l } = acc.get(k)!;
     // a layer whose tensors are not all analysed has no bound yet (NaN marks "unknown")
-    return analysed === l.tensors ? l : { ...l, boundBytes: NaN };
+    return analysed === l.tensors ? l : { ...l, boundBytes: NaN, estimateBytes: NaN };
   });
 }
 
@@ -187,11 +189,14 @@ export function histogramGeometry(hist: readonly number[], o: { width: number; h
   const top = o.top ?? 6;
   const log = o.log ?? false;
   const bias = hist.length > 1 ? hist.length / 2 - 1 : 0;
-  let first = hist.findIndex((c) => c > 0);
+  // the zero field (zeros and subnormals) sits 100+ exponents below the normal values of F32: it
+  // is counted in the caption, not drawn, or it would stretch the axis over empty bins
+  let first = hist.findIndex((c, f) => c > 0 && f > 0);
   let last = hist.length - 1;
   while (last >= 0 && !(hist[last]! > 0)) last--;
+  if (first < 0 && hist[0]! > 0) first = 0;
   if (first < 0) return { bins: [], lo: 0, hi: -1, maxCount: 0, plotBottom: o.height - bottom, log };
-  first = Math.max(0, first - 1);
+  first = Math.max(first === 0 ? 0 : 1, first - 1);
   last = Math.min(hist.length - 1, last + 1);
   const n = last - first + 1;
   const slot = Math.max(1, (o.width - left - 8) / n);

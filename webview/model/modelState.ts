@@ -4,6 +4,7 @@
  * as changed.
  */
 import type { AnalysisProgress, HostToWebview, JobView, LayerRow, LossyPoint, ModelInit, TensorRow, TzipFacts } from '../../protocol/webview';
+import { fileEstimate, tensorEstimate } from '../../engine/analysis/estimate';
 import { indexByName, mergeRows } from './table';
 import { layersFromRows } from './chart';
 
@@ -33,14 +34,16 @@ export interface ModelState {
   job: JobView | null;
   canWrite: boolean;
   canWriteReason: string | undefined;
+  /** size of the .tzip made from this model, once one exists */
+  achievedBytes: number | null;
 }
 
-export type Part = 'all' | 'summary' | 'rows' | 'progress' | 'job' | 'lossy' | 'actions';
+export type Part = 'all' | 'summary' | 'rows' | 'progress' | 'job' | 'lossy' | 'actions' | 'damage';
 
 export function emptyModelState(): ModelState {
   return {
     model: null, rows: [], byName: new Map(), serverLayers: null, analysis: null, progress: null,
-    analysisError: null, analysisDone: false, tzip: null, lossy: null, lossyLossless: null, lossyEstimate: false, job: null, canWrite: false, canWriteReason: undefined,
+    analysisError: null, analysisDone: false, tzip: null, lossy: null, lossyLossless: null, lossyEstimate: false, job: null, canWrite: false, canWriteReason: undefined, achievedBytes: null,
   };
 }
 
@@ -56,9 +59,15 @@ export function applyMessage(st: ModelState, msg: HostToWebview): Set<Part> {
       st.tzip = msg.model.tzip ?? null;
       st.canWrite = msg.model.canWrite;
       st.canWriteReason = msg.model.canWriteReason;
+      st.achievedBytes = msg.model.achievedBytes ?? null;
       changed.add('all');
+      if (st.tzip?.damagedTensors?.length) changed.add('damage');
       break;
     }
+    case 'achieved':
+      st.achievedBytes = msg.bytes;
+      changed.add('summary');
+      break;
     case 'tensors':
       mergeRows(st.rows, st.byName, msg.tensors);
       if (msg.progress) st.progress = msg.progress;
@@ -82,10 +91,13 @@ export function applyMessage(st: ModelState, msg: HostToWebview): Set<Part> {
       st.analysisDone = true;
       changed.add('progress').add('summary');
       break;
-    case 'tzip':
+    case 'tzip': {
+      const before = (st.tzip?.damagedTensors ?? []).join('\n');
       st.tzip = msg.tzip;
       changed.add('summary').add('actions');
+      if ((msg.tzip.damagedTensors ?? []).join('\n') !== before) changed.add('damage');
       break;
+    }
     case 'lossy':
       st.lossy = msg.points.length ? msg.points : null;
       st.lossyLossless = msg.losslessBytes ?? null;
@@ -107,23 +119,18 @@ export function applyMessage(st: ModelState, msg: HostToWebview): Set<Part> {
   return changed;
 }
 
-/** The layers the chart shows: the server's when sent (with stored bytes from rows), else derived. */
+/** The layers the chart shows, from the rows (storage order; the same sums as the server's layers, plus the estimate). */
 export function currentLayers(st: ModelState): LayerRow[] {
-  const derived = layersFromRows(st.rows);
-  if (!st.serverLayers) return derived;
-  const stored = new Map(derived.map((l) => [l.name, l.storedBytes]));
-  return st.serverLayers.map((l) => {
-    const s = l.storedBytes ?? stored.get(l.name);
-    return s === undefined ? l : { ...l, storedBytes: s };
-  });
+  return layersFromRows(st.rows);
 }
 
 /** Sum of the rows' figures for the summary while the analysis is still streaming. */
-export function rowTotals(rows: readonly TensorRow[]): { bytes: number; parameters: number; bytesPerDtype: Record<string, number>; analysed: number; boundBytes: number } {
+export function rowTotals(rows: readonly TensorRow[]): { bytes: number; parameters: number; bytesPerDtype: Record<string, number>; analysed: number; boundBytes: number; estimateBytes: number } {
   let bytes = 0;
   let parameters = 0;
   let analysed = 0;
   let boundBytes = 0;
+  let estimateBytes = 0;
   const bytesPerDtype: Record<string, number> = {};
   for (const r of rows) {
     bytes += r.bytes;
@@ -134,9 +141,39 @@ export function rowTotals(rows: readonly TensorRow[]): { bytes: number; paramete
     if (r.boundBytes !== null) {
       analysed++;
       boundBytes += r.boundBytes;
+      estimateBytes += tensorEstimate(r.boundBytes, r.bytes);
     }
   }
-  return { bytes, parameters, bytesPerDtype, analysed, boundBytes };
+  return { bytes, parameters, bytesPerDtype, analysed, boundBytes, estimateBytes };
+}
+
+/**
+ * The one estimate of the .tzip's size the view shows: the server's once its analysis is complete,
+ * else the same formula over the rows when every row is analysed; null before.
+ */
+export function modelEstimate(st: ModelState): number | null {
+  if (st.analysis) return st.analysis.predictedBytes;
+  const t = rowTotals(st.rows);
+  if (!st.model || !st.rows.length || t.analysed < st.rows.length) return null;
+  return fileEstimate(t.estimateBytes, st.model.size - t.bytes);
+}
+
+/** Mantissa bits of the float dtypes (the lossy k runs below them). */
+const MANTISSA_BITS: Record<string, number> = { F64: 52, F32: 23, F16: 10, BF16: 7, F8_E4M3: 3, F8_E5M2: 2 };
+
+/**
+ * The lossy curve's points, limited to the k that matter for this model: below the mantissa width
+ * of the float dtype holding most float bytes (a BF16 model with F32 norms runs to k = 6, not 22).
+ */
+export function lossyPoints(st: ModelState): LossyPoint[] | null {
+  if (!st.lossy) return null;
+  const perDtype = st.analysis?.bytesPerDtype ?? rowTotals(st.rows).bytesPerDtype;
+  let top: string | undefined;
+  for (const [d, b] of Object.entries(perDtype)) if (MANTISSA_BITS[d] !== undefined && (top === undefined || b > perDtype[top]!)) top = d;
+  if (top === undefined) return st.lossy;
+  const max = MANTISSA_BITS[top]!;
+  const pts = st.lossy.filter((p) => p.bits < max);
+  return pts.length ? pts : st.lossy;
 }
 
 /** Text shown under the job progress bar: "42.0% · 310 MB/s · ETA 12s · layer model.layers.3". */

@@ -4,8 +4,9 @@
  * only renders the window of indices that is on screen.
  */
 import type { TensorRow } from '../../protocol/webview';
+import { tensorEstimate } from '../../engine/analysis/estimate';
 
-export type SortKey = 'index' | 'name' | 'dtype' | 'shape' | 'bytes' | 'bound' | 'ratio' | 'entropy' | 'layer' | 'stored';
+export type SortKey = 'index' | 'name' | 'dtype' | 'shape' | 'bytes' | 'estimate' | 'ratio' | 'entropy' | 'layer' | 'stored' | 'shard';
 export type SortDir = 'asc' | 'desc';
 
 export interface TableFilter {
@@ -31,9 +32,15 @@ export function elementsOf(shape: readonly number[]): number {
   return n;
 }
 
-/** bound / bytes, or null when the tensor is not analysed yet (or empty). */
+/** The tensor's estimated stored size (engine/analysis/estimate.ts), or null until analysed. */
+export function rowEstimate(r: TensorRow): number | null {
+  return r.boundBytes === null ? null : tensorEstimate(r.boundBytes, r.bytes);
+}
+
+/** estimate / bytes, or null when the tensor is not analysed yet (or empty). */
 export function rowRatio(r: TensorRow): number | null {
-  return r.boundBytes === null || r.bytes === 0 ? null : r.boundBytes / r.bytes;
+  const e = rowEstimate(r);
+  return e === null || r.bytes === 0 ? null : e / r.bytes;
 }
 
 function numericKey(r: TensorRow, i: number, key: SortKey): number {
@@ -41,7 +48,7 @@ function numericKey(r: TensorRow, i: number, key: SortKey): number {
     case 'index': return i;
     case 'shape': return elementsOf(r.shape);
     case 'bytes': return r.bytes;
-    case 'bound': return r.boundBytes ?? NaN;
+    case 'estimate': return rowEstimate(r) ?? NaN;
     case 'ratio': return rowRatio(r) ?? NaN;
     case 'entropy': return r.exponentEntropy ?? NaN;
     case 'stored': return r.storedBytes ?? NaN;
@@ -58,7 +65,7 @@ export function naturalKey(s: string): string {
 }
 
 function stringKey(r: TensorRow, key: SortKey): string {
-  return naturalKey(key === 'name' ? r.name : key === 'dtype' ? r.dtype : r.layer);
+  return naturalKey(key === 'name' ? r.name : key === 'dtype' ? r.dtype : key === 'shard' ? r.shard ?? '' : r.layer);
 }
 
 /**
@@ -83,7 +90,7 @@ export function viewIndices(rows: readonly TensorRow[], filter: TableFilter, sor
     return out;
   }
   const sign = sort.dir === 'asc' ? 1 : -1;
-  if (sort.key === 'name' || sort.key === 'dtype' || sort.key === 'layer') {
+  if (sort.key === 'name' || sort.key === 'dtype' || sort.key === 'layer' || sort.key === 'shard') {
     const keys = new Array<string>(rows.length);
     for (const i of out) keys[i] = stringKey(rows[i]!, sort.key);
     out.sort((a, b) => {
@@ -109,7 +116,7 @@ export function viewIndices(rows: readonly TensorRow[], filter: TableFilter, sor
 /** Clicking a column header: same key flips the direction, a new key starts with a natural one. */
 export function nextSort(current: TableSort, key: SortKey): TableSort {
   if (current.key === key) return { key, dir: current.dir === 'asc' ? 'desc' : 'asc' };
-  const descFirst: SortKey[] = ['bytes', 'bound', 'ratio', 'entropy', 'shape', 'stored'];
+  const descFirst: SortKey[] = ['bytes', 'estimate', 'ratio', 'entropy', 'shape', 'stored'];
   return { key, dir: descFirst.includes(key) ? 'desc' : 'asc' };
 }
 

@@ -5,7 +5,7 @@ import { formatInt } from '../model/format';
 
 export function renderHistogram(svg: SVGSVGElement, caption: HTMLElement, hist: number[] | null, what: string, log: boolean, width: number): void {
   clear(svg);
-  const height = 160;
+  const height = 172;
   svg.setAttribute('width', String(width));
   svg.setAttribute('height', String(height));
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
@@ -14,7 +14,7 @@ export function renderHistogram(svg: SVGSVGElement, caption: HTMLElement, hist: 
     caption.textContent = what ? `${what}: no exponent histogram (not a float tensor, or not analysed yet)` : 'Select a tensor in the table or a layer in the chart.';
     return;
   }
-  const g = histogramGeometry(hist, { width, height, log });
+  const g = histogramGeometry(hist, { width, height, log, bottom: 32 });
   svg.setAttribute('data-bins', String(g.bins.length));
   const stride = labelStride(g.bins.length, width - 16);
   const total = hist.reduce((a, b) => a + b, 0);
@@ -25,5 +25,7 @@ export function renderHistogram(svg: SVGSVGElement, caption: HTMLElement, hist: 
     if (i % stride === 0) svg.append(s('text', { class: 'tz-axis-label', x: b.x + b.width / 2, y: g.plotBottom + 14, 'text-anchor': 'middle' }, String(b.exponent)));
   });
   svg.append(s('line', { class: 'tz-grid', x1: 8, x2: width - 8, y1: g.plotBottom, y2: g.plotBottom }));
-  caption.textContent = `${what}: ${formatInt(total)} values, ${g.bins.filter((b) => b.count > 0).length} distinct exponents, entropy ${histogramEntropy(hist).toFixed(3)} bits${log ? ' (log scale)' : ''}`;
+  svg.append(s('text', { class: 'tz-axis-label tz-axis-title', x: width / 2, y: height - 2, 'text-anchor': 'middle' }, `exponent e (values ≈ ±2^e); bar height: ${log ? 'log ' : ''}count`));
+  const zeros = g.lo > 0 ? hist[0] ?? 0 : 0;
+  caption.textContent = `${what}: ${formatInt(total)} values, ${hist.filter((c) => c > 0).length} distinct exponents, entropy ${histogramEntropy(hist).toFixed(3)} bits${log ? ' (log scale)' : ''}${zeros ? `; ${formatInt(zeros)} zeros/subnormals (exponent field 0) not drawn` : ''}`;
 }

@@ -1,7 +1,7 @@
 /** The model editor's webview: builds the page, applies host messages and keeps UI state across hide/show. */
 import { sameHistogramTarget, type HistogramTarget, type HostToWebview } from '../../protocol/webview';
 import { byId, h, s } from '../dom';
-import { applyMessage, currentLayers, emptyModelState, type Part } from '../model/modelState';
+import { applyMessage, currentLayers, emptyModelState, lossyPoints, modelEstimate, type Part } from '../model/modelState';
 import { DEFAULT_SORT, dtypesOf, EMPTY_FILTER, nextSort, viewIndices, type TableFilter, type TableSort } from '../model/table';
 import type { Host } from '../vscodeApi';
 import { renderHistogram } from './histogram';
@@ -9,7 +9,8 @@ import { renderActions, renderJob, wireJobPanel } from './jobPanel';
 import { LayerChartView } from './layerChart';
 import { renderLossy } from './lossy';
 import { renderAnalysisProgress, renderSummary } from './summary';
-import { TensorTableView } from './tensorTable';
+import { renderMetadata, renderShards } from './modelCards';
+import { TensorTableView, type ColumnWidths } from './tensorTable';
 
 /** What survives the webview being hidden and shown again (setState); data comes back from the host. */
 export interface ModelUiState {
@@ -20,6 +21,7 @@ export interface ModelUiState {
   selectedLayer: string | null;
   histogramLog: boolean;
   scrollTop: number;
+  colWidths?: ColumnWidths;
 }
 
 function skeleton(): HTMLElement[] {
@@ -27,6 +29,7 @@ function skeleton(): HTMLElement[] {
     h('header', { class: 'tz-summary', id: 'tz-summary', 'aria-label': 'Model summary' },
       h('div', { class: 'tz-title-row' }, h('h1', { id: 'tz-title' }, 'Loading…'), h('span', { id: 'tz-format', class: 'tz-badge' })),
       h('dl', { id: 'tz-facts', class: 'tz-facts' }),
+      h('ul', { id: 'tz-notes', class: 'tz-notes tz-muted', hidden: true }),
       h('div', { id: 'tz-analysis-progress', class: 'tz-progress', role: 'status', 'aria-live': 'polite' },
         h('vscode-progress-bar', { id: 'tz-analysis-bar', 'aria-label': 'Analysis progress' }),
         h('span', { id: 'tz-analysis-text', class: 'tz-muted' }, 'Reading header…')),
@@ -41,16 +44,27 @@ function skeleton(): HTMLElement[] {
       h('div', { id: 'tz-job', class: 'tz-job', hidden: true, role: 'status', 'aria-live': 'polite' },
         h('vscode-progress-bar', { id: 'tz-job-progress', 'aria-label': 'Job progress' }),
         h('div', { id: 'tz-job-text' }))),
+    h('section', { id: 'tz-shards-section', class: 'tz-card tz-shards', hidden: true, 'aria-labelledby': 'tz-shards-title' },
+      h('h2', { id: 'tz-shards-title' }, 'Shards'),
+      h('table', { id: 'tz-shards', class: 'tz-kv-table' })),
+    h('details', { id: 'tz-metadata-section', class: 'tz-card tz-metadata', hidden: true },
+      h('summary', {}, h('h2', { id: 'tz-metadata-title', class: 'tz-inline-h' }, 'Metadata'), ' ', h('span', { id: 'tz-metadata-count', class: 'tz-muted' })),
+      h('div', { class: 'tz-card-head' }, h('span', { class: 'tz-muted' }, 'Long values are folded; Copy puts the full value on the clipboard.'),
+        h('vscode-button', { id: 'tz-metadata-copy-all', secondary: true, 'aria-label': 'Copy all metadata as JSON' }, 'Copy all')),
+      h('table', { id: 'tz-metadata', class: 'tz-kv-table' })),
     h('div', { class: 'tz-charts' },
       h('section', { id: 'tz-layer-chart-section', class: 'tz-card', 'aria-labelledby': 'tz-layer-chart-title' },
         h('h2', { id: 'tz-layer-chart-title' }, 'Per-layer compressibility'),
-        h('div', { id: 'tz-layer-legend', class: 'tz-legend', 'aria-hidden': 'true' },
-          h('span', { class: 'tz-key tz-key-now' }), 'bytes now ',
-          h('span', { class: 'tz-key tz-key-pred' }), 'predicted (order-0 bound) ',
-          h('span', { class: 'tz-legend-stored' }, h('span', { class: 'tz-key tz-key-stored' }), 'stored in .tzip '),
-          h('span', { class: 'tz-key tz-key-bound' }), 'order-0 bound'),
+        h('div', { class: 'tz-card-head' },
+          h('div', { id: 'tz-layer-legend', class: 'tz-legend', 'aria-hidden': 'true' },
+            h('span', { class: 'tz-key tz-key-now' }), 'bytes now ',
+            h('span', { class: 'tz-key tz-key-pred' }), 'estimate ',
+            h('span', { class: 'tz-legend-stored' }, h('span', { class: 'tz-key tz-key-stored' }), 'stored in .tzip ', h('span', { class: 'tz-key tz-key-bound' }), 'estimate')),
+          h('div', { id: 'tz-layer-nav', class: 'tz-chart-nav' },
+            h('span', { id: 'tz-layer-path', class: 'tz-muted' }),
+            h('vscode-button', { id: 'tz-layer-zoom-out', secondary: true, hidden: true, 'aria-label': 'Zoom out' }, 'Zoom out'))),
         h('div', { id: 'tz-layer-chart-wrap', class: 'tz-chart-scroll', tabindex: 0, role: 'group', 'aria-label': 'Per-layer chart: left and right arrows select a layer, Escape clears', 'aria-describedby': 'tz-layer-caption' },
-          s('svg', { id: 'tz-layer-chart', class: 'tz-chart', role: 'img', 'aria-label': 'Bytes per layer now and predicted after lossless compression' })),
+          s('svg', { id: 'tz-layer-chart', class: 'tz-chart', role: 'img', 'aria-label': 'Bytes per layer now and the estimate after lossless compression' })),
         h('p', { id: 'tz-layer-caption', class: 'tz-muted', 'aria-live': 'polite' })),
       h('section', { id: 'tz-histogram-section', class: 'tz-card', 'aria-labelledby': 'tz-histogram-title' },
         h('div', { class: 'tz-card-head' },
@@ -60,19 +74,23 @@ function skeleton(): HTMLElement[] {
         h('p', { id: 'tz-histogram-caption', class: 'tz-muted', 'aria-live': 'polite' })),
       h('section', { id: 'tz-lossy-section', class: 'tz-card', hidden: true, 'aria-labelledby': 'tz-lossy-title' },
         h('h2', { id: 'tz-lossy-title' }, 'Lossy: size vs kept mantissa bits'),
-        s('svg', { id: 'tz-lossy-chart', class: 'tz-chart', role: 'img', 'aria-label': 'Predicted size per kept mantissa bits' }),
+        s('svg', { id: 'tz-lossy-chart', class: 'tz-chart', role: 'img', 'aria-label': 'Estimated size per kept mantissa bits' }),
         h('p', { id: 'tz-lossy-caption', class: 'tz-muted' }))),
     h('section', { id: 'tz-table-section', class: 'tz-table-section', 'aria-label': 'Tensors' },
       h('div', { class: 'tz-table-tools' },
         h('vscode-textfield', { id: 'tz-filter', placeholder: 'Filter by name (space-separated terms)', 'aria-label': 'Filter tensors by name' }),
         h('vscode-single-select', { id: 'tz-dtype-filter', 'aria-label': 'Filter by dtype' }),
+        h('vscode-single-select', { id: 'tz-order', 'aria-label': 'Row order' },
+          h('vscode-option', { value: 'index' }, 'Storage order'),
+          h('vscode-option', { value: 'name' }, 'Name order')),
         h('vscode-button', { id: 'tz-layer-chip', secondary: true, hidden: true, 'aria-label': 'Clear layer filter' }),
         h('span', { id: 'tz-table-count', class: 'tz-muted', role: 'status' })),
       h('div', { id: 'tz-table', class: 'tz-table', role: 'grid', 'aria-label': 'Tensors', 'aria-rowcount': 1 },
         h('div', { id: 'tz-table-header', class: 'tz-row tz-header-row', role: 'row', 'aria-rowindex': 1 }),
         h('div', { id: 'tz-table-viewport', class: 'tz-viewport', tabindex: 0, role: 'rowgroup', 'aria-label': 'Tensor rows: arrow keys move the selection' },
           h('div', { id: 'tz-table-spacer', class: 'tz-spacer' }),
-          h('div', { id: 'tz-table-body', class: 'tz-body' })))),
+          h('div', { id: 'tz-table-body', class: 'tz-body' })),
+        h('p', { id: 'tz-table-empty', class: 'tz-empty tz-muted', hidden: true, role: 'status' }))),
   ];
 }
 
@@ -103,8 +121,13 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       ui.scrollTop = top;
       save();
     },
+    onWidths: (w) => {
+      ui.colWidths = w;
+      save();
+    },
   });
-  const chart = new LayerChartView(byId('tz-layer-chart-wrap'), byId('tz-layer-chart') as unknown as SVGSVGElement, byId('tz-layer-caption'), {
+  if (ui.colWidths) table.setWidths(ui.colWidths);
+  const chart = new LayerChartView(byId('tz-layer-chart-wrap'), byId('tz-layer-chart') as unknown as SVGSVGElement, byId('tz-layer-caption'), { path: byId('tz-layer-path'), out: byId('tz-layer-zoom-out') }, {
     onSelect: (layer) => {
       ui.selectedLayer = layer;
       ui.filter = { ...ui.filter, layer: layer ?? '' };
@@ -127,6 +150,16 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       save();
       refreshTable();
     }, 80);
+  });
+  const orderSelect = byId('tz-order') as HTMLElement & { value: string };
+  orderSelect.addEventListener('change', () => {
+    ui.sort = { key: orderSelect.value === 'name' ? 'name' : 'index', dir: 'asc' };
+    save();
+    table.renderHeader(ui.sort);
+    refreshTable();
+  });
+  byId('tz-metadata-copy-all').addEventListener('click', () => {
+    if (st.model?.metadata) void navigator.clipboard?.writeText(JSON.stringify(st.model.metadata, null, 2));
   });
   const dtypeSelect = byId('tz-dtype-filter') as HTMLElement & { value: string };
   dtypeSelect.addEventListener('change', () => {
@@ -168,6 +201,14 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     const count = byId('tz-table-count');
     count.textContent = view.length === st.rows.length ? `${st.rows.length.toLocaleString('en-US')} tensors` : `${view.length.toLocaleString('en-US')} of ${st.rows.length.toLocaleString('en-US')} tensors`;
     count.dataset.shown = String(view.length);
+    if (ui.sort.key === 'index' || ui.sort.key === 'name') orderSelect.value = ui.sort.key;
+    const empty = byId('tz-table-empty');
+    const filtered = !!(ui.filter.text.trim() || ui.filter.dtype || ui.filter.layer);
+    empty.hidden = view.length > 0 || !st.rows.length || !filtered;
+    if (!empty.hidden) {
+      const what = [ui.filter.text.trim() ? `“${ui.filter.text.trim()}”` : '', ui.filter.dtype ? `dtype ${ui.filter.dtype}` : '', ui.filter.layer ? `layer ${ui.filter.layer}` : ''].filter(Boolean).join(', ');
+      empty.textContent = `No tensor matches ${what}. Clear the filter to see all ${st.rows.length.toLocaleString('en-US')} tensors.`;
+    }
   }
 
   /** What the histogram shows: the selected tensor, else the selected layer, else the whole model. */
@@ -218,8 +259,17 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     const all = parts.has('all');
     if (all) {
       table.setStoredColumn(st.rows.some((r) => r.storedBytes !== undefined && r.storedBytes !== null) || !!st.model?.isTzip);
+      table.setShardColumn(st.rows.some((r) => r.shard));
       table.renderHeader(ui.sort);
       chart.setSelected(ui.selectedLayer);
+      renderShards(st);
+      renderMetadata(st);
+    }
+    if (parts.has('damage')) {
+      const damaged = new Set(st.tzip?.damagedTensors ?? []);
+      for (const r of st.rows) r.damaged = damaged.has(r.name) || undefined;
+      chart.setDamaged(st.rows.filter((r) => r.damaged).map((r) => r.layer));
+      refreshTable();
     }
     if (all || parts.has('summary') || parts.has('rows')) renderSummary(st);
     if (all || parts.has('progress')) renderAnalysisProgress(st);
@@ -240,7 +290,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     }
     if (all || parts.has('lossy')) {
       const wasHidden = byId('tz-lossy-section').hidden;
-      renderLossy(byId('tz-lossy-section'), byId('tz-lossy-chart') as unknown as SVGSVGElement, byId('tz-lossy-caption'), st.lossy, st.model?.size ?? 0, st.lossyLossless, st.lossyEstimate);
+      renderLossy(byId('tz-lossy-section'), byId('tz-lossy-chart') as unknown as SVGSVGElement, byId('tz-lossy-caption'), lossyPoints(st), st.model?.size ?? 0, modelEstimate(st), st.lossyEstimate);
       // a new card changes the others' widths: redraw them at their new size
       if (wasHidden !== byId('tz-lossy-section').hidden) requestAnimationFrame(() => refreshChart(true));
     }
@@ -271,8 +321,21 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       return;
     }
     const parts = applyMessage(st, msg);
-    if (parts.size) render(parts);
+    if (!parts.size) return;
+    // streamed batches arrive faster than frames: render what changed once per frame, not per message
+    for (const p of parts) pending.add(p);
+    if (parts.has('all')) flush();
+    else if (!frame) frame = requestAnimationFrame(flush);
   });
+  const pending = new Set<Part>();
+  let frame = 0;
+  function flush(): void {
+    if (frame) cancelAnimationFrame(frame);
+    frame = 0;
+    const parts = new Set(pending);
+    pending.clear();
+    render(parts);
+  }
   let resizeTimer: ReturnType<typeof setTimeout> | undefined;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);

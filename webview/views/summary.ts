@@ -1,7 +1,7 @@
 /** Summary header: format, size, tensor count, parameters, bytes per dtype, predicted size, .tzip facts. */
 import { h, clear, byId } from '../dom';
 import { formatBytes, formatCount, formatInt, formatPercent } from '../model/format';
-import { rowTotals, type ModelState } from '../model/modelState';
+import { modelEstimate, rowTotals, type ModelState } from '../model/modelState';
 
 function fact(id: string, label: string, value: string, title?: string): HTMLElement {
   return h('div', { class: 'tz-fact', id }, h('dt', {}, label), h('dd', { title }, value));
@@ -19,7 +19,14 @@ export function renderSummary(st: ModelState): void {
   const a = st.analysis;
   const parameters = a ? a.parameters : t.parameters;
   const perDtype = a ? a.bytesPerDtype : t.bytesPerDtype;
-  facts.append(fact('tz-size', 'File size', formatBytes(m.size), `${formatInt(m.size)} bytes`));
+  const shards = m.shards ?? [];
+  facts.append(fact('tz-size', shards.length ? 'Model size' : 'File size', formatBytes(m.size), shards.length ? `${formatInt(m.size)} bytes: the ${shards.filter((x) => x.bytes !== null).length} readable shard(s) and the index` : `${formatInt(m.size)} bytes`));
+  if (shards.length) {
+    const missing = shards.filter((x) => x.state === 'missing' || x.state === 'unreadable').length;
+    const sh = fact('tz-shard-count', 'Shards', missing ? `${shards.length} (${missing} missing or unreadable)` : String(shards.length));
+    sh.dataset.missing = String(missing);
+    facts.append(sh);
+  }
   const count = h('div', { class: 'tz-fact' }, h('dt', {}, 'Tensors'), h('dd', { id: 'tz-tensor-count', 'data-count': st.rows.length }, formatInt(st.rows.length)));
   facts.append(count);
   facts.append(fact('tz-parameters', 'Parameters', formatCount(parameters), formatInt(parameters)));
@@ -36,20 +43,22 @@ export function renderSummary(st: ModelState): void {
     v.dataset.status = z.verify;
     facts.append(v);
   } else {
+    const est = modelEstimate(st);
     let predicted: string;
     let title: string | undefined;
-    if (a) {
-      predicted = `${formatBytes(a.predictedBytes)} (${formatPercent(a.predictedBytes / Math.max(1, m.size))})${a.estimate ? ' est.' : ''}`;
-      title = `order-0 bound ${formatBytes(a.boundBytes)} plus container framing`;
-    } else if (t.analysed > 0 && t.analysed === st.rows.length) {
-      const structure = Math.max(0, m.size - t.bytes);
-      predicted = `≈ ${formatBytes(t.boundBytes + structure)} (${formatPercent((t.boundBytes + structure) / Math.max(1, m.size))})`;
+    if (est !== null) {
+      predicted = `${formatBytes(est)} (${formatPercent(est / Math.max(1, m.size))})`;
+      title = `An estimate, not a bound: the order-0 entropy of each tensor's byte planes${a ? ` (${formatBytes(a.boundBytes)} with the bytes outside tensors)` : ''} plus container framing${a?.estimate ? ', from samples' : ''}. The coder's dedupe, palettes and adaptive models usually do better.`;
     } else {
-      predicted = st.analysisError ? 'unavailable' : t.analysed ? `analysing… (${t.analysed}/${st.rows.length})` : 'analysing…';
+      predicted = st.analysisError ? 'unavailable' : t.analysed ? `analyzing… (${formatInt(t.analysed)}/${formatInt(st.rows.length)})` : 'analyzing…';
     }
-    const p = fact('tz-predicted', 'Predicted lossless', predicted, title);
-    facts.append(p);
+    facts.append(fact('tz-predicted', 'Estimated .tzip', predicted, title));
+    if (st.achievedBytes !== null) facts.append(fact('tz-achieved', 'Achieved .tzip', `${formatBytes(st.achievedBytes)} (${formatPercent(st.achievedBytes / Math.max(1, m.size))})`, `${formatInt(st.achievedBytes)} bytes: the .tzip next to this file`));
   }
+  const notes = byId('tz-notes');
+  clear(notes);
+  for (const n of m.notes ?? []) notes.append(h('li', {}, n));
+  notes.hidden = !(m.notes?.length);
   const err = byId('tz-analysis-error');
   err.hidden = !st.analysisError;
   err.textContent = st.analysisError ?? '';
@@ -71,9 +80,9 @@ export function renderAnalysisProgress(st: ModelState): void {
     const frac = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.done / p.total;
     bar.max = 100;
     bar.value = Math.round(frac * 1000) / 10;
-    text.textContent = `Analysing tensors: ${formatInt(p.done)} of ${formatInt(p.total)} (${formatPercent(frac, 0)})`;
+    text.textContent = `Analyzing tensors: ${formatInt(p.done)} of ${formatInt(p.total)} (${formatPercent(frac, 0)})`;
   } else {
     bar.value = undefined;
-    text.textContent = 'Analysing tensors…';
+    text.textContent = 'Analyzing tensors…';
   }
 }

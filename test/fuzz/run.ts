@@ -7,7 +7,7 @@
 // no single allocation over 256 MiB, checked in harness.ts). Crashing inputs land in
 // test/fuzz/.crashes/<target>/. Prints one summary line: executions, coverage, corpus, result.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { TARGETS, entryName } from './targets';
@@ -29,6 +29,8 @@ async function bundle(target: string): Promise<string> {
   await esbuild.build({
     stdin: { contents: `import { TARGETS } from './targets';\nexport const ${entryName(target)} = TARGETS[${JSON.stringify(target)}]!.fn;\n`, resolveDir: HERE, sourcefile: 'entries.ts', loader: 'ts' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: tmp, logLevel: 'warning', sourcemap: 'inline',
+    // as esbuild.mjs does: engine/version.ts reads package.json beside the sources only when not bundled
+    define: { TENSORZIP_VERSION: JSON.stringify(JSON.parse(readFileSync(path.join(HERE, '../../package.json'), 'utf8')).version) },
   });
   renameSync(tmp, out);
   return out;

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { findTempFiles, removeStaleTemps } from '../engine/container/output';
-import { analyzeFile, compressFile, decompressFile, exportOutputName, extractTensors, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
+import { analyzeFile, compressFile, decompressFile, diffFiles, exportOutputName, extractTensors, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
+import { diffText } from './diffFormat';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
 import { openModel } from '../engine/formats/index';
@@ -90,10 +91,10 @@ function outputFor(v: Record<string, string | boolean | undefined>, files: strin
 
 const compress: Command = {
   name: 'compress',
-  usage: 'compress <file...> [-o out] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
-  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
+  usage: 'compress <file...> [-o out] [--base model] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
+  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}--base: code tensors against a base model (delta .tzip 3.0; decoding needs that base)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
   options: {
-    output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' }, sync: { type: 'boolean' },
+    output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' }, sync: { type: 'boolean' }, base: { type: 'string' },
     'lossy-bits': { type: 'string' }, 'lossy-block': { type: 'string' }, tensors: { type: 'boolean' },
     'lossy-include': { type: 'string', multiple: true }, 'lossy-exclude': { type: 'string', multiple: true },
   },
@@ -113,10 +114,12 @@ const compress: Command = {
       const progress = progressPrinter(`compress ${path.basename(f)}`);
       try {
         // an index file of a sharded model has no tensors of its own: it is stored as is
-        const lossyHere = lo.lossyBits !== undefined && !/\.safetensors\.index\.json$/i.test(f) ? lo : {};
-        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, durable: !!v.sync, threads, onProgress: progress.update, ...lossyHere });
+        const isIndex = /\.safetensors\.index\.json$/i.test(f);
+        const lossyHere = lo.lossyBits !== undefined && !isIndex ? lo : {};
+        const base = typeof v.base === 'string' && !isIndex ? { base: v.base } : {};
+        const r = await compressFile(f, { output: outputFor(v, inputs, f, (b) => `${b}.tzip`), force: !!v.force, durable: !!v.sync, threads, onProgress: progress.update, ...lossyHere, ...base });
         progress.done();
-        process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s${r.lossy?.tensors.length ? ', LOSSY' : ''}\n`);
+        process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s${r.lossy?.tensors.length ? ', LOSSY' : ''}${r.base ? `, delta against ${r.base.name}` : ''}\n`);
         if (r.lossy) process.stdout.write(lossyReportText(r.lossy, !!v.tensors));
       } finally {
         progress.done();
@@ -127,16 +130,16 @@ const compress: Command = {
 
 const decompress: Command = {
   name: 'decompress',
-  usage: 'decompress <file.tzip...> [-o out] [--threads n] [--force]',
+  usage: 'decompress <file.tzip...> [-o out] [--base model] [--threads n] [--force]',
   summary: 'restore the original file (name stored in the container), checking every checksum and the SHA-256',
-  options: { output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' } },
+  options: { output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' }, base: { type: 'string' } },
   async run(v, files) {
     needFiles(files);
     const threads = threadsOpt(v);
     return eachFile(files, async (f) => {
       const progress = progressPrinter(`decompress ${path.basename(f)}`);
       try {
-        const r = await decompressFile(f, { output: outputFor(v, files, f, (b) => b.replace(/\.tzip$/i, '')), force: !!v.force, threads, onProgress: progress.update });
+        const r = await decompressFile(f, { output: outputFor(v, files, f, (b) => b.replace(/\.tzip$/i, '')), force: !!v.force, threads, onProgress: progress.update, ...(typeof v.base === 'string' ? { base: v.base } : {}) });
         progress.done();
         process.stdout.write(`${r.output}: ${formatBytes(r.bytes)}, sha256 ${r.sha256} verified, ${r.seconds.toFixed(2)} s\n`);
       } finally {
@@ -148,9 +151,9 @@ const decompress: Command = {
 
 const verify: Command = {
   name: 'verify',
-  usage: 'verify <file.tzip...> [--against original] [--threads n]',
+  usage: 'verify <file.tzip...> [--against original] [--base model] [--threads n]',
   summary: 'check every chunk checksum and the SHA-256 (and every byte of --against); exit 0 only if all hold',
-  options: { against: { type: 'string' }, threads: { type: 'string' } },
+  options: { against: { type: 'string' }, threads: { type: 'string' }, base: { type: 'string' } },
   async run(v, files) {
     needFiles(files);
     if (v.against && files.length > 1) throw new TzError('USAGE', undefined, '--against takes one .tzip file');
@@ -159,7 +162,7 @@ const verify: Command = {
     const code = await eachFile(files, async (f) => {
       const progress = progressPrinter(`verify ${path.basename(f)}`);
       const against = typeof v.against === 'string' ? v.against : undefined;
-      const r = await verifyFile(f, { ...(against ? { against } : {}), threads, onProgress: progress.update });
+      const r = await verifyFile(f, { ...(against ? { against } : {}), ...(typeof v.base === 'string' ? { base: v.base } : {}), threads, onProgress: progress.update });
       progress.done();
       const lossy = r.lossy;
       const note = lossy ? `; LOSSY: restores values rounded to ${lossy.bits} mantissa bits${against ? `, made from ${against}` : ''}` : '';
@@ -183,6 +186,7 @@ const info: Command = {
       if (v.json) { all.push(i); return; }
       process.stdout.write(`${f}: .tzip ${i.version} by ${i.tool}${i.lossy ? `, LOSSY (${i.lossy.bits} mantissa bits kept)` : ', lossless'}\n`);
       process.stdout.write(`  original ${i.original.name} [${i.original.format}] ${formatBytes(i.original.size)}, sha256 ${i.original.sha256}\n`);
+      if (i.base) process.stdout.write(`  delta: decoding needs the base ${i.base.name} [${i.base.format}] ${formatBytes(i.base.size)}, sha256 ${i.base.sha256}\n`);
       process.stdout.write(`  container ${formatBytes(i.bytes)} (${pct(i.bytes, i.original.size)}); tensors ${formatBytes(i.tensorBytes)} -> ${formatBytes(i.tensorCompressedBytes)} (${pct(i.tensorCompressedBytes, i.tensorBytes)})\n\n`);
       if (i.lossy) process.stdout.write(`  lossy: ${i.regions.filter((r) => r.lossyBits !== undefined).length} tensors rounded to ${i.lossy.bits} mantissa bits; sha256 above is of the rounded result, input sha256 ${i.lossy.inputSha256}\n\n`);
       const rows = i.regions.filter((r) => r.kind === 'tensor').map((r) => [r.name ?? '', r.dtype, formatBytes(r.bytes), formatBytes(r.compressedBytes), pct(r.compressedBytes, r.bytes), [r.lossyBits !== undefined ? `lossy k=${r.lossyBits}` : '', r.duplicateChunks ? `${r.duplicateChunks} dup` : ''].filter(Boolean).join(', ')]);
@@ -264,6 +268,25 @@ const exportCmd: Command = {
   },
 };
 
+const diff: Command = {
+  name: 'diff',
+  usage: 'diff <A> <B> [--json] [--tensors]',
+  summary: 'what changed between two models (any formats, .tzip and sharded indexes too): per tensor, layer and file',
+  options: { json: { type: 'boolean' }, tensors: { type: 'boolean' } },
+  async run(v, files) {
+    if (files.length !== 2) throw new TzError('USAGE', undefined, 'diff takes exactly two files');
+    const progress = progressPrinter(`diff ${path.basename(files[0]!)} ${path.basename(files[1]!)}`);
+    try {
+      const r = await diffFiles(files[0]!, files[1]!, { onProgress: (p) => progress.update({ ...p, phase: 'analyze' }) });
+      progress.done();
+      process.stdout.write(v.json ? JSON.stringify(r) + '\n' : diffText(r, !!v.tensors));
+      return 0;
+    } finally {
+      progress.done();
+    }
+  },
+};
+
 const demo: Command = {
   name: 'demo',
   usage: 'demo [model]',
@@ -275,5 +298,5 @@ const demo: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, extract, exportCmd, clean, batch, demo];
+export const COMMANDS: Command[] = [analyze, compress, decompress, verify, info, diff, extract, exportCmd, clean, batch, demo];
 export type { Progress };

@@ -51,6 +51,9 @@ export interface CompressOptions extends JobOptions {
   lossyBlock?: number;
   /** per-chunk checksum: XXH32 (default, format 2.0) or CRC-32 (as in 1.x files) */
   chunkChecksum?: 'crc32' | 'xxh32';
+  /** delta coding (.tzip 3.0): code tensors against their partners (same name, dtype, shape) in
+   *  this model file, .tzip of one, or sharded index */
+  base?: string;
 }
 
 export interface CompressResult {
@@ -61,6 +64,8 @@ export interface CompressResult {
   seconds: number;
   /** lossy mode: the error report (per rounded tensor and the whole file) */
   lossy?: LossyReport;
+  /** delta files: the base coded against, and how many tensors were matched in it */
+  base?: { name: string; sha256: string; matchedTensors: number };
 }
 
 export interface DecompressOptions extends JobOptions {
@@ -69,6 +74,8 @@ export interface DecompressOptions extends JobOptions {
   force?: boolean;
   /** fsync the output before it is renamed into place (as CompressOptions.durable) */
   durable?: boolean;
+  /** delta files: the base model (default: found by name and SHA-256 next to the .tzip) */
+  base?: string;
 }
 
 export interface DecompressResult {
@@ -84,6 +91,8 @@ export interface VerifyOptions extends JobOptions {
    * restores rounded values) its SHA-256 must be the stored input SHA-256 (the file it was made from)
    */
   against?: string;
+  /** delta files: the base model (default: found by name and SHA-256 next to the .tzip) */
+  base?: string;
 }
 
 export interface VerifyResult {
@@ -107,6 +116,7 @@ export { openTensors, openTzip, type TensorSource, type TensorInfo, type TensorD
 export { poolTensor, type PooledView, type ViewParams, type PoolMode } from './analysis/tensorView';
 export { compressFile } from './container/compress';
 export { removeLiveTempsSync } from './container/output';
+export { diffFiles, type DiffResult, type DiffOptions, type TensorDiff, type LayerDiff, type DiffSummary, type DiffStatus } from './diff/diff';
 export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';
 export { checkIndex, parseIndex, shardNames, type IndexCheck, type IndexProblem, type IndexProblemCode, type IndexFix, type ShardHeader, type ShardSummary, type ShardState, type WeightMapEntry, type JsonRange } from './formats/indexCheck';
 export { readShardStates, readShardState, readTensorList, type TensorList } from './container/shards';

@@ -12,6 +12,7 @@ import { decodeInto, decodeWith, encodeWith, DEFAULT_OPTIONS, type EncodeOptions
 import { CodecError } from './errors';
 import { createReferenceBackend } from './referenceBackend';
 import { createWasmBackend } from './wasmBackend';
+import { decodeDeltaInto, encodeDeltaWith } from './delta';
 
 export { CodecError } from './errors';
 export type { EncodeOptions } from './codec';
@@ -87,6 +88,24 @@ export function decodeChunkInto(payload: Uint8Array, dtype: string, rawLength: n
     throw new CodecError(`corrupt chunk payload (${(e as Error).message})`);
   }
 }
+
+/** Delta coding (.tzip 3.0, delta.ts): the smallest of standalone, XOR and ULP payloads of `data`
+ *  against `base` (the partner tensor's same bytes in the base model). */
+export function encodeDeltaChunk(data: Uint8Array, base: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+  return encodeDeltaWith(current(), data, base, dtype, options, phase, into);
+}
+
+/** decodeChunkInto for payloads of a delta file: delta modes need `base` (rawLength bytes). */
+export function decodeDeltaChunkInto(payload: Uint8Array, rawLength: number, base: Uint8Array | undefined, out: Uint8Array): void {
+  const be = current();
+  try {
+    decodeDeltaInto(be, payload, rawLength, base, out);
+  } catch (e) {
+    if (e instanceof CodecError) throw e;
+    throw new CodecError(`corrupt chunk payload (${(e as Error).message})`);
+  }
+}
+export { isDeltaPayload } from './delta';
 
 /** XXH32 (seed 0) of data, in WebAssembly when available: the per-chunk checksum of .tzip 2.0. */
 export function xxh32(data: Uint8Array): number {

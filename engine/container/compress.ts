@@ -23,7 +23,9 @@ import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats'
 import { planLossy } from '../lossy/plan';
 import { roundChunk } from '../lossy/round';
 import type { LossyReport } from '../lossy/types';
-import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES, type ChunkRecord, type RegionRecord } from './format';
+import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES, VERSION_DELTA_MAJOR, VERSION_MAJOR, type ChunkRecord, type RegionRecord } from './format';
+import { isDeltaPayload } from '../codec/index';
+import { planBase, type BasePlan } from './base';
 import { CHUNK_CHECKSUM } from './checksum';
 import { createSafeOutput } from './output';
 import { chunkJobs, planRegions } from './plan';
@@ -43,17 +45,24 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   const sum = opts.chunkChecksum ?? CHUNK_CHECKSUM;
   const output = opts.output ?? `${input}.tzip`;
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
+  let base: BasePlan | undefined;
   try {
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: inp.size + (1 << 20) });
     const fh = out.fh;
     const planned = planRegions(layout, inp.size);
     const lossyPlan = opts.lossyBits !== undefined ? planLossy(input, planned, opts) : undefined;
     const { jobs, regions } = chunkJobs(planned, chunkBytes, (ri) => lossyPlan?.bits[ri]);
+    if (opts.base) {
+      base = await planBase(input, planned, opts.base, opts.signal);
+      for (const [ri, bo] of base.offsets) regions[ri]!.baseOffset = bo;
+    }
+    // delta coding: each chunk's partner bytes in the base, read beside the chunk and handed to its task
+    const baseBytes = new Map<number, Uint8Array>();
     const lossy = !!lossyPlan && regions.some((r) => r.lossyBits !== undefined);
     const shaOut = lossy ? createHash('sha256') : undefined;
     const regionErrors = new Map<number, ErrorAcc>();
 
-    await fh.write(encodeHeader(lossy ? FLAG_LOSSY : 0), 0, HEADER_BYTES, 0);
+    await fh.write(encodeHeader(lossy ? FLAG_LOSSY : 0, base ? VERSION_DELTA_MAJOR : VERSION_MAJOR), 0, HEADER_BYTES, 0);
     let writePos = HEADER_BYTES;
     const sha = createHash('sha256');
     const records: ChunkRecord[] = [];
@@ -64,11 +73,18 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       file: input, count: jobs.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
       inSlotBytes: chunkBytes,
       outSlotBytes: chunkBytes + 64, // a payload is at most 1 + chunk bytes (STORED)
-      read: (k, into) => { const j = jobs[k]!; return inp.readExact(j.offset, j.length, 'input chunk', into.subarray(0, j.length)); },
+      read: async (k, into) => {
+        const j = jobs[k]!;
+        const bo = regions[j.region]!.baseOffset;
+        if (base && bo !== undefined && j.lossyBits === undefined) baseBytes.set(k, await base.source.read(bo + j.offset - regions[j.region]!.offset, j.length));
+        return inp.readExact(j.offset, j.length, 'input chunk', into.subarray(0, j.length));
+      },
       task: (k, { input: data, out: outSlot }) => {
         const j = jobs[k]!;
         sha.update(data); // before the coder rounds it in place (lossy)
-        return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}) };
+        const b = baseBytes.get(k);
+        baseBytes.delete(k);
+        return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}), ...(b ? { base: b } : {}) };
       },
       consume: async (i, reply, slot) => {
         const j = jobs[i]!;
@@ -96,7 +112,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
           slot.behind(fh.write(reply.payload, 0, reply.payload.length, writePos));
           rec = { payloadOffset: writePos, payloadLength: reply.payload.length, rawLength: j.length, rawCrc: reply.crc, payloadCrc: reply.payloadCrc, flags: 0 };
           writePos += reply.payload.length;
-          if (prev === undefined) seen.set(key, i);
+          // a delta payload decodes against its own base bytes: never the target of a duplicate
+          if (prev === undefined && !isDeltaPayload(reply.payload)) seen.set(key, i);
         }
         records.push(rec);
         doneBytes += j.length;
@@ -107,7 +124,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
 
     const inputSha256 = sha.digest('hex');
     const sha256 = shaOut ? shaOut.digest('hex') : inputSha256;
-    const index = buildIndex({ name: path.basename(input), size: inp.size, sha256, format: layout.format, chunkBytes, regions, checksum: sum, ...(lossy ? { lossy: { bits: opts.lossyBits!, inputSha256 } } : {}) });
+    const index = buildIndex({ name: path.basename(input), size: inp.size, sha256, format: layout.format, chunkBytes, regions, checksum: sum, ...(lossy ? { lossy: { bits: opts.lossyBits!, inputSha256 } } : {}), ...(base ? { base: base.source.record } : {}) });
     const { stored, footer } = encodeIndex(index, records, writePos);
     await fh.write(stored, 0, stored.length, writePos);
     await fh.write(footer, 0, footer.length, writePos + stored.length);
@@ -115,6 +132,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     if (opts.signal?.aborted) throw cancelled(input);
     await out.commit(!!opts.durable);
     const result: CompressResult = { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
+    if (base) result.base = { name: base.source.record.name, sha256: base.source.record.sha256, matchedTensors: base.offsets.size };
     if (lossyPlan) result.lossy = lossyReport(opts.lossyBits!, inputSha256, regions, regionErrors, lossyPlan.losslessFloat);
     return result;
   } catch (e) {
@@ -122,6 +140,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     throw toTzError(e, input);
   } finally {
     await inp.close();
+    await base?.source.close();
   }
 }
 

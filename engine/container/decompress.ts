@@ -7,17 +7,22 @@ import { InputFile } from '../io/read';
 import type { RegionRecord } from './format';
 import { createSafeOutput } from './output';
 import { decodeAll, openContainer } from './read';
+import { openBaseFor, type ByteSource } from './base';
 
 export async function decompressFile(input: string, opts: DecompressOptions = {}): Promise<DecompressResult> {
   const t0 = performance.now();
   const c = await openContainer(input);
   const output = opts.output ?? path.join(path.dirname(input), c.index.original.name);
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
+  let base: ByteSource | undefined;
   try {
+    // the base is found and its SHA-256 checked before any output exists
+    if (c.index.base) base = await openBaseFor(input, c.index.base, opts.base, opts.signal);
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: c.index.original.size });
     const fh = out.fh;
     const sha256 = await decodeAll(c, async (data, offset) => { await fh.write(data, 0, data.length, offset); }, {
       checkChunkCrc: false,
+      ...(base ? { readBase: base.read } : {}),
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onChunk: (done, total, r) => opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
@@ -28,6 +33,7 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
     await out?.discard();
     throw e instanceof TzError ? e : toTzError(e, input);
   } finally {
+    await base?.close();
     await c.file.close();
   }
 }
@@ -50,7 +56,9 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
   }
   const lossy = c.index.lossy;
   let orig: InputFile | undefined;
+  let base: ByteSource | undefined;
   try {
+    if (c.index.base) base = await openBaseFor(input, c.index.base, opts.base, opts.signal);
     if (opts.against) {
       orig = await InputFile.open(opts.against);
       if (!lossy && orig.size !== c.index.original.size) problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
@@ -66,6 +74,7 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     }, {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(base ? { readBase: base.read } : {}),
       onChunk: (done, total, r) => opts.onProgress?.({ phase: 'verify', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
     });
     if (firstDiff !== undefined) problems.push(`${opts.against}: differs from the decoded data at byte ${firstDiff}`);
@@ -81,6 +90,7 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     } else throw e;
   } finally {
     await orig?.close();
+    await base?.close();
     await c.file.close();
   }
   return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}), ...(lossy ? { lossy } : {}), ...(damaged.length ? { damaged } : {}) };
@@ -118,6 +128,8 @@ export interface TzipInfo {
   tool: string;
   original: { name: string; size: number; sha256: string; format: string };
   lossy?: { bits: number; inputSha256: string };
+  /** delta files: the base model decoding needs */
+  base?: { name: string; size: number; sha256: string; format: string };
   chunkBytes: number;
   regions: TzipRegionInfo[];
   tensorBytes: number;
@@ -144,6 +156,7 @@ export async function infoFile(input: string): Promise<TzipInfo> {
     });
     const info: TzipInfo = { path: input, bytes: c.file.size, version: c.index.version, tool: c.index.tool, original: c.index.original, chunkBytes: c.index.chunkBytes, regions, tensorBytes: tb, tensorCompressedBytes: tc };
     if (c.index.lossy) info.lossy = c.index.lossy;
+    if (c.index.base) info.base = c.index.base;
     return info;
   } finally {
     await c.file.close();

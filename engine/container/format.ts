@@ -17,8 +17,11 @@ export const FOOTER_MAGIC = 'TZIPEND\0';
 /** 2.0: 16-lane rANS blocks and XXH32 chunk checksums, which 1.x readers cannot read (docs/format.md). */
 export const VERSION_MAJOR = 2;
 export const VERSION_MINOR = 0;
+/** 3.0: a delta file (index `base`, delta chunk payloads): decoding needs the base model, so 2.x
+ *  readers must refuse it by its version rather than misread it. Files without a base stay 2.0. */
+export const VERSION_DELTA_MAJOR = 3;
 /** Major versions this reader reads: 1.x files are read unchanged. */
-export const READABLE_MAJORS = [1, 2];
+export const READABLE_MAJORS = [1, 2, 3];
 export const HEADER_BYTES = 16;
 export const FOOTER_BYTES = 32;
 export const CHUNK_RECORD_BYTES = 32;
@@ -46,7 +49,13 @@ export interface RegionRecord {
   chunks: number;
   /** lossy regions: mantissa bits kept (issue 4) */
   lossyBits?: number;
+  /** delta files: offset in the base file of the partner tensor (same name, dtype, shape), whose
+   *  bytes at the same position delta chunks are coded against */
+  baseOffset?: number;
 }
+
+/** The file a delta .tzip was coded against: decoding needs exactly this file. */
+export interface BaseRecord { name: string; size: number; sha256: string; format: string }
 
 export interface IndexJson {
   format: 'tzip';
@@ -59,6 +68,8 @@ export interface IndexJson {
   lossy?: { bits: number; inputSha256: string };
   /** per-chunk checksum algorithm (since 2.0; absent: "crc32", as in 1.x files) */
   checksum?: ChunkChecksum;
+  /** delta files (3.0): the base model */
+  base?: BaseRecord;
 }
 
 export interface ChunkRecord {
@@ -71,10 +82,10 @@ export interface ChunkRecord {
 }
 
 /** The index of a new file (compress, and the what-if prediction of its size). */
-export function buildIndex(a: { name: string; size: number; sha256: string; format: string; chunkBytes: number; regions: RegionRecord[]; checksum: ChunkChecksum; lossy?: IndexJson['lossy'] }): IndexJson {
+export function buildIndex(a: { name: string; size: number; sha256: string; format: string; chunkBytes: number; regions: RegionRecord[]; checksum: ChunkChecksum; lossy?: IndexJson['lossy']; base?: BaseRecord }): IndexJson {
   const index: IndexJson = {
     format: 'tzip',
-    version: `${VERSION_MAJOR}.${VERSION_MINOR}`,
+    version: a.base ? `${VERSION_DELTA_MAJOR}.0` : `${VERSION_MAJOR}.${VERSION_MINOR}`,
     tool: TOOL,
     original: { name: a.name, size: a.size, sha256: a.sha256, format: a.format },
     chunkBytes: a.chunkBytes,
@@ -83,14 +94,15 @@ export function buildIndex(a: { name: string; size: number; sha256: string; form
     ...(a.checksum !== 'crc32' ? { checksum: a.checksum } : {}),
   };
   if (a.lossy) index.lossy = a.lossy;
+  if (a.base) index.base = a.base;
   return index;
 }
 
-export function encodeHeader(flags: number): Uint8Array {
+export function encodeHeader(flags: number, major = VERSION_MAJOR): Uint8Array {
   const b = new Uint8Array(HEADER_BYTES);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, MAGIC, true);
-  dv.setUint16(4, VERSION_MAJOR, true);
+  dv.setUint16(4, major, true);
   dv.setUint16(6, VERSION_MINOR, true);
   dv.setUint32(8, flags, true);
   return b;
@@ -140,7 +152,7 @@ export function encodeIndex(index: IndexJson, chunks: ChunkRecord[], indexOffset
 
 export interface Footer { indexOffset: number; storedLength: number; chunkCount: number; indexCrc: number; jsonLength: number }
 
-export function parseHeader(file: string, b: Uint8Array): { flags: number; minor: number } {
+export function parseHeader(file: string, b: Uint8Array): { flags: number; major: number; minor: number } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (b.length < HEADER_BYTES || dv.getUint32(0, true) !== MAGIC) throw badInput(file, 'not a .tzip file (bad magic)');
   const major = dv.getUint16(4, true);
@@ -148,7 +160,7 @@ export function parseHeader(file: string, b: Uint8Array): { flags: number; minor
   if (!READABLE_MAJORS.includes(major)) throw new TzError('UNSUPPORTED', file, `unsupported .tzip version ${major}.${minor} (this TensorZip reads ${READABLE_MAJORS.map((m) => `${m}.x`).join(' and ')}; a newer TensorZip may read it)`);
   const flags = dv.getUint32(8, true);
   if ((flags & ~FLAG_LOSSY) !== 0 || dv.getUint32(12, true) !== 0) throw badInput(file, 'corrupted .tzip header (unknown flags or non-zero reserved bytes)');
-  return { flags, minor };
+  return { flags, major, minor };
 }
 
 export function parseFooter(file: string, b: Uint8Array, fileSize: number): Footer {
@@ -196,6 +208,8 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   if (!isUint(json.chunkBytes) || json.chunkBytes === 0 || json.chunkBytes > MAX_CHUNK_BYTES) throw bad('bad chunk size');
   if (!Array.isArray(json.regions)) throw bad('no regions');
   if (json.checksum !== undefined && json.checksum !== 'crc32' && json.checksum !== 'xxh32') throw bad(`unknown chunk checksum "${String(json.checksum)}"`);
+  const base = json.base;
+  if (base !== undefined && (!isObj(base) || typeof base.name !== 'string' || base.name === '' || !isUint(base.size) || typeof base.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(base.sha256) || typeof base.format !== 'string')) throw bad('bad "base"');
   const dv = new DataView(indexBytes.buffer, indexBytes.byteOffset + footer.jsonLength, footer.chunkCount * CHUNK_RECORD_BYTES);
   const chunks: ChunkRecord[] = [];
   for (let i = 0; i < footer.chunkCount; i++) {
@@ -219,6 +233,7 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   for (const [ri, r] of (json.regions as unknown[]).entries()) {
     if (!isObj(r) || (r.kind !== 'tensor' && r.kind !== 'raw') || typeof r.dtype !== 'string' || !isUint(r.offset) || !isUint(r.length) || !isUint(r.chunk) || !isUint(r.chunks)) throw bad(`region ${ri} malformed`);
     if (r.offset !== pos) throw bad(`region ${ri} does not start where the previous one ended`);
+    if (r.baseOffset !== undefined && (!isObj(base) || r.kind !== 'tensor' || !isUint(r.baseOffset) || r.baseOffset + r.length > (base.size as number))) throw bad(`region ${ri} has a bad base offset`);
     if (r.chunk !== next || r.chunk + r.chunks > chunks.length) throw bad(`region ${ri} chunk range is inconsistent`);
     let sum = 0;
     for (let k = r.chunk; k < r.chunk + r.chunks; k++) sum += chunks[k]!.rawLength;

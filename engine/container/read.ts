@@ -9,7 +9,8 @@ import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
 import { runOrdered } from '../pool/ordered';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
-import { FLAG_LOSSY, FOOTER_BYTES, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
+import { isDeltaPayload } from '../codec/index';
+import { FLAG_LOSSY, FOOTER_BYTES, VERSION_DELTA_MAJOR, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
 
 export interface OpenContainer {
   file: InputFile;
@@ -24,11 +25,12 @@ export async function openContainer(path: string): Promise<OpenContainer> {
   const file = await InputFile.open(path);
   try {
     if (file.size < HEADER_BYTES + FOOTER_BYTES) throw badInput(path, `too small for a .tzip file (${file.size} bytes)`);
-    const { flags } = parseHeader(path, await file.readExact(0, HEADER_BYTES, 'header'));
+    const { flags, major } = parseHeader(path, await file.readExact(0, HEADER_BYTES, 'header'));
     const footer = parseFooter(path, await file.readExact(file.size - FOOTER_BYTES, FOOTER_BYTES, 'footer'), file.size);
     const indexBytes = await file.readExact(footer.indexOffset, file.size - FOOTER_BYTES - footer.indexOffset, 'index');
     const { index, chunks } = parseIndex(path, footer, indexBytes);
     if (!!(flags & FLAG_LOSSY) !== !!index.lossy) throw badInput(path, 'corrupted .tzip: lossy flag disagrees with the index');
+    if ((major === VERSION_DELTA_MAJOR) !== !!index.base) throw badInput(path, `corrupted .tzip: version ${major} ${index.base ? 'has' : 'lacks'} a base model record`);
     const owner = new Uint32Array(chunks.length);
     index.regions.forEach((r, ri) => owner.fill(ri, r.chunk, r.chunk + r.chunks));
     return { file, index, chunks, flags, regionOfChunk: (i) => index.regions[owner[i]!]! };
@@ -53,6 +55,8 @@ export interface DecodeOptions {
    * payload CRC is always checked before decoding.
    */
   checkChunkCrc?: boolean;
+  /** delta files: reads the base's bytes at an offset in the base file (base.ts ByteSource.read) */
+  readBase?: (offset: number, length: number) => Promise<Uint8Array>;
 }
 
 /**
@@ -66,6 +70,7 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   const sha = createHash('sha256');
   const total = c.index.original.size;
   const sum = c.index.checksum ?? 'crc32';
+  const baseBytes = new Map<number, Uint8Array>();
   let pos = 0;
   // Payloads are read into input slots ahead of decoding, chunks decoded into output slots, and
   // the sink (the output write) runs behind (runOrdered). A payload of our encoder fits its slot
@@ -75,13 +80,21 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
     readAhead: 4,
     inSlotBytes: c.index.chunkBytes + 64,
     outSlotBytes: c.index.chunkBytes,
-    read: (k, into) => {
+    read: async (k, into) => {
       const ch = c.chunks[k]!;
-      return c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
+      const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
+      const r = c.regionOfChunk(k);
+      if (r.baseOffset !== undefined && isDeltaPayload(payload)) {
+        if (!opts.readBase) throw new TzError('USAGE', path, `delta .tzip: decoding needs its base ${c.index.base?.name ?? ''}`);
+        baseBytes.set(k, await opts.readBase(r.baseOffset + (k - r.chunk) * c.index.chunkBytes, ch.rawLength));
+      }
+      return payload;
     },
     task: (k, { input: payload, out }) => {
       const ch = c.chunks[k]!;
-      return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out };
+      const base = baseBytes.get(k);
+      baseBytes.delete(k);
+      return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out, ...(base ? { base } : {}) };
     },
     consume: (i, reply, slot) => {
       const data = reply.data;

@@ -3,7 +3,7 @@
  * inline path (threads = 1), so both produce identical bytes.
  */
 import { createHash } from 'node:crypto';
-import { decodeChunk, decodeChunkInto, encodeChunk, initCodec, CodecError } from '../codec/index';
+import { decodeChunk, decodeChunkInto, decodeDeltaChunkInto, encodeChunk, encodeDeltaChunk, initCodec, CodecError } from '../codec/index';
 import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../container/checksum';
 import type { ErrorAcc } from '../lossy/errorStats';
 import { lossyEncodeOptions } from '../lossy/encodeOptions';
@@ -20,6 +20,8 @@ export interface EncodeTask {
   out?: Uint8Array;
   /** checksum algorithm of `crc`/`payloadCrc` in the reply (default CHUNK_CHECKSUM) */
   sum?: ChunkChecksum;
+  /** delta coding (.tzip 3.0): the partner tensor's same bytes in the base model */
+  base?: Uint8Array;
 }
 /** crc / payloadCrc: checksums of the raw chunk and of the payload (algorithm: the task's `sum`). */
 export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array; lossy?: ErrorAcc }
@@ -35,6 +37,8 @@ export interface DecodeTask {
   crc?: number;
   /** where to decode to (a slot of the pipeline's output buffer), sparing a 1 MiB allocation per chunk */
   out?: Uint8Array;
+  /** delta files: the base bytes of this chunk (delta payload modes need them) */
+  base?: Uint8Array;
 }
 export interface DecodeReply { data: Uint8Array }
 export type Task = EncodeTask | DecodeTask | WhatIfTask;
@@ -56,7 +60,7 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
       const payload = owned(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits), 0, t.out), t.out);
       return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data, lossy };
     }
-    const payload = owned(encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
+    const payload = owned(t.base ? encodeDeltaChunk(t.data, t.base, t.dtype, undefined, t.phase, t.out) : encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
     return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data };
   }
   // A payload in shared memory is copied once (aligned, a memmove) into this thread's memory: the
@@ -66,7 +70,10 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
   if (chunkChecksum(t.sum, payload) !== t.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch');
   let data: Uint8Array;
   try {
-    if (t.out && t.out.length >= t.rawLength) {
+    if (t.base) {
+      data = t.out && t.out.length >= t.rawLength ? t.out.subarray(0, t.rawLength) : new Uint8Array(t.rawLength);
+      decodeDeltaChunkInto(t.payload, t.rawLength, t.base, data);
+    } else if (t.out && t.out.length >= t.rawLength) {
       data = t.out.subarray(0, t.rawLength);
       decodeChunkInto(payload, t.dtype, t.rawLength, data);
     } else data = decodeChunk(payload, t.dtype, t.rawLength);

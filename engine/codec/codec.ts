@@ -226,7 +226,8 @@ function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: num
   return lzSampleBetter(data, w, planesBytes);
 }
 
-/** zstd -3 on two 16 KiB samples (start and middle): cheap, and LZ structure is usually local. */
+/** zstd -3 on two 16 KiB samples (start and middle): cheap, and LZ structure is usually local.
+ *  (zstd -1 is no cheaper on float weights in zstd-wasm, and misses an STFT basis that -3 finds.) */
 function lzSampleBetter(data: Uint8Array, w: number, planesBytes: number): boolean {
   let best = Infinity;
   for (const at of [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)]) {

@@ -17,6 +17,7 @@ import { cancelled, TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
+import { OrderedHasher } from '../pool/hasher';
 import { runOrdered } from '../pool/ordered';
 import type { EncodeReply } from '../pool/tasks';
 import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
@@ -46,6 +47,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   const output = opts.output ?? `${input}.tzip`;
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
   let base: BasePlan | undefined;
+  let sha: OrderedHasher | undefined;
   try {
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: inp.size + (1 << 20) });
     const fh = out.fh;
@@ -64,7 +66,9 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
 
     await fh.write(encodeHeader(lossy ? FLAG_LOSSY : 0, base ? VERSION_DELTA_MAJOR : VERSION_MAJOR), 0, HEADER_BYTES, 0);
     let writePos = HEADER_BYTES;
-    const sha = createHash('sha256');
+    // lossless: hashed off this thread, in place in the slots; lossy: here, before the coder rounds the chunk in place
+    sha = new OrderedHasher(threads > 1 && !lossy);
+    const hasher = sha;
     const records: ChunkRecord[] = [];
     const seen = new Map<string, number>();
     let doneBytes = 0;
@@ -79,9 +83,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         if (base && bo !== undefined && j.lossyBits === undefined) baseBytes.set(k, await base.source.read(bo + j.offset - regions[j.region]!.offset, j.length));
         return inp.readExact(j.offset, j.length, 'input chunk', into.subarray(0, j.length));
       },
-      task: (k, { input: data, out: outSlot }) => {
+      task: (k, slot) => {
+        const { input: data, out: outSlot } = slot;
         const j = jobs[k]!;
-        sha.update(data); // before the coder rounds it in place (lossy)
+        slot.behind(hasher.update(data));
         const b = baseBytes.get(k);
         baseBytes.delete(k);
         return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}), ...(b ? { base: b } : {}) };
@@ -122,7 +127,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       },
     });
 
-    const inputSha256 = sha.digest('hex');
+    const inputSha256 = await hasher.digest();
     const sha256 = shaOut ? shaOut.digest('hex') : inputSha256;
     const index = buildIndex({ name: path.basename(input), size: inp.size, sha256, format: layout.format, chunkBytes, regions, checksum: sum, ...(lossy ? { lossy: { bits: opts.lossyBits!, inputSha256 } } : {}), ...(base ? { base: base.source.record } : {}) });
     const { stored, footer } = encodeIndex(index, records, writePos);
@@ -139,6 +144,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     await out?.discard();
     throw toTzError(e, input);
   } finally {
+    await sha?.close();
     await inp.close();
     await base?.source.close();
   }

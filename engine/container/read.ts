@@ -3,10 +3,10 @@
  * pool. Used by decompress, verify and info. Every chunk's payload checksum is checked before
  * decoding and its raw checksum after; the whole output's SHA-256 is checked at the end.
  */
-import { createHash } from 'node:crypto';
 import { badInput, TzError } from '../errors';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
+import { OrderedHasher } from '../pool/hasher';
 import { runOrdered } from '../pool/ordered';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { isDeltaPayload } from '../codec/index';
@@ -67,7 +67,7 @@ export interface DecodeOptions {
 export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offset: number) => Promise<void>, opts: DecodeOptions = {}): Promise<string> {
   const path = c.file.path;
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const sha = createHash('sha256');
+  const sha = new OrderedHasher(threads > 1);
   const total = c.index.original.size;
   const sum = c.index.checksum ?? 'crc32';
   const baseBytes = new Map<number, Uint8Array>();
@@ -75,37 +75,42 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   // Payloads are read into input slots ahead of decoding, chunks decoded into output slots, and
   // the sink (the output write) runs behind (runOrdered). A payload of our encoder fits its slot
   // (at most 1 + chunk bytes); a larger one gets its own buffer.
-  await runOrdered<DecodeReply>({
-    file: path, count: c.chunks.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
-    readAhead: 4,
-    inSlotBytes: c.index.chunkBytes + 64,
-    outSlotBytes: c.index.chunkBytes,
-    read: async (k, into) => {
-      const ch = c.chunks[k]!;
-      const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
-      const r = c.regionOfChunk(k);
-      if (r.baseOffset !== undefined && isDeltaPayload(payload)) {
-        if (!opts.readBase) throw new TzError('USAGE', path, `delta .tzip: decoding needs its base ${c.index.base?.name ?? ''}`);
-        baseBytes.set(k, await opts.readBase(r.baseOffset + (k - r.chunk) * c.index.chunkBytes, ch.rawLength));
-      }
-      return payload;
-    },
-    task: (k, { input: payload, out }) => {
-      const ch = c.chunks[k]!;
-      const base = baseBytes.get(k);
-      baseBytes.delete(k);
-      return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out, ...(base ? { base } : {}) };
-    },
-    consume: (i, reply, slot) => {
-      const data = reply.data;
-      sha.update(data);
-      slot.behind(sink(data, pos));
-      pos += data.length;
-      opts.onChunk?.(pos, total, c.regionOfChunk(i));
-    },
-    taskError: (i, e) => (e instanceof ChunkCorrupt ? badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`) : e),
-  });
-  const digest = sha.digest('hex');
+  let digest: string;
+  try {
+    await runOrdered<DecodeReply>({
+      file: path, count: c.chunks.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+      readAhead: 4,
+      inSlotBytes: c.index.chunkBytes + 64,
+      outSlotBytes: c.index.chunkBytes,
+      read: async (k, into) => {
+        const ch = c.chunks[k]!;
+        const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
+        const r = c.regionOfChunk(k);
+        if (r.baseOffset !== undefined && isDeltaPayload(payload)) {
+          if (!opts.readBase) throw new TzError('USAGE', path, `delta .tzip: decoding needs its base ${c.index.base?.name ?? ''}`);
+          baseBytes.set(k, await opts.readBase(r.baseOffset + (k - r.chunk) * c.index.chunkBytes, ch.rawLength));
+        }
+        return payload;
+      },
+      task: (k, { input: payload, out }) => {
+        const ch = c.chunks[k]!;
+        const base = baseBytes.get(k);
+        baseBytes.delete(k);
+        return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out, ...(base ? { base } : {}) };
+      },
+      consume: (i, reply, slot) => {
+        const data = reply.data;
+        slot.behind(sha.update(data));
+        slot.behind(sink(data, pos));
+        pos += data.length;
+        opts.onChunk?.(pos, total, c.regionOfChunk(i));
+      },
+      taskError: (i, e) => (e instanceof ChunkCorrupt ? badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`) : e),
+    });
+    digest = await sha.digest();
+  } finally {
+    await sha.close();
+  }
   if (digest !== c.index.original.sha256) throw new TzError('VERIFY_FAILED', path, `SHA-256 of the decoded data (${digest.slice(0, 12)}...) does not match the stored one (${c.index.original.sha256.slice(0, 12)}...)`);
   return digest;
 }

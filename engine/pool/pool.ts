@@ -22,7 +22,7 @@ export function inflightDepth(threads: number): number {
 }
 
 /** Where the worker entry is: beside the bundle (dist/worker.js) or, from TypeScript sources, dist/ of the repo. */
-function workerScript(): { file: string; execArgv?: string[] } {
+export function workerScript(): { file: string; execArgv?: string[] } {
   const beside = path.join(__dirname, 'worker.js');
   if (existsSync(beside)) return { file: beside };
   const repoDist = path.resolve(__dirname, '../../dist/worker.js');

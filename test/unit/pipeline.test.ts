@@ -69,3 +69,28 @@ test('an aborted signal ends the run with CANCELLED; a task error goes through t
     taskError: (k, e) => new Error(`item ${k}: ${(e as Error).message}`),
   }), /item 0: chunk payload checksum mismatch/);
 });
+
+test('OrderedHasher: the hashing worker gives the SHA-256 of the chunks in call order, as inline hashing does', { skip: !HAVE_WORKER && 'dist/worker.js not built' }, async () => {
+  const { OrderedHasher } = await import('../../engine/pool/hasher');
+  const { createHash } = await import('node:crypto');
+  const mem = new SharedArrayBuffer(64 * 1024);
+  const view = new Uint8Array(mem);
+  for (let i = 0; i < view.length; i++) view[i] = (i * 2654435761) >>> 24;
+  const ref = createHash('sha256');
+  const h = new OrderedHasher(true);
+  try {
+    const done: Array<Promise<void>> = [];
+    for (let k = 0; k < 50; k++) {
+      const part = view.subarray((k * 997) % 30000, (k * 997) % 30000 + 1 + k * 301);
+      ref.update(part);
+      done.push(h.update(part));
+    }
+    const plain = Uint8Array.from([1, 2, 3]); // not shared: copied, still in order
+    ref.update(plain);
+    done.push(h.update(plain));
+    await Promise.all(done);
+    assert.equal(await h.digest(), ref.digest('hex'));
+  } finally {
+    await h.close();
+  }
+});

@@ -1,21 +1,26 @@
 // `npm run bench`: sizes and speeds of TensorZip next to baselines measured in the same run.
 //  1. corpus files (../shared/corpus, or registry ONNX files without it): .tzip size as % of the
 //     original next to the order-0 bound and zstd -3 / -19;
-//  2. a synthetic BF16 file (default 512 MB) built by tiling real weights (bench/synthetic.mjs):
-//     compress/decompress MB/s with 1 and all threads next to zstd -1/-3 -T1 and zstd -d, peak RSS;
-//     full analysis time next to sha256sum.
-// Speeds are wall-clock MB/s (10^6 bytes of original data per second) and CPU MB/s (user+sys of the
-// child). Run it on an otherwise idle machine: wall figures are only comparable within one run.
-// usage: npm run bench [-- --mb 512] [-- --skip-corpus] [-- --skip-synthetic]
+//  2. the four shapes of model (bench/shapes.mjs, built from corpus values; default 505 MB each,
+//     264 MB for the small tensors): LLM-shaped BF16, LLM-shaped F32, clean F32 (BF16 upcast), many
+//     small tensors. Each: compress/decompress with 1 and 2 threads next to zstd -3 -T1, zstd -3 -T2
+//     and zstd -d, the machine's parallel ceiling (two one-thread compressions at once), peak RSS;
+//     medians of interleaved rounds (every job once per round, so a slow spell of this shared
+//     machine hits all jobs alike);
+//  3. kernel ceilings (bench/kernels.mjs): memcpy, SHA-256, first touch of memory, codec per MiB.
+// Speeds are wall-clock MB/s (10^6 bytes of original data per second). Only ratios within one run
+// are comparable on a shared machine.
+// usage: npm run bench [-- --mb 505] [--rounds 3] [--shapes bf16,f32,cleanf32,small] [--skip-corpus]
+//        [--profile]  (one 1-thread compress and decompress per shape under --cpu-prof: top costs)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writeSynthetic } from './synthetic.mjs';
+import { writeShape } from './shapes.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
-const MB = Number(opt('mb', '512'));
+const MB = Number(opt('mb', '505'));
 const CLI = path.resolve('dist/cli.js');
 const cores = availableParallelism();
 
@@ -69,7 +74,7 @@ if (!existsSync(CLI)) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' }
 const shm = '/dev/shm';
 const useShm = existsSync(shm) && (() => { try { return statfsSync(shm).bavail * statfsSync(shm).bsize > 4 * MB * 1e6 + 1e9; } catch { return false; } })();
 const work = mkdtempSync(path.join(useShm ? shm : tmpdir(), 'tensorzip-bench-'));
-const REPEATS = Number(opt('repeats', '3'));
+const ROUNDS = Number(opt('rounds', opt('repeats', '3')));
 try {
   if (!args.includes('--skip-corpus')) {
     const corpus = path.resolve('../shared/corpus');
@@ -94,64 +99,95 @@ try {
     if (tot) console.log(`all *.safetensors: .tzip ${pct(totTz, tot)}, order-0 bound ${pct(totBound, tot)}, zstd -19 ${pct(totZ19, tot)}\n`);
   }
 
-  if (!args.includes('--skip-synthetic')) {
-    const syn = path.join(work, 'synthetic.bf16.safetensors');
-    const s = writeSynthetic(syn, MB);
-    const bytes = size(syn);
-    const mbps = (sec) => (bytes / 1e6 / sec).toFixed(0);
-    console.log(`## Speed: synthetic BF16, ${(bytes / 1e6).toFixed(0)} MB (${s.count} tensors tiled from ${s.poolElements} real values), ${cores} cores, best of ${REPEATS}, outputs on ${useShm ? 'tmpfs' : 'disk'}\n`);
-    const rows = [];
-    const add = (name, r, outFile) => rows.push([name, mbps(r.wall), mbps(r.cpu || r.wall), outFile ? pct(size(outFile), bytes) : '', r.rssMB ? r.rssMB.toFixed(0) : '', `${r.stealPct.toFixed(0)}%`]);
-    timed(`cat ${syn}`); // warm the page cache
-    const tz = (args) => `node ${CLI} ${args}`;
-    // Every job runs once per round and the rounds repeat, so a slow spell of this shared machine
-    // (see the steal column) hits all jobs alike; each job keeps its best round.
+  const SHAPES = { bf16: 'LLM-shaped BF16', f32: 'LLM-shaped F32', cleanf32: 'clean F32 (BF16 upcast)', small: 'many small tensors (F32)' };
+  const kinds = opt('shapes', Object.keys(SHAPES).join(',')).split(',');
+  const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
+  const tz = (a) => `node ${CLI} ${a}`;
+  const summary = [];
+  for (const kind of kinds) {
+    const f = path.join(work, `${kind}.safetensors`);
+    const g = writeShape(kind, f, kind === 'small' ? Math.round((MB * 264) / 505) : MB);
+    const bytes = size(f);
+    const mbps = (sec) => bytes / 1e6 / sec;
+    if (args.includes('--profile')) { profile(kind, f); continue; }
+    timed(`cat ${f}`); // warm the page cache
     const jobs = {
-      sha: `sha256sum ${syn}`,
-      an: tz(`analyze ${syn}`),
-      z1: `zstd -1 -T1 -q -f ${syn} -o ${syn}.z1`,
-      z3: `zstd -3 -T1 -q -f ${syn} -o ${syn}.z3`,
-      z3N: `zstd -3 -T${cores} -q -f ${syn} -o ${syn}.z3N`,
-      zd: `zstd -d -T1 -q -f ${syn}.z3 -o ${syn}.zd`,
-      c1: tz(`compress --threads 1 --force -o ${syn}.1.tzip ${syn}`),
-      cN: tz(`compress --threads ${cores} --force -o ${syn}.N.tzip ${syn}`),
-      // the machine's own parallel capacity for this exact work: two independent 1-thread runs at once
-      pair: `${tz(`compress --threads 1 --force -o ${syn}.a.tzip ${syn}`)} & a=$!; ${tz(`compress --threads 1 --force -o ${syn}.b.tzip ${syn}`)} & b=$!; wait $a && wait $b`,
-      d1: tz(`decompress --threads 1 --force -o ${syn}.back ${syn}.1.tzip`),
-      dN: tz(`decompress --threads ${cores} --force -o ${syn}.back ${syn}.1.tzip`),
+      z3: `zstd -3 -T1 -q -f ${f} -o ${f}.z3`,
+      z3T2: `zstd -3 -T2 -q -f ${f} -o ${f}.z3T2`,
+      zd: `zstd -d -T1 -q -f ${f}.z3 -o ${f}.zd`,
+      c1: tz(`compress --threads 1 --force -o ${f}.1.tzip ${f}`),
+      c2: tz(`compress --threads 2 --force -o ${f}.2.tzip ${f}`),
+      pair: `${tz(`compress --threads 1 --force -o ${f}.a.tzip ${f}`)} & a=$!; ${tz(`compress --threads 1 --force -o ${f}.b.tzip ${f}`)} & b=$!; wait $a && wait $b`,
+      d1: tz(`decompress --threads 1 --force -o ${f}.back1 ${f}.1.tzip`),
+      d2: tz(`decompress --threads 2 --force -o ${f}.back2 ${f}.1.tzip`),
     };
-    const b = {};
-    for (let round = 0; round < REPEATS; round++) {
+    const t = {};
+    const rss = {};
+    for (let round = 0; round < ROUNDS; round++) {
       for (const [k, cmd] of Object.entries(jobs)) {
         const r = timed(cmd);
-        if (!b[k] || r.wall < b[k].wall) b[k] = { ...r, rssMB: Math.max(r.rssMB ?? 0, b[k]?.rssMB ?? 0) || undefined };
-        else if (r.rssMB) b[k].rssMB = Math.max(b[k].rssMB ?? 0, r.rssMB);
+        (t[k] ??= []).push(r.wall);
+        if (r.rssMB) rss[k] = Math.max(rss[k] ?? 0, r.rssMB);
       }
     }
-    add('sha256sum', b.sha);
-    add('tensorzip analyze (full)', b.an);
-    add('zstd -1 -T1', b.z1, `${syn}.z1`);
-    add('zstd -3 -T1', b.z3, `${syn}.z3`);
-    add(`zstd -3 -T${cores}`, b.z3N, `${syn}.z3N`);
-    add('zstd -d (of -3)', b.zd);
-    add('tensorzip compress, 1 thread', b.c1, `${syn}.1.tzip`);
-    add(`tensorzip compress, ${cores} threads`, b.cN, `${syn}.N.tzip`);
-    rows.push(['2 x tensorzip compress, 1 thread, at once', mbps(b.pair.wall / 2), mbps(b.pair.cpu / 2), '', '', `${b.pair.stealPct.toFixed(0)}%`]);
-    add('tensorzip decompress, 1 thread', b.d1);
-    add(`tensorzip decompress, ${cores} threads`, b.dN);
-    printTable(['job', 'MB/s wall', 'MB/s CPU', 'size', 'peak RSS MB', 'steal'], rows);
-    const ceiling = (2 * b.c1.wall) / b.pair.wall;
-    console.log('Ratios measured in this run (wall clock):');
-    console.log(`  analyze time / sha256sum time:                ${(b.an.wall / b.sha.wall).toFixed(2)}  (goal <= 2)`);
-    console.log(`  compress 1 thread speed / zstd -3 -T1 speed:   ${(b.z3.wall / b.c1.wall).toFixed(2)}  (goal >= 1)`);
-    console.log(`  decompress 1 thread speed / zstd -d speed:     ${(b.zd.wall / b.d1.wall).toFixed(2)}  (goal >= 0.6)`);
-    console.log(`  compress ${cores} threads / 1 thread speed:         ${(b.c1.wall / b.cN.wall).toFixed(2)}  (goal >= 1.7 on 2 idle cores)`);
-    console.log(`    machine ceiling, 2 x 1-thread runs at once:  ${ceiling.toFixed(2)}  (throughput of two independent runs / one run)`);
-    console.log(`    zstd -3 -T${cores} / -T1 speed, for reference:     ${(b.z3.wall / b.z3N.wall).toFixed(2)}`);
-    console.log(`  decompress ${cores} threads / 1 thread speed:       ${(b.d1.wall / b.dN.wall).toFixed(2)}`);
-    console.log(`  .tzip identical for 1 and ${cores} threads:          ${spawnSync('cmp', ['-s', `${syn}.1.tzip`, `${syn}.N.tzip`]).status === 0 ? 'yes' : 'NO'}`);
-    console.log(`  round trip bit-exact:                          ${spawnSync('cmp', ['-s', syn, `${syn}.back`]).status === 0 ? 'yes' : 'NO'}`);
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+    const exact = spawnSync('cmp', ['-s', f, `${f}.back1`]).status === 0 && spawnSync('cmp', ['-s', f, `${f}.back2`]).status === 0;
+    const same = spawnSync('cmp', ['-s', `${f}.1.tzip`, `${f}.2.tzip`]).status === 0;
+    console.log(`## ${SHAPES[kind]}: ${(bytes / 1e6).toFixed(0)} MB, ${g.tensors} tensors, ${cores} cores, medians of ${ROUNDS} interleaved rounds, outputs on ${useShm ? 'tmpfs' : 'disk'}\n`);
+    const row = (name, k, file, rssKey) => [name, mbps(m[k]).toFixed(0), file ? pct(size(file), bytes) : '', rss[rssKey ?? k] ? rss[rssKey ?? k].toFixed(0) : ''];
+    printTable(['job', 'MB/s', 'size', 'peak RSS MB'], [
+      row('zstd -3 -T1', 'z3', `${f}.z3`), row('zstd -3 -T2', 'z3T2', `${f}.z3T2`), row('zstd -d', 'zd'),
+      row('tensorzip compress, 1 thread', 'c1', `${f}.1.tzip`), row('tensorzip compress, 2 threads', 'c2', `${f}.2.tzip`),
+      ['2 x tensorzip compress, 1 thread, at once (per run)', (bytes / 1e6 / m.pair * 2).toFixed(0), '', ''],
+      row('tensorzip decompress, 1 thread', 'd1'), row('tensorzip decompress, 2 threads', 'd2'),
+    ]);
+    const s = {
+      shape: SHAPES[kind], mb: +(bytes / 1e6).toFixed(0), size: +((100 * size(`${f}.1.tzip`)) / bytes).toFixed(2), z3size: +((100 * size(`${f}.z3`)) / bytes).toFixed(2),
+      c1: +(m.z3 / m.c1).toFixed(2), d1: +(m.zd / m.d1).toFixed(2), c2: +(m.c1 / m.c2).toFixed(2), d2: +(m.d1 / m.d2).toFixed(2),
+      ceiling: +((2 * m.c1) / m.pair).toFixed(2), zstdT2: +(m.z3 / m.z3T2).toFixed(2),
+      c1MBs: +mbps(m.c1).toFixed(0), d1MBs: +mbps(m.d1).toFixed(0), rssMB: Math.round(Math.max(...Object.entries(rss).filter(([k]) => k[0] === 'c' || k[0] === 'd').map(([, v]) => v))), exact, same,
+    };
+    summary.push(s);
+    console.log(`  compress 1 thread / zstd -3 -T1: ${s.c1}   decompress 1 thread / zstd -d: ${s.d1}`);
+    console.log(`  2 threads / 1 thread: compress ${s.c2}, decompress ${s.d2}   (machine ceiling, 2 one-thread runs at once: ${s.ceiling}; zstd -T2 / -T1: ${s.zstdT2})`);
+    console.log(`  round trip bit-exact: ${exact ? 'yes' : 'NO'}   .tzip identical for 1 and 2 threads: ${same ? 'yes' : 'NO'}\n`);
+    for (const e of readdirSync(work)) if (e.startsWith(`${kind}.`)) rmSync(path.join(work, e), { force: true });
+  }
+  if (summary.length) {
+    console.log('## Summary (ratios from this run)\n');
+    printTable(['shape', 'MB', 'size', 'zstd -3 size', 'compress / zstd -3', 'decompress / zstd -d', '2 thr / 1 (c, d)', '2-process ceiling', 'peak RSS MB', 'bit-exact'],
+      summary.map((x) => [x.shape, x.mb, `${x.size}%`, `${x.z3size}%`, `${x.c1}x (${x.c1MBs} MB/s)`, `${x.d1}x (${x.d1MBs} MB/s)`, `${x.c2}x, ${x.d2}x`, `${x.ceiling}x`, x.rssMB, x.exact && x.same ? 'yes' : 'NO']));
+    console.log(`BENCH_JSON ${JSON.stringify(summary)}\n`);
+  }
+  if (!args.includes('--profile')) {
+    const k = spawnSync('node', ['--import', 'tsx', 'bench/kernels.mjs'], { encoding: 'utf8' });
+    if (k.status === 0) console.log(`## Kernel ceilings (one thread): ${k.stdout.trim()}\n`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+/** --profile: one 1-thread compress and decompress under --cpu-prof; self time by function over all threads. */
+function profile(kind, f) {
+  for (const [what, cmd] of [['compress', ['compress', '--threads', '1', '--force', '-o', `${f}.p.tzip`, f]], ['decompress', ['decompress', '--threads', '1', '--force', '-o', `${f}.p.back`, `${f}.p.tzip`]]]) {
+    const dir = path.join(work, `prof-${kind}-${what}`);
+    mkdirSync(dir, { recursive: true });
+    spawnSync('node', ['--cpu-prof', '--cpu-prof-dir', dir, CLI, ...cmd], { stdio: 'ignore' });
+    const self = new Map();
+    let total = 0;
+    for (const pf of readdirSync(dir)) {
+      const p = JSON.parse(readFileSync(path.join(dir, pf), 'utf8'));
+      const byId = new Map(p.nodes.map((n) => [n.id, n]));
+      p.samples.forEach((id, i) => {
+        const cf = byId.get(id).callFrame;
+        if (cf.functionName === '(idle)') return;
+        const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
+        const dt = (p.timeDeltas[i] ?? 0) / 1000;
+        self.set(key, (self.get(key) ?? 0) + dt);
+        total += dt;
+      });
+    }
+    console.log(`## Profile: ${kind}, ${what}, 1 thread (${total.toFixed(0)} ms busy over all threads; self time)\n`);
+    printTable(['function', 'ms', 'share'], [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => [k, v.toFixed(0), `${((100 * v) / total).toFixed(1)}%`]));
+  }
 }

@@ -18,8 +18,8 @@ import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
-import { runOrdered } from '../pool/ordered';
-import type { EncodeReply } from '../pool/tasks';
+import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
+import type { EncodeBatchReply, EncodeReply } from '../pool/tasks';
 import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
 import { planLossy } from '../lossy/plan';
 import { roundChunk } from '../lossy/round';
@@ -73,57 +73,96 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     const seen = new Map<string, number>();
     let doneBytes = 0;
 
-    await runOrdered<EncodeReply>({
-      file: input, count: jobs.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+    // Small chunks (small tensors) share a read, a task and a write; lossy and delta chunks are coded alone.
+    const alone = (j: (typeof jobs)[number]): boolean => j.lossyBits !== undefined || regions[j.region]!.baseOffset !== undefined;
+    const groups = groupSmall(jobs.length, (k) => jobs[k]!.length, chunkBytes, (k) => !alone(jobs[k]!) && !alone(jobs[k - 1]!));
+    const addRecord = async (i: number, crc: number, payloadLength: number, payloadCrc: number, data: Uint8Array, delta = false): Promise<boolean> => {
+      const j = jobs[i]!;
+      const key = `${j.dtype}|${j.length}|${crc}`;
+      const prev = seen.get(key);
+      let rec: ChunkRecord | undefined;
+      if (prev !== undefined) {
+        // Same checksum: confirm byte for byte against the earlier chunk (re-read from the input).
+        const pj = jobs[prev]!;
+        const earlier = await inp.readExact(pj.offset, pj.length, 'input chunk');
+        if (pj.lossyBits !== undefined) roundChunk(earlier, pj.dtype, pj.lossyBits);
+        if (equalBytes(earlier, data)) {
+          const pr = records[prev]!;
+          rec = { payloadOffset: pr.payloadOffset, payloadLength: pr.payloadLength, rawLength: j.length, rawCrc: crc, payloadCrc: pr.payloadCrc, flags: CHUNK_FLAG_DUPLICATE };
+        }
+      }
+      const written = !rec;
+      if (!rec) {
+        rec = { payloadOffset: writePos, payloadLength, rawLength: j.length, rawCrc: crc, payloadCrc, flags: 0 };
+        writePos += payloadLength;
+        // a delta payload decodes against its own base bytes: never the target of a duplicate
+        if (prev === undefined && !delta) seen.set(key, i);
+      }
+      records.push(rec);
+      doneBytes += j.length;
+      const r = regions[j.region]!;
+      opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });
+      return written;
+    };
+
+    await runOrdered<EncodeReply | EncodeBatchReply>({
+      file: input, count: groups.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
       inSlotBytes: chunkBytes,
-      outSlotBytes: chunkBytes + 64, // a payload is at most 1 + chunk bytes (STORED)
-      read: async (k, into) => {
-        const j = jobs[k]!;
-        const bo = regions[j.region]!.baseOffset;
-        if (base && bo !== undefined && j.lossyBits === undefined) baseBytes.set(k, await base.source.read(bo + j.offset - regions[j.region]!.offset, j.length));
-        return inp.readExact(j.offset, j.length, 'input chunk', into.subarray(0, j.length));
+      outSlotBytes: chunkBytes + MAX_GROUP + 64, // a payload is at most 1 + chunk bytes (STORED)
+      read: async (g, into) => {
+        const [a, b] = groups[g]!;
+        const first = jobs[a]!, last = jobs[b - 1]!;
+        const len = last.offset + last.length - first.offset;
+        const bo = regions[first.region]!.baseOffset;
+        // delta chunks are never grouped
+        if (base && bo !== undefined && first.lossyBits === undefined) baseBytes.set(g, await base.source.read(bo + first.offset - regions[first.region]!.offset, first.length));
+        return inp.readExact(first.offset, len, 'input chunk', into.subarray(0, len));
       },
-      task: (k, slot) => {
+      task: (g, slot) => {
         const { input: data, out: outSlot } = slot;
-        const j = jobs[k]!;
+        const [a, b] = groups[g]!;
         slot.behind(hasher.update(data));
-        const b = baseBytes.get(k);
-        baseBytes.delete(k);
-        return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}), ...(b ? { base: b } : {}) };
+        if (b - a > 1) {
+          const at0 = jobs[a]!.offset;
+          return { op: 'encodeBatch', data, out: outSlot, sum, items: jobs.slice(a, b).map((j) => ({ dtype: j.dtype, at: j.offset - at0, length: j.length, ...(j.phase ? { phase: j.phase } : {}) })) };
+        }
+        const j = jobs[a]!;
+        const bb = baseBytes.get(g);
+        baseBytes.delete(g);
+        return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}), ...(bb ? { base: bb } : {}) };
       },
-      consume: async (i, reply, slot) => {
-        const j = jobs[i]!;
+      consume: async (g, reply, slot) => {
+        const [a, b] = groups[g]!;
+        if ('payloads' in reply) {
+          // payloads lie back to back in the slot: each run of written (not duplicate) ones is one write
+          const base = jobs[a]!.offset;
+          let runStart = -1, runEnd = -1, runPos = 0;
+          const flush = (): void => {
+            if (runEnd > runStart) slot.behind(fh.write(slot.out, runStart, runEnd - runStart, runPos));
+            runStart = runEnd = -1;
+          };
+          for (let i = a; i < b; i++) {
+            const j = jobs[i]!;
+            const [at, len] = reply.payloads[i - a]!;
+            const pos = writePos;
+            if (await addRecord(i, reply.crcs[i - a]!, len, reply.payloadCrcs[i - a]!, slot.input.subarray(j.offset - base, j.offset - base + j.length))) {
+              if (runStart < 0) { runStart = at; runPos = pos; }
+              runEnd = at + len;
+            } else flush();
+          }
+          flush();
+          return;
+        }
+        const j = jobs[a]!;
         shaOut?.update(reply.data);
         if (reply.lossy) {
           const acc = regionErrors.get(j.region);
           if (acc) mergeAcc(acc, reply.lossy);
           else regionErrors.set(j.region, reply.lossy);
         }
-        const key = `${j.dtype}|${j.length}|${reply.crc}`;
-        const prev = seen.get(key);
-        let rec: ChunkRecord | undefined;
-        if (prev !== undefined) {
-          // Same checksum: confirm byte for byte against the earlier chunk (re-read from the input).
-          const pj = jobs[prev]!;
-          const earlier = await inp.readExact(pj.offset, pj.length, 'input chunk');
-          if (pj.lossyBits !== undefined) roundChunk(earlier, pj.dtype, pj.lossyBits);
-          if (equalBytes(earlier, reply.data)) {
-            const pr = records[prev]!;
-            rec = { payloadOffset: pr.payloadOffset, payloadLength: pr.payloadLength, rawLength: j.length, rawCrc: reply.crc, payloadCrc: pr.payloadCrc, flags: CHUNK_FLAG_DUPLICATE };
-          }
-        }
-        if (!rec) {
-          // written behind: the slot is read into again only once this write is done
-          slot.behind(fh.write(reply.payload, 0, reply.payload.length, writePos));
-          rec = { payloadOffset: writePos, payloadLength: reply.payload.length, rawLength: j.length, rawCrc: reply.crc, payloadCrc: reply.payloadCrc, flags: 0 };
-          writePos += reply.payload.length;
-          // a delta payload decodes against its own base bytes: never the target of a duplicate
-          if (prev === undefined && !isDeltaPayload(reply.payload)) seen.set(key, i);
-        }
-        records.push(rec);
-        doneBytes += j.length;
-        const r = regions[j.region]!;
-        opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });
+        const pos = writePos;
+        // written behind: the slot is read into again only once this write is done
+        if (await addRecord(a, reply.crc, reply.payload.length, reply.payloadCrc, reply.data, isDeltaPayload(reply.payload))) slot.behind(fh.write(reply.payload, 0, reply.payload.length, pos));
       },
     });
 

@@ -7,10 +7,10 @@ import { badInput, TzError } from '../errors';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
-import { runOrdered } from '../pool/ordered';
+import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { isDeltaPayload } from '../codec/index';
-import { FLAG_LOSSY, FOOTER_BYTES, VERSION_DELTA_MAJOR, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
+import { CHUNK_FLAG_DUPLICATE, FLAG_LOSSY, FOOTER_BYTES, VERSION_DELTA_MAJOR, HEADER_BYTES, parseFooter, parseHeader, parseIndex, type ChunkRecord, type IndexJson, type RegionRecord } from './format';
 
 export interface OpenContainer {
   file: InputFile;
@@ -75,37 +75,62 @@ export async function decodeAll(c: OpenContainer, sink: (data: Uint8Array, offse
   // Payloads are read into input slots ahead of decoding, chunks decoded into output slots, and
   // the sink (the output write) runs behind (runOrdered). A payload of our encoder fits its slot
   // (at most 1 + chunk bytes); a larger one gets its own buffer.
+  // Small chunks whose payloads lie back to back share a read, a task and a write (decodeBatch).
+  const chunkBytes = c.index.chunkBytes;
+  const inSlotBytes = chunkBytes + MAX_GROUP + 64;
+  const groups = groupSmall(c.chunks.length, (k) => c.chunks[k]!.rawLength, chunkBytes, (k) => {
+    const ch = c.chunks[k]!, prev = c.chunks[k - 1]!;
+    const delta = c.regionOfChunk(k).baseOffset !== undefined || c.regionOfChunk(k - 1).baseOffset !== undefined;
+    return !delta && !(ch.flags & CHUNK_FLAG_DUPLICATE) && !(prev.flags & CHUNK_FLAG_DUPLICATE) && ch.payloadOffset === prev.payloadOffset + prev.payloadLength && ch.payloadLength <= 65536 + ch.rawLength;
+  });
+  const payloadBytes = (g: number): number => {
+    const [a, b] = groups[g]!;
+    const last = c.chunks[b - 1]!;
+    return b - a > 1 ? last.payloadOffset + last.payloadLength - c.chunks[a]!.payloadOffset : last.payloadLength;
+  };
   let digest: string;
   try {
     await runOrdered<DecodeReply>({
-      file: path, count: c.chunks.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+      file: path, count: groups.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
       readAhead: 4,
-      inSlotBytes: c.index.chunkBytes + 64,
-      outSlotBytes: c.index.chunkBytes,
-      read: async (k, into) => {
+      inSlotBytes,
+      outSlotBytes: chunkBytes,
+      read: async (g, into) => {
+        const k = groups[g]![0];
         const ch = c.chunks[k]!;
-        const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, describeChunk(c, k), ch.payloadLength <= into.length ? into.subarray(0, ch.payloadLength) : undefined);
+        const len = payloadBytes(g);
+        // a payload of our encoder fits its slot (at most 1 + chunk bytes); a larger one gets its own buffer
+        const payload = await c.file.readExact(ch.payloadOffset, len, describeChunk(c, k), len <= into.length ? into.subarray(0, len) : undefined);
         const r = c.regionOfChunk(k);
+        // delta chunks are never grouped
         if (r.baseOffset !== undefined && isDeltaPayload(payload)) {
           if (!opts.readBase) throw new TzError('USAGE', path, `delta .tzip: decoding needs its base ${c.index.base?.name ?? ''}`);
-          baseBytes.set(k, await opts.readBase(r.baseOffset + (k - r.chunk) * c.index.chunkBytes, ch.rawLength));
+          baseBytes.set(g, await opts.readBase(r.baseOffset + (k - r.chunk) * c.index.chunkBytes, ch.rawLength));
         }
         return payload;
       },
-      task: (k, { input: payload, out }) => {
-        const ch = c.chunks[k]!;
-        const base = baseBytes.get(k);
-        baseBytes.delete(k);
-        return { op: 'decode', dtype: c.regionOfChunk(k).dtype, payload, rawLength: ch.rawLength, ...(opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc }), payloadCrc: ch.payloadCrc, sum, out, ...(base ? { base } : {}) };
+      task: (g, { input: payload, out }) => {
+        const [a, b] = groups[g]!;
+        const crcOf = (ch: ChunkRecord) => (opts.checkChunkCrc === false ? {} : { crc: ch.rawCrc });
+        if (b - a > 1) {
+          return { op: 'decodeBatch', payload, out, sum, items: c.chunks.slice(a, b).map((ch, i) => ({ dtype: c.regionOfChunk(a + i).dtype, payloadLength: ch.payloadLength, rawLength: ch.rawLength, payloadCrc: ch.payloadCrc, ...crcOf(ch) })) };
+        }
+        const ch = c.chunks[a]!;
+        const base = baseBytes.get(g);
+        baseBytes.delete(g);
+        return { op: 'decode', dtype: c.regionOfChunk(a).dtype, payload, rawLength: ch.rawLength, ...crcOf(ch), payloadCrc: ch.payloadCrc, sum, out, ...(base ? { base } : {}) };
       },
-      consume: (i, reply, slot) => {
+      consume: (g, reply, slot) => {
+        const [a, b] = groups[g]!;
         const data = reply.data;
         slot.behind(sha.update(data));
         slot.behind(sink(data, pos));
-        pos += data.length;
-        opts.onChunk?.(pos, total, c.regionOfChunk(i));
+        for (let k = a; k < b; k++) {
+          pos += c.chunks[k]!.rawLength;
+          opts.onChunk?.(pos, total, c.regionOfChunk(k));
+        }
       },
-      taskError: (i, e) => (e instanceof ChunkCorrupt ? badInput(path, `corrupted ${describeChunk(c, i)}: ${e.message}`) : e),
+      taskError: (g, e) => (e instanceof ChunkCorrupt ? badInput(path, `corrupted ${describeChunk(c, groups[g]![0] + (e.item ?? 0))}: ${e.message}`) : e),
     });
     digest = await sha.digest();
   } finally {

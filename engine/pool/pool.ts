@@ -51,12 +51,12 @@ export class WorkerPool {
     const { file, execArgv } = workerScript();
     const worker = new Worker(file, execArgv ? { execArgv } : {});
     const slot: Slot = { worker, busy: new Map(), ready: false };
-    worker.on('message', (m: { id: number; ready?: boolean; reply?: unknown; error?: { message: string; corrupt: boolean } }) => {
+    worker.on('message', (m: { id: number; ready?: boolean; reply?: unknown; error?: { message: string; corrupt: boolean; item?: number } }) => {
       if (m.ready) { slot.ready = true; return; }
       const p = slot.busy.get(m.id);
       if (!p) return;
       slot.busy.delete(m.id);
-      if (m.error) p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message) : new Error(m.error.message));
+      if (m.error) p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message, m.error.item) : new Error(m.error.message));
       else p.resolve(m.reply);
     });
     // Every way a worker can end settles the tasks it holds: a promise left pending would let the

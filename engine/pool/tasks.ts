@@ -41,18 +41,35 @@ export interface DecodeTask {
   base?: Uint8Array;
 }
 export interface DecodeReply { data: Uint8Array }
-export type Task = EncodeTask | DecodeTask | WhatIfTask;
+/**
+ * Many small chunks in one task (small tensors): `data` holds them back to back (item k at
+ * items[k].at), each coded on its own exactly as an EncodeTask would, the payloads placed back to
+ * back in `out` (payloads[k] = [start, length] in out).
+ */
+export interface EncodeBatchTask { op: 'encodeBatch'; data: Uint8Array; out: Uint8Array; sum?: ChunkChecksum; items: Array<{ dtype: string; at: number; length: number; phase?: number }> }
+export interface EncodeBatchReply { payloads: Array<[number, number]>; crcs: number[]; payloadCrcs: number[] }
+/** Many small chunks whose payloads lie back to back in `payload`, decoded back to back into `out`. */
+export interface DecodeBatchTask {
+  op: 'decodeBatch'; payload: Uint8Array; out: Uint8Array; sum: ChunkChecksum;
+  items: Array<{ dtype: string; payloadLength: number; rawLength: number; payloadCrc: number; crc?: number }>;
+}
+export type Task = EncodeTask | DecodeTask | WhatIfTask | EncodeBatchTask | DecodeBatchTask;
 
-/** A decode whose output does not match its checksum, or whose payload is not a valid chunk. */
-export class ChunkCorrupt extends Error {}
+/** A decode whose output does not match its checksum, or whose payload is not a valid chunk;
+ *  `item`: which chunk of a batch task. */
+export class ChunkCorrupt extends Error {
+  constructor(message: string, readonly item?: number) { super(message); }
+}
 
 let ready: Promise<void> | undefined;
 export function initTasks(): Promise<void> {
   return (ready ??= initCodec());
 }
 
-export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply {
+export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply | EncodeBatchReply {
   if (t.op === 'whatif') return runWhatIf(t);
+  if (t.op === 'encodeBatch') return runEncodeBatch(t);
+  if (t.op === 'decodeBatch') return runDecodeBatch(t);
   if (t.op === 'encode') {
     const sum = t.sum ?? CHUNK_CHECKSUM;
     if (t.lossyBits !== undefined) {
@@ -93,6 +110,66 @@ function local(a: Uint8Array): Uint8Array {
   const v = localBuf.subarray(0, a.length);
   v.set(a);
   return v;
+}
+
+// Batches are coded in thread-local memory and copied in and out of the shared slots once, whole:
+// their items start at arbitrary offsets, and V8 copies unaligned views of shared memory byte by byte.
+let batchIn: Uint8Array = new Uint8Array(0);
+let batchOut: Uint8Array = new Uint8Array(0);
+function scratchOf(buf: Uint8Array, len: number): Uint8Array {
+  return buf.length >= len ? buf : new Uint8Array(Math.max(len, 2 * buf.length));
+}
+
+function runEncodeBatch(t: EncodeBatchTask): EncodeBatchReply {
+  const sum = t.sum ?? CHUNK_CHECKSUM;
+  batchIn = scratchOf(batchIn, t.data.length);
+  const data = batchIn.subarray(0, t.data.length);
+  data.set(t.data);
+  let room = 0;
+  for (const it of t.items) room += it.length + 1;
+  batchOut = scratchOf(batchOut, room);
+  const payloads: Array<[number, number]> = [];
+  const crcs: number[] = [];
+  const payloadCrcs: number[] = [];
+  let pos = 0;
+  for (const it of t.items) {
+    const chunk = data.subarray(it.at, it.at + it.length);
+    const p = encodeChunk(chunk, it.dtype, undefined, it.phase ?? 0, batchOut.subarray(pos));
+    if (p.buffer !== batchOut.buffer || p.byteOffset !== batchOut.byteOffset + pos) batchOut.set(p, pos);
+    payloads.push([pos, p.length]);
+    crcs.push(chunkChecksum(sum, chunk));
+    payloadCrcs.push(chunkChecksum(sum, batchOut.subarray(pos, pos + p.length)));
+    pos += p.length;
+  }
+  if (pos > t.out.length) throw new Error('encodeBatch: payloads do not fit the output slot');
+  t.out.set(batchOut.subarray(0, pos));
+  return { payloads, crcs, payloadCrcs };
+}
+
+function runDecodeBatch(t: DecodeBatchTask): DecodeReply {
+  const payload = t.payload.buffer instanceof SharedArrayBuffer ? local(t.payload) : t.payload;
+  let raw = 0;
+  for (const it of t.items) raw += it.rawLength;
+  if (raw > t.out.length) throw new Error('decodeBatch: chunks do not fit the output slot');
+  batchOut = scratchOf(batchOut, raw);
+  let at = 0;
+  let o = 0;
+  t.items.forEach((it, k) => {
+    const p = payload.subarray(at, at + it.payloadLength);
+    if (p.length !== it.payloadLength || chunkChecksum(t.sum, p) !== it.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch', k);
+    const dst = batchOut.subarray(o, o + it.rawLength);
+    try {
+      decodeChunkInto(p, it.dtype, it.rawLength, dst);
+    } catch (e) {
+      if (e instanceof CodecError) throw new ChunkCorrupt(`corrupted chunk data (${e.message})`, k);
+      throw e;
+    }
+    if (it.crc !== undefined && chunkChecksum(t.sum, dst) !== it.crc) throw new ChunkCorrupt('chunk checksum mismatch', k);
+    at += it.payloadLength;
+    o += it.rawLength;
+  });
+  t.out.set(batchOut.subarray(0, raw));
+  return { data: t.out.subarray(0, raw) };
 }
 
 function runWhatIf(t: WhatIfTask): WhatIfReply {

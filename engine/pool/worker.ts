@@ -31,7 +31,7 @@ function runCoder(port: MessagePort): void {
       for (const v of Object.values(reply)) if (v instanceof Uint8Array && v.buffer instanceof ArrayBuffer && !transfer.includes(v.buffer)) transfer.push(v.buffer);
       port.postMessage({ id: msg.id, reply }, transfer);
     } catch (e) {
-      port.postMessage({ id: msg.id, error: { message: (e as Error).message, corrupt: e instanceof ChunkCorrupt } });
+      port.postMessage({ id: msg.id, error: { message: (e as Error).message, corrupt: e instanceof ChunkCorrupt, ...(e instanceof ChunkCorrupt && e.item !== undefined ? { item: e.item } : {}) } });
     }
   });
 }

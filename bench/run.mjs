@@ -12,8 +12,11 @@
 // are comparable on a shared machine.
 // usage: npm run bench [-- --mb 505] [--rounds 3] [--shapes bf16,f32,cleanf32,small] [--skip-corpus]
 //        [--profile]  (one 1-thread compress and decompress per shape under --cpu-prof: top costs)
+//        [--huge [--gb 20]]  a sharded BF16 model on disk (bench/out/huge: 4 shards, real values, not
+//                    tmpfs): compress the index (all shards), verify, decompress, MB/s per phase next to
+//                    the disk's read speed (dd to /dev/null), peak RSS next to a 200 MB file's; deleted after
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeShape } from './shapes.mjs';
@@ -74,6 +77,7 @@ if (!existsSync(CLI)) execFileSync('npm', ['run', 'build'], { stdio: 'inherit' }
 const shm = '/dev/shm';
 const useShm = existsSync(shm) && (() => { try { return statfsSync(shm).bavail * statfsSync(shm).bsize > 4 * MB * 1e6 + 1e9; } catch { return false; } })();
 const work = mkdtempSync(path.join(useShm ? shm : tmpdir(), 'tensorzip-bench-'));
+if (args.includes('--huge')) { huge(Number(opt('gb', '20'))); process.exit(0); }
 const ROUNDS = Number(opt('rounds', opt('repeats', '3')));
 try {
   if (!args.includes('--skip-corpus')) {
@@ -189,5 +193,49 @@ function profile(kind, f) {
     }
     console.log(`## Profile: ${kind}, ${what}, 1 thread (${total.toFixed(0)} ms busy over all threads; self time)\n`);
     printTable(['function', 'ms', 'share'], [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => [k, v.toFixed(0), `${((100 * v) / total).toFixed(1)}%`]));
+  }
+}
+
+function huge(gb) {
+  const dir = path.resolve('bench/out/huge');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    const shards = 4;
+    const weightMap = {};
+    let bytes = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 1; i <= shards; i++) {
+      const name = `model-${String(i).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+      const g = writeShape('bf16', path.join(dir, name), (gb * 1000) / shards, `s${i}.`);
+      for (const t of g.names) weightMap[t] = name;
+      bytes += g.bytes;
+    }
+    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: bytes }, weight_map: weightMap }, null, 2));
+    console.log(`## Huge: ${(bytes / 1e9).toFixed(1)} GB in ${shards} shards on disk (${dir}), written in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(0)} s\n`);
+    const idx = path.join(dir, 'model.safetensors.index.json');
+    const mb = (sec) => (bytes / 1e6 / sec).toFixed(0);
+    const rows = [];
+    const disk = timed(`for f in ${dir}/*.safetensors; do dd if=$f of=/dev/null bs=4M status=none; done`);
+    rows.push(['disk read (dd to /dev/null, all shards)', mb(disk.wall), '']);
+    const c = timed(`node ${CLI} compress --threads 2 --force ${idx}`);
+    rows.push(['tensorzip compress (index: all shards), 2 threads', mb(c.wall), c.rssMB?.toFixed(0) ?? '']);
+    let tz = 0;
+    for (const f of readdirSync(dir)) if (f.endsWith('.tzip')) tz += size(path.join(dir, f));
+    const v = timed(`for f in ${dir}/*.safetensors.tzip; do node ${CLI} verify --threads 2 $f || exit 1; done`);
+    rows.push(['tensorzip verify (all shards), 2 threads', mb(v.wall), '']);
+    for (const f of readdirSync(dir)) if (f.endsWith('.safetensors')) rmSync(path.join(dir, f)); // room for the decompressed shards
+    const d = timed(`for f in ${dir}/*.safetensors.tzip; do node ${CLI} decompress --threads 2 --force $f || exit 1; done`);
+    rows.push(['tensorzip decompress (all shards), 2 threads', mb(d.wall), d.rssMB?.toFixed(0) ?? '']);
+    const small = path.join(work, 'rss200.safetensors');
+    writeShape('bf16', small, 200);
+    const cs = timed(`node ${CLI} compress --threads 2 --force -o ${small}.tzip ${small}`);
+    const ds = timed(`node ${CLI} decompress --threads 2 --force -o ${small}.back ${small}.tzip`);
+    rows.push(['(200 MB file) compress / decompress peak RSS', '', `${cs.rssMB?.toFixed(0)} / ${ds.rssMB?.toFixed(0)}`]);
+    printTable(['phase', 'MB/s', 'peak RSS MB'], rows);
+    console.log(`size ${pct(tz, bytes)}; peak RSS ${c.rssMB?.toFixed(0)} / ${d.rssMB?.toFixed(0)} MB (compress / decompress) against ${cs.rssMB?.toFixed(0)} / ${ds.rssMB?.toFixed(0)} MB for 200 MB`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }

@@ -89,8 +89,8 @@ function smallTensors(bytes) {
   return out;
 }
 
-/** Writes one of the shapes; returns { bytes, tensors }. */
-export function writeShape(kind, out, megabytes) {
+/** Writes one of the shapes (tensor names prefixed with `prefix`); returns { bytes, tensors, names }. */
+export function writeShape(kind, out, megabytes, prefix = '') {
   const target = megabytes * 1e6;
   const el = kind === 'bf16' ? 2 : 4;
   const tensors = kind === 'small' ? smallTensors(target) : llamaTensors(el, target);
@@ -99,7 +99,7 @@ export function writeShape(kind, out, megabytes) {
   let off = 0;
   for (const [name, shape] of tensors) {
     const b = shape.reduce((a, c) => a * c, 1) * el;
-    header[name] = { dtype, shape, data_offsets: [off, off + b] };
+    header[prefix + name] = { dtype, shape, data_offsets: [off, off + b] };
     off += b;
   }
   let json = JSON.stringify(header);
@@ -130,7 +130,7 @@ export function writeShape(kind, out, megabytes) {
     left -= n;
   }
   closeSync(fd);
-  return { bytes: 8 + json.length + off, tensors: tensors.length };
+  return { bytes: 8 + json.length + off, tensors: tensors.length, names: Object.keys(header) };
 }
 
 if (process.argv[1] && process.argv[1].endsWith('shapes.mjs')) {

@@ -134,6 +134,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       consume: async (g, reply, slot) => {
         const [a, b] = groups[g]!;
         if ('payloads' in reply) {
+          shaOut?.update(slot.input); // lossless chunks of a lossy file: their bytes as they are
           // payloads lie back to back in the slot: each run of written (not duplicate) ones is one write
           const base = jobs[a]!.offset;
           let runStart = -1, runEnd = -1, runPos = 0;

@@ -94,3 +94,49 @@ test('OrderedHasher: the hashing worker gives the SHA-256 of the chunks in call 
     await h.close();
   }
 });
+
+test('small tensors share tasks: same .tzip with 1 and 2 threads, bit-exact back, a corrupted one named', { skip: !HAVE_WORKER && 'dist/worker.js not built' }, async () => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { safetensorsBytes } = await import('../helpers/safetensors');
+  const { compressFile, decompressFile, infoFile } = await import('../../engine/api');
+  const { mulberry32 } = await import('../helpers/random');
+  const dir = mkdtempSync(path.join(tmpdir(), 'tz-small-'));
+  try {
+    const r = mulberry32(7);
+    // 600 tensors of 4-400 bytes (and one of 100 KiB in the middle): many small-chunk groups
+    const tensors = Array.from({ length: 600 }, (_, i) => {
+      const n = i === 300 ? 25600 : 1 + Math.floor(r() * 100);
+      const f = new Float32Array(n).map(() => (r() - 0.5) * 0.1);
+      return { name: `t${i}`, dtype: 'F32', shape: [n], data: new Uint8Array(f.buffer) };
+    });
+    const file = path.join(dir, 'small.safetensors');
+    const bytes = safetensorsBytes(tensors);
+    writeFileSync(file, bytes);
+    await compressFile(file, { output: `${file}.1.tzip`, threads: 1 });
+    await compressFile(file, { output: `${file}.2.tzip`, threads: 2 });
+    const tz = readFileSync(`${file}.1.tzip`);
+    assert.ok(tz.equals(readFileSync(`${file}.2.tzip`)), '.tzip differs between 1 and 2 threads');
+    for (const threads of [1, 2]) {
+      await decompressFile(`${file}.1.tzip`, { output: `${file}.${threads}.back`, threads });
+      assert.ok(readFileSync(`${file}.${threads}.back`).equals(Buffer.from(bytes)), `round trip with ${threads} threads`);
+    }
+    // corrupt one payload byte of tensor t123 (a chunk inside a group)
+    const info = await infoFile(`${file}.1.tzip`);
+    assert.ok(info.regions.some((x) => x.name === 't123'));
+    const { openContainer } = await import('../../engine/container/read');
+    const c = await openContainer(`${file}.1.tzip`);
+    const ri = c.index.regions.findIndex((x) => x.name === 't123');
+    const ch = c.chunks[c.index.regions[ri]!.chunk]!;
+    await c.file.close();
+    const bad = Buffer.from(tz);
+    bad[ch.payloadOffset + ch.payloadLength - 1] ^= 0x55;
+    writeFileSync(`${file}.bad.tzip`, bad);
+    for (const threads of [1, 2]) {
+      await assert.rejects(decompressFile(`${file}.bad.tzip`, { output: `${file}.bad.back`, threads, force: true }), (e: unknown) => e instanceof TzError && e.code === 'BAD_INPUT' && /tensor "t123"/.test(e.message));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

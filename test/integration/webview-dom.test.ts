@@ -77,7 +77,13 @@ async function openPage(): Promise<{ page: Page; problems: string[] }> {
   return { page, problems };
 }
 
-const send = (page: Page, msg: HostToWebview) => page.evaluate((m) => window.postMessage(m, '*'), msg);
+// Posts a host message and resolves once the page has handled it and rendered (the view renders at
+// most once per animation frame, so a read straight after the post can see the previous frame).
+const send = (page: Page, msg: HostToWebview) =>
+  page.evaluate((m) => {
+    window.postMessage(m, '*');
+    return new Promise<void>((r) => setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(() => r())), 0));
+  }, msg);
 
 test('model view: real analysis renders summary, chart, histogram and table under a strict CSP', { skip, timeout: 120_000 }, async (t) => {
   if (!existsSync(FILE)) return t.skip('no ../shared/corpus');

@@ -27,7 +27,7 @@ test(`e2e cancel: cancelling the compress of a ${MIB} MiB file leaves no partial
     // Cancel once the job is really under way (some bytes written), not while it is queued.
     const shown = await waitFor('compress under way', async () => {
       const t = (await toast.innerText().catch(() => '')).replace(/\s+/g, ' ');
-      const pct = Number(/· (\d+)% ·/.exec(t)?.[1] ?? 0);
+      const pct = Number(/(\d+)% ·/.exec(t)?.[1] ?? 0);
       if (/Compressed 1 of 1/.test((await s.notifications()).join('\n'))) throw new Error(`the compress finished before it could be cancelled; raise TENSORZIP_E2E_CANCEL_MIB`);
       return pct >= 2 ? t : null;
     }, 120_000, 200);

@@ -1,7 +1,7 @@
 /**
  * The language server in a real VS Code: a broken `model.safetensors.index.json` (a shard missing
  * after a partial download, a tensor its shard does not hold) shows both problems in the Problems
- * panel, naming the shard and the tensor.
+ * panel, naming the shard and the tensor, and the index carries its CodeLenses.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +38,18 @@ test('e2e language server: a broken index shows its problems in the Problems pan
       assert.ok(texts.some((x) => /model\.safetensors\.index\.json/.test(x)), `the file row: ${texts.join(' | ')}`);
       assert.ok(texts.filter((x) => /tensorzip/.test(x)).length >= 2, 'problems come from the tensorzip source');
       await s.screenshot('problems-panel');
+      // The index's CodeLenses, above its weight_map, in the editor itself.
+      const lenses = await waitFor(
+        'the CodeLenses on the index',
+        async () => {
+          const all = (await s.page.locator('.monaco-editor .codelens-decoration').allInnerTexts()).join(' | ');
+          return /Open whole-model view/.test(all) && /Compress all shards \(2\)/.test(all) ? all : null;
+        },
+        60_000,
+        500,
+      );
+      assert.doesNotMatch(lenses, /Verify all shards/, 'no .tzip exists, so no verify lens');
+      await s.screenshot('codelens');
     },
   );
 });

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type JobKind } from '../protocol/webview';
+import { tensorFromFragment } from '../protocol/lang';
 import { webviewShell } from './webviewHtml';
 import { ModelSession } from './modelSession';
 import type { JobOutcome, JobRunner, JobSpec } from './jobs';
@@ -111,6 +112,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   }
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
+    // a workspace symbol's target (protocol/lang.ts tensorUri): open the file with that tensor selected
+    const tensor = tensorFromFragment(uri.fragment);
+    if (tensor !== undefined) this.pendingSelect.set(uri.toString(), tensor);
     const session = new ModelSession(uri, this.deps.server, this.deps.log);
     const running = uri.scheme === 'file' ? this.deps.jobs.activeOn(uri.fsPath) : undefined;
     if (running) session.job = running;

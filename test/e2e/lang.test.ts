@@ -1,7 +1,8 @@
 /**
  * The language server in a real VS Code: a broken `model.safetensors.index.json` (a shard missing
  * after a partial download, a tensor its shard does not hold) shows both problems in the Problems
- * panel, naming the shard and the tensor, and the index carries its CodeLenses.
+ * panel, naming the shard and the tensor; the index carries its CodeLenses; a workspace symbol opens
+ * its shard's model view with the tensor selected.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +51,20 @@ test('e2e language server: a broken index shows its problems in the Problems pan
       );
       assert.doesNotMatch(lenses, /Verify all shards/, 'no .tzip exists, so no verify lens');
       await s.screenshot('codelens');
+
+      // Go to Symbol in Workspace finds a tensor inside a shard and opens the model view with it selected.
+      const wanted = 'model.layers.2.mlp.down_proj.weight';
+      await s.page.keyboard.press('F1');
+      const input = s.page.locator('.quick-input-widget .quick-input-box input').first();
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(`#${wanted}`);
+      const pick = s.page.locator('.quick-input-widget .monaco-list-row', { hasText: wanted }).first();
+      await pick.waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match(await pick.innerText(), /model-00003-of-00003\.safetensors/, 'the symbol names its shard');
+      await pick.click();
+      const wv = s.webview();
+      await wv.locator(`#tz-table-body .tz-row[aria-selected="true"][data-name="${wanted}"]`).waitFor({ timeout: 60_000 });
+      await s.screenshot('workspace-symbol-selected');
     },
   );
 });

@@ -89,8 +89,7 @@ function payloadKinds(p: Uint8Array, rawLength: number, out: Set<string>): void 
   }
   if (mode === MODE_ULPG) {
     out.add('delta ULPG');
-    const w = u8();
-    u8();
+    pos += 2; // width, mantissa bits
     const groups = u8();
     for (let g = 0; g < groups; g++) {
       const len = varint();

@@ -11,13 +11,10 @@ import { decompressFile, verifyFile } from '../../engine/api';
 import { TzError } from '../../engine/errors';
 import { kindsOf } from '../helpers/payloadKinds';
 import { tempDir } from '../helpers/safetensors';
+import type { GoldenManifest } from '../../scripts/make-golden.mjs';
 
 const GOLDEN = path.resolve(__dirname, '../golden');
-interface Manifest {
-  containers: Record<string, { sha256: string; bytes: number; original: string; originalSha256: string; base?: string; baseSha256?: string; kinds: string[] }>;
-  refuse: Array<{ file: string; code: string; message: string }>;
-}
-const manifest = JSON.parse(readFileSync(path.join(GOLDEN, 'manifest.json'), 'utf8')) as Manifest;
+const manifest = JSON.parse(readFileSync(path.join(GOLDEN, 'manifest.json'), 'utf8')) as GoldenManifest;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 test('golden: every committed container decodes to its recorded original and verifies', async () => {
@@ -86,7 +83,8 @@ test('golden: every refusal case is refused by decompress and verify with its on
 test('golden: the current writer makes the committed files byte for byte (scripts/make-golden.mjs)', async () => {
   const tmp = tempDir('tz-golden-make-');
   try {
-    const { makeGolden } = (await import('../../scripts/make-golden.mjs')) as { makeGolden: (dir: string) => Promise<Manifest> };
+    // imported when run: the script has top-level await (its command-line part)
+    const { makeGolden } = await import('../../scripts/make-golden.mjs');
     const made = await makeGolden(tmp.dir);
     const files = readdirSync(GOLDEN).filter((n) => n !== 'README.md');
     assert.deepEqual(readdirSync(tmp.dir).sort(), files.sort(), 'the script makes exactly the committed files');

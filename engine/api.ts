@@ -47,7 +47,7 @@ export interface CompressOptions extends JobOptions {
   lossyInclude?: string[];
   /** lossy mode: tensor-name globs always kept lossless */
   lossyExclude?: string[];
-  /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/format.md, "Lossy mode" */
+  /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/measurements.md, "Lossy mode" */
   lossyBlock?: number;
   /** per-chunk checksum: XXH32 (default, format 2.0) or CRC-32 (as in 1.x files) */
   chunkChecksum?: 'crc32' | 'xxh32';

@@ -26,7 +26,7 @@ export interface EncodeOptions {
   minRansGain: number;
   /** zstd level for the LZ candidate on tensor chunks up to 512 KiB (rare tables like an STFT basis,
    *  where optimal parsing pays), on larger tensor chunks, and on structure ("RAW") bytes up to
-   *  128 KiB and above. zstd-wasm runs at about 1 MB/s at level 19, 7 MB/s at 6-9. */
+   *  128 KiB and above (level speeds: docs/measurements.md, "ZSTD candidate"). */
   zstdLevel: number;
   zstdLevelLarge: number;
   zstdLevelRaw: number;
@@ -62,7 +62,7 @@ function concat(parts: Parts, into?: Uint8Array): Uint8Array {
   for (const p of parts) len += p.length;
   if (into && into.length >= len && into.buffer instanceof SharedArrayBuffer) {
     // V8 copies into or out of shared memory byte by byte unless source and destination are
-    // equally aligned (about 20x slower than memmove): join in local scratch, then copy once,
+    // equally aligned (far slower than memmove): join in local scratch, then copy once,
     // both sides starting 8-byte aligned (callers' slots are).
     const s = scratch(len);
     joinInto(parts, s);

@@ -28,8 +28,8 @@ export function chooseScale(n: number): number {
   return Math.max(1, Math.min(MAX_SCALE, bits));
 }
 
-/** Lanes: 16 on long planes (the SIMD decoder overlaps four vectors' table lookups; +32 bytes of
- *  states is under 0.02% of such a plane's code), 8 from 1 KiB, one below. */
+/** Lanes: 16 on long planes (the SIMD decoder overlaps four vectors' table lookups, for 32 more
+ *  bytes of states), 8 from 1 KiB, one below (docs/measurements.md, "rANS"). */
 export function chooseWays(n: number): number {
   return n >= 65536 ? 16 : n >= 1024 ? 8 : 1;
 }

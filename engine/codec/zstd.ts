@@ -28,7 +28,7 @@ function loadBinary(): Uint8Array {
 
 /**
  * Instantiates zstd on first use, synchronously: most chunks of weights never need it, and compiling
- * its 250 KB of wasm costs each thread 25-40 ms of start-up. Emscripten's instantiateWasm hook lets
+ * its wasm is a noticeable part of each thread's start-up. Emscripten's instantiateWasm hook lets
  * the module be built with the synchronous WebAssembly API; the runtime then initialises at once.
  */
 function requireReady(): void {

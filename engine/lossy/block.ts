@@ -1,5 +1,5 @@
 /**
- * Measurement of NeuZip's block normalisation (it is not written into files; see docs/format.md,
+ * Measurement of NeuZip's block normalisation (it is not written into files; see docs/measurements.md,
  * "Lossy mode"). Each block of n values is divided by the mantissa part s in [1, 2) of its absolute
  * maximum (8 bits per block in NeuZip), rounded to k mantissa bits, and on decoding multiplied by s
  * and rounded back to the dtype. The block maximum then survives exactly; everything else gets the

@@ -23,9 +23,11 @@ export function checkLossyOptions(file: string | undefined, o: LossyOptions): vo
     if (!Number.isInteger(o.lossyBlock) || o.lossyBlock < BLOCK_MIN || o.lossyBlock > BLOCK_MAX) {
       throw new TzError('USAGE', file, `lossy block must be an integer from ${BLOCK_MIN} to ${BLOCK_MAX}, got ${o.lossyBlock}`);
     }
-    // Measured on the corpus (docs/format.md, "Lossy mode"): a small RMSE gain for 0.6-2.6% more
-    // size, the per-value bound lost, and a format extension needed; analyze --what-if measures it.
-    throw new TzError('UNSUPPORTED', file, 'block normalisation is not written into .tzip files (measured on real weights: 0.1-3.7 dB less noise for 0.6-2.6% more size, no per-value error bound, and it would need a new format; see `analyze --what-if --lossy-block n` and docs/format.md)');
+    // docs/measurements.md, "Lossy mode": a small RMSE gain for more size, the per-value bound lost,
+    // and a format extension needed; analyze --what-if measures it.
+    throw new TzError('UNSUPPORTED', file, 'block normalisation is not written into .tzip files (measured on real weights: ' +
+      '0.1-3.7 dB less noise for 0.6-2.6% more size, no per-value error bound, and it would need a new format; ' +
+      'see `analyze --what-if --lossy-block n` and docs/measurements.md)');
   }
   if ((o.lossyInclude?.length || o.lossyExclude?.length) && o.lossyBits === undefined) {
     throw new TzError('USAGE', file, '--lossy-include/--lossy-exclude need --lossy-bits');

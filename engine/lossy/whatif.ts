@@ -45,7 +45,7 @@ export interface WhatIfPoint {
   /** null when nothing is rounded at this k */
   error: ErrorSummary | null;
   /** with options.block: the error with block normalisation, and a lower bound of its size (the
-   *  plain size plus 1 byte per block; coding the normalised values measured 0.3-1.3% above it) */
+   *  plain size plus 1 byte per block; coding the normalised values costs more, docs/measurements.md) */
   block?: { bytesAtLeast: number; error: ErrorSummary };
 }
 

@@ -2,7 +2,7 @@
  * A fixed-size pool of worker threads running codec tasks (engine/pool/tasks.ts). Results come
  * back as promises; callers keep order themselves. With size 1 the work runs inline on the
  * calling thread (no worker), which is what "--threads 1" means; with more, tasks also run inline
- * until the first worker has booted (Node takes ~50 ms per worker), so the start of a job does
+ * until the first worker has booted (Node takes a while to boot one), so the start of a job does
  * not leave the machine idle. A crashed worker fails its task and is replaced.
  */
 import { existsSync } from 'node:fs';

@@ -21,7 +21,7 @@ function runHasher(port: MessagePort): void {
 
 function runCoder(port: MessagePort): void {
   // Tells the pool this thread can take work; until a worker says so, the pool codes on the calling
-  // thread (which would otherwise wait ~50 ms for Node to boot the workers).
+  // thread (which would otherwise wait for Node to boot the workers).
   void initTasks().then(() => port.postMessage({ ready: true }), () => undefined);
   port.on('message', async (msg: { id: number; task: Task }) => {
     try {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { analyzeFile } from '../../engine/analysis/analyze';
 import { layerOf } from '../../engine/analysis/layers';
-import { CORPUS, NO_CORPUS, gaussianF32, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
+import { CORPUS, NO_CORPUS, gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -129,6 +129,74 @@ describe('analysis on synthetic data', () => {
     assert.equal(b!.distinctValues! > 100, true);
     assert.deepEqual(fa.layers.map((l) => [l.name, l.tensors]), [['model.layers.0', 2], ['model.layers.1', 1], ['lm_head', 1]]);
     assert.equal(fa.parameters, 4096 + 8 + 4096 + 4);
+  });
+
+  test('F16 subnormals have their value (m * 2^-24): min, max, mean and the count', async () => {
+    // 0x0001 = 2^-24, 0x03ff = 1023 * 2^-24, 0x8200 = -512 * 2^-24 (subnormals), 0x3c00 = 1, 0x0000 = 0
+    const bits = new Uint16Array([0x0001, 0x03ff, 0x8200, 0x3c00, 0x0000, 0x03ff]);
+    const p = writeFile(tmp.dir, 'f16sub.safetensors', safetensorsBytes([{ name: 'h', dtype: 'F16', shape: [6], data: new Uint8Array(bits.buffer) }]));
+    const [t] = (await analyzeFile(p)).tensors;
+    const u = 2 ** -24;
+    assert.equal(t!.subnormals, 4);
+    assert.equal(t!.zeros, 1);
+    assert.equal(t!.min, -512 * u);
+    assert.equal(t!.max, 1);
+    assert.ok(Math.abs(t!.mean! - (u + 1023 * u - 512 * u + 1 + 0 + 1023 * u) / 6) < 1e-15, `mean ${t!.mean}`);
+  });
+
+  test('mantissa entropy: exact for 16-bit floats, the sum of the parts for F32 (independent reference)', async () => {
+    const r = rng(31);
+    const n = 4096;
+    // BF16 / F16: mantissas from a skewed distribution over a few values, any exponent
+    const ref = (m: number[]): number => {
+      const c = new Map<number, number>();
+      for (const v of m) c.set(v, (c.get(v) ?? 0) + 1);
+      let h = 0;
+      for (const k of c.values()) h -= (k / m.length) * Math.log2(k / m.length);
+      return h;
+    };
+    const pick = (): number => { const x = r(); return x < 0.5 ? 0 : x < 0.75 ? 1 : x < 0.875 ? 5 : 100; };
+    const bf = new Uint16Array(n), f16 = new Uint16Array(n), f32 = new Uint32Array(n);
+    const mb: number[] = [], mh: number[] = [], mfHi: number[] = [], mfLo: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = pick() & 0x7f;
+      bf[i] = (r() < 0.5 ? 0x8000 : 0) | ((120 + Math.floor(r() * 8)) << 7) | m;
+      mb.push(m);
+      const m10 = pick() * 7;
+      f16[i] = (r() < 0.5 ? 0x8000 : 0) | ((10 + Math.floor(r() * 8)) << 10) | m10;
+      mh.push(m10);
+      const hi = pick(), lo = Math.floor(r() * 3) * 1000;
+      f32[i] = (((120 + Math.floor(r() * 8)) << 23) | (hi << 16) | lo) >>> 0;
+      mfHi.push(hi);
+      mfLo.push(lo);
+    }
+    const p = writeFile(tmp.dir, 'mant.safetensors', safetensorsBytes([
+      { name: 'bf', dtype: 'BF16', shape: [n], data: new Uint8Array(bf.buffer) },
+      { name: 'h', dtype: 'F16', shape: [n], data: new Uint8Array(f16.buffer) },
+      { name: 'f', dtype: 'F32', shape: [n], data: new Uint8Array(f32.buffer) },
+    ]));
+    const [a, b, c] = (await analyzeFile(p)).tensors;
+    assert.ok(Math.abs(a!.mantissaEntropy! - ref(mb)) < 1e-9, `BF16 ${a!.mantissaEntropy} vs ${ref(mb)}`);
+    assert.ok(Math.abs(b!.mantissaEntropy! - ref(mh)) < 1e-9, `F16 ${b!.mantissaEntropy} vs ${ref(mh)}`);
+    assert.ok(Math.abs(c!.mantissaEntropy! - (ref(mfHi) + ref(mfLo))) < 1e-9, `F32 ${c!.mantissaEntropy} vs ${ref(mfHi) + ref(mfLo)}`);
+    assert.ok(ref(mb) > 1.5 && ref(mb) < 1.8, 'the reference is not trivial');
+  });
+
+  test('quick mode scales sampled counts to the whole tensor (exponent histogram, zeros)', async () => {
+    const n = 1 << 20; // 2 MiB of BF16: sampled (16 windows of 64 KiB) in quick mode
+    const w = toBF16Bytes(gaussianF32(n, 0.02, 41));
+    const u = new Uint16Array(w.buffer);
+    for (let i = 0; i < n; i += 4) u[i] = 0; // every fourth value zero
+    const p = writeFile(tmp.dir, 'quick.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [n], data: w }]));
+    const [full] = (await analyzeFile(p)).tensors;
+    const [quick] = (await analyzeFile(p, { quick: true })).tensors;
+    assert.equal(quick!.estimate, true);
+    const total = (h: number[]): number => h.reduce((x, y) => x + y, 0);
+    assert.equal(total(full!.exponentHistogram!), n);
+    assert.ok(Math.abs(total(quick!.exponentHistogram!) - n) < 1e-6 * n, `quick histogram counts ${total(quick!.exponentHistogram!)} of ${n} elements`);
+    assert.equal(full!.zeros, n / 4);
+    assert.ok(Math.abs(quick!.zeros! - n / 4) < 0.01 * n, `quick zeros ${quick!.zeros}`);
+    assert.ok(Math.abs(quick!.boundBytes - full!.boundBytes) < 0.02 * full!.boundBytes, `quick bound ${quick!.boundBytes} vs ${full!.boundBytes}`);
   });
 
   test('layer naming conventions', () => {

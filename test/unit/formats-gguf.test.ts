@@ -6,7 +6,7 @@ import { ggufReader, GGML_TYPES, type ArraySummary } from '../../engine/formats/
 import { openModel } from '../../engine/formats/index';
 import { TzError } from '../../engine/errors';
 import { CORPUS, HAS_CORPUS, checkLayout, safetensorsHeader, fuzzFile, tempFile } from './formats-helpers';
-import { gguf } from '../helpers/gguf';
+import { G, gguf } from '../helpers/gguf';
 
 const skip = !HAS_CORPUS && 'no ../shared/corpus';
 
@@ -108,6 +108,50 @@ test('quantized types: block layout, bits per weight, sizes; unknown types opaqu
     for (const x of l.tensors) assert.equal((x.offset - (l.metadata as { dataOffset: number }).dataOffset) % 64, 0);
   } finally {
     done();
+  }
+});
+
+test('alignment: the data section starts at the next multiple of general.alignment, each tensor at its offset there', async () => {
+  for (const alignment of [8, 64, 256]) {
+    // a name length that puts the end of the tensor infos where rounding to 32 (the default) differs
+    for (let pad = 0; pad < 64; pad++) {
+      const a = new Float32Array([1, 2, 3, 4, 5]);
+      const b = new Float32Array([7, 8, 9]);
+      const h = new G();
+      h.raw(Buffer.from('GGUF')).u32(3).u64(2).u64(2);
+      h.str('general.alignment').u32(4).u32(alignment);
+      h.str('general.name').u32(8).str('x'.repeat(pad));
+      h.str('a').u32(1).u64(5).u32(0).u64(0);
+      h.str('b').u32(1).u64(3).u32(0).u64(Math.ceil(20 / alignment) * alignment);
+      const end = h.length;
+      const start = Math.ceil(end / alignment) * alignment;
+      if (start === Math.ceil(end / 32) * 32) continue;
+      const file = Buffer.alloc(start + Math.ceil(20 / alignment) * alignment + 12, 0xee);
+      h.build().copy(file, 0);
+      Buffer.from(a.buffer).copy(file, start);
+      Buffer.from(b.buffer).copy(file, start + Math.ceil(20 / alignment) * alignment);
+      const { file: f, done } = tempFile(`align${alignment}.gguf`, file);
+      try {
+        const l = await ggufReader.read(f);
+        assert.equal((l.metadata as { dataOffset: number }).dataOffset, start, `alignment ${alignment}`);
+        const got = Object.fromEntries(l.tensors.map((t) => [t.name, new Float32Array(new Uint8Array(file.subarray(t.offset, t.offset + t.bytes)).buffer)]));
+        assert.deepEqual([...got.a!], [...a], `alignment ${alignment}: tensor a read at its place`);
+        assert.deepEqual([...got.b!], [...b], `alignment ${alignment}: tensor b read at its place`);
+      } finally {
+        done();
+      }
+      break;
+    }
+  }
+  // a tensor offset that is not a multiple of the alignment is refused
+  const h = new G();
+  h.raw(Buffer.from('GGUF')).u32(3).u64(1).u64(1).str('general.alignment').u32(4).u32(64).str('a').u32(1).u64(8).u32(0).u64(32);
+  const mis = Buffer.concat([h.build(), Buffer.alloc(256)]);
+  const { file: f2, done: d2 } = tempFile('misaligned.gguf', mis);
+  try {
+    await assert.rejects(ggufReader.read(f2), (e: unknown) => e instanceof TzError && /not a multiple of the alignment 64/.test(e.message));
+  } finally {
+    d2();
   }
 });
 

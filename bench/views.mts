@@ -21,7 +21,7 @@ import { createMessageConnection, ProgressType, StreamMessageReader, StreamMessa
 import { openModel } from '../engine/formats/index';
 import { rowsFromLayout } from '../client/header';
 import { webviewShell } from '../client/webviewHtml';
-import { indexByName, mergeRows, stripRows } from '../webview/model/table';
+import { indexByName, mergeRows, stripRows } from '../shared/rows';
 import { tensorRowFromAnalysis, type HostToWebview, type TensorRow } from '../protocol/webview';
 import type { AnalyzePartialResult, FileAnalysis } from '../protocol/server';
 

@@ -17,7 +17,7 @@ import { compressFile, decompressFile, infoFile, verifyFile } from '../engine/ap
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { removeStaleTemps } from '../engine/container/output';
 import { describeError, TzError } from '../engine/errors';
-import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../client/paths';
+import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
 import type { Command } from './commands';
 import { threadsOpt } from './options';
 

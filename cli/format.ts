@@ -1,6 +1,6 @@
 /** Plain-text rendering for the CLI: sizes, percentages and aligned tables. */
 import type { FileAnalysis } from '../engine/analysis/types';
-import { formatBytes } from '../webview/model/format';
+import { formatBytes } from '../shared/format';
 
 // one unit convention in the CLI and the UI: decimal (1 MB = 10^6 bytes), as VS Code and model hubs show sizes
 export { formatBytes };

@@ -7,13 +7,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { JobKind, JobView } from '../protocol/webview';
-import { formatBytes, formatEta, formatPercent, formatRate } from '../webview/model/format';
+import { formatBytes, formatEta, formatPercent, formatRate } from '../shared/format';
 import { lossyPickItems } from './lossyPick';
 import { failureLines, summarize, summaryMessage, type BatchItemResult } from './batchSummary';
 import { readSettings } from './config';
 import { writeBlocker, type JobOutcome, type JobRunner, type JobSpec } from './jobs';
 import { MODEL_VIEW_TYPE } from './modelEditor';
-import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from './paths';
+import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
 import type { TzServer } from './serverClient';
 import { EXCLUDE_GLOB, WorkspacePanel } from './workspacePanel';
 

@@ -8,7 +8,7 @@ import type * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { openModel } from '../engine/formats/index';
-import { layerOf } from '../engine/analysis/layers';
+import { layerOf } from '../shared/layers';
 import type { ShardView, TensorRow } from '../protocol/webview';
 import type { ModelLayout } from '../engine/formats/types';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { JobKind, JobView } from '../protocol/webview';
 import type { JobProgress, VerifyResult } from '../protocol/server';
-import { layerOf } from '../engine/analysis/layers';
+import { layerOf } from '../shared/layers';
 import { readSettings } from './config';
 import { JobQueue } from './jobQueue';
 import { compressOutputPath, decompressOutputPath } from './paths';

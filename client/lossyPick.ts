@@ -5,7 +5,7 @@
  */
 import type { WhatIfPoint, WhatIfResult } from '../engine/lossy/whatif';
 import type { LossyPoint } from '../protocol/webview';
-import { formatBytes, formatPercent } from '../webview/model/format';
+import { formatBytes, formatPercent } from '../shared/format';
 
 export interface LossyPickItem {
   label: string;

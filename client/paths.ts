@@ -3,6 +3,7 @@
  * the same code works for every scheme. No vscode import: unit-tested in Node.
  */
 import * as posix from 'node:path/posix';
+import { isTzipPath } from '../shared/modelFiles';
 
 export type OutputLocation = 'nextToInput' | 'folder';
 
@@ -10,20 +11,6 @@ export interface OutputSettings {
   location: OutputLocation;
   /** absolute folder path (posix form of a Uri path) used when location is 'folder' */
   folder: string;
-}
-
-/** Extensions the engine opens as models (custom editor and batch jobs). */
-export const MODEL_EXTENSIONS = ['.safetensors', '.gguf', '.onnx', '.npy', '.npz', '.bin', '.pt', '.pth'];
-/** Extensions that are unambiguous enough for batch "compress all models in folder". */
-export const BATCH_MODEL_EXTENSIONS = ['.safetensors', '.gguf', '.onnx', '.npy', '.npz'];
-
-export function isTzipPath(p: string): boolean {
-  return p.toLowerCase().endsWith('.tzip');
-}
-
-export function isModelPath(p: string, extensions = MODEL_EXTENSIONS): boolean {
-  const lower = p.toLowerCase();
-  return extensions.some((e) => lower.endsWith(e));
 }
 
 function targetDir(inputPath: string, s: OutputSettings): string {

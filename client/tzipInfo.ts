@@ -5,7 +5,7 @@
  * protocol/server.ts types it `unknown`, so this checks every field and ignores what it does not know.
  */
 import type { TensorRow } from '../protocol/webview';
-import { layerOf } from '../engine/analysis/layers';
+import { layerOf } from '../shared/layers';
 
 export interface TzipSummary {
   originalBytes?: number;

@@ -4,7 +4,8 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type JobView, type WorkspaceModelRow } from '../protocol/webview';
 import { shellFor, webviewOptions, MODEL_VIEW_TYPE } from './modelEditor';
 import { localFile } from './localCopy';
-import { isTzipPath, siblingTzip } from './paths';
+import { isTzipPath } from '../shared/modelFiles';
+import { siblingTzip } from './paths';
 import { toJobError, type TzServer } from './serverClient';
 
 export const MODEL_GLOB = '**/*.{safetensors,gguf,onnx,npy,npz,tzip}';

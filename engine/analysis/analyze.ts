@@ -11,8 +11,8 @@ import { openModel } from '../formats/index';
 import { isTzipFile, withTensors } from '../container/tensorReader';
 import type { ModelLayout, TensorEntry } from '../formats/types';
 import { InputFile } from '../io/read';
-import { fileEstimate, tensorEstimate } from './estimate';
-import { layerOf } from './layers';
+import { fileEstimate, tensorEstimate } from '../../shared/estimate';
+import { layerOf } from '../../shared/layers';
 import { summarize, TensorStats } from './stats';
 import type { FileAnalysis, LayerAnalysis, ShardAnalysis, TensorAnalysis } from './types';
 

@@ -6,7 +6,7 @@
  * Memory is bounded by two pieces plus per-tensor counters. Any readable file works: model
  * formats, sharded indexes, .tzip (delta .tzip too, its base found next to it).
  */
-import { layerOf } from '../analysis/layers';
+import { layerOf } from '../../shared/layers';
 import { entropyBits } from '../analysis/entropy';
 import { layoutFor } from '../codec/layout';
 import { splitRef } from '../codec/planes';

@@ -15,7 +15,7 @@ import { dtypeInfo } from '../dtypes';
 import { TzError, toTzError } from '../errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
-import { layerOf } from '../analysis/layers';
+import { layerOf } from '../../shared/layers';
 import { defaultThreads } from '../pool/pool';
 import { runOrdered } from '../pool/ordered';
 import type { WhatIfReply } from '../pool/tasks';

@@ -1,7 +1,7 @@
 /** Outline of an index: metadata, then one symbol per layer holding its tensors (key order kept). */
 import { SymbolKind, type DocumentSymbol } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { layerOf } from '../../engine/analysis/layers';
+import { layerOf } from '../../shared/layers';
 import { toRange } from './diagnostics';
 import type { DocModel } from './model';
 

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { analyzeFile } from '../../engine/analysis/analyze';
-import { layerOf } from '../../engine/analysis/layers';
+import { layerOf } from '../../shared/layers';
 import { CORPUS, NO_CORPUS, gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
 
 const tmp = tempDir();

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { summarize, summaryMessage, failureLines } from '../../client/batchSummary';
 import { JobQueue } from '../../client/jobQueue';
-import { compressOutputPath, decompressOutputPath, isModelPath, isTzipPath } from '../../client/paths';
+import { compressOutputPath, decompressOutputPath } from '../../client/paths';
+import { isModelPath, isTzipPath } from '../../shared/modelFiles';
 import { ProgressMeter } from '../../client/progressMeter';
 import { parseTzipInfo } from '../../client/tzipInfo';
 import { contentSecurityPolicy, escapeHtml, webviewShell } from '../../client/webviewHtml';
-import { formatBytes } from '../../webview/model/format';
+import { formatBytes } from '../../shared/format';
 
 test('output paths next to the input or in a folder', () => {
   const next = { location: 'nextToInput' as const, folder: '' };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TensorRow } from '../../protocol/webview';
-import { histogramEntropy, histogramGeometry, labelStride, layerChartGeometry, layersFromRows, mergeHistograms, niceTicks } from '../../webview/model/chart';
+import { histogramEntropy, histogramGeometry, labelStride, layerChartGeometry, layersFromRows, niceTicks } from '../../webview/model/chart';
+import { mergeHistograms } from '../../shared/rows';
 
 test('niceTicks covers the maximum with 1/2/2.5/5 steps', () => {
   assert.deepEqual(niceTicks(524_992), { ticks: [0, 200_000, 400_000, 600_000], max: 600_000 });

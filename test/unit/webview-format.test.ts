@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBits, formatBytes, formatCount, formatEta, formatInt, formatPercent, formatRate, formatShape } from '../../webview/model/format';
+import { formatBits, formatBytes, formatCount, formatEta, formatInt, formatPercent, formatRate, formatShape } from '../../shared/format';
 
 test('formatBytes uses decimal units with 3 significant digits', () => {
   assert.equal(formatBytes(0), '0 B');

@@ -6,12 +6,11 @@ import { test } from 'node:test';
 import { analyzeFile } from '../../engine/analysis/analyze';
 import { openModel } from '../../engine/formats/index';
 import { rowsFromLayout } from '../../client/header';
-import { stripRows } from '../../webview/model/table';
+import { mergeHistograms, stripRows } from '../../shared/rows';
 import { tensorRowFromAnalysis, type ModelInit } from '../../protocol/webview';
 import { applyMessage, currentLayers, emptyModelState, jobLine, modelEstimate, rowTotals } from '../../webview/model/modelState';
-import { fileEstimate } from '../../engine/analysis/estimate';
-import { mergeHistograms } from '../../webview/model/chart';
-import { formatEta, formatPercent, formatRate } from '../../webview/model/format';
+import { fileEstimate } from '../../shared/estimate';
+import { formatEta, formatPercent, formatRate } from '../../shared/format';
 
 const CORPUS = path.resolve(process.cwd(), '../shared/corpus');
 const FILE = path.join(CORPUS, 'stories260k.bf16.safetensors');

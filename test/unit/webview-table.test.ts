@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TensorRow } from '../../protocol/webview';
-import { naturalKey, dtypesOf, indexByName, mergeRows, nextSort, rowRatio, viewIndices, EMPTY_FILTER, DEFAULT_SORT } from '../../webview/model/table';
+import { naturalKey, dtypesOf, nextSort, rowRatio, viewIndices, EMPTY_FILTER, DEFAULT_SORT } from '../../webview/model/table';
+import { indexByName, mergeRows } from '../../shared/rows';
 
 function row(name: string, dtype: string, bytes: number, bound: number | null, layer = 'l', entropy: number | null = 2.5): TensorRow {
   return { name, dtype, shape: [bytes / 2], bytes, layer, boundBytes: bound, exponentEntropy: entropy };

@@ -3,7 +3,7 @@
  * Pure math, no DOM: the views turn these numbers into <rect>/<line> elements.
  */
 import type { LayerRow, TensorRow } from '../../protocol/webview';
-import { tensorEstimate } from '../../engine/analysis/estimate';
+import { tensorEstimate } from '../../shared/estimate';
 
 /** "Nice" axis ticks (1, 2, 2.5, 5 x 10^k steps) covering [0, max]. */
 export function niceTicks(max: number, target = 4): { ticks: number[]; max: number } {
@@ -130,31 +130,6 @@ export function histogramEntropy(hist: readonly number[]): number {
   let h = 0;
   for (const c of hist) if (c > 0) h -= (c / total) * Math.log2(c / total);
   return h;
-}
-
-/**
- * Sums the exponent histograms of several tensors (a layer). Tensors of another exponent width
- * than the most common one are left out (their bins mean other exponents); `skipped` says how many.
- */
-export function mergeHistograms(rows: readonly TensorRow[]): { hist: number[] | null; used: number; skipped: number } {
-  const byLen = new Map<number, number>();
-  for (const r of rows) if (r.exponentHistogram?.length) byLen.set(r.exponentHistogram.length, (byLen.get(r.exponentHistogram.length) ?? 0) + 1);
-  if (byLen.size === 0) return { hist: null, used: 0, skipped: 0 };
-  const len = [...byLen.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
-  const hist = new Array<number>(len).fill(0);
-  let used = 0;
-  let skipped = 0;
-  for (const r of rows) {
-    const h = r.exponentHistogram;
-    if (!h?.length) continue;
-    if (h.length !== len) {
-      skipped++;
-      continue;
-    }
-    for (let i = 0; i < len; i++) hist[i]! += h[i]!;
-    used++;
-  }
-  return { hist, used, skipped };
 }
 
 export interface HistogramBin {

@@ -4,8 +4,8 @@
  * as changed.
  */
 import type { AnalysisProgress, HostToWebview, JobView, LayerRow, LossyPoint, ModelInit, TensorRow, TzipFacts } from '../../protocol/webview';
-import { fileEstimate, tensorEstimate } from '../../engine/analysis/estimate';
-import { indexByName, mergeRows } from './table';
+import { fileEstimate, tensorEstimate } from '../../shared/estimate';
+import { indexByName, mergeRows } from '../../shared/rows';
 import { layersFromRows } from './chart';
 
 export interface AnalysisSummary {

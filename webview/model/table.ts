@@ -4,7 +4,7 @@
  * only renders the window of indices that is on screen.
  */
 import type { TensorRow } from '../../protocol/webview';
-import { tensorEstimate } from '../../engine/analysis/estimate';
+import { tensorEstimate } from '../../shared/estimate';
 
 export type SortKey = 'index' | 'name' | 'dtype' | 'shape' | 'bytes' | 'estimate' | 'ratio' | 'entropy' | 'layer' | 'stored' | 'shard';
 export type SortDir = 'asc' | 'desc';
@@ -124,33 +124,3 @@ export function dtypesOf(rows: readonly TensorRow[]): string[] {
   return [...new Set(rows.map((r) => r.dtype))].sort((a, b) => (naturalKey(a) < naturalKey(b) ? -1 : naturalKey(a) > naturalKey(b) ? 1 : 0));
 }
 
-/**
- * Merges analysed rows into header rows by name (the analysis may arrive in any batches). Rows
- * the header did not know (the header could not be read) are appended in arrival order.
- * Returns the number of rows updated or added.
- */
-export function mergeRows(rows: TensorRow[], byName: Map<string, number>, incoming: readonly TensorRow[]): number {
-  let n = 0;
-  for (const t of incoming) {
-    const i = byName.get(t.name);
-    if (i === undefined) {
-      byName.set(t.name, rows.length);
-      rows.push({ ...t });
-    } else {
-      rows[i] = { ...rows[i]!, ...t, storedBytes: t.storedBytes ?? rows[i]!.storedBytes ?? null };
-    }
-    n++;
-  }
-  return n;
-}
-
-export function indexByName(rows: readonly TensorRow[]): Map<string, number> {
-  const m = new Map<string, number>();
-  rows.forEach((r, i) => m.set(r.name, i));
-  return m;
-}
-
-/** Rows posted to the webview leave their histograms in the extension host. */
-export function stripRows(rows: readonly TensorRow[]): TensorRow[] {
-  return rows.map(({ exponentHistogram: _h, ...r }) => r);
-}

@@ -1,7 +1,7 @@
 /** Exponent histogram of the selected tensor or layer (hand-made SVG, see layerChart.ts for why). */
 import { clear, s } from '../dom';
 import { histogramEntropy, histogramGeometry, labelStride } from '../model/chart';
-import { formatInt } from '../model/format';
+import { formatInt } from '../../shared/format';
 
 export function renderHistogram(svg: SVGSVGElement, caption: HTMLElement, hist: number[] | null, what: string, log: boolean, width: number): void {
   clear(svg);

@@ -1,6 +1,6 @@
 /** Compress / Decompress / Verify buttons and the live progress of the document's job. */
 import { byId } from '../dom';
-import { formatEta, formatPercent, formatRate } from '../model/format';
+import { formatEta, formatPercent, formatRate } from '../../shared/format';
 import { jobLine, type ModelState } from '../model/modelState';
 import type { Host } from '../vscodeApi';
 

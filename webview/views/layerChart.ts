@@ -12,7 +12,7 @@ import type { LayerRow } from '../../protocol/webview';
 import { clear, s } from '../dom';
 import { niceTicks } from '../model/chart';
 import { chartItems, fitLabel, TOP, zoomToBars, type ChartItem, type ChartZoom } from '../model/layerGroups';
-import { formatBytes, formatInt, formatPercent } from '../model/format';
+import { formatBytes, formatInt, formatPercent } from '../../shared/format';
 
 export interface LayerChartCallbacks {
   onSelect(layer: string | null): void;

@@ -4,7 +4,7 @@
  */
 import type { LossyPoint } from '../../protocol/webview';
 import { clear, s } from '../dom';
-import { formatBytes, formatPercent } from '../model/format';
+import { formatBytes, formatPercent } from '../../shared/format';
 
 export function renderLossy(section: HTMLElement, svg: SVGSVGElement, caption: HTMLElement, points: LossyPoint[] | null, originalBytes: number, losslessBytes: number | null, estimate: boolean): void {
   section.hidden = !points || points.length === 0;

@@ -1,6 +1,6 @@
 /** The shard list of a multi-file model and the metadata card (key/value table, folded long values, copy buttons). */
 import { byId, clear, h } from '../dom';
-import { formatBytes, formatInt } from '../model/format';
+import { formatBytes, formatInt } from '../../shared/format';
 import { metadataEntries } from '../model/metadata';
 import type { ModelState } from '../model/modelState';
 

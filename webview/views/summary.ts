@@ -1,6 +1,6 @@
 /** Summary header: format, size, tensor count, parameters, bytes per dtype, predicted size, .tzip facts. */
 import { h, clear, byId } from '../dom';
-import { formatBytes, formatCount, formatInt, formatPercent } from '../model/format';
+import { formatBytes, formatCount, formatInt, formatPercent } from '../../shared/format';
 import { modelEstimate, rowTotals, type ModelState } from '../model/modelState';
 
 function fact(id: string, label: string, value: string, title?: string): HTMLElement {

@@ -4,7 +4,7 @@
  */
 import type { TensorRow } from '../../protocol/webview';
 import { byId, clear, h } from '../dom';
-import { formatBits, formatBytes, formatPercent, formatShape } from '../model/format';
+import { formatBits, formatBytes, formatPercent, formatShape } from '../../shared/format';
 import { rowEstimate, rowRatio, type SortKey, type TableSort } from '../model/table';
 import { moveSelection, scrollTopToReveal, visibleWindow } from '../model/virtual';
 

@@ -1,7 +1,7 @@
 /** "Analyze Workspace Models" summary: every model with size, predicted and achieved savings, and batch progress. */
 import type { HostToWebview, JobView, WorkspaceModelRow } from '../../protocol/webview';
 import { byId, clear, h } from '../dom';
-import { formatBytes, formatEta, formatPercent, formatRate } from '../model/format';
+import { formatBytes, formatEta, formatPercent, formatRate } from '../../shared/format';
 import { jobLine } from '../model/modelState';
 import type { Host } from '../vscodeApi';
 

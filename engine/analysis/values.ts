@@ -32,11 +32,14 @@ export interface Converter {
   convert(bytes: Uint8Array): Converted;
 }
 
-const F16_TABLE = (() => {
+// built on first use: every process loads this module, few need F16 values
+let f16Table: Float32Array | undefined;
+function f16TableOf(): Float32Array {
+  if (f16Table) return f16Table;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) t[h] = f16Value(h);
-  return t;
-})();
+  return (f16Table = t);
+}
 
 export function f16Value(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -65,7 +68,7 @@ const bfv = new Float32Array(1);
 const bfu = new Uint32Array(bfv.buffer);
 /** The value a histogram key stands for (the lower end of its bin for bf16 keys of wider types). */
 export function keyValue(kind: KeyKind, key: number): number {
-  if (kind === 'f16') return F16_TABLE[key]!;
+  if (kind === 'f16') return f16TableOf()[key]!;
   if (kind === 'f8e4m3') return f8Value(key, true);
   if (kind === 'f8e5m2') return f8Value(key, false);
   bfu[0] = key << 16;
@@ -117,7 +120,8 @@ export function converterFor(dtype: string): Converter | undefined {
         const a = aligned(b, 2);
         const u16 = new Uint16Array(a.buffer, a.byteOffset, a.length >> 1);
         const out = sc.needF32(u16.length);
-        for (let i = 0; i < u16.length; i++) out[i] = F16_TABLE[u16[i]!]!;
+        const table = f16TableOf();
+        for (let i = 0; i < u16.length; i++) out[i] = table[u16[i]!]!;
         return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
       });
     case 'F8_E4M3':

@@ -1,7 +1,9 @@
 import * as zlib from 'node:zlib';
 
 /** CRC-32 (IEEE, as zlib). Uses node's native zlib.crc32 where present (Node >= 20.15), else a slice-by-8 table. */
-const TABLE = (() => {
+let table: Uint32Array | undefined;
+function tableOf(): Uint32Array {
+  if (table) return table;
   const t = new Uint32Array(256 * 8);
   for (let i = 0; i < 256; i++) {
     let c = i;
@@ -9,10 +11,11 @@ const TABLE = (() => {
     t[i] = c >>> 0;
   }
   for (let i = 0; i < 256; i++) for (let s = 1; s < 8; s++) t[s * 256 + i] = (t[(s - 1) * 256 + i]! >>> 8) ^ t[t[(s - 1) * 256 + i]! & 0xff]!;
-  return t;
-})();
+  return (table = t);
+}
 
 export function crc32Reference(data: Uint8Array, seed = 0): number {
+  const TABLE = tableOf();
   let c = ~seed >>> 0;
   let i = 0;
   const n = data.length;

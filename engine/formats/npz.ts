@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { Inflate } from 'fflate';
 import { TzError } from '../errors';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 import { withWindow, type FileWindow } from './window';
@@ -98,6 +97,8 @@ async function peekInflated(w: FileWindow, start: number, m: ZipMember, what: st
   let need = 12;
   let ended = false;
   let failure: Error | undefined;
+  // loaded on first use: its tables cost every process's start otherwise
+  const { Inflate } = await import('fflate');
   const inf = new Inflate((chunk, final) => {
     chunks.push(chunk);
     have += chunk.length;

@@ -138,6 +138,8 @@ export function encodeFooter(f: Footer): Uint8Array {
 /**
  * The stored index: JSON followed by the chunk table, compressed with raw DEFLATE (RFC 1951; many
  * small tensors with long names make the index a noticeable share of a small model), plus the footer.
+ * Level 6: level 9 costs several times the time for a fraction of a percent of the index
+ * (docs/measurements.md).
  */
 export function encodeIndex(index: IndexJson, chunks: ChunkRecord[], indexOffset: number): { stored: Uint8Array; footer: Uint8Array } {
   const json = new TextEncoder().encode(JSON.stringify(index));
@@ -145,7 +147,7 @@ export function encodeIndex(index: IndexJson, chunks: ChunkRecord[], indexOffset
   const plain = new Uint8Array(json.length + table.length);
   plain.set(json, 0);
   plain.set(table, json.length);
-  const stored = new Uint8Array(deflateRawSync(plain, { level: 9 }));
+  const stored = new Uint8Array(deflateRawSync(plain, { level: 6 }));
   const footer = encodeFooter({ indexOffset, storedLength: stored.length, chunkCount: chunks.length, indexCrc: crc32(stored), jsonLength: json.length });
   return { stored, footer };
 }

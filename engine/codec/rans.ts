@@ -51,31 +51,33 @@ export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32
     f[s] = Math.max(1, Math.floor((c * m) / total));
     sum += f[s]!;
   }
-  // Greedy repair. Each step is O(256); the number of steps is at most the number of symbols
-  // (floor loses < 1 per symbol; forced 1s add at most 1 per symbol).
-  while (sum < m) {
-    let best = -1;
-    let bestGain = -1;
-    for (let s = 0; s < 256; s++) {
+  // Greedy repair. The number of steps is at most the number of symbols (floor loses < 1 per
+  // symbol; forced 1s add at most 1 per symbol). Each symbol's gain (or loss) is kept and only the
+  // changed symbol's recomputed, so a step is a scan without log2; the first best wins as before.
+  if (sum !== m) {
+    const up = sum < m;
+    const key = new Float64Array(256);
+    const keyOf = (s: number): number => {
       const c = counts[s]!;
-      if (c === 0) continue;
-      const gain = c * Math.log2((f[s]! + 1) / f[s]!);
-      if (gain > bestGain) { bestGain = gain; best = s; }
+      if (up) return c === 0 ? -1 : c * Math.log2((f[s]! + 1) / f[s]!);
+      return c === 0 || f[s]! <= 1 ? Infinity : c * Math.log2(f[s]! / (f[s]! - 1));
+    };
+    for (let s = 0; s < 256; s++) key[s] = keyOf(s);
+    while (sum !== m) {
+      let best = -1;
+      if (up) {
+        let bestGain = -1;
+        for (let s = 0; s < 256; s++) if (key[s]! > bestGain) { bestGain = key[s]!; best = s; }
+        f[best]!++;
+        sum++;
+      } else {
+        let bestLoss = Infinity;
+        for (let s = 0; s < 256; s++) if (key[s]! < bestLoss) { bestLoss = key[s]!; best = s; }
+        f[best]!--;
+        sum--;
+      }
+      key[best] = keyOf(best);
     }
-    f[best]!++;
-    sum++;
-  }
-  while (sum > m) {
-    let best = -1;
-    let bestLoss = Infinity;
-    for (let s = 0; s < 256; s++) {
-      const c = counts[s]!;
-      if (c === 0 || f[s]! <= 1) continue;
-      const loss = c * Math.log2(f[s]! / (f[s]! - 1));
-      if (loss < bestLoss) { bestLoss = loss; best = s; }
-    }
-    f[best]!--;
-    sum--;
   }
   return f;
 }

@@ -70,3 +70,84 @@ test('rANS on synthetic skewed data is within 1% of entropy; tables stay compact
   const table = writeTable(normalizeFreqs(hist, 12), 12, 8);
   assert.ok(table.length < 80, `table ${table.length} bytes`);
 });
+
+/** normalizeFreqs as first written (a log2 per symbol per repair step): the tables must not change. */
+function normalizeFreqsGreedy(counts: ArrayLike<number>, scale: number): Uint32Array {
+  const m = 1 << scale;
+  let total = 0;
+  for (let s = 0; s < 256; s++) total += counts[s]!;
+  const f = new Uint32Array(256);
+  let sum = 0;
+  for (let s = 0; s < 256; s++) {
+    const c = counts[s]!;
+    if (c === 0) continue;
+    f[s] = Math.max(1, Math.floor((c * m) / total));
+    sum += f[s]!;
+  }
+  while (sum < m) {
+    let best = -1, bestGain = -1;
+    for (let s = 0; s < 256; s++) {
+      const c = counts[s]!;
+      if (c === 0) continue;
+      const gain = c * Math.log2((f[s]! + 1) / f[s]!);
+      if (gain > bestGain) { bestGain = gain; best = s; }
+    }
+    f[best]!++;
+    sum++;
+  }
+  while (sum > m) {
+    let best = -1, bestLoss = Infinity;
+    for (let s = 0; s < 256; s++) {
+      const c = counts[s]!;
+      if (c === 0 || f[s]! <= 1) continue;
+      const loss = c * Math.log2(f[s]! / (f[s]! - 1));
+      if (loss < bestLoss) { bestLoss = loss; best = s; }
+    }
+    f[best]!--;
+    sum--;
+  }
+  return f;
+}
+
+test('normalizeFreqs gives the same tables as the original greedy repair (random, skewed, tiny and real histograms)', () => {
+  let seed = 12345;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const cases: Uint32Array[] = [];
+  for (let k = 0; k < 3000; k++) {
+    const h = new Uint32Array(256);
+    const symbols = 1 + Math.floor(rnd() * 256);
+    const n = 2 + Math.floor(rnd() ** 3 * 200000);
+    const skew = 1 + rnd() * 6;
+    for (let i = 0; i < n; i++) h[Math.floor(rnd() ** skew * symbols)]!++;
+    cases.push(h);
+  }
+  // forced 1s push the sum above m: many rare symbols next to one dominant one
+  const over = new Uint32Array(256).fill(1);
+  over[0] = 1 << 20;
+  cases.push(over);
+  if (HAVE_CORPUS) {
+    for (const file of corpusFiles().slice(0, 3)) {
+      for (const t of readSafetensors(file).tensors.slice(0, 40)) {
+        const h = new Uint32Array(256);
+        for (const b of t.data.subarray(0, CHUNK)) h[b]!++;
+        cases.push(h);
+      }
+    }
+  }
+  let up = 0, down = 0;
+  for (const h of cases) {
+    let n = 0;
+    for (const c of h) n += c;
+    if (n < 2) continue;
+    for (const scale of new Set([chooseScale(n), 10, 12])) {
+      const m = 1 << scale;
+      const nsym = h.filter((c) => c > 0).length;
+      if (nsym > m) continue;
+      const floorSum = h.reduce((a, c) => a + (c ? Math.max(1, Math.floor((c * m) / n)) : 0), 0);
+      if (floorSum < m) up++;
+      else if (floorSum > m) down++;
+      assert.deepEqual(normalizeFreqs(h, scale), normalizeFreqsGreedy(h, scale));
+    }
+  }
+  assert.ok(up > 1000 && down > 0, `both repair directions exercised (up ${up}, down ${down})`);
+});

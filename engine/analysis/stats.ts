@@ -6,37 +6,10 @@
  * give the byte planes) plus a float loop for the value statistics.
  */
 import { dtypeInfo } from '../dtypes';
+import { bf16Value, f16Value, f8Value } from '../floats';
+import { layoutFor } from '../codec/layout';
+import { transformTop16 } from '../codec/planes';
 import { entropyBits } from './entropy';
-
-const bf16ToF32 = new Float32Array(1);
-const bf16ToU32 = new Uint32Array(bf16ToF32.buffer);
-
-function bf16Value(v: number): number {
-  bf16ToU32[0] = v << 16;
-  return bf16ToF32[0]!;
-}
-
-function f16Value(v: number): number {
-  const s = v & 0x8000 ? -1 : 1;
-  const e = (v >> 10) & 0x1f;
-  const m = v & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-function f8Value(v: number, expBits: number, mantBits: number, e4m3: boolean): number {
-  const s = v & 0x80 ? -1 : 1;
-  const e = (v >> mantBits) & ((1 << expBits) - 1);
-  const m = v & ((1 << mantBits) - 1);
-  const bias = (1 << (expBits - 1)) - 1;
-  const emax = (1 << expBits) - 1;
-  if (e4m3) {
-    if (e === emax && m === (1 << mantBits) - 1) return NaN; // E4M3FN: only S.1111.111 is NaN, no Inf
-  } else if (e === emax) return m ? NaN : s * Infinity;
-  if (e === 0) return s * m * 2 ** (1 - bias - mantBits);
-  return s * (1 + m / (1 << mantBits)) * 2 ** (e - bias);
-}
 
 /** Raw accumulators for one tensor; `add` takes element-aligned chunks (a trailing partial element is counted as bytes only). */
 export class TensorStats {
@@ -240,6 +213,8 @@ export function summarize(st: TensorStats): StatsSummary {
   const signHist = new Float64Array(2);
   const planes: Float64Array[] = [];
   const out: StatsSummary = { exponentEntropy: 0, planeEntropy: [], boundBits: 0 };
+  // the byte planes are those the codec codes (its layout for this dtype)
+  const { transform } = layoutFor(st.dtype);
 
   if (st.kind === 'f8' || st.kind === 'f16like') {
     // Every value is in one histogram: derive all figures exactly.
@@ -261,10 +236,12 @@ export function summarize(st: TensorStats): StatsSummary {
       signHist[sign]! += c;
       mantHist[m]! += c;
       or |= m;
-      // sign moved next to the mantissa: rotated = (value without sign) << 1 | sign
-      const rot = (((v & ((1 << (bitsTotal - 1)) - 1)) << 1) | sign);
-      if (bitsTotal === 16) { lo[rot & 0xff]! += c; hi[rot >>> 8]! += c; } else lo[rot]! += c;
-      const val = st.dtype === 'BF16' ? bf16Value(v) : st.dtype === 'F16' ? f16Value(v) : f8Value(v, eb, mb, e4m3);
+      if (bitsTotal === 16) {
+        const t = transformTop16(transform, v);
+        lo[t & 0xff]! += c;
+        hi[t >>> 8]! += c;
+      } else lo[v]! += c;
+      const val = st.dtype === 'BF16' ? bf16Value(v) : st.dtype === 'F16' ? f16Value(v) : f8Value(v, e4m3);
       n += c;
       if (Number.isNaN(val)) { nans += c; continue; }
       if (!Number.isFinite(val)) { infs += c; continue; }
@@ -292,7 +269,7 @@ export function summarize(st: TensorStats): StatsSummary {
     // F32: lanes [low16, high16]; F64: lanes [0..3], lane 3 holding sign, exponent, 4 mantissa bits.
     const top = st.lanes[st.lanes.length - 1]!;
     const topMant = 16 - 1 - eb; // mantissa bits inside the top lane (7 for F32, 4 for F64)
-    const p2 = new Float64Array(256); // byte below the exponent byte after rotation
+    const p2 = new Float64Array(256); // byte below the exponent byte after the codec's transform
     const p3 = new Float64Array(256); // exponent byte (F32) / top 8 exponent bits (F64)
     const topMantHist = new Float64Array(1 << topMant);
     for (let v = 0; v < 65536; v++) {
@@ -304,8 +281,7 @@ export function summarize(st: TensorStats): StatsSummary {
       expHist[e]! += c;
       signHist[sign]! += c;
       topMantHist[m]! += c;
-      // rotated top lane: exponent, then sign, then the lane's mantissa bits
-      const rot = (e << (topMant + 1)) | (sign << topMant) | m;
+      const rot = transformTop16(transform, v);
       p3[rot >>> 8]! += c;
       p2[rot & 0xff]! += c;
     }

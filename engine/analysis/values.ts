@@ -6,6 +6,7 @@
  * sign, exponent and 7 mantissa bits, i.e. bfloat16 resolution).
  */
 import { dtypeInfo } from '../dtypes';
+import { bf16Value, f8Value, values16 } from '../floats';
 import { canDequantize, dequantize } from '../formats/dequant';
 import { ggmlTypeByName } from '../formats/gguf';
 
@@ -32,47 +33,13 @@ export interface Converter {
   convert(bytes: Uint8Array): Converted;
 }
 
-// built on first use: every process loads this module, few need F16 values
-let f16Table: Float32Array | undefined;
-function f16TableOf(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) t[h] = f16Value(h);
-  return (f16Table = t);
-}
 
-export function f16Value(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-function f8Value(v: number, e4m3: boolean): number {
-  const eb = e4m3 ? 4 : 5, mb = e4m3 ? 3 : 2;
-  const s = v & 0x80 ? -1 : 1;
-  const e = (v >> mb) & ((1 << eb) - 1);
-  const m = v & ((1 << mb) - 1);
-  const bias = (1 << (eb - 1)) - 1;
-  const emax = (1 << eb) - 1;
-  if (e4m3) {
-    if (e === emax && m === (1 << mb) - 1) return NaN;
-  } else if (e === emax) return m ? NaN : s * Infinity;
-  if (e === 0) return s * m * 2 ** (1 - bias - mb);
-  return s * (1 + m / (1 << mb)) * 2 ** (e - bias);
-}
-
-const bfv = new Float32Array(1);
-const bfu = new Uint32Array(bfv.buffer);
 /** The value a histogram key stands for (the lower end of its bin for bf16 keys of wider types). */
 export function keyValue(kind: KeyKind, key: number): number {
-  if (kind === 'f16') return f16TableOf()[key]!;
+  if (kind === 'f16') return values16('F16')[key]!;
   if (kind === 'f8e4m3') return f8Value(key, true);
   if (kind === 'f8e5m2') return f8Value(key, false);
-  bfu[0] = key << 16;
-  return bfv[0]!;
+  return bf16Value(key);
 }
 
 /** A key's exponent field is zero (zero or subnormal at the key's resolution). */

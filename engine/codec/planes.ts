@@ -9,6 +9,17 @@ const unrot32 = (r: number) => (((r >>> 1) & 0x7f800000) | (((r >>> 23) & 1) << 
 const rot64hi = (h: number) => (((h << 1) & 0xffe00000) | ((h >>> 31) << 20) | (h & 0xfffff)) >>> 0;
 const unrot64hi = (r: number) => (((r >>> 1) & 0x7ff00000) | (((r >>> 20) & 1) << 31) | (r & 0xfffff)) >>> 0;
 
+/**
+ * The top 16 bits of a transformed element whose top 16 bits are v (the bits that hold the sign and
+ * exponent): what the split does to them, for the analysis to measure the planes the codec codes.
+ */
+export function transformTop16(transform: Layout['transform'], v: number): number {
+  if (transform === 1) return rot16(v);
+  if (transform === 2) return rot32((v << 16) >>> 0) >>> 16;
+  if (transform === 3) return rot64hi((v << 16) >>> 0) >>> 16;
+  return v;
+}
+
 function transformElement(bytes: number[], { width, transform }: Layout, inverse: boolean): void {
   if (transform === 1) {
     const v = bytes[0]! | (bytes[1]! << 8);

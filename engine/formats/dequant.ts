@@ -3,19 +3,14 @@
  * dequantized). Block sizes come from GGML_TYPES (gguf.ts); the arithmetic follows
  * dequantize_row_* of ggml-quants.c. Types not listed in DEQUANTIZERS are shown as unknown.
  */
+import { f16Value } from '../floats';
 import { ggmlTypeByName } from './gguf';
 
 const hv = new Float32Array(1);
 const hu = new Uint32Array(hv.buffer);
 /** IEEE half bits -> value */
 function f16(b: Uint8Array, at: number): number {
-  const h = b[at]! | (b[at + 1]! << 8);
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
+  return f16Value(b[at]! | (b[at + 1]! << 8));
 }
 function f32(b: Uint8Array, at: number): number {
   hu[0] = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;

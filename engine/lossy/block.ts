@@ -6,6 +6,7 @@
  * plain rounding error plus the final rounding to the dtype.
  */
 import { dtypeInfo } from '../dtypes';
+import { values16 } from '../floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 import { LOSSY_DTYPES, roundBitsF64 } from './round';
 
@@ -30,19 +31,8 @@ export function valuesOf(data: Uint8Array, dtype: string): Float64Array {
   if (dtype === 'F64') return new Float64Array(a.buffer);
   const u = new Uint16Array(a.buffer);
   const out = new Float64Array(n);
-  if (dtype === 'BF16') {
-    const w = new Uint32Array(1);
-    const f = new Float32Array(w.buffer);
-    for (let i = 0; i < n; i++) { w[0] = u[i]! << 16; out[i] = f[0]!; }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = u[i]!;
-      const s = v & 0x8000 ? -1 : 1;
-      const e = (v >> 10) & 0x1f;
-      const m = v & 0x3ff;
-      out[i] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
-  }
+  const t = values16(dtype === 'BF16' ? 'BF16' : 'F16');
+  for (let i = 0; i < n; i++) out[i] = t[u[i]!]!;
   return out;
 }
 

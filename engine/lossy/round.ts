@@ -13,6 +13,7 @@
  * mantissa planes cheap. Rounding is done in place on the caller's buffer (the worker's copy).
  */
 import { dtypeInfo } from '../dtypes';
+import { values16 } from '../floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 
 /** Dtypes lossy mode rounds, with their mantissa widths. */
@@ -47,11 +48,11 @@ function roundMag(mag: number, M: number, k: number, expMask: number, maxK: numb
 }
 
 interface Fmt { M: number; E: number; expMask: number }
-const FMT: Record<string, Fmt> = {
-  BF16: { M: 7, E: 8, expMask: 0x7f80 },
-  F16: { M: 10, E: 5, expMask: 0x7c00 },
-  F32: { M: 23, E: 8, expMask: 0x7f800000 },
-};
+/** Field widths from dtypes.ts; expMask: the exponent field in place. */
+const FMT: Record<string, Fmt> = Object.fromEntries(['BF16', 'F16', 'F32'].map((d) => {
+  const { mantissaBits: M, exponentBits: E } = dtypeInfo(d).float!;
+  return [d, { M, E, expMask: (2 ** E - 1) * 2 ** M }];
+}));
 
 function maxFinite(f: Fmt, k: number): number {
   return ((2 ** f.E - 2) * 2 ** f.M) + (2 ** f.M - 2 ** (f.M - k));
@@ -92,29 +93,7 @@ export function roundBitsF64(bits: bigint, k: number): bigint {
 
 // ---------------------------------------------------------------- chunk kernels
 
-let bf16Table: Float64Array | undefined;
-let f16Table: Float64Array | undefined;
-
-function table16(dtype: 'BF16' | 'F16'): Float64Array {
-  if (dtype === 'BF16') {
-    if (!bf16Table) {
-      const u = new Uint32Array(65536);
-      for (let v = 0; v < 65536; v++) u[v] = v << 16;
-      bf16Table = Float64Array.from(new Float32Array(u.buffer));
-    }
-    return bf16Table;
-  }
-  if (!f16Table) {
-    f16Table = new Float64Array(65536);
-    for (let v = 0; v < 65536; v++) {
-      const s = v & 0x8000 ? -1 : 1;
-      const e = (v >> 10) & 0x1f;
-      const m = v & 0x3ff;
-      f16Table[v] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-    }
-  }
-  return f16Table;
-}
+const table16 = values16;
 
 const magMaps = new Map<string, Uint16Array>();
 /** Every 15-bit magnitude maps to one result: a table makes the loop one lookup per element. */

@@ -28,7 +28,8 @@ function refExponentEntropy(buf: Uint8Array, dtype: string): number {
   return h;
 }
 
-/** Independent order-0 byte-plane bound after moving the sign next to the mantissa. */
+/** Independent order-0 bound of the byte planes the codec codes (docs/format.md, PLANES): BF16 and F32
+ *  with the sign moved next to the mantissa, F16 as it is. */
 function refBoundBytes(buf: Uint8Array, dtype: string): number {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const size = dtype === 'F32' ? 4 : 2;
@@ -41,7 +42,7 @@ function refBoundBytes(buf: Uint8Array, dtype: string): number {
       rot = ((((x >>> 23) & 0xff) << 24) | ((x >>> 31) << 23) | (x & 0x7fffff)) >>> 0;
     } else {
       const x = dv.getUint16(i * 2, true);
-      rot = ((x & 0x7fff) << 1) | (x >>> 15);
+      rot = dtype === 'F16' ? x : ((x & 0x7fff) << 1) | (x >>> 15);
     }
     for (let p = 0; p < size; p++) {
       const b = (rot >>> (8 * p)) & 0xff;

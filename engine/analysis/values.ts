@@ -8,7 +8,7 @@
 import { dtypeInfo } from '../dtypes';
 import { bf16Value, f8Value, values16 } from '../floats';
 import { canDequantize, dequantize } from '../formats/dequant';
-import { ggmlTypeByName } from '../formats/gguf';
+import { ggmlTypeByName } from '../formats/ggml';
 
 export type KeyKind = 'bf16' | 'f16' | 'f8e4m3' | 'f8e5m2';
 

@@ -11,6 +11,7 @@
  */
 import { readVarint, writeVarint } from './bitio';
 import { CodecError } from './errors';
+import { GGML_TYPES, type GgmlField } from '../formats/ggml';
 
 /** One block layout: bytes per block and the plane of each byte, as runs [length, plane]. */
 export interface BlockMap {
@@ -21,70 +22,43 @@ export interface BlockMap {
 export const MAX_BLOCK_BYTES = 65535;
 export const MAX_BLOCK_PLANES = 64;
 
-// Field kinds of a block layout (ggml-common.h structs, same as engine/formats/gguf.ts GGML_TYPES).
-type Field = [bytes: number, kind: 'f16' | 'f32' | 'i16' | 'bytes'];
-const f16 = (): Field => [2, 'f16'];
-const bytes = (n: number): Field => [n, 'bytes'];
-
-/** The runs of a block of the given fields: an f16 as planes (low byte, high byte), an f32 as four
- *  byte planes, an i16 array as (all low bytes, all high bytes), a byte array as one plane. */
-function mapOf(fields: Field[]): BlockMap {
+/** The runs of a block of the given fields: an F16 field as planes (low byte, high byte), an F32
+ *  as four byte planes, an I16 array as (all low bytes, all high bytes), any other field (codes,
+ *  packed scales, int8 arrays) as one plane. */
+function mapOf(fields: GgmlField[]): BlockMap {
   const runs: Array<[number, number]> = [];
   let plane = 0;
   let total = 0;
-  for (const [n, kind] of fields) {
+  for (const { bytes: n, type } of fields) {
     total += n;
-    if (kind === 'bytes') {
-      runs.push([n, plane++]);
-    } else if (kind === 'f16') {
+    if (type === 'F16') {
       runs.push([1, plane], [1, plane + 1]);
       plane += 2;
-    } else if (kind === 'f32') {
+    } else if (type === 'F32') {
       for (let k = 0; k < 4; k++) runs.push([1, plane + k]);
       plane += 4;
-    } else {
+    } else if (type === 'I16') {
       for (let i = 0; i < n / 2; i++) runs.push([1, plane], [1, plane + 1]);
       plane += 2;
+    } else {
+      runs.push([n, plane++]);
     }
   }
   return { bytes: total, runs };
 }
 
 /**
- * ggml type name → block map, for every type whose block has scale fields (the decoder needs
- * none of this: payloads carry their map). The interleaved Q4_0_x_y repacks are not listed (their
- * scales are grouped 4 or 8 blocks at a time).
+ * ggml type name → block map, for every type of the ggml table (formats/ggml.ts) whose block has
+ * fields (the decoder needs none of this: payloads carry their map). The interleaved Q4_0_x_y
+ * repacks have no fields (their scales are grouped 4 or 8 blocks at a time), hence no map.
  */
-export const BLOCK_MAPS: Record<string, BlockMap> = {
-  Q4_0: mapOf([f16(), bytes(16)]),
-  Q4_1: mapOf([f16(), f16(), bytes(16)]),
-  Q5_0: mapOf([f16(), bytes(4), bytes(16)]),
-  Q5_1: mapOf([f16(), f16(), bytes(4), bytes(16)]),
-  Q8_0: mapOf([f16(), bytes(32)]),
-  Q8_1: mapOf([f16(), f16(), bytes(32)]),
-  Q2_K: mapOf([bytes(16), bytes(64), f16(), f16()]),
-  Q3_K: mapOf([bytes(32), bytes(64), bytes(12), f16()]),
-  Q4_K: mapOf([f16(), f16(), bytes(12), bytes(128)]),
-  Q5_K: mapOf([f16(), f16(), bytes(12), bytes(32), bytes(128)]),
-  Q6_K: mapOf([bytes(128), bytes(64), bytes(16), f16()]),
-  Q8_K: mapOf([[4, 'f32'], bytes(256), [32, 'i16']]),
-  IQ2_XXS: mapOf([f16(), bytes(64)]),
-  IQ2_XS: mapOf([f16(), bytes(64), bytes(8)]),
-  IQ3_XXS: mapOf([f16(), bytes(96)]),
-  IQ1_S: mapOf([f16(), bytes(32), bytes(16)]),
-  IQ4_NL: mapOf([f16(), bytes(16)]),
-  IQ3_S: mapOf([f16(), bytes(64), bytes(8), bytes(32), bytes(4)]),
-  IQ2_S: mapOf([f16(), bytes(64), bytes(8), bytes(8)]),
-  IQ4_XS: mapOf([f16(), bytes(2), bytes(4), bytes(128)]),
-  IQ1_M: mapOf([bytes(32), bytes(16), bytes(8)]),
-  TQ1_0: mapOf([bytes(48), bytes(4), f16()]),
-  TQ2_0: mapOf([bytes(64), f16()]),
-  MXFP4: mapOf([bytes(1), bytes(16)]),
-};
+export const BLOCK_MAPS: Record<string, BlockMap> = Object.fromEntries(
+  Object.values(GGML_TYPES).flatMap((t) => (t.fields && t.blockSize > 1 ? [[t.name, mapOf(t.fields)]] : [])),
+);
 
 /**
  * The types the encoder tries BLOCKS on: those measured to gain on real weights quantized by
- * ggml's reference algorithms (bench/quant-blocks.mjs; docs/format.md lists the figures). The
+ * ggml's reference algorithms (bench/quant-blocks.mjs; figures in docs/measurements.md). The
  * others (IQ*, TQ*, MXFP4, Q3_K, and Q8_1/Q8_K which ggml uses only for activations) have no
  * measurement yet; EncodeOptions.allBlockTypes tries them too.
  */

@@ -10,7 +10,7 @@
 import { dtypeInfo, elementCount } from '../dtypes';
 import { abortable, badInput, cancelled, TzError } from '../errors';
 import { openModel, readHead } from '../formats/index';
-import { ggmlTypeByName } from '../formats/gguf';
+import { ggmlTypeByName } from '../formats/ggml';
 import { inflateMember } from '../formats/npz';
 import type { ModelLayout, TensorEntry } from '../formats/types';
 import { InputFile } from '../io/read';

@@ -1,10 +1,10 @@
 /**
  * Dequantization of GGUF block types for viewing (the inspector's values are marked as
- * dequantized). Block sizes come from GGML_TYPES (gguf.ts); the arithmetic follows
+ * dequantized). Block sizes come from GGML_TYPES (ggml.ts); the arithmetic follows
  * dequantize_row_* of ggml-quants.c. Types not listed in DEQUANTIZERS are shown as unknown.
  */
 import { f16Value } from '../floats';
-import { ggmlTypeByName } from './gguf';
+import { ggmlTypeByName } from './ggml';
 
 const hv = new Float32Array(1);
 const hu = new Uint32Array(hv.buffer);

@@ -10,7 +10,7 @@ import { initCodec, encodeChunk, decodeChunk, CodecError, createBackends, loadKe
 import { BLOCK_MAPS, BLOCKS_ENABLED, MAX_BLOCK_BYTES } from '../../engine/codec/blocks';
 import { MODE_BLOCKS } from '../../engine/codec/codec';
 import type { Backend } from '../../engine/codec/backend';
-import { GGML_TYPES } from '../../engine/formats/gguf';
+import { GGML_TYPES } from '../../engine/formats/ggml';
 import { compressFile, decompressFile } from '../../engine/api';
 import { openModel } from '../../engine/formats/index';
 import { equalBytes, rng } from './codec-helpers';

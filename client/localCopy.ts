@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { formatBytes } from '../shared/format';
 
 export const MAX_VIRTUAL_BYTES = 256 * 1024 * 1024;
 
@@ -22,7 +23,7 @@ export async function localFile(uri: vscode.Uri): Promise<LocalFile> {
   if (uri.scheme === 'file') return { path: uri.fsPath, copy: false, dispose: async () => undefined };
   const stat = await vscode.workspace.fs.stat(uri);
   if (stat.size > MAX_VIRTUAL_BYTES) {
-    throw new Error(`${uri.toString(true)}: ${uri.scheme}: files over ${MAX_VIRTUAL_BYTES / 2 ** 20} MiB are not analysed (they cannot be read by range); open a local copy`);
+    throw new Error(`${uri.toString(true)}: ${uri.scheme}: files over ${formatBytes(MAX_VIRTUAL_BYTES)} are not analysed (they cannot be read by range); open a local copy`);
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'tensorzip-'));
   const file = path.join(dir, path.posix.basename(uri.path) || 'model');

@@ -4,15 +4,10 @@
  * nothing final is lost), a non-decreasing integer percentage, bytes, MB/s and ETA, then end.
  */
 import type { JobProgress, JobProgressFields, JobState } from '../protocol/server';
+import { formatBytes } from '../shared/format';
 
 export const PROGRESS_INTERVAL_MS = 100;
 
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
-  return `${n} B`;
-}
 
 export class JobProgressReporter {
   private state: JobState = 'queued';

@@ -8,7 +8,7 @@ import type { Hover } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { elementCount } from '../../engine/dtypes';
 import type { JsonRange } from '../../engine/formats/indexCheck';
-import { formatBytes } from '../progress';
+import { formatBytes } from '../../shared/format';
 import { toRange } from './diagnostics';
 import type { JobFacts } from './facts';
 import type { DocModel } from './model';

@@ -202,7 +202,7 @@ describe('server: language features over LSP', { skip: NO_BUILD }, () => {
     const hv = await h.conn.sendRequest<Hover>('textDocument/hover', { textDocument: { uri: d.uri }, position: posOf(d.text, `"${shardName(2, 3)}"`) });
     const md = (hv.contents as { value: string }).value;
     assert.match(md, /\*\*model-00003-of-00003\.safetensors\*\*/);
-    assert.match(md, /\n\d\.\d kB · 5 tensors \(1\.0 kB\) · 5 listed here/);
+    assert.match(md, /\n\d\.\d\d KB · 5 tensors \(1\.\d\d KB\) · 5 listed here/);
     const def = await h.conn.sendRequest<Location>('textDocument/definition', { textDocument: { uri: d.uri }, position: posOf(d.text, '"lm_head.weight"') });
     assert.deepEqual(parseTensorUri(def.uri), { file: uriOf(path.join(m.dir, shardName(2, 3))), tensor: 'lm_head.weight' });
     const links = await h.conn.sendRequest<DocumentLink[]>('textDocument/documentLink', { textDocument: { uri: d.uri } });

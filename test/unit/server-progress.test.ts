@@ -27,7 +27,7 @@ test('begin, throttled reports with rate and ETA, end', () => {
   assert.equal(rep.percentage, 25);
   assert.equal(rep.mbPerSecond, 500);
   assert.equal(rep.etaSeconds, 0.3);
-  assert.equal(rep.message, '50.0 MB / 200.0 MB · 500 MB/s · 1 s left');
+  assert.equal(rep.message, '50.0 MB / 200 MB · 500 MB/s · 1 s left');
   advance(10);
   r.update(60e6, 200e6);
   r.update(70e6, 200e6);

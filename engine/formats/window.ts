@@ -1,5 +1,5 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { TzError } from '../errors';
+import { InputFile } from '../io/read';
 
 const SMALL_WINDOW = 4096;
 
@@ -7,32 +7,27 @@ const SMALL_WINDOW = 4096;
  * Bounded random-access reads over a file for the header parsers (ONNX, GGUF, zip, npy): a small
  * read-ahead window, so walking many small fields costs few syscalls, and skipping a large field
  * (tensor data) costs nothing. Nothing here ever allocates more than the window or an explicitly
- * bounded `bytes()` request.
+ * bounded `bytes()` request. The file is opened and read through io/read.ts InputFile.
  */
 export class FileWindow {
   private win = new Uint8Array(0);
   private winStart = 0;
+  readonly file: string;
+  readonly size: number;
   private constructor(
-    private readonly fh: FileHandle,
-    readonly file: string,
-    readonly size: number,
+    private readonly input: InputFile,
     private readonly windowSize: number,
-  ) {}
+  ) {
+    this.file = input.path;
+    this.size = input.size;
+  }
 
   static async open(file: string, windowSize = 64 * 1024): Promise<FileWindow> {
-    const fh = await open(file, 'r');
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new TzError('BAD_INPUT', file, 'not a regular file');
-      return new FileWindow(fh, file, st.size, windowSize);
-    } catch (e) {
-      await fh.close();
-      throw e;
-    }
+    return new FileWindow(await InputFile.open(file), windowSize);
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    await this.input.close();
   }
 
   /** Fails with a one-line BAD_INPUT error naming what was being read. */
@@ -79,12 +74,7 @@ export class FileWindow {
   }
 
   private async readFully(buf: Uint8Array, pos: number): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesRead } = await this.fh.read(buf, done, buf.length - done, pos + done);
-      if (bytesRead === 0) this.truncated('read', pos + done);
-      done += bytesRead;
-    }
+    await this.input.readExact(pos, buf.length, 'read', buf);
   }
 }
 

@@ -9,7 +9,7 @@ import { dtypeInfo } from '../dtypes';
 import { bf16Value, f16Value, f8Value } from '../floats';
 import { layoutFor } from '../codec/layout';
 import { transformTop16 } from '../codec/planes';
-import { entropyBits } from './entropy';
+import { entropyPerSymbol, order0Bits } from '../codec/entropy';
 
 /** Raw accumulators for one tensor; `add` takes element-aligned chunks (a trailing partial element is counted as bytes only). */
 export class TensorStats {
@@ -187,11 +187,7 @@ export interface StatsSummary {
   distinctValues?: number;
 }
 
-function planeBits(hist: ArrayLike<number>): number {
-  let total = 0;
-  for (let i = 0; i < hist.length; i++) total += hist[i]!;
-  return entropyBits(hist) * total;
-}
+const planeBits = order0Bits;
 
 function trailingZeros(x: number, width: number): number {
   if (x === 0) return width;
@@ -205,7 +201,7 @@ export function summarize(st: TensorStats): StatsSummary {
   const info = dtypeInfo(st.dtype);
   const tailBits = planeBits(st.tailHist);
   if (st.kind === 'bytes' || !info.float) {
-    const pe = st.lanes.map((h) => entropyBits(h));
+    const pe = st.lanes.map((h) => entropyPerSymbol(h));
     return { exponentEntropy: null, planeEntropy: pe, boundBits: st.lanes.reduce((a, h) => a + planeBits(h), 0) + tailBits };
   }
   const { exponentBits: eb, mantissaBits: mb } = info.float;
@@ -256,7 +252,7 @@ export function summarize(st: TensorStats): StatsSummary {
     if (bitsTotal === 16) planes.push(hi);
     const finite = n - nans - infs;
     Object.assign(out, {
-      mantissaEntropy: entropyBits(mantHist),
+      mantissaEntropy: entropyPerSymbol(mantHist),
       zeros, subnormals: sub, nans, infs,
       cleanLowBits: trailingZeros(or, mb),
       distinctValues: distinct,
@@ -299,8 +295,8 @@ export function summarize(st: TensorStats): StatsSummary {
     }
     planes.push(p2, p3);
     // mantissa entropy: sum of its parts' marginal entropies (an upper bound for F32/F64)
-    let mantH = entropyBits(topMantHist);
-    for (let l = 0; l < st.lanes.length - 1; l++) mantH += entropyBits(st.lanes[l]!);
+    let mantH = entropyPerSymbol(topMantHist);
+    for (let l = 0; l < st.lanes.length - 1; l++) mantH += entropyPerSymbol(st.lanes[l]!);
     const finite = st.elements - st.nans - st.infs;
     const mantOr = st.kind === 'f32' ? st.mantOr : 0;
     const clean = st.kind === 'f32' ? trailingZeros(mantOr, 23) : (st.mantOr === 0 ? 32 + trailingZeros(st.mantOrHi, 20) : trailingZeros(st.mantOr, 32));
@@ -310,10 +306,10 @@ export function summarize(st: TensorStats): StatsSummary {
       Object.assign(out, { min: st.min, max: st.max, mean, std: Math.sqrt(Math.max(0, st.sumSq / finite - mean * mean)) });
     }
   }
-  out.exponentEntropy = entropyBits(expHist);
+  out.exponentEntropy = entropyPerSymbol(expHist);
   out.exponentHistogram = Array.from(expHist);
-  out.signEntropy = entropyBits(signHist);
-  out.planeEntropy = planes.map((p) => entropyBits(p));
+  out.signEntropy = entropyPerSymbol(signHist);
+  out.planeEntropy = planes.map((p) => entropyPerSymbol(p));
   out.boundBits = planes.reduce((a, p) => a + planeBits(p), 0) + tailBits;
   return out;
 }

@@ -8,7 +8,8 @@ import { readVarint, varintSize, writeVarint } from './bitio';
 import { BLOCK_MAPS, BLOCKS_ENABLED, headBytes, planeWidths, readBlocksHeader, writeBlocksHeader, type BlockMap } from './blocks';
 import { CodecError } from './errors';
 import { layoutFor, validLayout, type Layout } from './layout';
-import { chooseScale, chooseWays, codedBits, entropyBits, normalizeFreqs, readTable, writeTable } from './rans';
+import { order0Bits } from './entropy';
+import { chooseScale, chooseWays, codedBits, normalizeFreqs, readTable, writeTable } from './rans';
 import { zstdCompress, zstdContentSize, zstdDecompress } from './zstd';
 
 export const MODE_STORED = 0;
@@ -93,7 +94,7 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
     let count = 0;
     let present = 0;
     for (let s = 0; s < 256; s++) { count += sample[s]!; if (sample[s]) present++; }
-    if (present > 1 && entropyBits(sample) / count / 8 > 1 - opt.minRansGain + 0.003) {
+    if (present > 1 && order0Bits(sample) / count / 8 > 1 - opt.minRansGain + 0.003) {
       parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
       return;
     }
@@ -109,7 +110,7 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
   if (n >= MIN_RANS_PLANE) {
     // The entropy is a lower bound of the coded size: skip the work when it cannot pay off.
     const limit = n * (1 - opt.minRansGain);
-    if (entropyBits(hist) / 8 < limit) {
+    if (order0Bits(hist) / 8 < limit) {
       const scale = chooseScale(n);
       const ways = chooseWays(n);
       const freqs = normalizeFreqs(hist, scale);

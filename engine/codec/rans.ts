@@ -92,18 +92,6 @@ export function codedBits(counts: ArrayLike<number>, freqs: Uint32Array, scale: 
   return bits;
 }
 
-/** Order-0 entropy of a byte histogram, in bits. */
-export function entropyBits(counts: ArrayLike<number>): number {
-  let total = 0;
-  for (let s = 0; s < 256; s++) total += counts[s]!;
-  let bits = 0;
-  for (let s = 0; s < 256; s++) {
-    const c = counts[s]!;
-    if (c) bits -= c * Math.log2(c / total);
-  }
-  return bits;
-}
-
 export function writeTable(freqs: Uint32Array, scale: number, ways: number): Uint8Array {
   const w = new BitWriter();
   w.write(scale, 4);

@@ -7,7 +7,7 @@
  * formats, sharded indexes, .tzip (delta .tzip too, its base found next to it).
  */
 import { layerOf } from '../../shared/layers';
-import { entropyBits } from '../analysis/entropy';
+import { order0Bits } from '../codec/entropy';
 import { layoutFor } from '../codec/layout';
 import { splitRef } from '../codec/planes';
 import { ulpForward, ulpWidth, xorInto } from '../codec/delta';
@@ -210,7 +210,7 @@ function accumulate(acc: Acc, a: Uint8Array, b: Uint8Array, dtype: string): void
 
 const planeBytes = (hs: Uint32Array[]): number => {
   let bits = 0;
-  for (const h of hs) { let t = 0; for (const c of h) t += c; bits += entropyBits(h) * t; }
+  for (const h of hs) bits += order0Bits(h);
   return Math.ceil(bits / 8);
 };
 

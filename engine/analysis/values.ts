@@ -87,7 +87,7 @@ export function converterFor(dtype: string): Converter | undefined {
         const a = aligned(b, 2);
         const u16 = new Uint16Array(a.buffer, a.byteOffset, a.length >> 1);
         const out = sc.needF32(u16.length);
-        const table = f16TableOf();
+        const table = values16('F16');
         for (let i = 0; i < u16.length; i++) out[i] = table[u16[i]!]!;
         return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
       });

@@ -25,12 +25,16 @@ export async function openContainer(path: string): Promise<OpenContainer> {
   const file = await InputFile.open(path);
   try {
     if (file.size < HEADER_BYTES + FOOTER_BYTES) throw badInput(path, `too small for a .tzip file (${file.size} bytes)`);
-    const { flags, major } = parseHeader(path, await file.readExact(0, HEADER_BYTES, 'header'));
+    const header = parseHeader(path, await file.readExact(0, HEADER_BYTES, 'header'));
+    const { flags, major } = header;
     const footer = parseFooter(path, await file.readExact(file.size - FOOTER_BYTES, FOOTER_BYTES, 'footer'), file.size);
     const indexBytes = await file.readExact(footer.indexOffset, file.size - FOOTER_BYTES - footer.indexOffset, 'index');
     const { index, chunks } = parseIndex(path, footer, indexBytes);
     if (!!(flags & FLAG_LOSSY) !== !!index.lossy) throw badInput(path, 'corrupted .tzip: lossy flag disagrees with the index');
     if ((major === VERSION_DELTA_MAJOR) !== !!index.base) throw badInput(path, `corrupted .tzip: version ${major} ${index.base ? 'has' : 'lacks'} a base model record`);
+    // the header is not checksummed: the index (CRC-32) repeats its version, so a flipped minor version is caught too
+    const { minor } = header;
+    if (index.version !== `${major}.${minor}`) throw badInput(path, `corrupted .tzip: header version ${major}.${minor} disagrees with the index's ${String(index.version)}`);
     const owner = new Uint32Array(chunks.length);
     index.regions.forEach((r, ri) => owner.fill(ri, r.chunk, r.chunk + r.chunks));
     return { file, index, chunks, flags, regionOfChunk: (i) => index.regions[owner[i]!]! };

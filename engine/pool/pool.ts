@@ -33,6 +33,10 @@ export function workerScript(): { file: string; execArgv?: string[] } {
 interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
 interface Slot { worker: Worker; busy: Map<number, Pending>; ready: boolean }
 
+/** Test knob (property tests of the threaded path): with more than one thread, tasks wait for a
+ *  booted worker instead of starting inline, so every task really runs on a worker thread. */
+const workersOnly = (): boolean => process.env.TZ_TEST_WORKERS_ONLY === '1';
+
 export class WorkerPool {
   readonly size: number;
   private slots: Slot[] = [];
@@ -41,6 +45,7 @@ export class WorkerPool {
   private closed = false;
   private inlineRuns = 0;
   private workerRuns = 0;
+  private readyWaiters: Array<() => void> = [];
 
   constructor(size: number) {
     this.size = Math.max(1, Math.floor(size));
@@ -52,7 +57,11 @@ export class WorkerPool {
     const worker = new Worker(file, execArgv ? { execArgv } : {});
     const slot: Slot = { worker, busy: new Map(), ready: false };
     worker.on('message', (m: { id: number; ready?: boolean; reply?: unknown; error?: { message: string; corrupt: boolean; item?: number } }) => {
-      if (m.ready) { slot.ready = true; return; }
+      if (m.ready) {
+        slot.ready = true;
+        for (const w of this.readyWaiters.splice(0)) w();
+        return;
+      }
       const p = slot.busy.get(m.id);
       if (!p) return;
       slot.busy.delete(m.id);
@@ -78,6 +87,16 @@ export class WorkerPool {
   /** Runs a task; buffers in `transfer` move to the worker (do not reuse them until the reply). */
   async run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
     if (this.closed) throw new Error('pool is closed');
+    if (this.size > 1 && workersOnly()) {
+      while (!this.slots.some((s) => s.ready)) {
+        // idle workers are unref'd: waiting on one must keep the process alive
+        const booting = this.slots.map((s) => s.worker);
+        for (const w of booting) w.ref();
+        await new Promise<void>((r) => this.readyWaiters.push(r));
+        for (const w of booting) if (!this.closed && !this.slots.some((s) => s.worker === w && s.busy.size > 0)) w.unref();
+        if (this.closed) throw new Error('pool is closed');
+      }
+    }
     if (this.size === 1 || !this.slots.some((s) => s.ready)) {
       this.inlineRuns++;
       await initTasks();
@@ -106,6 +125,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.readyWaiters.splice(0)) w();
     const slots = this.slots;
     this.slots = [];
     // terminate() settles on the worker's 'exit' event, and an idle worker is unref'd: without ref()

@@ -93,7 +93,7 @@ options:
   --force            replace an existing output that does not verify (default: fail the item)
   --threads n        coding threads per item (default SLURM_CPUS_PER_TASK, else the number of cores)
   --merge            do no work: print one merged JSON line per item from R and R.* (missing ones too)
-  --base-chain DIR   delta-code against checkpoints in DIR (needs delta compression, issue 15)
+  --base-chain DIR   refused: a chain is one ordered job; use tensorzip compress --base-chain DIR
 Idempotent: an item whose output exists and verifies is skipped ("skipped"); a compressed output is
 decoded and checked before the item counts as done. Temp files <out>.tmp-<host>-<pid>-<hex> of killed runs
 are removed: this host's when their process is gone, another host's when untouched for 15 minutes.
@@ -450,7 +450,7 @@ export const batch: Command = {
   },
   async run(v, positionals) {
     if (v.help) { process.stdout.write(BATCH_HELP + '\n'); return EXIT_OK; }
-    if (v['base-chain'] !== undefined) throw usage('--base-chain is not available: delta compression against a base (issue 15) is not in this build');
+    if (v['base-chain'] !== undefined) throw usage('--base-chain is not a batch option: batch items are independent and each is checked on its own, while a chain picks each member\'s base from its neighbours; run `tensorzip compress --base-chain DIR` (one process per chain folder)');
     if (positionals.length !== 1) throw usage('give one manifest file or folder');
     const op = v.op as Op;
     if (!OPS.includes(op)) throw usage(`--op must be one of ${OPS.join(', ')}`);

@@ -1,13 +1,14 @@
 import * as path from 'node:path';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { findTempFiles, removeStaleTemps } from '../engine/container/output';
-import { analyzeFile, compressFile, decompressFile, diffFiles, exportOutputName, extractTensors, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
+import { analyzeFile, compressChainMember, compressFile, DEFAULT_KEYFRAME_EVERY, planChain, decompressFile, diffFiles, exportOutputName, extractTensors, infoFile, verifyFile, whatIf, type Progress, type WhatIfResult } from '../engine/api';
 import { diffText } from './diffFormat';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
 import { openModel } from '../engine/formats/index';
 import type { FileAnalysis } from '../engine/analysis/types';
-import { TzError } from '../engine/errors';
+import { describeError, TzError } from '../engine/errors';
+import { BATCH_MODEL_EXTENSIONS, isModelPath } from '../shared/modelFiles';
 import { fileSummary, formatBytes, layerTable, pct, table, tensorTable } from './format';
 import { progressPrinter } from './progress';
 import { batch } from './batch';
@@ -91,14 +92,17 @@ function outputFor(v: Record<string, string | boolean | undefined>, files: strin
 
 const compress: Command = {
   name: 'compress',
-  usage: 'compress <file...> [-o out] [--base model] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]',
-  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}--base: code tensors against a base model (delta .tzip 3.0; decoding needs that base)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
+  usage: 'compress <file...> [-o out] [--base model] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]\n           compress --base-chain <dir> [--keyframe-every k] [--threads n] [--force] [--sync]',
+  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}--base: code tensors against a base model (delta .tzip 3.0; decoding needs that base)\n${' '.repeat(63)}--base-chain: the checkpoints of <dir> in step order, every k-th (default ${DEFAULT_KEYFRAME_EVERY}) standalone,\n${' '.repeat(63)}  the others against their keyframe or predecessor (the smaller)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
   options: {
     output: { type: 'string', short: 'o' }, threads: { type: 'string' }, force: { type: 'boolean' }, sync: { type: 'boolean' }, base: { type: 'string' },
+    'base-chain': { type: 'string' }, 'keyframe-every': { type: 'string' },
     'lossy-bits': { type: 'string' }, 'lossy-block': { type: 'string' }, tensors: { type: 'boolean' },
     'lossy-include': { type: 'string', multiple: true }, 'lossy-exclude': { type: 'string', multiple: true },
   },
   async run(v, files) {
+    if (typeof v['base-chain'] === 'string') return compressChain(v, files);
+    if (v['keyframe-every'] !== undefined) throw new TzError('USAGE', undefined, '--keyframe-every goes with --base-chain');
     needFiles(files);
     const threads = threadsOpt(v);
     const lo = lossyOptions(v);
@@ -127,6 +131,39 @@ const compress: Command = {
     });
   },
 };
+
+/** `compress --base-chain DIR`: the model files directly in DIR, as one chain (engine/container/chain.ts). */
+async function compressChain(v: Record<string, string | boolean | undefined>, files: string[]): Promise<number> {
+  const dir = v['base-chain'] as string;
+  if (files.length) throw new TzError('USAGE', undefined, '--base-chain takes a folder, not input files');
+  for (const o of ['base', 'output', 'lossy-bits'] as const) if (v[o] !== undefined) throw new TzError('USAGE', undefined, `--${o} does not go with --base-chain${o === 'output' ? ' (each .tzip is written next to its checkpoint, where decompress finds its bases)' : ''}`);
+  const kv = v['keyframe-every'];
+  const every = kv === undefined ? DEFAULT_KEYFRAME_EVERY : /^\d+$/.test(String(kv)) ? Number(kv) : NaN;
+  if (!(every >= 1)) throw new TzError('USAGE', undefined, `--keyframe-every takes a whole number of at least 1 (got ${String(kv)})`);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new TzError('USAGE', dir, 'not a folder');
+  const inputs = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && isModelPath(e.name, BATCH_MODEL_EXTENSIONS)).map((e) => path.join(dir, e.name));
+  if (!inputs.length) throw new TzError('USAGE', dir, `no checkpoints (${BATCH_MODEL_EXTENSIONS.join(' ')}) in this folder`);
+  const chain = await planChain(inputs, every);
+  const threads = threadsOpt(v);
+  let failed = 0;
+  for (const m of chain) {
+    const progress = progressPrinter(`compress ${path.basename(m.input)}`);
+    try {
+      const r = await compressChainMember(m, { force: !!v.force, durable: !!v.sync, threads, onProgress: progress.update });
+      progress.done();
+      const how = m.keyframe ? 'keyframe (standalone)' : `delta against ${path.basename(r.chosenBase!)}${r.tried.length > 1 ? ` (${r.tried.map((t) => `${path.basename(t.base)} ${formatBytes(t.bytes)}`).join(', ')})` : ''}`;
+      process.stdout.write(`${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${how}\n`);
+    } catch (e) {
+      if (e instanceof TzError && e.code === 'USAGE') throw e;
+      process.stderr.write(`tensorzip: ${describeError(e, m.input)}\n`);
+      failed++;
+    } finally {
+      progress.done();
+    }
+  }
+  return failed ? 1 : 0;
+}
 
 const decompress: Command = {
   name: 'decompress',

@@ -14,6 +14,7 @@ import { readSettings } from './config';
 import { writeBlocker, type JobOutcome, type JobRunner, type JobSpec } from './jobs';
 import { MODEL_VIEW_TYPE } from './modelEditor';
 import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
+import { DEFAULT_KEYFRAME_EVERY, orderChain } from '../shared/chainPlan';
 import type { TzServer } from './serverClient';
 import { EXCLUDE_GLOB, WorkspacePanel } from './workspacePanel';
 
@@ -196,6 +197,22 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return;
       }
       await runBatch(deps, 'compress', uris.map((input) => ({ kind: 'compress', input })), `Compressing ${uris.length} model${uris.length === 1 ? '' : 's'}`);
+    }),
+    reg('tensorzip.compressCheckpoints', async (a) => {
+      const folder = a instanceof vscode.Uri ? a : await pickFolder('TensorZip: Compress Checkpoints in Folder');
+      if (!folder || !requireWrite([folder])) return;
+      const uris = (await filesIn(folder, BATCH_MODEL_EXTENSIONS)).filter((u) => path.posix.dirname(u.path) === folder.path.replace(/\/+$/, ''));
+      if (uris.length < 2) {
+        void vscode.window.showInformationMessage(`TensorZip: a checkpoint chain needs at least two model files (${BATCH_MODEL_EXTENSIONS.join(', ')}) directly in ${vscode.workspace.asRelativePath(folder)}.`);
+        return;
+      }
+      const byPath = new Map(uris.map((u) => [u.fsPath, u]));
+      const files = await Promise.all(uris.map(async (u) => ({ path: u.fsPath, mtimeMs: (await vscode.workspace.fs.stat(u)).mtime })));
+      const chain = orderChain(files, DEFAULT_KEYFRAME_EVERY);
+      log.info(`checkpoint chain in ${folder.fsPath}: ${chain.map((m) => `${path.basename(m.input)}${m.keyframe ? ' (keyframe)' : ` <- ${m.candidates.map((c) => path.basename(c)).join(' | ')}`}`).join(', ')}`);
+      // keyframes get bases: [] too: no chain member's original is deleted (tensorzip.afterCompress), later ones are coded against it
+      const specs: JobSpec[] = chain.map((m) => ({ kind: 'compress', input: byPath.get(m.input)!, bases: m.candidates.map((c) => byPath.get(c)!) }));
+      await runBatch(deps, 'compress', specs, `Compressing ${specs.length} checkpoints (keyframe every ${DEFAULT_KEYFRAME_EVERY})`);
     }),
     reg('tensorzip.decompressFolder', async (a) => {
       const folder = a instanceof vscode.Uri ? a : await pickFolder('TensorZip: Decompress All .tzip in Folder');

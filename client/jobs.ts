@@ -21,6 +21,8 @@ export interface JobSpec {
   /** default: from tensorzip.output.* settings */
   output?: vscode.Uri;
   lossyBits?: number;
+  /** compress: delta-code against each of these base models and keep the smallest (a checkpoint chain) */
+  bases?: vscode.Uri[];
   force?: boolean;
   /** verify: compare with this original too */
   against?: vscode.Uri;
@@ -172,11 +174,14 @@ export class JobRunner implements vscode.Disposable {
       if (output.scheme !== 'file') throw new ServerJobError(`${output.toString()}: output must be a file on disk`, 'USAGE');
       await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
       // the original may be deleted after a verified round trip: make the .tzip durable first
-      const durable = readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined;
-      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits, durable }, { onProgress }, token);
+      // a chain member (bases given) keeps its original: later members are coded against it
+      const deleteAfter = readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined && spec.bases === undefined;
+      const durable = deleteAfter;
+      const bases = spec.bases?.map((b) => b.fsPath);
+      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits, durable, ...(bases ? { bases } : {}) }, { onProgress }, token);
       const outcome: JobOutcome = { ...base, inputBytes: r.originalBytes, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
       this.log.info(`compressed ${input} -> ${r.output}: ${r.originalBytes} -> ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
-      if (readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined) {
+      if (deleteAfter) {
         const v = await this.server.verify({ path: r.output, against: input }, {}, token);
         outcome.verify = v;
         if (v.ok) {

@@ -115,6 +115,7 @@ export { extractTensors, exportOutputName, type ExtractOptions, type ExtractResu
 export { openTensors, openTzip, type TensorSource, type TensorInfo, type TensorData } from './container/tensorReader';
 export { poolTensor, type PooledView, type ViewParams, type PoolMode } from './analysis/tensorView';
 export { compressFile } from './container/compress';
+export { planChain, compressChainMember, stepOf, DEFAULT_KEYFRAME_EVERY, type ChainMember, type ChainMemberResult } from './container/chain';
 export { removeLiveTempsSync } from './container/output';
 export { diffFiles, type DiffResult, type DiffOptions, type TensorDiff, type LayerDiff, type DiffSummary, type DiffStatus } from './diff/diff';
 export { decompressFile, verifyFile, infoFile, type TzipInfo, type TzipRegionInfo } from './container/decompress';

@@ -199,6 +199,11 @@ export interface CompressParams extends JobParams {
   force?: boolean;
   /** fsync the .tzip before renaming it into place (for callers that delete the original next) */
   durable?: boolean;
+  /**
+   * delta coding (.tzip 3.0): absolute paths of base models; the file is coded against each and the
+   * smallest .tzip is kept (a checkpoint chain's keyframe and predecessor). Omitted or empty: standalone.
+   */
+  bases?: string[];
 }
 
 export const CompressRequest = new RequestType<CompressParams, CompressResult, TzErrorData>(Methods.compress);

@@ -14,6 +14,8 @@ export interface JobSpec {
   force?: boolean;
   lossyBits?: number;
   durable?: boolean;
+  /** compress: delta-code against each of these bases, keep the smallest */
+  bases?: string[];
   /** whatIf only */
   exact?: boolean;
   bits?: number[];

@@ -106,6 +106,7 @@ function run(s: JobSpec): Promise<unknown> {
     case 'analyze':
       return api.analyzeFile(s.path, { ...common, quick: s.quick, onTensor: s.wantTensors ? onTensor : undefined });
     case 'compress':
+      if (s.bases?.length) return api.compressChainMember({ input: s.path, keyframe: false, candidates: s.bases }, { ...common, output: s.output, force: s.force, durable: s.durable });
       return engineFn('compressFile')(s.path, { ...common, output: s.output, force: s.force, lossyBits: s.lossyBits, durable: s.durable });
     case 'decompress':
       return engineFn('decompressFile')(s.path, { ...common, output: s.output, force: s.force });

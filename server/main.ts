@@ -216,7 +216,10 @@ connection.onRequest(
       // never hand back a lossless file to a caller that asked for lossy (or the reverse later)
       throw new JobError('UNSUPPORTED', `${file}: lossy compression is not available in this build`, file);
     }
-    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, durable: p.durable === true, threads: settings.threads }, p, token) as never;
+    if (p.bases !== undefined && (!Array.isArray(p.bases) || p.bases.some((b) => typeof b !== 'string'))) throw invalidParams(`${CompressRequest.method}: "bases" must be an array of paths`);
+    const bases = (p.bases ?? []).map((b) => requireAbsolute(CompressRequest.method, 'bases', b)!);
+    if (bases.length && p.lossyBits !== undefined) throw invalidParams(`${CompressRequest.method}: "bases" and "lossyBits" do not go together`);
+    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, durable: p.durable === true, threads: settings.threads, ...(bases.length ? { bases } : {}) }, p, token) as never;
   }),
 );
 

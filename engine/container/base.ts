@@ -129,7 +129,7 @@ const short = (sha: string): string => `${sha.slice(0, 12)}...`;
 
 /**
  * The base a delta .tzip needs, checked (size and SHA-256) before anything is written: `given`
- * (--base) when set, else `<name>` or `<name>.tzip` in the .tzip's own folder. One-line BAD_INPUT
+ * (--base) when set (a sharded model's index: its shard of the base's name), else `<name>` or `<name>.tzip` in the .tzip's own folder. One-line BAD_INPUT
  * when it is missing or is another file.
  */
 export async function openBaseFor(tzip: string, want: BaseRecord, given?: string, signal?: AbortSignal): Promise<ByteSource> {
@@ -140,22 +140,33 @@ export async function openBaseFor(tzip: string, want: BaseRecord, given?: string
     return `${candidate} is not that file (size ${s.size}, sha256 ${short(s.record.sha256)})`;
   };
   const needs = `needs its base ${want.name} (${want.size} bytes, sha256 ${short(want.sha256)})`;
+  /** `<name>` or `<name>.tzip` in `dir` that is the base, else the reasons the ones there are not */
+  const lookIn = async (dir: string): Promise<ByteSource | string[]> => {
+    const tried: string[] = [];
+    for (const name of [want.name, `${want.name}.tzip`]) {
+      const cand = path.join(dir, name);
+      if (!existsSync(cand) || path.resolve(cand) === path.resolve(tzip)) continue;
+      const r = await check(cand);
+      if (typeof r !== 'string') return r;
+      tried.push(r);
+    }
+    return tried;
+  };
+  if (given && !existsSync(given)) throw badInput(tzip, `${needs}: ${given} does not exist`);
+  if (given && /\.safetensors\.index\.json$/i.test(given)) {
+    // a sharded base: its shard of that name, beside the index
+    const r = await lookIn(path.dirname(given));
+    if (!Array.isArray(r)) return r;
+    throw badInput(tzip, `${needs}: ${r.length ? r.join('; ') : `no shard of that name beside ${given}`}`);
+  }
   if (given) {
-    if (!existsSync(given)) throw badInput(tzip, `${needs}: ${given} does not exist`);
     const r = await check(given);
     if (typeof r === 'string') throw badInput(tzip, `${needs}: ${r}`);
     return r;
   }
-  const dir = path.dirname(tzip);
-  const tried: string[] = [];
-  for (const name of [want.name, `${want.name}.tzip`]) {
-    const cand = path.join(dir, name);
-    if (!existsSync(cand) || path.resolve(cand) === path.resolve(tzip)) continue;
-    const r = await check(cand);
-    if (typeof r !== 'string') return r;
-    tried.push(r);
-  }
-  throw badInput(tzip, `${needs}: ${tried.length ? tried.join('; ') : 'not found next to it'} (pass --base)`);
+  const r = await lookIn(path.dirname(tzip));
+  if (!Array.isArray(r)) return r;
+  throw badInput(tzip, `${needs}: ${r.length ? r.join('; ') : 'not found next to it'} (pass --base)`);
 }
 
 export interface BasePlan {

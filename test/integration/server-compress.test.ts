@@ -33,6 +33,7 @@ import {
   type Harness,
 } from './server-harness';
 import { gaussianF32, safetensorsBytes, toBF16Bytes } from '../helpers/safetensors';
+import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
 
 const HAVE_COMPRESS = ['compressFile', 'decompressFile', 'verifyFile'].every((f) => typeof (api as unknown as Record<string, unknown>)[f] === 'function');
 const SKIP = NO_BUILD || (!HAVE_COMPRESS && 'engine has no compressFile/decompressFile/verifyFile yet');
@@ -81,6 +82,25 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
       }
     });
   }
+
+  test('a checkpoint chain member through the server: coded against both bases, the smaller kept, restored bit-exact', { skip: ensureCheckpoints() }, async () => {
+    const { steps } = checkpointFiles('bf16');
+    const [kf, pred, member] = steps.slice(0, 3).map((f) => { const to = path.join(dir, path.basename(f)); copyFileSync(f, to); return to; });
+    const out = `${member}.tzip`;
+    const c = await h.conn.sendRequest(CompressRequest, { path: member!, output: out, bases: [kf!, pred!] });
+    const sizes = [];
+    for (const b of [kf!, pred!]) sizes.push((await api.compressFile(member!, { base: b, output: path.join(dir, 'alt.tzip'), force: true, threads: 1 })).bytes);
+    assert.equal(c.bytes, Math.min(...sizes), `kept ${c.bytes}, candidates ${sizes.join(', ')}`);
+    assert.equal(statSync(out).size, c.bytes);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+    const info = await h.conn.sendRequest(InfoRequest, { path: out });
+    assert.equal(info.base?.name, path.basename(sizes[0]! <= sizes[1]! ? kf! : pred!));
+    const restored = path.join(dir, 'restored-member.safetensors');
+    await h.conn.sendRequest(DecompressRequest, { path: out, output: restored });
+    assert.equal(sha256(restored), sha256(member!));
+    const bad = await rejection(h.conn.sendRequest(CompressRequest, { path: member!, output: out, force: true, bases: ['relative.safetensors'] }));
+    assert.ok(bad, 'a relative base path is refused');
+  });
 
   test('lossy compress and the what-if estimate through the server', async () => {
     assert.equal(h.features?.lossy, true);

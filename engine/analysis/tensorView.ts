@@ -185,7 +185,7 @@ export async function poolTensor(src: TensorSource, name: string, p: ViewParams,
       feed(pc);
       const rest = pc.length % conv.unitBytes;
       if (rest) { carry.set(pc.subarray(pc.length - rest)); carried = rest; }
-    }, { ...(opts.signal ? { signal: opts.signal } : {}), onBytes: (d, tot) => opts.onProgress?.(doneBytes + d, totalBytes) });
+    }, { ...(opts.signal ? { signal: opts.signal } : {}), onBytes: (d) => opts.onProgress?.(doneBytes + d, totalBytes) });
     doneBytes += (u1 - u0) * conv.unitBytes;
   }
   return acc.result(t.name, t.dtype, shape, m, p.histogramBins ?? 256);
@@ -314,7 +314,7 @@ class Accumulator {
     const rowNorms = lineNorms(this.rowSq, this.wr, gr, (b) => { let q = 0; for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!; return q; });
     const colNorms = lineNorms(this.colSq, this.wc, gc, (b) => { let q = 0; for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!; return q; });
     const kind = this.conv.keyKind;
-    let sub = 0, distinct = 0, expZero = 0;
+    let distinct = 0, expZero = 0;
     for (let k = 0; k < 65536; k++) {
       const c = this.hist[k]!;
       if (!c) continue;
@@ -322,7 +322,7 @@ class Accumulator {
       if (keyExponentZero(kind, k)) expZero += c;
     }
     // exponent-zero keys are zeros or subnormals (bf16 keys of wider types: at bfloat16 resolution)
-    sub = Math.max(0, expZero - this.zeros);
+    const sub = Math.max(0, expZero - this.zeros);
     const meanAll = tf > 0 ? ts / tf : null;
     const stats: ValueStats = {
       count: tf + tnan + tp + tn,

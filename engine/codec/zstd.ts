@@ -75,7 +75,7 @@ export function zstdContentSize(frame: Uint8Array): number {
   const single = (fhd >>> 5) & 1;
   if ((fhd >>> 3) & 1) return -1; // reserved bit
   const dictBytes = [0, 1, 2, 4][fhd & 3]!;
-  let pos = 5 + (single ? 0 : 1) + dictBytes;
+  const pos = 5 + (single ? 0 : 1) + dictBytes;
   const fcsBytes = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
   if (fcsBytes === 0 || pos + fcsBytes > frame.length) return -1;
   let v = 0;

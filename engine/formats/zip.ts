@@ -154,6 +154,7 @@ function checkName(file: string, name: string): void {
     /^[a-zA-Z]:/.test(name) ||
     parts.includes('..')
   ) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is replaced
     throw new TzError('BAD_INPUT', file, `zip member name "${name.replace(/[\0-\x1f]/g, '?')}" is unsafe (absolute path or "..")`);
   }
 }

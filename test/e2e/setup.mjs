@@ -78,7 +78,7 @@ export async function acquireLock(name, timeoutMs = 20 * 60_000) {
       return () => {
         if (!held) return;
         held = false;
-        let owner = '';
+        let owner;
         try { owner = readFileSync(join(dir, 'pid'), 'utf8'); } catch { return; }
         if (owner === token) rmSync(dir, { recursive: true, force: true });
       };
@@ -90,7 +90,7 @@ export async function acquireLock(name, timeoutMs = 20 * 60_000) {
       if (owner) { try { process.kill(owner, 0); } catch { alive = false; } }
       else if (Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000) alive = false;
       if (!alive) { rmSync(dir, { recursive: true, force: true }); continue; }
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for lock ${dir} (held by pid ${owner})`);
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for lock ${dir} (held by pid ${owner})`, { cause: e });
       await new Promise((r) => setTimeout(r, 250));
     }
   }

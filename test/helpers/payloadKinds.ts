@@ -111,7 +111,7 @@ export async function kindsOf(file: string): Promise<string[]> {
     const bytes = readFileSync(file);
     out.add(`version ${c.index.version}`);
     out.add(`checksum ${c.index.checksum ?? 'crc32'}`);
-    c.chunks.forEach((ch, i) => {
+    c.chunks.forEach((ch) => {
       if (ch.flags & CHUNK_FLAG_DUPLICATE) out.add('duplicate');
       payloadKinds(bytes.subarray(ch.payloadOffset, ch.payloadOffset + ch.payloadLength), ch.rawLength, out);
     });

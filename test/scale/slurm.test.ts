@@ -145,7 +145,7 @@ describe('Slurm job arrays', { skip: reason ?? false }, () => {
         const m = /\.tmp-[0-9a-f]{8}-(\d+)-[0-9a-f]{8}$/.exec(f);
         if (!m) continue;
         const pid = Number(m[1]);
-        let environ = '';
+        let environ: string;
         try { environ = readFileSync(`/proc/${pid}/environ`, 'latin1'); } catch { continue; }
         const task = /(?:^|\0)SLURM_ARRAY_TASK_ID=(\d+)/.exec(environ)?.[1];
         if (!task || Number(task) === cancelTask || !environ.includes('TENSORZIP_BATCH_WORKER=1')) continue;

@@ -103,7 +103,7 @@ function expectRejectOrExact(payload: Uint8Array, rawLength: number): 'ok' | 're
     assert.equal(decodeChunk(payload, 'Q8_0', rawLength).length, rawLength);
     return 'ok';
   } catch (e) {
-    if (!(e instanceof CodecError)) throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`);
+    if (!(e instanceof CodecError)) throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
     return 'rejected';
   }
 }

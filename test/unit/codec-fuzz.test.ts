@@ -37,7 +37,7 @@ function check(payload: Uint8Array, dtype: string, rawLength: number): 'ok' | 'r
     assert.equal(out.length, rawLength);
     return 'ok';
   } catch (e) {
-    if (!(e instanceof CodecError)) throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`);
+    if (!(e instanceof CodecError)) throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
     assert.ok(!/\n/.test(e.message), 'one-line message');
     return 'rejected';
   }

@@ -105,7 +105,7 @@ test('synthetic edge cases round-trip for every dtype', () => {
         roundTrip(data, dtype);
         roundTrip(data.subarray(0, Math.max(0, data.length - 1)), dtype);
       } catch (e) {
-        throw new Error(`${name} as ${dtype}: ${(e as Error).message}`);
+        throw new Error(`${name} as ${dtype}: ${(e as Error).message}`, { cause: e });
       }
     }
   }

@@ -199,7 +199,7 @@ export class LayerChartView {
     }
     if (!this.items.length) return;
     const i = this.selected === null ? -1 : this.itemOfLayer.get(this.selected) ?? -1;
-    let next = i;
+    let next: number;
     if (e.key === 'ArrowRight') next = Math.min(this.items.length - 1, i + 1);
     else if (e.key === 'ArrowLeft') next = i < 0 ? 0 : Math.max(0, i - 1);
     else if (e.key === 'Home') next = 0;

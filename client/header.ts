@@ -5,10 +5,13 @@
  * return undefined and the view fills from the server's analysis instead.
  */
 import type * as vscode from 'vscode';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { openModel } from '../engine/formats/index';
 import { layerOf } from '../shared/layers';
+import { badInput } from '../engine/errors';
+import { readShardStates } from '../engine/container/shards';
+import { checkIndex, parseIndex, shardNames, type IndexProblem } from '../engine/formats/indexCheck';
 import type { ShardView, TensorRow } from '../protocol/webview';
 import type { ModelLayout } from '../engine/formats/types';
 
@@ -21,6 +24,8 @@ export interface HeaderView {
   /** sharded safetensors: each shard with its size and tensor count */
   shards?: ShardView[];
   notes?: string[];
+  /** an index's problems from the engine's checkIndex (what the language server publishes), with its text for positions */
+  index?: { text: string; problems: IndexProblem[] };
 }
 
 /** Rows in storage order (the readers list tensors by offset within each file). */
@@ -46,22 +51,52 @@ export const GGUF_SHAPE_NOTE = 'Shapes are in GGUF order (ne[0] first, the faste
 /** Reads the header of a local file; throws the engine's TzError for malformed or unsupported files. */
 export async function readHeader(uri: vscode.Uri): Promise<HeaderView | undefined> {
   if (uri.scheme !== 'file') return undefined;
+  if (SAFETENSORS_INDEX.test(uri.fsPath)) return readIndexHeader(uri.fsPath);
   const layout = await openModel(uri.fsPath);
   const out: HeaderView = { format: layout.format, size: layout.size, rows: rowsFromLayout(layout) };
   if (layout.metadata) out.metadata = layout.metadata;
   if (layout.files) out.files = layout.files;
   if (layout.format === 'gguf') out.notes = [GGUF_SHAPE_NOTE];
-  if (layout.format === 'safetensors-index' && layout.files) {
-    const dir = path.dirname(layout.path);
-    const counts = new Map<string, number>();
-    for (const r of out.rows) if (r.shard) counts.set(r.shard, (counts.get(r.shard) ?? 0) + 1);
-    out.shards = [];
-    // the model's size is its shards' and the index's
-    for (const f of layout.files) {
-      const bytes = (await stat(f)).size;
-      const file = path.relative(dir, f);
-      out.shards.push({ file, bytes, tensors: counts.get(file) ?? 0, state: 'present' });
-      out.size += bytes;
+  return out;
+}
+
+const SAFETENSORS_INDEX = /\.safetensors\.index\.json$/i;
+/** the engine's index reader refuses bigger indexes too */
+const MAX_INDEX_BYTES = 100 * 1024 * 1024;
+
+/**
+ * A sharded model through the engine's checkIndex (the language server's source of the index's
+ * problems): the tensors of every readable shard, each shard with its state, so a model with a
+ * shard missing is shown in part instead of not at all. Throws only when the index itself is
+ * unusable (not JSON, no weight_map).
+ */
+export async function readIndexHeader(file: string): Promise<HeaderView> {
+  const indexSize = (await stat(file)).size;
+  if (indexSize > MAX_INDEX_BYTES) throw badInput(file, `index file is ${indexSize} bytes, over the 100 MB limit`);
+  const text = await readFile(file, 'utf8');
+  const parsed = parseIndex(text);
+  const states = await readShardStates(file, shardNames(parsed));
+  const check = checkIndex(parsed, states);
+  const fatal = check.problems.find((p) => p.code === 'INVALID_JSON' || p.code === 'NOT_AN_OBJECT' || p.code === 'NO_WEIGHT_MAP');
+  if (fatal) throw badInput(file, fatal.message);
+  const dir = path.dirname(file);
+  const out: HeaderView = { format: 'safetensors-index', size: indexSize, rows: [], files: [], shards: [], index: { text, problems: check.problems } };
+  const meta = parsed.root ? (JSON.parse(text) as Record<string, unknown>).metadata : undefined;
+  if (meta && typeof meta === 'object' && !Array.isArray(meta)) out.metadata = meta as Record<string, unknown>;
+  // shards the index names, in natural order; an unnamed sibling holds no tensor of this model
+  for (const s of check.shards) {
+    if (s.mapped === 0) continue;
+    const h = states.get(s.name);
+    const state = s.state === 'tzip' ? 'compressed' : s.state;
+    const view: ShardView = { file: s.name, bytes: s.size ?? null, tensors: s.mapped, state };
+    if (s.state === 'tzip') view.message = s.tzipName;
+    else if (s.state === 'unreadable' && s.message) view.message = s.message.split('\n')[0];
+    out.shards!.push(view);
+    if (s.size !== undefined) out.size += s.size;
+    if (h?.state === 'present') out.files!.push(path.join(dir, s.name));
+    if (h?.state === 'present' || h?.state === 'tzip') {
+      // storage order within each shard (the header readers list tensors by offset)
+      for (const t of h.tensors) out.rows.push({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes, layer: layerOf(t.name), boundBytes: null, exponentEntropy: null, shard: s.name });
     }
   }
   return out;

@@ -10,10 +10,15 @@ import { webviewShell } from './webviewHtml';
 import { ModelSession } from './modelSession';
 import type { JobOutcome, JobRunner, JobSpec } from './jobs';
 import type { TzServer } from './serverClient';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { DIAGNOSTIC_SOURCE } from '../protocol/lang';
+import type { IndexProblem } from '../engine/formats/indexCheck';
 
 export const MODEL_VIEW_TYPE = 'tensorzip.modelViewer';
 /** same editor, `priority: "option"` for ambiguous extensions (.bin, .pt, .pth) */
 export const MODEL_VIEW_TYPE_OPTION = 'tensorzip.modelViewerOption';
+/** as the language server caps one code (server/lang/diagnostics.ts) */
+const MAX_INDEX_DIAGNOSTICS = 200;
 
 class ModelDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri, readonly session: ModelSession) {}
@@ -85,7 +90,32 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true }),
       vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE_OPTION, provider, { supportsMultipleEditorsPerDocument: true }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => provider.sessions.forEach((s) => s.canWriteChanged())),
+      // an index open as text gets the same problems from the language server: one entry each in Problems
+      vscode.workspace.onDidOpenTextDocument((d) => provider.indexProblems.has(d.uri.toString()) && provider.diagnostics.delete(d.uri)),
+      vscode.workspace.onDidCloseTextDocument((d) => provider.publishIndex(d.uri)),
     ];
+  }
+
+  /** checkIndex's problems of the sharded models open in a view, by index URI */
+  private readonly indexProblems = new Map<string, { text: string; problems: IndexProblem[] }>();
+
+  /** The index's problems in the Problems panel while its model view is open (unless the language server has them). */
+  private publishIndex(uri: vscode.Uri): void {
+    const key = uri.toString();
+    const idx = this.indexProblems.get(key);
+    if (!idx) return;
+    if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return void this.diagnostics.delete(uri);
+    const doc = TextDocument.create(key, 'json', 0, idx.text);
+    const severity = { error: vscode.DiagnosticSeverity.Error, warning: vscode.DiagnosticSeverity.Warning, info: vscode.DiagnosticSeverity.Information } as const;
+    const diags = idx.problems.slice(0, MAX_INDEX_DIAGNOSTICS).map((p) => {
+      const a = doc.positionAt(p.range.offset);
+      const b = doc.positionAt(p.range.offset + p.range.length);
+      const d = new vscode.Diagnostic(new vscode.Range(a.line, a.character, b.line, b.character), p.message, severity[p.severity]);
+      d.source = DIAGNOSTIC_SOURCE;
+      d.code = p.code;
+      return d;
+    });
+    this.diagnostics.set(uri, diags);
   }
 
   /** A finished verify: damaged tensors marked in the open views, a diagnostic on the .tzip (or none). */
@@ -120,9 +150,16 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     if (running) session.job = running;
     this.sessions.add(session);
     const doc = new ModelDocument(uri, session);
+    const key = uri.toString();
+    void session.indexProblems().then((idx) => {
+      if (!idx || !this.sessions.has(session)) return;
+      this.indexProblems.set(key, idx);
+      this.publishIndex(uri);
+    });
     const dispose = doc.dispose.bind(doc);
     doc.dispose = () => {
       this.sessions.delete(session);
+      if (this.indexProblems.delete(key)) this.diagnostics.delete(uri);
       dispose();
     };
     return doc;

@@ -50,16 +50,28 @@ export class ModelSession implements vscode.Disposable {
     return this.header?.files;
   }
 
+  /** A sharded model's index problems (checkIndex, as the language server publishes them), once the header is read. */
+  async indexProblems(): Promise<HeaderView['index']> {
+    await this.headerDone;
+    return this.header?.index;
+  }
+
   /** Files whose jobs this view shows: the file itself and, for a sharded model, every shard. */
   ownsFile(file: string): boolean {
     return (this.uri.scheme === 'file' && file === this.uri.fsPath) || (this.header?.files?.includes(file) ?? false);
   }
 
-  /** Why Compress/Decompress cannot run on this model now (a missing or unreadable shard), or undefined. */
-  private shardBlocker(): string | undefined {
+  /** The shards this model lacks (missing or unreadable), as one phrase, or undefined. */
+  private shardProblem(): string | undefined {
     const bad = this.header?.shards?.filter((x) => x.state === 'missing' || x.state === 'unreadable') ?? [];
     if (!bad.length) return undefined;
-    return `${bad.length} shard${bad.length === 1 ? ' is' : 's are'} ${bad.every((x) => x.state === 'missing') ? 'missing' : 'missing or unreadable'} (${bad.map((x) => x.file).join(', ')}): compressing part of a model is refused.`;
+    return `${bad.length} shard${bad.length === 1 ? ' is' : 's are'} ${bad.every((x) => x.state === 'missing') ? 'missing' : 'missing or unreadable'} (${bad.map((x) => x.file).join(', ')})`;
+  }
+
+  /** Why Compress/Decompress cannot run on this model now (a missing or unreadable shard), or undefined. */
+  private shardBlocker(): string | undefined {
+    const p = this.shardProblem();
+    return p && `${p}: Compress and Decompress need every shard.`;
   }
 
   private achieved: number | null = null;
@@ -209,6 +221,13 @@ export class ModelSession implements vscode.Disposable {
   private async startAnalysis(quick = false): Promise<void> {
     const token = this.cts.token;
     try {
+      // the whole-model statistics need every shard: the present ones stay listed from their headers
+      const lacking = this.shardProblem();
+      if (lacking) {
+        this.analysisError = `Statistics and the estimate need every shard: ${lacking}. The present shards are listed from their headers.`;
+        this.post({ type: 'analysisError', message: this.analysisError });
+        return;
+      }
       this.local ??= await localFile(this.uri);
       if (this.isTzip) {
         await this.loadTzip(this.local.path, token);

@@ -7,9 +7,11 @@ import { localFile } from './localCopy';
 import { isTzipPath } from '../shared/modelFiles';
 import { siblingTzip } from './paths';
 import { toJobError, type TzServer } from './serverClient';
+import { readIndexHeader, type HeaderView } from './header';
 
 export const MODEL_GLOB = '**/*.{safetensors,gguf,onnx,npy,npz,tzip}';
 export const EXCLUDE_GLOB = '**/{node_modules,.git}/**';
+const INDEX_GLOB = '**/*.safetensors.index.json';
 
 export class WorkspacePanel implements vscode.Disposable {
   private static current: WorkspacePanel | undefined;
@@ -69,8 +71,57 @@ export class WorkspacePanel implements vscode.Disposable {
 
   async scan(): Promise<void> {
     const uris = (await vscode.workspace.findFiles(MODEL_GLOB, EXCLUDE_GLOB, 10000)).sort((a, b) => a.path.localeCompare(b.path));
+    const indexes = (await vscode.workspace.findFiles(INDEX_GLOB, EXCLUDE_GLOB, 1000)).filter((u) => u.scheme === 'file').sort((a, b) => a.path.localeCompare(b.path));
     const present = new Set(uris.map((u) => u.toString()));
+    // a sharded model is one row, its index's: its shards (and their .tzip) are not listed on their own
+    const inModel = new Set<string>();
+    const headers = new Map<string, HeaderView | Error>();
+    for (const u of indexes) {
+      const hv = await readIndexHeader(u.fsPath).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      headers.set(u.toString(), hv);
+      if (hv instanceof Error) continue;
+      const dir = path.dirname(u.fsPath);
+      for (const sh of hv.shards ?? []) {
+        const f = vscode.Uri.file(path.join(dir, sh.file)).toString();
+        inModel.add(f);
+        inModel.add(siblingTzip(f));
+      }
+    }
+    for (const u of indexes) {
+      const key = u.toString();
+      const hv = headers.get(key)!;
+      const prev = this.rows.get(key);
+      present.add(key);
+      const row: WorkspaceModelRow = { uri: key, path: vscode.workspace.asRelativePath(u), format: 'safetensors-index', size: 0, predictedBytes: null, achievedBytes: null, status: 'pending' };
+      if (hv instanceof Error) {
+        this.rows.set(key, { ...row, status: 'failed', error: hv.message.split('\n')[0] });
+        continue;
+      }
+      const shards = hv.shards ?? [];
+      const lacking = shards.filter((x) => x.state === 'missing' || x.state === 'unreadable');
+      row.format = `safetensors-index (${shards.length} shard${shards.length === 1 ? '' : 's'})`;
+      row.size = hv.size;
+      // achieved: every shard has its .tzip
+      const dir = path.dirname(u.fsPath);
+      let achieved = 0;
+      for (const sh of shards) {
+        const t = vscode.Uri.file(path.join(dir, sh.file + '.tzip'));
+        const st = present.has(t.toString()) ? await vscode.workspace.fs.stat(t).then((x) => x, () => undefined) : undefined;
+        if (!st) {
+          achieved = -1;
+          break;
+        }
+        achieved += st.size;
+      }
+      row.achievedBytes = achieved >= 0 && shards.length ? achieved : null;
+      if (lacking.length) this.rows.set(key, { ...row, status: 'failed', error: `${lacking.length} shard${lacking.length === 1 ? ' is' : 's are'} missing or unreadable (${lacking.map((x) => x.file).join(', ')})` });
+      else this.rows.set(key, { ...row, predictedBytes: prev?.predictedBytes ?? null, status: prev?.status === 'done' ? 'done' : 'pending' });
+    }
     for (const u of uris) {
+      if (inModel.has(u.toString())) {
+        present.delete(u.toString());
+        continue;
+      }
       const stat = await vscode.workspace.fs.stat(u).then((s) => s, () => undefined);
       if (!stat) continue;
       const tz = isTzipPath(u.path);

@@ -16,7 +16,7 @@ export function mountWorkspaceView(root: HTMLElement, host: Host<unknown>): void
       h('div', { id: 'tz-job-text' })),
     h('div', { class: 'tz-ws-table-wrap' },
       h('table', { id: 'tz-ws-table', class: 'tz-ws-table', 'aria-label': 'Models in the workspace' },
-        h('thead', {}, h('tr', {}, ...['File', 'Format', 'Size', 'Predicted', 'Achieved (.tzip)', 'Status'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ...['File', 'Format', 'Size', 'Estimated .tzip', 'Achieved (.tzip)', 'Status'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', { id: 'tz-ws-body' }))),
   );
   const render = () => {
@@ -47,7 +47,7 @@ export function mountWorkspaceView(root: HTMLElement, host: Host<unknown>): void
         h('td', { class: 'c-num' }, r.achievedBytes === null ? '–' : `${formatBytes(r.achievedBytes)} (${formatPercent(r.achievedBytes / Math.max(1, r.size))})`),
         h('td', { title: r.error }, r.status === 'failed' ? `✗ ${r.error ?? 'failed'}` : r.status)));
     }
-    byId('tz-ws-totals').textContent = `${rows.size} model file${rows.size === 1 ? '' : 's'}, ${formatBytes(size)}; predicted lossless ${formatBytes(predicted)} (${formatPercent(predicted / Math.max(1, size))})` +
+    byId('tz-ws-totals').textContent = `${rows.size} model file${rows.size === 1 ? '' : 's'}, ${formatBytes(size)}; estimated .tzip ${formatBytes(predicted)} (${formatPercent(predicted / Math.max(1, size))})` +
       (achievedOf ? `; already compressed: ${formatBytes(achievedOf)} → ${formatBytes(achieved)}` : '');
   };
   const renderJob = (job: JobView | null, summary?: string) => {

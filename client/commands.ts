@@ -11,7 +11,7 @@ import { formatBytes, formatEta, formatPercent, formatRate } from '../shared/for
 import { lossyPickItems } from './lossyPick';
 import { failureLines, summarize, summaryMessage, type BatchItemResult } from './batchSummary';
 import { readSettings } from './config';
-import { writeBlocker, type JobOutcome, type JobRunner, type JobSpec } from './jobs';
+import { relativeMessage, writeBlocker, type JobOutcome, type JobRunner, type JobSpec } from './jobs';
 import { MODEL_VIEW_TYPE } from './modelEditor';
 import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
 import { DEFAULT_KEYFRAME_EVERY, orderChain } from '../shared/chainPlan';
@@ -245,8 +245,9 @@ export async function runEditorJob(deps: CommandDeps, spec: JobSpec, onUpdate: (
   }
   const outcome = await deps.jobs.run(spec, { onUpdate });
   if (!outcome.ok && !outcome.cancelled) {
-    const msg = (outcome.error ?? 'job failed').split(spec.input.fsPath).join(vscode.workspace.asRelativePath(spec.input));
-    void vscode.window.showErrorMessage(`TensorZip: ${msg}`, 'Show Log').then((c) => c && deps.log.show(true));
+    const msg = relativeMessage(outcome.error ?? 'job failed', spec.input);
+    const what = { compress: 'Compress', decompress: 'Decompress', verify: 'Verify' }[spec.kind];
+    void vscode.window.showErrorMessage(`TensorZip: ${what} failed: ${msg}`, 'Show Log').then((c) => c && deps.log.show(true));
   } else if (outcome.ok && outcome.output && spec.kind !== 'verify') {
     const open = spec.kind === 'compress' ? 'Open .tzip' : 'Reveal';
     void vscode.window.showInformationMessage(`TensorZip: ${VERBS[spec.kind].ed} ${path.basename(spec.input.fsPath)} → ${path.basename(outcome.output.fsPath)}${outcome.inputBytes && outcome.outputBytes !== undefined ? ` (${formatBytes(outcome.inputBytes)} → ${formatBytes(outcome.outputBytes)})` : ''}`, open).then((c) => {

@@ -53,6 +53,11 @@ export function writeBlocker(uri: vscode.Uri): string | undefined {
   return undefined;
 }
 
+/** An engine message with the file's absolute path shown relative to the workspace. */
+export function relativeMessage(msg: string, uri: vscode.Uri): string {
+  return uri.scheme === 'file' ? msg.split(uri.fsPath).join(vscode.workspace.asRelativePath(uri)) : msg;
+}
+
 export function resolveOutputFolder(folder: string, input: vscode.Uri): string {
   const f = folder.trim();
   if (!f) return f;
@@ -155,7 +160,7 @@ export class JobRunner implements vscode.Disposable {
     } catch (e) {
       const err = e instanceof ServerJobError ? e : new ServerJobError(e instanceof Error ? e.message : String(e), 'INTERNAL');
       const cancelled = err.code === 'CANCELLED' || cts.token.isCancellationRequested;
-      emit({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'cancelled' : err.message });
+      emit({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'cancelled' : relativeMessage(err.message, spec.input) });
       if (!cancelled) this.log.error(`${spec.kind} failed: ${err.message}`);
       return { id, ok: false, cancelled, error: cancelled ? `${spec.input.fsPath}: cancelled` : err.message, code: cancelled ? 'CANCELLED' : err.code };
     } finally {

@@ -17,6 +17,11 @@ import type { IndexProblem } from '../engine/formats/indexCheck';
 export const MODEL_VIEW_TYPE = 'tensorzip.modelViewer';
 /** same editor, `priority: "option"` for ambiguous extensions (.bin, .pt, .pth) */
 export const MODEL_VIEW_TYPE_OPTION = 'tensorzip.modelViewerOption';
+/**
+ * A .tzip up to this size is verified as soon as it opens (one decode, cancellable in the view):
+ * "not checked" would hide damage nobody asked about; bigger files wait for the Verify button.
+ */
+export const AUTO_VERIFY_MAX_BYTES = 512 * 1024 * 1024;
 /** as the language server caps one code (server/lang/diagnostics.ts) */
 const MAX_INDEX_DIAGNOSTICS = 200;
 
@@ -156,6 +161,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       this.indexProblems.set(key, idx);
       this.publishIndex(uri);
     });
+    if (session.isTzip && uri.scheme === 'file') {
+      void session.tzipLoaded.then((loaded) => {
+        if (loaded && this.sessions.has(session) && session.fileSize <= AUTO_VERIFY_MAX_BYTES) void this.runJob(session, 'verify');
+      });
+    }
     const dispose = doc.dispose.bind(doc);
     doc.dispose = () => {
       this.sessions.delete(session);
@@ -223,8 +233,20 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     });
   }
 
+  /** sessions whose job is being started (prompts are async: a second click must not start a second job) */
+  private readonly starting = new WeakSet<ModelSession>();
+
   private async runJob(session: ModelSession, kind: JobKind): Promise<void> {
-    if (session.job && (session.job.state === 'running' || session.job.state === 'queued')) return;
+    if (this.starting.has(session) || (session.job && (session.job.state === 'running' || session.job.state === 'queued'))) return;
+    this.starting.add(session);
+    try {
+      await this.startJob(session, kind);
+    } finally {
+      this.starting.delete(session);
+    }
+  }
+
+  private async startJob(session: ModelSession, kind: JobKind): Promise<void> {
     if (kind === 'verify') session.setTzipVerify('running');
     const shards = kind === 'compress' ? session.shardFiles : undefined;
     const inputs = shards?.length ? shards.map((f) => vscode.Uri.file(f)) : [session.uri];

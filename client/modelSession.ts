@@ -35,6 +35,9 @@ export class ModelSession implements vscode.Disposable {
   private readonly cts = new vscode.CancellationTokenSource();
   private local: LocalFile | undefined;
   private headerDone: Promise<void>;
+  private tzipResolve!: (loaded: boolean) => void;
+  /** resolves once a .tzip's container index is read (true) or could not be (false) */
+  readonly tzipLoaded = new Promise<boolean>((r) => (this.tzipResolve = r));
 
   constructor(readonly uri: vscode.Uri, private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
     this.isTzip = isTzipPath(uri.path);
@@ -231,6 +234,7 @@ export class ModelSession implements vscode.Disposable {
       this.local ??= await localFile(this.uri);
       if (this.isTzip) {
         await this.loadTzip(this.local.path, token);
+        this.tzipResolve(true);
         return;
       }
       const a = await this.server.analyze(this.local.path, {
@@ -254,6 +258,7 @@ export class ModelSession implements vscode.Disposable {
       void this.loadLossyCurve(this.local.path, token);
     } catch (e) {
       const err = toJobError(e);
+      this.tzipResolve(false);
       if (err.code === 'CANCELLED') return;
       this.analysisError = err.message;
       this.log.error(`analyze: ${err.message}`);
@@ -295,7 +300,13 @@ export class ModelSession implements vscode.Disposable {
     this.post(this.analysisMessage(this.analysis));
   }
 
+  /** stored bytes of the open .tzip (0 before it is read) */
+  get fileSize(): number {
+    return this.size;
+  }
+
   dispose(): void {
+    this.tzipResolve(false);
     this.cts.cancel();
     this.cts.dispose();
     this.listeners.clear();

@@ -38,8 +38,8 @@ export function renderSummary(st: ModelState): void {
     const z = st.tzip;
     facts.append(fact('tz-original', 'Original size', formatBytes(z.originalBytes), `${formatInt(z.originalBytes)} bytes`));
     facts.append(fact('tz-ratio', 'Compressed to', formatPercent(z.ratio), `${formatBytes(z.storedBytes)} of ${formatBytes(z.originalBytes)}${z.lossy ? ' (lossy)' : ''}`));
-    const verify = { unknown: 'not checked', running: 'checking…', ok: '✓ verified', failed: '✗ failed' }[z.verify];
-    const v = fact('tz-verify-status', 'Verify', verify, z.verifyProblems?.join('\n'));
+    const verify = { unknown: 'not checked (click Verify)', running: 'checking…', ok: '✓ verified', failed: '✗ failed' }[z.verify];
+    const v = fact('tz-verify-status', 'Verify', verify, z.verify === 'unknown' ? 'Damage is found only by decoding: Verify decodes every chunk and checks its checksum and the original SHA-256' : z.verifyProblems?.join('\n'));
     v.dataset.status = z.verify;
     facts.append(v);
   } else {

@@ -4,7 +4,11 @@
 // the server produced it). Uses the real webview bundle in headless Chromium (as
 // test/integration/webview-dom.test.ts) and the real server (dist/server.js --stdio).
 //
-//   node --import tsx bench/views.mts [--tensors 12000] [--mb 135] [--chromium /usr/bin/chromium]
+//   node --import tsx bench/views.mts [--tensors 12000] [--mb 135] [--chromium /usr/bin/chromium] [--bundle dist/webview/main.js]
+//
+// --bundle (repeatable): the webview script(s) to load, A/B of builds in one run, --rounds n interleaved
+// (medians printed); --pace f replays the statistics batches at f x their recorded times (a loaded
+// machine's server is slow: --pace 0.05 replays at the rate of a 20x faster one).
 //
 // The synthetic file (flat TF-style names: conv2d_N/kernel, batch_normalization_N/gamma ...) is
 // cached in os.tmpdir()/tensorzip-bench-views. Timings are wall clock on a shared machine: compare
@@ -16,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { createMessageConnection, ProgressType, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { openModel } from '../engine/formats/index';
 import { rowsFromLayout } from '../client/header';
@@ -25,7 +29,8 @@ import { indexByName, mergeRows, stripRows } from '../shared/rows';
 import { tensorRowFromAnalysis, type HostToWebview, type TensorRow } from '../protocol/webview';
 import type { AnalyzePartialResult, FileAnalysis } from '../protocol/server';
 
-const { values: args } = parseArgs({ options: { tensors: { type: 'string', default: '12000' }, mb: { type: 'string', default: '135' }, chromium: { type: 'string', default: process.env.TZ_CHROMIUM ?? '/usr/bin/chromium' } } });
+const { values: args } = parseArgs({ options: { tensors: { type: 'string', default: '12000' }, mb: { type: 'string', default: '135' }, chromium: { type: 'string', default: process.env.TZ_CHROMIUM ?? '/usr/bin/chromium' }, bundle: { type: 'string', multiple: true }, rounds: { type: 'string', default: '1' }, pace: { type: 'string', default: '1' } } });
+const BUNDLES = args.bundle?.length ? args.bundle : ['dist/webview/main.js'];
 const N = Number(args.tensors);
 const MB = Number(args.mb);
 
@@ -66,6 +71,51 @@ function synthetic(file: string): void {
 }
 
 const ms = (t0: number) => Math.round(performance.now() - t0);
+
+/** One fresh page: the header's render, then the statistics batches at their recorded times x pace. */
+async function webviewRun(browser: Browser, origin: string, init: HostToWebview, messages: { at: number; m: HostToWebview }[], final: HostToWebview, pace: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await page.goto(origin);
+    await page.waitForFunction(() => (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'));
+    // main-thread busy time of the page (long tasks over 50 ms)
+    await page.evaluate(`window.__long = []; new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: 'longtask', buffered: false })`);
+    // time from posting init to the first frame painted after the table and chart exist
+    // (function bodies as strings: tsx's keepNames helpers do not exist in the page)
+    await page.evaluate(`window.__until = (sel, extra) => new Promise((r) => { (function f() { document.querySelector(sel) ? requestAnimationFrame(() => setTimeout(r, extra || 0)) : setTimeout(f, 2); })(); })`);
+    out.headerMs = await page.evaluate(`(async (m) => {
+      const t = performance.now();
+      window.postMessage(m, '*');
+      await window.__until('#tz-table-body .tz-row[data-name]');
+      return Math.round(performance.now() - t);
+    })(${JSON.stringify(init)})`);
+    const headerLong = (await page.evaluate('window.__long.splice(0)')) as number[];
+    out.headerLongestTaskMs = Math.round(Math.max(0, ...headerLong));
+    out.chartElements = await page.locator('#tz-layer-chart *').count();
+    // streamed statistics: post each batch at its recorded time (x pace), then the final analysis
+    await page.evaluate(`window.__msgs = ${JSON.stringify({ msgs: messages.map((x) => ({ at: x.at * pace, m: x.m })), fin: final })}`);
+    out.statsMs = await page.evaluate(`(async ({ msgs, fin }) => {
+      const t = performance.now();
+      for (const { at, m } of msgs) {
+        const wait = at - (performance.now() - t);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        window.postMessage(m, '*');
+      }
+      window.postMessage(fin, '*');
+      await window.__until('#tz-analysis-progress[data-state="done"]', 300);
+      return Math.round(performance.now() - t) - 300;
+    })(window.__msgs)`);
+    const long = (await page.evaluate('window.__long')) as number[];
+    out.statsLongTasks = long.length;
+    out.statsLongTaskMs = Math.round(long.reduce((a, b) => a + b, 0));
+    out.statsLongestTaskMs = Math.round(Math.max(0, ...long));
+    out.chartElementsAfter = await page.locator('#tz-layer-chart *').count();
+  } finally {
+    await page.close();
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   const dir = path.join(os.tmpdir(), 'tensorzip-bench-views');
@@ -114,11 +164,12 @@ async function main(): Promise<void> {
   const final: HostToWebview = { type: 'analysis', analysis: { parameters: analysis.parameters, bytesPerDtype: analysis.bytesPerDtype, predictedBytes: analysis.predictedBytes, boundBytes: analysis.boundBytes, estimate: analysis.estimate, bytes: analysis.bytes }, layers: analysis.layers, tensors: stripRows(hostRows) };
 
   // 3. the webview: time to the rendered header, then the streamed statistics replayed at the server's pace
+  let bundle = BUNDLES[0]!;
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/main.js' || url.pathname === '/main.css') {
       res.writeHead(200, { 'content-type': url.pathname.endsWith('.js') ? 'text/javascript' : 'text/css' });
-      res.end(readFileSync(`dist/webview${url.pathname}`));
+      res.end(readFileSync(url.pathname === '/main.js' ? bundle : `dist/webview${url.pathname}`));
       return;
     }
     if (url.pathname === '/mock.js') {
@@ -134,45 +185,27 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const pace = Number(args.pace);
+  const runs: Record<string, number>[][] = BUNDLES.map(() => []);
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(origin);
-    await page.waitForFunction(() => (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'));
-    // main-thread busy time of the page (long tasks over 50 ms)
-    await page.evaluate(`window.__long = []; new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: 'longtask', buffered: false })`);
-    // time from posting init to the first frame painted after the table and chart exist
-    // (function bodies as strings: tsx's keepNames helpers do not exist in the page)
-    await page.evaluate(`window.__until = (sel, extra) => new Promise((r) => { (function f() { document.querySelector(sel) ? requestAnimationFrame(() => setTimeout(r, extra || 0)) : setTimeout(f, 2); })(); })`);
-    out.webviewHeaderMs = await page.evaluate(`(async (m) => {
-      const t = performance.now();
-      window.postMessage(m, '*');
-      await window.__until('#tz-table-body .tz-row[data-name]');
-      return Math.round(performance.now() - t);
-    })(${JSON.stringify(init)})`);
-    out.chartElements = await page.locator('#tz-layer-chart *').count();
-    // streamed statistics: post each batch at its recorded time, then the final analysis
-    await page.evaluate(`window.__msgs = ${JSON.stringify({ msgs: messages, fin: final })}`);
-    const streamMs: number = await page.evaluate(`(async ({ msgs, fin }) => {
-      const t = performance.now();
-      for (const { at, m } of msgs) {
-        const wait = at - (performance.now() - t);
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        window.postMessage(m, '*');
+    // interleaved rounds (A B A B ...): each bundle sees the same machine load
+    for (let round = 0; round < Number(args.rounds); round++) {
+      for (let b = 0; b < BUNDLES.length; b++) {
+        bundle = BUNDLES[b]!;
+        runs[b]!.push(await webviewRun(browser, origin, init, messages, final, pace));
       }
-      window.postMessage(fin, '*');
-      await window.__until('#tz-analysis-progress[data-state="done"]', 300);
-      return Math.round(performance.now() - t) - 300;
-    })(window.__msgs)`);
-    out.webviewStatsMs = streamMs;
-    const long = (await page.evaluate('window.__long')) as number[];
-    out.webviewLongTasks = long.length;
-    out.webviewLongTaskMs = Math.round(long.reduce((a, b) => a + b, 0));
-    out.webviewLongestTaskMs = Math.round(Math.max(0, ...long));
-    out.chartElementsAfter = await page.locator('#tz-layer-chart *').count();
+    }
   } finally {
     await browser.close();
     http.close();
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  BUNDLES.forEach((name, b) => {
+    const r = runs[b]!;
+    const m: Record<string, number> = {};
+    for (const k of Object.keys(r[0]!)) m[k] = median(r.map((x) => x[k]!));
+    out[BUNDLES.length > 1 ? `webview ${name}` : 'webview'] = JSON.stringify(m);
+  });
   console.log(JSON.stringify(out, null, 2));
 }
 

@@ -24,6 +24,11 @@ export interface ModelUiState {
   colWidths?: ColumnWidths;
 }
 
+/** Models with more rows than this render streamed statistics every STREAM_RENDER_MS, not every frame. */
+const STREAM_THROTTLE_ROWS = 2000;
+const STREAM_RENDER_MS = 250;
+const STREAM_PARTS = new Set<Part>(['rows', 'progress', 'summary']);
+
 function skeleton(): HTMLElement[] {
   return [
     h('header', { class: 'tz-summary', id: 'tz-summary', 'aria-label': 'Model summary' },
@@ -325,13 +330,19 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     // streamed batches arrive faster than frames: render what changed once per frame, not per message
     for (const p of parts) pending.add(p);
     if (parts.has('all')) flush();
-    else if (!frame) frame = requestAnimationFrame(flush);
+    else if (!st.analysisDone && st.rows.length > STREAM_THROTTLE_ROWS && [...pending].every((p) => STREAM_PARTS.has(p))) {
+      // a big model's statistics batches: every render walks all rows, so at most a few per second
+      if (!frame && !streamTimer) streamTimer = setTimeout(flush, STREAM_RENDER_MS);
+    } else if (!frame) frame = requestAnimationFrame(flush);
   });
   const pending = new Set<Part>();
   let frame = 0;
+  let streamTimer: ReturnType<typeof setTimeout> | undefined;
   function flush(): void {
     if (frame) cancelAnimationFrame(frame);
     frame = 0;
+    clearTimeout(streamTimer);
+    streamTimer = undefined;
     const parts = new Set(pending);
     pending.clear();
     render(parts);

@@ -19,6 +19,8 @@ import { inflightDepth, WorkerPool } from '../pool/pool';
 import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
 import { MAGIC, type RegionRecord } from './format';
 import { openContainer, type OpenContainer } from './read';
+import { isDeltaPayload } from '../codec/index';
+import { openBaseFor, type ByteSource } from './base';
 
 export interface TensorInfo {
   name: string;
@@ -262,7 +264,8 @@ class TzipSource extends BaseSource {
   private pool: WorkerPool | undefined;
   private cache: { chunk: number; data: Uint8Array } | undefined;
 
-  constructor(readonly path: string, private readonly c: OpenContainer, private readonly threads: number) {
+  /** a delta file's base (checked by size and SHA-256 when opened): its bytes complete delta chunks */
+  constructor(readonly path: string, private readonly c: OpenContainer, private readonly threads: number, private readonly base?: ByteSource) {
     super();
     this.originalFormat = c.index.original.format;
     this.originalSize = c.index.original.size;
@@ -318,7 +321,8 @@ class TzipSource extends BaseSource {
     });
     const decode = async (k: number, payload: Uint8Array): Promise<Uint8Array> => {
       const ch = c.chunks[k]!;
-      const task = { op: 'decode' as const, dtype: r.dtype, payload, rawLength: ch.rawLength, crc: ch.rawCrc, payloadCrc: ch.payloadCrc, sum };
+      const base = this.base && r.baseOffset !== undefined && isDeltaPayload(payload) ? await this.base.read(r.baseOffset + this.chunkStart[k]!, ch.rawLength) : undefined;
+      const task = { op: 'decode' as const, dtype: r.dtype, payload, rawLength: ch.rawLength, crc: ch.rawCrc, payloadCrc: ch.payloadCrc, sum, ...(base ? { base } : {}) };
       try {
         const reply = pool ? await pool.run<DecodeReply>(task, [payload.buffer as ArrayBuffer]) : await inlinePool().run<DecodeReply>(task);
         this.stats.chunksDecoded++;
@@ -361,6 +365,7 @@ class TzipSource extends BaseSource {
     await this.pool?.close();
     this.pool = undefined;
     this.cache = undefined;
+    await this.base?.close();
     await this.c.file.close();
   }
 }
@@ -374,11 +379,20 @@ function inlinePool(): WorkerPool {
 export interface OpenOptions {
   /** decode threads for large .tzip reads (default 2, or fewer cores) */
   threads?: number;
+  /** a delta .tzip's base when it is not next to it (as --base) */
+  base?: string;
 }
 
 export async function openTzip(path: string, opts: OpenOptions = {}): Promise<TensorSource & { coveringChunks(name: string, offset: number, length: number): [number, number] }> {
   const c = await openContainer(path);
-  return new TzipSource(path, c, Math.max(1, Math.floor(opts.threads ?? 2)));
+  let base: ByteSource | undefined;
+  try {
+    if (c.index.base) base = await openBaseFor(path, c.index.base, opts.base);
+  } catch (e) {
+    await c.file.close();
+    throw e;
+  }
+  return new TzipSource(path, c, Math.max(1, Math.floor(opts.threads ?? 2)), base);
 }
 
 export async function isTzipFile(path: string): Promise<boolean> {

@@ -144,7 +144,7 @@ test('model view: real analysis renders summary, chart, histogram and table unde
   }
 });
 
-test('100,000 tensors: the table keeps only the visible rows in the DOM and filters', { skip, timeout: 120_000 }, async () => {
+test('100,000 tensors: the table keeps only the visible rows in the DOM and filters', { skip, timeout: 300_000 }, async () => {
   const { page, problems } = await openPage();
   try {
     const tensors: TensorRow[] = [];

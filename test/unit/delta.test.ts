@@ -8,6 +8,7 @@ import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine
 import { createBackends, loadKernels } from '../../engine/codec/index';
 import { decodeDeltaInto, encodeDeltaWith, MODE_SAME, MODE_ULP, MODE_ULPG, MODE_XOR, ulpForward, ulpInverse } from '../../engine/codec/delta';
 import { TzError } from '../../engine/errors';
+import { withTensors } from '../../engine/container/tensorReader';
 import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
 import { mulberry32 } from '../helpers/random';
 import { CORPUS, NO_CORPUS, safetensorsBytes, tempDir } from '../helpers/safetensors';
@@ -177,6 +178,39 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     assert.equal(sha(readFileSync(r.output)), want);
     assert.equal((await verifyFile(path.join(only, `${path.basename(s1!)}.tzip`))).ok, true);
     assert.equal((await infoFile(path.join(only, `${path.basename(s2!)}.tzip`))).base?.name, path.basename(s1!));
+  });
+
+  test('random access (viewer, extract, analyze) into a delta .tzip reads its tensors through the base, bit-exact; a missing base is a one-line refusal', async () => {
+    const { steps } = checkpointFiles('bf16');
+    const dir = path.join(tmp.dir, 'random-access');
+    mkdirSync(dir, { recursive: true });
+    const [s0, s1, s2] = steps.map((f) => { const to = path.join(dir, path.basename(f)); copyFileSync(f, to); return to; });
+    await compressFile(s0!, { force: true });
+    await compressFile(s1!, { base: `${s0}.tzip`, force: true });
+    await compressFile(s2!, { base: `${s1}.tzip`, force: true });
+    const original = new Map(readSafetensors(s2!).tensors.map((t) => [t.name, t.data]));
+    let deltaTensors = 0;
+    await withTensors(`${s2}.tzip`, async (src) => {
+      assert.equal(src.tensors().length, original.size);
+      for (const t of src.tensors()) {
+        const want = original.get(t.name)!;
+        const got = new Uint8Array(want.length);
+        await src.readBytes(t.name, 0, want.length, (piece, at) => void got.set(piece, at));
+        assert.ok(Buffer.from(got).equals(Buffer.from(want)), `${t.name}: bytes through the base chain`);
+        // a window in the middle, as the inspector pages
+        if (want.length > 64) {
+          const mid = new Uint8Array(32);
+          await src.readBytes(t.name, want.length >> 1, 32, (piece, at) => void mid.set(piece, at - (want.length >> 1)));
+          assert.ok(Buffer.from(mid).equals(Buffer.from(want.subarray(want.length >> 1, (want.length >> 1) + 32))), `${t.name}: window`);
+        }
+        deltaTensors++;
+      }
+    });
+    assert.ok(deltaTensors > 0);
+    const only = path.join(dir, 'alone');
+    mkdirSync(only);
+    copyFileSync(`${s2}.tzip`, path.join(only, `${path.basename(s2!)}.tzip`));
+    await assert.rejects(withTensors(path.join(only, `${path.basename(s2!)}.tzip`), async () => undefined), (e: unknown) => e instanceof TzError && /needs its base .*not found next to it \(pass --base\)/.test(e.message) && !e.message.includes('\n'));
   });
 
   test('missing or wrong base: one-line refusal, exit 1, nothing written', { skip: !existsSync(CLI) && 'dist/cli.js not built (npm run build)' }, () => {

@@ -38,6 +38,7 @@ import {
 import type { FileAnalysis, TensorAnalysis } from '../engine/analysis/types';
 import type { CompressResult, DecompressResult, JobPhase, TzipInfo, TzipRegionInfo, VerifyResult, WhatIfResult } from '../engine/api';
 import type { TzErrorCode } from '../engine/errors';
+import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/analysis/tensorView';
 
 export type { FileAnalysis, TensorAnalysis, CompressResult, DecompressResult, VerifyResult, TzipInfo, TzipRegionInfo, TzErrorCode };
 
@@ -97,7 +98,7 @@ export interface TzErrorData {
 // ---------------------------------------------------------------------------------------------
 // Jobs and progress
 
-export type JobKind = JobPhase | 'info' | 'whatIf';
+export type JobKind = JobPhase | 'info' | 'whatIf' | 'readTensor' | 'tensorView';
 export type JobState = 'queued' | 'running';
 
 /** Extra fields carried by every `$/progress` value the server sends on a workDoneToken. */
@@ -160,6 +161,8 @@ export const Methods = {
   verify: 'tensorzip/verify',
   info: 'tensorzip/info',
   whatIf: 'tensorzip/whatIf',
+  readTensor: 'tensorzip/readTensor',
+  tensorView: 'tensorzip/tensorView',
   jobs: 'tensorzip/jobs',
   cancelJob: 'tensorzip/cancelJob',
   jobsChanged: 'tensorzip/jobsChanged',
@@ -250,6 +253,90 @@ export interface WhatIfParams extends JobParams {
  * Nothing is written. Advertised as `lossyWhatIf` in the server features.
  */
 export const WhatIfRequest = new RequestType<WhatIfParams, WhatIfResult, TzErrorData>(Methods.whatIf);
+
+// ---------------------------------------------------------------------------------------------
+// Tensor values (issue 14): random access into any readable file, a .tzip included
+
+/** Elements one `tensorzip/readTensor` answer holds at most (ask again from `nextStart`). */
+export const READ_TENSOR_PAGE = 65536;
+
+export interface ReadTensorParams {
+  path: string;
+  name: string;
+  /** first element (default 0) */
+  start?: number;
+  /** elements (default and at most READ_TENSOR_PAGE) */
+  count?: number;
+}
+
+export interface ReadTensorResult {
+  name: string;
+  dtype: string;
+  /** row-major shape */
+  shape: number[];
+  start: number;
+  count: number;
+  /** elements of the tensor */
+  total: number;
+  /** where the next page starts, null after the last one */
+  nextStart: number | null;
+  /** the stored bytes of the page (GGUF block types: whole blocks), base64 */
+  bytesBase64: string;
+  /** the values; non-finite ones as "NaN", "Infinity", "-Infinity"; absent for unknown dtypes */
+  values?: Array<number | string>;
+  /** values were dequantized from GGUF blocks */
+  dequantized?: boolean;
+}
+
+/** A page of a tensor's elements: a .tzip decodes only the chunks that hold them. */
+export const ReadTensorRequest = new RequestType<ReadTensorParams, ReadTensorResult, TzErrorData>(Methods.readTensor);
+
+export type { PoolMode, ViewWindow, ValueHistogram, ValueStats };
+
+export interface TensorViewParams extends JobParams {
+  path: string;
+  name: string;
+  /** axis of the row-major shape shown as rows (default 0); the others are flattened into columns */
+  rowAxis?: number;
+  /** default: the whole matrix */
+  window?: ViewWindow;
+  /** canvas size in cells: the answer never has more cells than this (each at most 4096) */
+  width: number;
+  height: number;
+  pool: PoolMode;
+  /** value histogram bins (default 256, at most 2048) */
+  histogramBins?: number;
+}
+
+export interface LineNormsWire { rms: number[]; min?: number[]; max?: number[] }
+
+export interface TensorViewResult {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** -1: a 0-D or 1-D tensor (one row) */
+  rowAxis: number;
+  rows: number;
+  cols: number;
+  window: ViewWindow;
+  gridRows: number;
+  gridCols: number;
+  pool: PoolMode;
+  /** gridRows x gridCols float32 (row-major, little-endian) of the chosen pooling, base64; NaN = no finite value */
+  cellsBase64: string;
+  /** per cell: bit 0 has NaN, bit 1 has +Inf, bit 2 has -Inf (base64 of gridRows x gridCols bytes) */
+  nonFiniteBase64: string;
+  rowNorms: LineNormsWire;
+  colNorms: LineNormsWire;
+  histogram: ValueHistogram;
+  stats: ValueStats;
+  /** the first values of the window, row-major (non-finite as strings) */
+  first: { rows: number; cols: number; values: Array<number | string> };
+  dequantized: boolean;
+}
+
+/** Pooled heatmap window of a tensor, with `$/progress` on the workDoneToken while it is read. */
+export const TensorViewRequest = new RequestType<TensorViewParams, TensorViewResult, TzErrorData>(Methods.tensorView);
 
 /** Running and queued jobs (jobs of every client of this server). */
 export const JobsRequest = new RequestType0<JobsResult, void>(Methods.jobs);

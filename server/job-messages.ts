@@ -3,7 +3,7 @@
  * Internal to the server; the client protocol is protocol/server.ts.
  */
 import type { TensorAnalysis } from '../engine/analysis/types';
-import type { JobKind, ServerErrorCode } from '../protocol/server';
+import type { JobKind, PoolMode, ServerErrorCode, ViewWindow } from '../protocol/server';
 
 /** What a job worker is asked to do (its workerData, with the shared cancel flag). */
 export interface JobSpec {
@@ -23,6 +23,16 @@ export interface JobSpec {
   threads?: number;
   /** stream per-tensor analysis results (analyze only) */
   wantTensors?: boolean;
+  /** readTensor / tensorView */
+  tensor?: string;
+  start?: number;
+  count?: number;
+  rowAxis?: number;
+  window?: ViewWindow;
+  width?: number;
+  height?: number;
+  pool?: PoolMode;
+  histogramBins?: number;
 }
 
 export interface JobWorkerData {

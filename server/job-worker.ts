@@ -14,6 +14,9 @@ import { TzError, cancelled, describeError, toTzError } from '../engine/errors';
 import { tempPathFor } from '../engine/container/output';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
+import { withTensors } from '../engine/container/tensorReader';
+import { READ_TENSOR_PAGE } from '../protocol/server';
+import { pageToWire, viewToWire } from './tensorWire';
 
 const PROGRESS_INTERVAL_MS = 50;
 const TENSOR_BATCH_MS = 100;
@@ -116,6 +119,21 @@ function run(s: JobSpec): Promise<unknown> {
       return engineFn('infoFile')(s.path, {});
     case 'whatIf':
       return api.whatIf(s.path, { ...common, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) });
+    case 'readTensor':
+      return withTensors(s.path, async (src) => {
+        const t = src.tensor(s.tensor!);
+        const start = s.start ?? 0;
+        const count = Math.min(s.count ?? READ_TENSOR_PAGE, READ_TENSOR_PAGE, Math.max(0, t.elements - start));
+        return pageToWire(t, await src.readTensor(t.name, { start, count }, { signal }), start + count);
+      }, { threads: 1 });
+    case 'tensorView':
+      return withTensors(s.path, async (src) => {
+        const v = await api.poolTensor(src, s.tensor!, { rowAxis: s.rowAxis ?? 0, ...(s.window ? { window: s.window } : {}), gridRows: s.height!, gridCols: s.width!, histogramBins: s.histogramBins ?? 256 }, {
+          signal,
+          onProgress: (done, total) => onProgress({ phase: 'analyze', file: s.path, bytesDone: done, bytesTotal: total, tensor: s.tensor }),
+        });
+        return viewToWire(v, s.pool ?? 'mean');
+      }, s.threads !== undefined ? { threads: s.threads } : {});
   }
 }
 

@@ -22,7 +22,7 @@ export interface JobHooks {
   workerScript?: string;
 }
 
-const TITLES: Record<JobKind, string> = { analyze: 'Analyzing', compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying', info: 'Reading', whatIf: 'Estimating lossy sizes of' };
+const TITLES: Record<JobKind, string> = { analyze: 'Analyzing', compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying', info: 'Reading', whatIf: 'Estimating lossy sizes of', readTensor: 'Reading a tensor of', tensorView: 'Pooling a tensor of' };
 
 /** Files a job reads and writes, for the queue's conflict check (normalized absolute paths). */
 export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; output?: string } {
@@ -84,7 +84,8 @@ export class Job implements Schedulable {
     this.reads = files.reads;
     this.writes = files.writes;
     if (files.output !== undefined) this.output = files.output;
-    this.light = spec.kind === 'info';
+    // reading a page or a view is interactive: it never waits behind compress jobs
+    this.light = spec.kind === 'info' || spec.kind === 'readTensor' || spec.kind === 'tensorView';
     this.result = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;

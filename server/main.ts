@@ -26,6 +26,9 @@ import {
   DecompressRequest,
   EventLoopStatsRequest,
   InfoRequest,
+  READ_TENSOR_PAGE,
+  ReadTensorRequest,
+  TensorViewRequest,
   WhatIfRequest,
   JOB_FAILED_ERROR,
   JobsChangedNotification,
@@ -257,6 +260,38 @@ connection.onRequest(
       throw invalidParams(`${WhatIfRequest.method}: "bits" must be an array of integers from 0 to 52`);
     }
     return runJob({ kind: 'whatIf', path: file, exact: p.exact === true, ...(p.bits ? { bits: p.bits } : {}), threads: settings.threads }, p, token) as never;
+  }),
+);
+
+function requireName(method: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) throw invalidParams(`${method}: "name" must be a tensor name`);
+  return value;
+}
+const isCount = (v: unknown, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+
+connection.onRequest(
+  ReadTensorRequest,
+  handle(async (p, token) => {
+    const file = requireAbsolute(ReadTensorRequest.method, 'path', p.path)!;
+    const name = requireName(ReadTensorRequest.method, p.name);
+    if ((p.start !== undefined && !isCount(p.start)) || (p.count !== undefined && !isCount(p.count, READ_TENSOR_PAGE))) throw invalidParams(`${ReadTensorRequest.method}: "start" must be a non-negative integer and "count" one up to ${READ_TENSOR_PAGE}`);
+    return runJob({ kind: 'readTensor', path: file, tensor: name, ...(p.start !== undefined ? { start: p.start } : {}), ...(p.count !== undefined ? { count: p.count } : {}) }, {}, token) as never;
+  }),
+);
+
+connection.onRequest(
+  TensorViewRequest,
+  handle(async (p, token) => {
+    const m = TensorViewRequest.method;
+    const file = requireAbsolute(m, 'path', p.path)!;
+    const name = requireName(m, p.name);
+    if (!isCount(p.width, 4096) || !isCount(p.height, 4096) || p.width < 1 || p.height < 1) throw invalidParams(`${m}: "width" and "height" must be integers from 1 to 4096`);
+    if (p.pool !== 'mean' && p.pool !== 'maxabs' && p.pool !== 'std') throw invalidParams(`${m}: "pool" must be "mean", "maxabs" or "std"`);
+    if (p.rowAxis !== undefined && !isCount(p.rowAxis, 64)) throw invalidParams(`${m}: "rowAxis" must be an axis index`);
+    const w = p.window;
+    if (w !== undefined && (typeof w !== 'object' || w === null || ![w.row0, w.row1, w.col0, w.col1].every((x) => isCount(x)))) throw invalidParams(`${m}: "window" must have non-negative integer row0, row1, col0, col1`);
+    if (p.histogramBins !== undefined && (!isCount(p.histogramBins, 2048) || p.histogramBins < 1)) throw invalidParams(`${m}: "histogramBins" must be an integer from 1 to 2048`);
+    return runJob({ kind: 'tensorView', path: file, tensor: name, width: p.width, height: p.height, pool: p.pool, ...(p.rowAxis !== undefined ? { rowAxis: p.rowAxis } : {}), ...(w ? { window: { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 } } : {}), ...(p.histogramBins !== undefined ? { histogramBins: p.histogramBins } : {}), threads: settings.threads }, p, token) as never;
   }),
 );
 

@@ -1,0 +1,106 @@
+// Random access and tensor-view benchmark (issue 14):
+//   node --import tsx bench/inspect.mjs [--gb 1] [--rounds 3]
+// 1. extract of one tensor from a ~128 MB .tzip with thousands of chunks (2048 tensors of 64 KiB:
+//    one chunk each) vs decompressing the whole file, both through the CLI (fresh processes).
+// 2. the first heatmap of a 1 GiB BF16 tensor (16384 x 32768): open + pooled view of the whole
+//    matrix into 512 x 1024 cells with histogram and norms, from the .safetensors and from its .tzip.
+// Rounds are interleaved and medians reported, since the machine is shared (timings move with load).
+// Data is generated from real BF16 weights (bench/synthetic.mjs) into bench/out/ and reused.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, writeSync, closeSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { realBF16Pool } from './synthetic.mjs';
+import { openTensors } from '../engine/container/tensorReader.ts';
+import { poolTensor } from '../engine/analysis/tensorView.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'bench/out/inspect');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const { values: a } = parseArgs({ options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } } });
+const rounds = Number(a.rounds);
+mkdirSync(OUT, { recursive: true });
+const pool = realBF16Pool();
+
+/** safetensors of `tensors` BF16 tensors of `shape`, values tiled from real weights with PRNG sign flips. */
+function writeModel(file, tensors, shape) {
+  if (existsSync(file)) return;
+  const elems = shape.reduce((x, y) => x * y, 1);
+  const bytes = elems * 2;
+  const header = {};
+  for (let i = 0; i < tensors; i++) header[`t.${i}.weight`] = { dtype: 'BF16', shape, data_offsets: [i * bytes, (i + 1) * bytes] };
+  let json = JSON.stringify(header);
+  while ((json.length + 8) % 8) json += ' ';
+  const fd = openSync(`${file}.part`, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeSync(fd, len);
+  writeSync(fd, json);
+  const step = Math.min(elems, 16 << 20);
+  const buf = new Uint16Array(step);
+  let p = 0, x = 0x9e3779b9;
+  for (let i = 0; i < tensors; i++) {
+    for (let done = 0; done < elems; done += step) {
+      const n = Math.min(step, elems - done);
+      for (let j = 0; j < n; j++) {
+        if ((j & 31) === 0) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; }
+        buf[j] = pool[p] ^ (((x >>> (j & 31)) & 1) << 15);
+        if (++p === pool.length) p = (p * 7 + 13) % 4099;
+      }
+      writeSync(fd, new Uint8Array(buf.buffer, 0, n * 2));
+    }
+  }
+  closeSync(fd);
+  execFileSync('mv', [`${file}.part`, file]);
+}
+
+function tzipOf(file) {
+  const z = `${file}.tzip`;
+  if (!existsSync(z)) execFileSync(process.execPath, [CLI, 'compress', file, '-o', z], { stdio: 'inherit' });
+  return z;
+}
+
+const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+const ms = (t0) => performance.now() - t0;
+function timeCli(args) {
+  const t0 = performance.now();
+  execFileSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return ms(t0);
+}
+
+// 1. extract vs decompress
+const many = path.join(OUT, 'many.safetensors');
+writeModel(many, 2048, [256, 128]);
+const manyZ = tzipOf(many);
+const chunks = JSON.parse(execFileSync(process.execPath, [CLI, 'info', manyZ, '--json'], { encoding: 'utf8' })).files[0].regions.reduce((s, r) => s + r.chunks, 0);
+const ext = [], dec = [];
+for (let r = 0; r < rounds; r++) {
+  const o1 = path.join(OUT, 'one.safetensors'), o2 = path.join(OUT, 'whole.safetensors');
+  rmSync(o1, { force: true }); rmSync(o2, { force: true });
+  ext.push(timeCli(['extract', manyZ, '--tensor', 't.1000.weight', '-o', o1]));
+  dec.push(timeCli(['decompress', manyZ, '-o', o2]));
+  rmSync(o2, { force: true });
+}
+console.log(`extract one tensor of ${statSync(manyZ).size / 1e6 | 0} MB .tzip (${chunks} chunks): median ${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ${(median(ext) / median(dec)).toFixed(3)}`);
+
+// 2. first heatmap of a 1 GiB BF16 tensor
+const rows = 16384, cols = Math.round((Number(a.gb) * (1 << 30)) / 2 / rows);
+const big = path.join(OUT, `big-${a.gb}g.safetensors`);
+writeModel(big, 1, [rows, cols]);
+const bigZ = tzipOf(big);
+const times = { safetensors: [], tzip: [] };
+for (let r = 0; r < rounds; r++) {
+  for (const [k, f] of [['safetensors', big], ['tzip', bigZ]]) {
+    const t0 = performance.now();
+    const s = await openTensors(f);
+    try {
+      const v = await poolTensor(s, 't.0.weight', { gridRows: 512, gridCols: 1024 });
+      if (v.stats.count !== rows * cols) throw new Error('incomplete view');
+    } finally {
+      await s.close();
+    }
+    times[k].push(ms(t0));
+  }
+}
+console.log(`heatmap of a ${(rows * cols * 2 / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`);

@@ -13,7 +13,7 @@ if (existsSync('scripts/build-wasm.mjs')) {
 
 // jsonc-parser's "main" is a UMD build whose factory requires are invisible to esbuild: bundle its ESM build.
 const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
-// the package version, compiled in once (engine/version.ts)
+// the package version, compiled in once (engine/core/version.ts)
 const define = { TENSORZIP_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
 
 const node = { alias, define, platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };

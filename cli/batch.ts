@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../engine/api';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { removeStaleTemps } from '../engine/container/output';
-import { describeError, TzError } from '../engine/errors';
+import { describeError, TzError } from '../engine/core/errors';
 import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
 import type { Command } from './commands';
 import { threadsOpt } from './options';

@@ -7,7 +7,7 @@ import { checkLossyOptions } from '../engine/lossy/plan';
 import { LOSSY_HELP, lossyOptions, lossyReportText, whatIfText } from './lossyFormat';
 import { openModel } from '../engine/formats/index';
 import type { FileAnalysis } from '../engine/analysis/types';
-import { describeError, TzError } from '../engine/errors';
+import { describeError, TzError } from '../engine/core/errors';
 import { BATCH_MODEL_EXTENSIONS, isModelPath } from '../shared/modelFiles';
 import { fileSummary, formatBytes, layerTable, pct, table, tensorTable } from './format';
 import { progressPrinter } from './progress';
@@ -35,7 +35,7 @@ export async function eachFile(files: string[], fn: (f: string) => Promise<void>
       await fn(f);
     } catch (e) {
       if (e instanceof TzError && e.code === 'USAGE') throw e;
-      const { describeError } = await import('../engine/errors');
+      const { describeError } = await import('../engine/core/errors');
       process.stderr.write(`tensorzip: ${describeError(e, f)}\n`);
       failed++;
     }

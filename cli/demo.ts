@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { analyzeFile, compressFile, decompressFile, verifyFile } from '../engine/api';
-import { TzError } from '../engine/errors';
+import { TzError } from '../engine/core/errors';
 import { fileSummary, formatBytes, layerTable, pct } from './format';
 
 export const DEMO_MODEL = 'node_modules/@ricky0123/vad-web/dist/silero_vad_v6.onnx';

@@ -1,7 +1,7 @@
 /** CLI rendering and option parsing for lossy mode (error reports, what-if tables). */
 import type { ErrorSummary, LossyReport, WhatIfResult } from '../engine/api';
 import { DEFAULT_LOSSLESS_GLOBS } from '../engine/api';
-import { TzError } from '../engine/errors';
+import { TzError } from '../engine/core/errors';
 import { formatBytes, pct, table } from './format';
 
 export const LOSSY_HELP = `lossy: --lossy-bits k keeps k mantissa bits (round to nearest even; BF16 0-6, F16 0-9, F32 0-22, F64 0-51).

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { removeLiveTempsSync } from '../engine/api';
-import { describeError, TzError } from '../engine/errors';
+import { describeError, TzError } from '../engine/core/errors';
 import { COMMANDS, type Command } from './commands';
 
 const USAGE = `usage: tensorzip <command> [options] <file...>

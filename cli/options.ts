@@ -1,5 +1,5 @@
 /** Option parsing shared by CLI commands. */
-import { TzError } from '../engine/errors';
+import { TzError } from '../engine/core/errors';
 
 export function threadsOpt(v: Record<string, string | boolean | undefined>): number | undefined {
   if (v.threads === undefined) return undefined;

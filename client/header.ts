@@ -7,13 +7,12 @@
 import type * as vscode from 'vscode';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { openModel } from '../engine/formats/index';
+import { openModel, type ModelLayout } from '../engine/api';
 import { layerOf } from '../shared/layers';
-import { badInput } from '../engine/errors';
+import { badInput } from '../engine/core/errors';
 import { readShardStates } from '../engine/container/shards';
 import { checkIndex, parseIndex, shardNames, type IndexProblem } from '../engine/formats/indexCheck';
 import type { ShardView, TensorRow } from '../protocol/webview';
-import type { ModelLayout } from '../engine/formats/types';
 
 export interface HeaderView {
   format: string;

@@ -1,9 +1,9 @@
 /**
- * Wording of the lossy choices from the engine's what-if table (engine/lossy/whatif.ts): one
+ * Wording of the lossy choices from the engine's what-if table (engine/container/whatif.ts): one
  * quick-pick item per k with the predicted size and the error, and the file-level points for the
  * webview's curve. No vscode import (unit-tested).
  */
-import type { WhatIfPoint, WhatIfResult } from '../engine/lossy/whatif';
+import type { WhatIfPoint, WhatIfResult } from '../engine/api';
 import type { LossyPoint } from '../protocol/webview';
 import { formatBytes, formatPercent } from '../shared/format';
 

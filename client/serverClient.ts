@@ -31,7 +31,7 @@ import {
   type VerifyResult,
   type WhatIfParams,
 } from '../protocol/server';
-import type { WhatIfResult } from '../engine/lossy/whatif';
+import type { WhatIfResult } from '../engine/api';
 import { DIAGNOSTIC_SOURCE, LANG_FILE_PATTERNS, type LangClientOptions } from '../protocol/lang';
 import { langMiddleware } from './langMiddleware';
 

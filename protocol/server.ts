@@ -35,9 +35,7 @@ import {
   type WorkDoneProgressParams,
   type WorkDoneProgressReport,
 } from 'vscode-languageserver-protocol';
-import type { FileAnalysis, TensorAnalysis } from '../engine/analysis/types';
-import type { CompressResult, DecompressResult, JobPhase, TzipInfo, TzipRegionInfo, VerifyResult, WhatIfResult } from '../engine/api';
-import type { TzErrorCode } from '../engine/errors';
+import type { CompressResult, DecompressResult, FileAnalysis, JobPhase, TensorAnalysis, TzErrorCode, TzipInfo, TzipRegionInfo, VerifyResult, WhatIfResult } from '../engine/api';
 import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/analysis/tensorView';
 
 export type { FileAnalysis, TensorAnalysis, CompressResult, DecompressResult, VerifyResult, TzipInfo, TzipRegionInfo, TzErrorCode };

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as api from '../engine/api';
-import { TzError, cancelled, describeError, toTzError } from '../engine/errors';
+import { TzError, cancelled, describeError, toTzError } from '../engine/core/errors';
 import { tempPathFor } from '../engine/container/output';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';

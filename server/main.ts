@@ -41,7 +41,7 @@ import {
   type VerifyResult,
 } from '../protocol/server';
 import * as engine from '../engine/api';
-import { VERSION } from '../engine/version';
+import { VERSION } from '../engine/core/version';
 import { EventLoopMonitor } from './event-loop';
 import { Job } from './job';
 import type { JobSpec } from './job-messages';

@@ -4,9 +4,9 @@
  */
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { AnalyzeOptions } from '../api';
-import { dtypeInfo, elementCount } from '../dtypes';
-import { throwIfAborted } from '../errors';
+import type { JobOptions } from '../core/job';
+import { dtypeInfo, elementCount } from '../core/dtypes';
+import { throwIfAborted } from '../core/errors';
 import { openModel } from '../formats/index';
 import { isTzipFile, withTensors } from '../container/tensorReader';
 import type { ModelLayout, TensorEntry } from '../formats/types';
@@ -15,6 +15,13 @@ import { fileEstimate, tensorEstimate } from '../../shared/estimate';
 import { layerOf } from '../../shared/layers';
 import { summarize, TensorStats } from './stats';
 import type { FileAnalysis, LayerAnalysis, ShardAnalysis, TensorAnalysis } from './types';
+
+export interface AnalyzeOptions extends JobOptions {
+  /** sample instead of scanning everything; results are marked as estimates */
+  quick?: boolean;
+  /** called as each tensor's analysis completes, in file order */
+  onTensor?: (t: TensorAnalysis, index: number, total: number) => void;
+}
 
 export const ANALYSIS_CHUNK = 4 << 20;
 /** quick mode: tensors larger than this are sampled */

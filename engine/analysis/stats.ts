@@ -5,7 +5,7 @@
  * values), so the scan runs at memory speed. F32/F64 also keep 16-bit lane histograms (which
  * give the byte planes) plus a float loop for the value statistics.
  */
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 import { bf16Value, f16Value, f8Value } from '../floats';
 import { layoutFor } from '../codec/layout';
 import { transformTop16 } from '../codec/planes';

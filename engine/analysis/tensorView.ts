@@ -8,7 +8,7 @@
  * Cell (gi, gj) of a window of wr x wc holds the rows r with floor(r * gr / wr) = gi and the
  * columns c with floor(c * gc / wc) = gj (r, c relative to the window).
  */
-import { TzError, throwIfAborted } from '../errors';
+import { TzError, throwIfAborted } from '../core/errors';
 import type { TensorSource } from '../container/tensorReader';
 import { converterFor, keyExponentZero, keyValue, type Converter, type KeyKind } from './values';
 

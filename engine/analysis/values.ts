@@ -5,7 +5,7 @@
  * value histogram is exact per value) and the top half of the float32 bits otherwise (fixed bins:
  * sign, exponent and 7 mantissa bits, i.e. bfloat16 resolution).
  */
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 import { bf16Value, f8Value, values16 } from '../floats';
 import { canDequantize, dequantize } from '../formats/dequant';
 import { ggmlTypeByName } from '../formats/ggml';

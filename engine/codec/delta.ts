@@ -23,7 +23,7 @@ import type { Backend } from './backend';
 import { decodeInto, encodeWith, DEFAULT_OPTIONS, type EncodeOptions } from './codec';
 import { CodecError } from './errors';
 import { readVarint, writeVarint } from './bitio';
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 
 export const MODE_XOR = 5;
 export const MODE_ULP = 6;

@@ -1,4 +1,4 @@
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 
 /**
  * Byte grouping of one element type: `width` byte planes after a sign `transform` that moves the

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { abortable, badInput, cancelled } from '../errors';
+import { abortable, badInput, cancelled } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { initTasks, runTask, ChunkCorrupt, type DecodeReply } from '../pool/tasks';

@@ -12,8 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { CompressOptions, CompressResult } from '../api';
-import { cancelled, TzError, toTzError } from '../errors';
+import type { JobOptions } from '../core/job';
+import { cancelled, TzError, toTzError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
@@ -27,9 +27,45 @@ import type { LossyReport } from '../lossy/types';
 import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES, VERSION_DELTA_MAJOR, VERSION_MAJOR, type ChunkRecord, type RegionRecord } from './format';
 import { isDeltaPayload } from '../codec/index';
 import { planBase, type BasePlan } from './base';
-import { CHUNK_CHECKSUM } from './checksum';
+import { CHUNK_CHECKSUM } from '../codec/checksum';
 import { createSafeOutput } from './output';
 import { chunkJobs, planRegions } from './plan';
+
+export interface CompressOptions extends JobOptions {
+  /** output path (default `<input>.tzip`) */
+  output?: string;
+  force?: boolean;
+  /**
+   * fsync the .tzip before it is renamed into place, so it survives a power loss: for callers that
+   * will delete the original afterwards. Off by default, like zstd and gzip (the input stays).
+   */
+  durable?: boolean;
+  /** lossy mode: mantissa bits kept (issue 4); undefined = lossless */
+  lossyBits?: number;
+  /** lossy mode: tensor-name globs rounded even if the defaults keep them lossless (engine/lossy/select.ts) */
+  lossyInclude?: string[];
+  /** lossy mode: tensor-name globs always kept lossless */
+  lossyExclude?: string[];
+  /** lossy mode: NeuZip block normalisation; refused (UNSUPPORTED): measured in docs/measurements.md, "Lossy mode" */
+  lossyBlock?: number;
+  /** per-chunk checksum: XXH32 (default, format 2.0) or CRC-32 (as in 1.x files) */
+  chunkChecksum?: 'crc32' | 'xxh32';
+  /** delta coding (.tzip 3.0): code tensors against their partners (same name, dtype, shape) in
+   *  this model file, .tzip of one, or sharded index */
+  base?: string;
+}
+
+export interface CompressResult {
+  output: string;
+  bytes: number;
+  originalBytes: number;
+  sha256: string;
+  seconds: number;
+  /** lossy mode: the error report (per rounded tensor and the whole file) */
+  lossy?: LossyReport;
+  /** delta files: the base coded against, and how many tensors were matched in it */
+  base?: { name: string; sha256: string; matchedTensors: number };
+}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

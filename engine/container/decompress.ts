@@ -1,13 +1,50 @@
 /** decompressFile, verifyFile and infoFile over an opened .tzip (see read.ts). */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { DecompressOptions, DecompressResult, VerifyOptions, VerifyResult } from '../api';
-import { cancelled, TzError, toTzError } from '../errors';
+import type { JobOptions } from '../core/job';
+import { cancelled, TzError, toTzError } from '../core/errors';
 import { InputFile } from '../io/read';
 import type { RegionRecord } from './format';
 import { createSafeOutput } from './output';
 import { decodeAll, openContainer } from './read';
 import { openBaseFor, type ByteSource } from './base';
+
+export interface DecompressOptions extends JobOptions {
+  /** output path (default: the original name stored in the container, next to the .tzip) */
+  output?: string;
+  force?: boolean;
+  /** fsync the output before it is renamed into place (as CompressOptions.durable) */
+  durable?: boolean;
+  /** delta files: the base model (default: found by name and SHA-256 next to the .tzip) */
+  base?: string;
+}
+
+export interface DecompressResult {
+  output: string;
+  bytes: number;
+  sha256: string;
+  seconds: number;
+}
+
+export interface VerifyOptions extends JobOptions {
+  /**
+   * compare with this original file too: every byte for a lossless .tzip; for a lossy one (which
+   * restores rounded values) its SHA-256 must be the stored input SHA-256 (the file it was made from)
+   */
+  against?: string;
+  /** delta files: the base model (default: found by name and SHA-256 next to the .tzip) */
+  base?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  problems: string[];
+  sha256?: string;
+  /** a lossy .tzip: the mantissa bits kept and the SHA-256 of the file it was made from */
+  lossy?: { bits: number; inputSha256: string };
+  /** tensors (region names) with corrupted chunks */
+  damaged?: string[];
+}
 
 export async function decompressFile(input: string, opts: DecompressOptions = {}): Promise<DecompressResult> {
   const t0 = performance.now();

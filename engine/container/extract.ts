@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { JobOptions } from '../api';
-import { DTYPES } from '../dtypes';
-import { cancelled, TzError, toTzError } from '../errors';
+import type { JobOptions } from '../core/job';
+import { DTYPES } from '../core/dtypes';
+import { cancelled, TzError, toTzError } from '../core/errors';
 import { globToRegExp } from '../lossy/select';
 import { createSafeOutput } from './output';
 import { openTensors, type TensorInfo, type TensorSource } from './tensorReader';

@@ -12,7 +12,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 
 const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 /** `<out>.tmp-<host>-<pid>-<random>`, or `<out>.tmp-<pid>-<random>` as written before the host part (taken as this host's) */

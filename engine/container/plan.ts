@@ -3,7 +3,7 @@
  * structure between them (headers, padding, metadata: coded as 'RAW'). Views that share a range
  * with an earlier tensor, and tensors stored in other files, are not regions of this file.
  */
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 import type { ModelLayout } from '../formats/types';
 import { blockBytesOf } from '../codec/blocks';
 import type { RegionRecord } from './format';

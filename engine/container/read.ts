@@ -3,7 +3,7 @@
  * pool. Used by decompress, verify and info. Every chunk's payload checksum is checked before
  * decoding and its raw checksum after; the whole output's SHA-256 is checked at the end.
  */
-import { badInput, TzError } from '../errors';
+import { badInput, TzError } from '../core/errors';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';

@@ -6,7 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { describeError } from '../errors';
+import { describeError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { isInsideFolder, SHARD_NAME, type ShardHeader, type ShardTensor } from '../formats/indexCheck';
 import { openContainer } from './read';

@@ -7,8 +7,8 @@
  * format is a plain ranged read of the bytes its layout locates. Pieces are handed to the caller
  * one chunk at a time, so memory stays bounded whatever the tensor size.
  */
-import { dtypeInfo, elementCount } from '../dtypes';
-import { abortable, badInput, cancelled, TzError } from '../errors';
+import { dtypeInfo, elementCount } from '../core/dtypes';
+import { abortable, badInput, cancelled, TzError } from '../core/errors';
 import { openModel, readHead } from '../formats/index';
 import { ggmlTypeByName } from '../formats/ggml';
 import { inflateMember } from '../formats/npz';
@@ -24,7 +24,7 @@ import { openBaseFor, type ByteSource } from './base';
 
 export interface TensorInfo {
   name: string;
-  /** canonical dtype (engine/dtypes.ts), or a GGUF block type name ("Q8_0"), or an opaque name */
+  /** canonical dtype (engine/core/dtypes.ts), or a GGUF block type name ("Q8_0"), or an opaque name */
   dtype: string;
   /** as the format reports it (GGUF: ne0 first) */
   shape: number[];

@@ -11,13 +11,13 @@ import { order0Bits } from '../codec/entropy';
 import { layoutFor } from '../codec/layout';
 import { splitRef } from '../codec/planes';
 import { ulpForward, ulpWidth, xorInto } from '../codec/delta';
-import { dtypeInfo, elementCount } from '../dtypes';
-import { cancelled, TzError } from '../errors';
+import { dtypeInfo, elementCount } from '../core/dtypes';
+import { cancelled, TzError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { valuesOf } from '../lossy/block';
 import { openTzipTensors } from '../container/base';
-import type { Progress } from '../api';
+import type { Progress } from '../core/job';
 
 export type DiffStatus = 'added' | 'removed' | 'dtype-changed' | 'shape-changed' | 'identical' | 'changed';
 

@@ -5,7 +5,7 @@
  * caller reads the headers. Problems use the index check's types (ranges into the config text).
  */
 import { parseTree, type Node } from 'jsonc-parser';
-import { elementCount, isFloat } from '../dtypes';
+import { elementCount, isFloat } from '../core/dtypes';
 import type { IndexProblem, JsonRange, ShardTensor } from './indexCheck';
 
 export type ConfigProblemCode = 'TORCH_DTYPE_MISMATCH' | 'PARAM_COUNT';

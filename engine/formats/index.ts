@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 import type { FormatReader, ModelLayout } from './types';
 import { safetensorsReader, safetensorsIndexReader } from './safetensors';
 import { ggufReader } from './gguf';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 import { withWindow, type FileWindow } from './window';
 import { ZipArchive, isZipHead, firstMemberName, crc32, type ZipMember } from './zip';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { TzError } from '../errors';
-import { elementCount } from '../dtypes';
+import { TzError } from '../core/errors';
+import { elementCount } from '../core/dtypes';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 import { FileWindow, withWindow, text } from './window';
 import { protoFields, protoFieldsSync, packedVarints, WIRE_LEN, WIRE_VARINT, type ProtoField } from './protobuf';

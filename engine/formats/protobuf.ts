@@ -1,4 +1,4 @@
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 import type { FileWindow } from './window';
 
 /**

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { TzError } from '../errors';
-import { elementCount } from '../dtypes';
+import { TzError } from '../core/errors';
+import { elementCount } from '../core/dtypes';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 import { withWindow, text } from './window';
 import { ZipArchive, readMember, isZipHead, firstMemberName, type ZipMember } from './zip';

@@ -5,8 +5,8 @@
  * `model.safetensors.index.json` with `weight_map: {tensor: shard file}`.
  */
 import * as path from 'node:path';
-import { DTYPES, dtypeInfo, elementCount } from '../dtypes';
-import { badInput, TzError } from '../errors';
+import { DTYPES, dtypeInfo, elementCount } from '../core/dtypes';
+import { badInput, TzError } from '../core/errors';
 import { InputFile, withInput } from '../io/read';
 import type { FormatReader, ModelLayout, TensorEntry } from './types';
 

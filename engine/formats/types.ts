@@ -8,7 +8,7 @@ export type FormatName = 'safetensors' | 'safetensors-index' | 'gguf' | 'pytorch
 
 export interface TensorEntry {
   name: string;
-  /** canonical dtype name (see engine/dtypes.ts); unknown/quantized types keep their own name */
+  /** canonical dtype name (see engine/core/dtypes.ts); unknown/quantized types keep their own name */
   dtype: string;
   shape: number[];
   /** absolute byte offset of the tensor's data in `file` */

@@ -1,4 +1,4 @@
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 import { InputFile } from '../io/read';
 
 const SMALL_WINDOW = 4096;

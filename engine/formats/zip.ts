@@ -1,4 +1,4 @@
-import { TzError } from '../errors';
+import { TzError } from '../core/errors';
 import { inflateRawSync } from 'node:zlib';
 import { FileWindow, dv, u64 } from './window';
 

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { badInput } from '../errors';
+import { badInput } from '../core/errors';
 
 /** A read-only file with bounded, exact reads. All parsers read through this. */
 export class InputFile {

@@ -5,7 +5,7 @@
  * and rounded back to the dtype. The block maximum then survives exactly; everything else gets the
  * plain rounding error plus the final rounding to the dtype.
  */
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 import { values16 } from '../floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 import { LOSSY_DTYPES, roundBitsF64 } from './round';

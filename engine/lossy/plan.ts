@@ -1,6 +1,5 @@
 /** Lossy options checked against a file, and the mantissa bits of each planned region. */
-import { TzError } from '../errors';
-import type { PlannedRegion } from '../container/plan';
+import { TzError } from '../core/errors';
 import { LOSSY_DTYPES } from './round';
 import { maxBitsFor, selectTensor } from './select';
 
@@ -34,7 +33,8 @@ export function checkLossyOptions(file: string | undefined, o: LossyOptions): vo
   }
 }
 
-export function planLossy(file: string, regions: readonly PlannedRegion[], o: LossyOptions): { bits: Array<number | undefined>; losslessFloat: number } {
+/** `regions`: the container's planned regions (container/plan.ts), by the fields read here. */
+export function planLossy(file: string, regions: readonly { kind: string; dtype: string; name?: string; shape?: number[] }[], o: LossyOptions): { bits: Array<number | undefined>; losslessFloat: number } {
   checkLossyOptions(file, o);
   const k = o.lossyBits!;
   const floatDtypes = new Set(regions.filter((r) => r.kind === 'tensor' && LOSSY_DTYPES[r.dtype] !== undefined).map((r) => r.dtype));

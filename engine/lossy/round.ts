@@ -12,7 +12,7 @@
  * The dropped low bits of normal values are zero afterwards, which is what makes the coded
  * mantissa planes cheap. Rounding is done in place on the caller's buffer (the worker's copy).
  */
-import { dtypeInfo } from '../dtypes';
+import { dtypeInfo } from '../core/dtypes';
 import { values16 } from '../floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 

@@ -20,7 +20,7 @@
  * Errors: the first failure of any stage (or the signal) ends the run; reads and replies still under
  * way are not awaited (their rejections are swallowed) and the pool is closed, so a cancel is prompt.
  */
-import { abortable, cancelled, TzError } from '../errors';
+import { abortable, cancelled, TzError } from '../core/errors';
 import { ReadAhead } from '../io/readAhead';
 import { inflightDepth, WorkerPool } from './pool';
 import type { Task } from './tasks';

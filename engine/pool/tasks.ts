@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeChunk, decodeChunkInto, decodeDeltaChunkInto, encodeChunk, encodeDeltaChunk, initCodec, CodecError } from '../codec/index';
-import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../container/checksum';
+import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../codec/checksum';
 import type { ErrorAcc } from '../lossy/errorStats';
 import { lossyEncodeOptions } from '../lossy/encodeOptions';
 import { roundChunk } from '../lossy/round';

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Hover } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { elementCount } from '../../engine/dtypes';
+import { elementCount } from '../../engine/core/dtypes';
 import type { JsonRange } from '../../engine/formats/indexCheck';
 import { formatBytes } from '../../shared/format';
 import { toRange } from './diagnostics';

@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import type { ModelLayout } from '../../engine/formats/types';
 
 export class Finding extends Error {

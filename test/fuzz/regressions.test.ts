@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TARGETS } from './targets';
 import { Finding, MAX_ALLOCATION, readerCase, syncCase } from './harness';
-import { badInput } from '../../engine/errors';
+import { badInput } from '../../engine/core/errors';
 
 const HERE = path.join(process.cwd(), 'test/fuzz');
 const inputs = (kind: string, target: string): string[] => {

@@ -29,7 +29,7 @@ async function bundle(target: string): Promise<string> {
   await esbuild.build({
     stdin: { contents: `import { TARGETS } from './targets';\nexport const ${entryName(target)} = TARGETS[${JSON.stringify(target)}]!.fn;\n`, resolveDir: HERE, sourcefile: 'entries.ts', loader: 'ts' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: tmp, logLevel: 'warning', sourcemap: 'inline',
-    // as esbuild.mjs does: engine/version.ts reads package.json beside the sources only when not bundled
+    // as esbuild.mjs does: engine/core/version.ts reads package.json beside the sources only when not bundled
     define: { TENSORZIP_VERSION: JSON.stringify(JSON.parse(readFileSync(path.join(HERE, '../../package.json'), 'utf8')).version) },
   });
   renameSync(tmp, out);

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { inShard, isRetryable, shardOf, type ReportLine } from '../../cli/batch';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { CORPUS, HAVE_CORPUS, gaussianF32, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
 
 const CLI = path.resolve('dist/cli.js');

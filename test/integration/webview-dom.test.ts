@@ -17,7 +17,7 @@ import { rowsFromLayout } from '../../client/header';
 import { webviewShell } from '../../client/webviewHtml';
 import { mergeHistograms, stripRows } from '../../shared/rows';
 import { tensorRowFromAnalysis, type HostToWebview, type TensorRow } from '../../protocol/webview';
-import { whatIf } from '../../engine/lossy/whatif';
+import { whatIf } from '../../engine/container/whatif';
 import { losslessPredicted, lossyCurve } from '../../client/lossyPick';
 
 const CHROMIUM = process.env.TZ_CHROMIUM ?? '/usr/bin/chromium';

@@ -214,7 +214,7 @@ describe('analysis on synthetic data', () => {
 
 describe('analysis of every dtype', () => {
   test('each safetensors dtype is analyzed: floats get exponent figures, bounds never exceed the bytes', async () => {
-    const { DTYPES } = await import('../../engine/dtypes');
+    const { DTYPES } = await import('../../engine/core/dtypes');
     const { rng } = await import('../helpers/safetensors');
     const r = rng(77);
     const tensors = Object.values(DTYPES).map((d) => {

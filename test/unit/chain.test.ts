@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, planChain } from '../../engine/api';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
 import { safetensorsBytes, tempDir } from '../helpers/safetensors';
 

@@ -8,7 +8,7 @@ import { lossyCurve, lossyPickItems } from '../../client/lossyPick';
 const FILE = path.resolve(process.cwd(), '../shared/corpus/stories260k.bf16.safetensors');
 
 test('one item per k with predicted size and error, smaller k = smaller file', { skip: !existsSync(FILE) && 'no ../shared/corpus', timeout: 60_000 }, async () => {
-  const { whatIf } = await import('../../engine/lossy/whatif');
+  const { whatIf } = await import('../../engine/container/whatif');
   const r = await whatIf(FILE, { threads: 1 });
   const items = lossyPickItems(r, 3);
   const ks = r.points.filter((p) => p.bits !== null).map((p) => p.bits);

@@ -4,9 +4,9 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine/api';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { xxh32Ref } from '../../engine/codec/xxh32';
-import { crc32Reference } from '../../engine/container/crc32';
+import { crc32Reference } from '../../engine/codec/crc32';
 import { openContainer } from '../../engine/container/read';
 import { encodeIndex } from '../../engine/container/format';
 import { CORPUS, NO_CORPUS, REGISTRY_ONNX, gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';

@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decompressFile, verifyFile } from '../../engine/api';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { WorkerPool } from '../../engine/pool/pool';
 import { buildTargets, CLASSES, type PositionClass, type Target } from '../helpers/corrupt';
 import { tempDir } from '../helpers/safetensors';

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine/api';
 import { createBackends, loadKernels } from '../../engine/codec/index';
 import { decodeDeltaInto, encodeDeltaWith, MODE_SAME, MODE_ULP, MODE_ULPG, MODE_XOR, ulpForward, ulpInverse } from '../../engine/codec/delta';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { withTensors } from '../../engine/container/tensorReader';
 import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
 import { mulberry32 } from '../helpers/random';
@@ -271,7 +271,7 @@ describe('format version', { skip: ensureCheckpoints() }, () => {
     if (old.status !== 0) { process.stdout.write('# skipped the 2.0 reader check: git history not available\n'); return; }
     const dir = path.join(tmp.dir, 'old-reader');
     mkdirSync(dir, { recursive: true });
-    const src = old.stdout.replace(/from '\.\.\/errors'/g, `from '${path.resolve('engine/errors')}'`).replace(/from '\.\/(checksum|crc32)'/g, (_m, f: string) => `from '${path.resolve('engine/container', f)}'`);
+    const src = old.stdout.replace(/from '\.\.\/errors'/g, `from '${path.resolve('engine/core/errors')}'`).replace(/from '\.\/(checksum|crc32)'/g, (_m, f: string) => `from '${path.resolve('engine/codec', f)}'`);
     writeFileSync(path.join(dir, 'format20.ts'), src);
     const mod = (await import(path.join(dir, 'format20.ts'))) as { parseHeader: (f: string, b: Uint8Array) => unknown };
     assert.throws(() => mod.parseHeader(tz, new Uint8Array(b.subarray(0, 16))), (e: unknown) => e instanceof Error && /unsupported \.tzip version 3\.0/.test(e.message) && e.message.startsWith(tz));

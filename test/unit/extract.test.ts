@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compressFile } from '../../engine/api';
 import { extractTensors } from '../../engine/container/extract';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { openModel } from '../../engine/formats/index';
 import { CORPUS, HAVE_CORPUS, REGISTRY_ONNX, gaussianF32, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
 import { ensureFixtures, FIXTURES } from './formats-helpers';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ggufReader, type ArraySummary } from '../../engine/formats/gguf';
 import { GGML_TYPES } from '../../engine/formats/ggml';
 import { openModel } from '../../engine/formats/index';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { CORPUS, HAS_CORPUS, checkLayout, safetensorsHeader, fuzzFile, tempFile } from './formats-helpers';
 import { G, gguf } from '../helpers/gguf';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import type { FormatReader, ModelLayout } from '../../engine/formats/types';
 
 import { CORPUS } from '../helpers/safetensors';

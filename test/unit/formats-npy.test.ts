@@ -6,7 +6,7 @@ import { zipSync } from 'fflate';
 import { npyReader } from '../../engine/formats/npy';
 import { npzReader, inflateMember } from '../../engine/formats/npz';
 import { openModel } from '../../engine/formats/index';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { FIXTURES, checkLayout, ensureFixtures, fuzzFile, sha256, tempFile } from './formats-helpers';
 
 const fixtureSkip = ensureFixtures();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { onnxReader } from '../../engine/formats/onnx';
 import { openModel } from '../../engine/formats/index';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { CORPUS, HAS_CORPUS, checkLayout, safetensorsHeader, fuzzFile, expectSaneOrTzError } from './formats-helpers';
 
 const VAD = 'node_modules/@ricky0123/vad-web/dist';

@@ -7,7 +7,7 @@ import { pytorchReader } from '../../engine/formats/pytorch';
 import { readPickle, walkTensors, PickleError } from '../../engine/formats/pickle';
 import { crc32 } from '../../engine/formats/zip';
 import { openModel } from '../../engine/formats/index';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import type { TensorEntry } from '../../engine/formats/types';
 import { CORPUS, HAS_CORPUS, FIXTURES, checkLayout, ensureFixtures, fuzzFile, rng, sha256, tempFile } from './formats-helpers';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { decompressFile, verifyFile } from '../../engine/api';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { kindsOf } from '../helpers/payloadKinds';
 import { tempDir } from '../helpers/safetensors';
 import type { GoldenManifest } from '../../scripts/make-golden.mjs';

@@ -6,7 +6,7 @@ import { mergeAcc, newAcc, summarize } from '../../engine/lossy/errorStats';
 import { roundBits, roundBitsF64, roundChunk } from '../../engine/lossy/round';
 import { DEFAULT_LOSSLESS_GLOBS, globToRegExp, selectTensor } from '../../engine/lossy/select';
 import { checkLossyOptions } from '../../engine/lossy/plan';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

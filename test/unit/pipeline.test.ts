@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { runOrdered } from '../../engine/pool/ordered';
 import type { EncodeReply } from '../../engine/pool/tasks';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 
 const HAVE_WORKER = existsSync('dist/worker.js');
 const N = 40;

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { compressFile } from '../../engine/api';
 import { openTensors, openTzip, byteRangeOf } from '../../engine/container/tensorReader';
 import { poolTensor, matrixOf } from '../../engine/analysis/tensorView';
-import { TzError } from '../../engine/errors';
+import { TzError } from '../../engine/core/errors';
 import { gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile, type RawTensor } from '../helpers/safetensors';
 
 const tmp = tempDir('tz-reader-');

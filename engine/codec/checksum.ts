@@ -4,7 +4,7 @@
  * ("checksum"; absent means CRC-32). XXH32 runs in the codec's WebAssembly kernels, about ten times
  * faster than zlib's CRC-32 here, so call it on a thread that has run initCodec() (pool tasks do).
  */
-import { xxh32 } from '../codec/index';
+import { xxh32 } from './index';
 import { crc32 } from './crc32';
 
 export type ChunkChecksum = 'crc32' | 'xxh32';

@@ -7,23 +7,23 @@
  *  - quick (default): tensors up to 1 MiB in full, larger ones through one 1 MiB chunk made of 16
  *    evenly spaced windows, scaled to the tensor's size (figures marked as estimates).
  */
-import type { JobOptions } from '../api';
-import { chunkJobs, planRegions, type ChunkJob, type PlannedRegion } from '../container/plan';
-import { CHUNK_CHECKSUM } from '../container/checksum';
-import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, type ChunkRecord } from '../container/format';
-import { dtypeInfo } from '../dtypes';
-import { TzError, toTzError } from '../errors';
+import type { JobOptions } from '../core/job';
+import { chunkJobs, planRegions, type ChunkJob, type PlannedRegion } from './plan';
+import { CHUNK_CHECKSUM } from '../codec/checksum';
+import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, type ChunkRecord } from './format';
+import { dtypeInfo } from '../core/dtypes';
+import { TzError, toTzError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { layerOf } from '../../shared/layers';
 import { defaultThreads } from '../pool/pool';
 import { runOrdered } from '../pool/ordered';
 import type { WhatIfReply } from '../pool/tasks';
-import { measureBlock, valuesOf } from './block';
-import { mergeAcc, newAcc, scaleAcc, summarize, type ErrorAcc, type ErrorSummary } from './errorStats';
-import { BLOCK_MAX, BLOCK_MIN } from './plan';
-import { LOSSY_DTYPES } from './round';
-import { maxBitsFor, selectTensor } from './select';
+import { measureBlock, valuesOf } from '../lossy/block';
+import { mergeAcc, newAcc, scaleAcc, summarize, type ErrorAcc, type ErrorSummary } from '../lossy/errorStats';
+import { BLOCK_MAX, BLOCK_MIN } from '../lossy/plan';
+import { LOSSY_DTYPES } from '../lossy/round';
+import { maxBitsFor, selectTensor } from '../lossy/select';
 
 export interface WhatIfOptions extends JobOptions {
   /** code every chunk instead of a sample per tensor */

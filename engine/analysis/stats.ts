@@ -6,7 +6,7 @@
  * give the byte planes) plus a float loop for the value statistics.
  */
 import { dtypeInfo } from '../core/dtypes';
-import { bf16Value, f16Value, f8Value } from '../floats';
+import { bf16Value, f16Value, f8Value } from '../core/floats';
 import { layoutFor } from '../codec/layout';
 import { transformTop16 } from '../codec/planes';
 import { entropyPerSymbol, order0Bits } from '../codec/entropy';

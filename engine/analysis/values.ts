@@ -6,7 +6,7 @@
  * sign, exponent and 7 mantissa bits, i.e. bfloat16 resolution).
  */
 import { dtypeInfo } from '../core/dtypes';
-import { bf16Value, f8Value, values16 } from '../floats';
+import { bf16Value, f8Value, values16 } from '../core/floats';
 import { canDequantize, dequantize } from '../formats/dequant';
 import { ggmlTypeByName } from '../formats/ggml';
 

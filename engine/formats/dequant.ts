@@ -3,7 +3,7 @@
  * dequantized). Block sizes come from GGML_TYPES (ggml.ts); the arithmetic follows
  * dequantize_row_* of ggml-quants.c. Types not listed in DEQUANTIZERS are shown as unknown.
  */
-import { f16Value } from '../floats';
+import { f16Value } from '../core/floats';
 import { ggmlTypeByName } from './ggml';
 
 const hv = new Float32Array(1);

@@ -6,7 +6,7 @@
  * plain rounding error plus the final rounding to the dtype.
  */
 import { dtypeInfo } from '../core/dtypes';
-import { values16 } from '../floats';
+import { values16 } from '../core/floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 import { LOSSY_DTYPES, roundBitsF64 } from './round';
 

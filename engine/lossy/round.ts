@@ -13,7 +13,7 @@
  * mantissa planes cheap. Rounding is done in place on the caller's buffer (the worker's copy).
  */
 import { dtypeInfo } from '../core/dtypes';
-import { values16 } from '../floats';
+import { values16 } from '../core/floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 
 /** Dtypes lossy mode rounds, with their mantissa widths. */

@@ -8,7 +8,7 @@
  */
 import { rename, stat, unlink } from 'node:fs/promises';
 import { badKeyframeEvery, DEFAULT_KEYFRAME_EVERY, orderChain, type ChainMember } from '../../shared/chainPlan';
-import type { CompressOptions, CompressResult } from '../api';
+import type { CompressOptions, CompressResult } from './compress';
 import { TzError } from '../core/errors';
 import { compressFile } from './compress';
 import { tempPathFor } from './output';

@@ -2,8 +2,9 @@
 //   node --import tsx bench/inspect.mjs [--gb 1] [--rounds 3]
 // 1. extract of one tensor from a ~128 MB .tzip with thousands of chunks (2048 tensors of 64 KiB:
 //    one chunk each) vs decompressing the whole file, both through the CLI (fresh processes).
-// 2. the first heatmap of a 1 GiB BF16 tensor (16384 x 32768): open + pooled view of the whole
-//    matrix into 512 x 1024 cells with histogram and norms, from the .safetensors and from its .tzip.
+// 2. the first heatmap of a 1 GiB BF16 tensor (16384 x 32768) over the server, as the inspector asks
+//    for it: tensorzip/tensorView of the whole matrix into 512 x 1024 cells (histogram, norms, stats),
+//    request to answer, from the .safetensors and from its .tzip (a fresh job worker each time).
 // Rounds are interleaved and medians reported, since the machine is shared (timings move with load).
 // Data is generated from real BF16 weights (bench/synthetic.mjs) into bench/out/ and reused.
 import { execFileSync } from 'node:child_process';
@@ -12,12 +13,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { realBF16Pool } from './synthetic.mjs';
-import { openTensors } from '../engine/container/tensorReader.ts';
-import { poolTensor } from '../engine/analysis/tensorView.ts';
+import { spawn } from 'node:child_process';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/inspect');
 const CLI = path.join(ROOT, 'dist/cli.js');
+const SERVER = path.join(ROOT, 'dist/server.js');
 const { values: a } = parseArgs({ options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } } });
 const rounds = Number(a.rounds);
 mkdirSync(OUT, { recursive: true });
@@ -89,18 +91,21 @@ const rows = 16384, cols = Math.round((Number(a.gb) * (1 << 30)) / 2 / rows);
 const big = path.join(OUT, `big-${a.gb}g.safetensors`);
 writeModel(big, 1, [rows, cols]);
 const bigZ = tzipOf(big);
+const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
+conn.listen();
+await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: {} });
+await conn.sendNotification('initialized', {});
 const times = { safetensors: [], tzip: [] };
 for (let r = 0; r < rounds; r++) {
   for (const [k, f] of [['safetensors', big], ['tzip', bigZ]]) {
     const t0 = performance.now();
-    const s = await openTensors(f);
-    try {
-      const v = await poolTensor(s, 't.0.weight', { gridRows: 512, gridCols: 1024 });
-      if (v.stats.count !== rows * cols) throw new Error('incomplete view');
-    } finally {
-      await s.close();
-    }
+    const v = await conn.sendRequest('tensorzip/tensorView', { path: f, name: 't.0.weight', width: 1024, height: 512, pool: 'mean' });
     times[k].push(ms(t0));
+    if (v.stats.count !== rows * cols || v.gridRows !== 512 || v.gridCols !== 1024) throw new Error('incomplete view');
   }
 }
-console.log(`heatmap of a ${(rows * cols * 2 / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`);
+await conn.sendRequest('shutdown');
+await conn.sendNotification('exit');
+conn.dispose();
+console.log(`heatmap over the server of a ${(rows * cols * 2 / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`);

@@ -188,6 +188,14 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     };
     const post = (m: HostToWebview) => void webview.postMessage(m);
     const subs: vscode.Disposable[] = [session.subscribe(send)];
+    // one inspector request per panel at a time: a newer one (another tensor, a zoom) cancels it
+    let inspectCts: vscode.CancellationTokenSource | undefined;
+    const cancelInspect = () => {
+      inspectCts?.cancel();
+      inspectCts?.dispose();
+      inspectCts = undefined;
+    };
+    subs.push({ dispose: cancelInspect });
     subs.push(webview.onDidReceiveMessage((raw) => {
       const msg = parseWebviewMessage(raw);
       if (!msg) return;
@@ -210,6 +218,14 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           break;
         case 'histogram':
           void webview.postMessage(session.histogram(msg.target));
+          break;
+        case 'inspect':
+          cancelInspect();
+          inspectCts = new vscode.CancellationTokenSource();
+          void session.inspect(msg.req, post, inspectCts.token);
+          break;
+        case 'cancelInspect':
+          cancelInspect();
           break;
         case 'runJob':
           void this.runJob(session, msg.kind);

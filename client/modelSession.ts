@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { FileAnalysis } from '../protocol/server';
-import { tensorRowFromAnalysis, type AnalysisProgress, type HistogramTarget, type HostToWebview, type JobView, type ModelInit, type TensorRow, type TzipFacts } from '../protocol/webview';
+import { tensorRowFromAnalysis, type AnalysisProgress, type HistogramTarget, type HostToWebview, type InspectRequest, type JobView, type ModelInit, type TensorRow, type TzipFacts } from '../protocol/webview';
 import { indexByName, mergeHistograms, mergeRows, stripRows } from '../shared/rows';
 import { readHeader, type HeaderView } from './header';
 import { localFile, type LocalFile } from './localCopy';
@@ -195,6 +195,25 @@ export class ModelSession implements vscode.Disposable {
     return msg;
   }
 
+  /** One pooled window for a panel's tensor inspector; answers with the request's id. */
+  async inspect(req: InspectRequest, post: (m: HostToWebview) => void, token: vscode.CancellationToken): Promise<void> {
+    const { id, ...params } = req;
+    try {
+      await this.headerDone;
+      this.local ??= await localFile(this.uri);
+      const view = await this.server.tensorView({ path: this.local.path, ...params }, {
+        onProgress: (p) => {
+          if (p.kind !== 'end' && p.bytesTotal !== undefined) post({ type: 'inspectProgress', id, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal });
+        },
+      }, token);
+      if (!token.isCancellationRequested) post({ type: 'inspectResult', id, view });
+    } catch (e) {
+      const err = toJobError(e);
+      if (err.code === 'CANCELLED' || token.isCancellationRequested) return;
+      post({ type: 'inspectError', id, message: err.message });
+    }
+  }
+
   setJob(job: JobView): void {
     this.job = job;
     this.post({ type: 'job', job });
@@ -235,7 +254,7 @@ export class ModelSession implements vscode.Disposable {
       if (this.isTzip) {
         await this.loadTzip(this.local.path, token);
         this.tzipResolve(true);
-        return;
+        // the original's analysis follows, decoded from the container
       }
       const a = await this.server.analyze(this.local.path, {
         quick,
@@ -255,11 +274,17 @@ export class ModelSession implements vscode.Disposable {
       this.analysis = a;
       this.size = this.size || a.bytes;
       this.post(this.analysisMessage(a));
-      void this.loadLossyCurve(this.local.path, token);
+      if (!this.isTzip) void this.loadLossyCurve(this.local.path, token);
     } catch (e) {
       const err = toJobError(e);
       this.tzipResolve(false);
       if (err.code === 'CANCELLED') return;
+      if (this.isTzip && this.tzip) {
+        // the container's facts stand without the original's statistics (e.g. a delta .tzip whose base is absent)
+        this.log.warn(`analyze ${this.displayPath}: ${err.message}`);
+        this.post(this.analysisMessage(this.tzipPlaceholder()));
+        return;
+      }
       this.analysisError = err.message;
       this.log.error(`analyze: ${err.message}`);
       this.post({ type: 'analysisError', message: err.message });
@@ -290,14 +315,20 @@ export class ModelSession implements vscode.Disposable {
     this.tzipFormat = info.originalFormat;
     this.byName = indexByName(this.rows);
     this.post({ type: 'init', model: this.initMessage() });
+    // the original's analysis follows (startAnalysis: random-access decoding on the server, streamed)
+  }
+
+  /** What the container's index alone says (when the original's analysis cannot be had). */
+  private tzipPlaceholder(): FileAnalysis {
     const bytesPerDtype: Record<string, number> = {};
     let parameters = 0;
     for (const r of this.rows) {
       bytesPerDtype[r.dtype] = (bytesPerDtype[r.dtype] ?? 0) + r.bytes;
       parameters += r.shape.reduce((a, b) => a * b, 1);
     }
-    this.analysis = { path: file, format: 'tzip', bytes: original, tensors: [], layers: [], parameters, bytesPerDtype, predictedBytes: stored, boundBytes: stored, estimate: false };
-    this.post(this.analysisMessage(this.analysis));
+    const stored = this.tzip?.storedBytes ?? this.size;
+    this.analysis = { path: this.displayPath, format: 'tzip', bytes: this.tzip?.originalBytes ?? 0, tensors: [], layers: [], parameters, bytesPerDtype, predictedBytes: stored, boundBytes: stored, estimate: false };
+    return this.analysis;
   }
 
   /** stored bytes of the open .tzip (0 before it is read) */

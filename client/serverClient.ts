@@ -16,6 +16,7 @@ import {
   JobWorkDoneProgress,
   VerifyRequest,
   WhatIfRequest,
+  TensorViewRequest,
   type AnalyzePartialResult,
   type CompressParams,
   type CompressResult,
@@ -30,6 +31,8 @@ import {
   type VerifyParams,
   type VerifyResult,
   type WhatIfParams,
+  type TensorViewParams,
+  type TensorViewResult,
 } from '../protocol/server';
 import type { WhatIfResult } from '../engine/api';
 import { DIAGNOSTIC_SOURCE, LANG_FILE_PATTERNS, type LangClientOptions } from '../protocol/lang';
@@ -145,6 +148,11 @@ export class TzServer implements vscode.Disposable {
   /** Lossy "what if" table (predicted size and error per k); nothing is written. */
   whatIf(params: Omit<WhatIfParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<WhatIfResult> {
     return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(WhatIfRequest, { ...params, workDoneToken }, token));
+  }
+
+  /** The inspector's pooled window of one tensor (a light job: never queued behind compress jobs). */
+  tensorView(params: Omit<TensorViewParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<TensorViewResult> {
+    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(TensorViewRequest, { ...params, workDoneToken }, token));
   }
 
   async info(path: string, token?: vscode.CancellationToken): Promise<unknown> {

@@ -4,6 +4,7 @@
  * never trusts their shape (a webview is a separate, script-running document).
  */
 import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from '../engine/analysis/types';
+import type { PoolMode, TensorViewResult, ViewWindow } from './server';
 
 export type JobKind = 'compress' | 'decompress' | 'verify';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -145,7 +146,26 @@ export type HostToWebview =
   | { type: 'workspaceJob'; job: JobView | null; summary?: string }
   | { type: 'histogram'; target: HistogramTarget; hist: number[] | null; used: number; skipped: number }
   /** select and reveal a tensor (go to definition from an index, protocol/lang.ts tensorUri) */
-  | { type: 'selectTensor'; name: string };
+  | { type: 'selectTensor'; name: string }
+  /** the tensor inspector's pooled window (answers `inspect` with the same id) */
+  | { type: 'inspectProgress'; id: number; bytesDone: number; bytesTotal: number }
+  | { type: 'inspectResult'; id: number; view: TensorViewResult }
+  | { type: 'inspectError'; id: number; message: string };
+
+/** The inspector asks for one pooled window of a tensor, at most its canvas size in cells. */
+export interface InspectRequest {
+  id: number;
+  name: string;
+  rowAxis?: number;
+  window?: ViewWindow;
+  width: number;
+  height: number;
+  pool: PoolMode;
+  histogramBins?: number;
+}
+
+/** Largest canvas side (cells) an inspect request may ask for; the server caps at the same. */
+export const MAX_INSPECT_CELLS = 4096;
 
 /** Histograms stay in the extension host (256 bins x 100,000 tensors is too much to post); the webview asks for the one it shows. */
 export type HistogramTarget = { kind: 'tensor' | 'layer'; name: string } | { kind: 'model' };
@@ -157,7 +177,9 @@ export type WebviewToHost =
   | { type: 'reanalyze'; quick: boolean }
   | { type: 'open'; uri: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
-  | { type: 'histogram'; target: HistogramTarget };
+  | { type: 'histogram'; target: HistogramTarget }
+  | { type: 'inspect'; req: InspectRequest }
+  | { type: 'cancelInspect' };
 
 const JOB_KINDS: readonly string[] = ['compress', 'decompress', 'verify'];
 
@@ -187,6 +209,10 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       if ((t.kind === 'tensor' || t.kind === 'layer') && typeof t.name === 'string') return { type: 'histogram', target: { kind: t.kind, name: t.name } };
       return undefined;
     }
+    case 'inspect':
+      return parseInspect(m.req);
+    case 'cancelInspect':
+      return { type: 'cancelInspect' };
     case 'log': {
       const level = m.level === 'warn' || m.level === 'error' ? m.level : 'info';
       return typeof m.message === 'string' ? { type: 'log', level, message: m.message.slice(0, 2000) } : undefined;
@@ -194,6 +220,31 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     default:
       return undefined;
   }
+}
+
+const isIndex = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+
+function parseInspect(raw: unknown): WebviewToHost | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const r = raw as Record<string, unknown>;
+  if (!isIndex(r.id) || typeof r.name !== 'string' || r.name.length === 0 || r.name.length > 4096) return undefined;
+  if (!isIndex(r.width, MAX_INSPECT_CELLS) || !isIndex(r.height, MAX_INSPECT_CELLS) || r.width < 1 || r.height < 1) return undefined;
+  if (r.pool !== 'mean' && r.pool !== 'maxabs' && r.pool !== 'std') return undefined;
+  const req: InspectRequest = { id: r.id, name: r.name, width: r.width, height: r.height, pool: r.pool };
+  if (r.rowAxis !== undefined) {
+    if (!isIndex(r.rowAxis, 64)) return undefined;
+    req.rowAxis = r.rowAxis;
+  }
+  if (r.histogramBins !== undefined) {
+    if (!isIndex(r.histogramBins, 2048) || r.histogramBins < 1) return undefined;
+    req.histogramBins = r.histogramBins;
+  }
+  if (r.window !== undefined) {
+    const w = r.window as Record<string, unknown> | null;
+    if (!w || typeof w !== 'object' || !isIndex(w.row0) || !isIndex(w.row1) || !isIndex(w.col0) || !isIndex(w.col1)) return undefined;
+    req.window = { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 };
+  }
+  return { type: 'inspect', req };
 }
 
 /** Converts a TensorAnalysis (server JSON) to a table row. */

@@ -28,7 +28,7 @@ export interface ViewParams {
   window?: ViewWindow;
   gridRows: number;
   gridCols: number;
-  /** value histogram bins (at most; default 256) */
+  /** equal-width value histogram bins of types without exact keys (at most; default 256) */
   histogramBins?: number;
   /** first values of the window returned as a small table (default 8 x 16) */
   firstRows?: number;
@@ -367,9 +367,9 @@ function lineNorms(lineSq: Float64Array | undefined, lines: number, bins: number
 }
 
 /**
- * Histogram of the finite values: one bin per distinct value when they fit in maxBins and the keys
- * are exact; otherwise maxBins equal-width bins over [min, max], each key's count put in the bin of
- * the value it stands for.
+ * Histogram of the finite values: one bin per distinct value when the keys are exact (8- and 16-bit
+ * floats: at most 65536 bins, whatever maxBins says); otherwise maxBins equal-width bins over
+ * [min, max], each key's count put in the bin of the value it stands for.
  */
 function valueHistogram(hist: Float64Array, kind: KeyKind, exact: boolean, st: ValueStats, maxBins: number): ValueHistogram {
   const pairs: Array<[number, number]> = [];
@@ -387,7 +387,7 @@ function valueHistogram(hist: Float64Array, kind: KeyKind, exact: boolean, st: V
     if (last && last[0] === v) last[1] += c;
     else merged.push([v, c]);
   }
-  if (exact && merged.length <= maxBins) {
+  if (exact) {
     return { edges: merged.map((p) => p[0]), counts: merged.map((p) => p[1]), exact: true };
   }
   const lo = st.min ?? 0, hi = st.max ?? 0;

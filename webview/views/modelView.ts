@@ -11,6 +11,7 @@ import { renderLossy } from './lossy';
 import { renderAnalysisProgress, renderSummary } from './summary';
 import { renderMetadata, renderShards } from './modelCards';
 import { TensorTableView, type ColumnWidths } from './tensorTable';
+import { InspectorView, inspectorSkeleton } from './inspector';
 
 /** What survives the webview being hidden and shown again (setState); data comes back from the host. */
 export interface ModelUiState {
@@ -96,6 +97,7 @@ function skeleton(): HTMLElement[] {
           h('div', { id: 'tz-table-spacer', class: 'tz-spacer' }),
           h('div', { id: 'tz-table-body', class: 'tz-body' })),
         h('p', { id: 'tz-table-empty', class: 'tz-empty tz-muted', hidden: true, role: 'status' }))),
+    inspectorSkeleton(),
   ];
 }
 
@@ -121,6 +123,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       save();
       table.setSelected(name, true);
       refreshHistogram();
+      if (name !== null) inspector.open(name);
     },
     onScroll: (top) => {
       ui.scrollTop = top;
@@ -144,6 +147,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     },
   });
   wireJobPanel(host as Host<unknown>, () => st.job?.id);
+  const inspector = new InspectorView(host, () => undefined);
 
   const filterField = byId('tz-filter') as HTMLElement & { value: string };
   filterField.value = ui.filter.text;
@@ -239,7 +243,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     const reply = t && lastHistogram && sameHistogramTarget(lastHistogram.target, t.target) ? lastHistogram : null;
     byId('tz-histogram-title').textContent = t ? `Exponent histogram — ${t.what}` : 'Exponent histogram';
     renderHistogram(svg, caption, reply?.hist ?? null, t?.what ?? '', ui.histogramLog, width);
-    if (!reply?.hist && st.model?.isTzip && t) caption.textContent = `${t.what}: a .tzip does not store value statistics; open the original (or decompress) to see exponent histograms`;
+    if (!reply?.hist && st.model?.isTzip && t && !st.analysisDone) caption.textContent = `${t.what}: decoding the original's statistics from the .tzip…`;
     if (reply?.skipped) caption.textContent += ` (${reply.skipped} tensor(s) of another float width left out)`;
   }
 
@@ -305,6 +309,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     if (msg.type === 'init' && ui.path !== msg.model.displayPath) {
       // another file in this panel: drop the UI state of the previous one
       Object.assign(ui, { filter: { ...EMPTY_FILTER }, sort: { ...DEFAULT_SORT }, selectedTensor: null, selectedLayer: null, scrollTop: 0, path: msg.model.displayPath });
+      inspector.close();
       pendingScroll = 0;
       save();
     }
@@ -323,8 +328,10 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       refreshTable();
       table.setSelected(msg.name, true);
       refreshHistogram();
+      inspector.open(msg.name);
       return;
     }
+    if (inspector.handle(msg)) return;
     const parts = applyMessage(st, msg);
     if (!parts.size) return;
     // streamed batches arrive faster than frames: render what changed once per frame, not per message

@@ -7,7 +7,7 @@
 import type { TensorViewResult, ViewWindow } from '../../protocol/server';
 import type { HostToWebview, InspectRequest } from '../../protocol/webview';
 import { byId, clear, h, s } from '../dom';
-import { formatInt } from '../model/format';
+import { formatInt } from '../../shared/format';
 import {
   INF_RGB,
   NAN_RGB,

@@ -20,7 +20,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/inspect');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const SERVER = path.join(ROOT, 'dist/server.js');
-const { values: a } = parseArgs({ options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } } });
+const { values: a } = parseArgs({
+  options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } },
+});
 const rounds = Number(a.rounds);
 mkdirSync(OUT, { recursive: true });
 const pool = realBF16Pool();
@@ -31,7 +33,8 @@ function writeModel(file, tensors, shape) {
   const elems = shape.reduce((x, y) => x * y, 1);
   const bytes = elems * 2;
   const header = {};
-  for (let i = 0; i < tensors; i++) header[`t.${i}.weight`] = { dtype: 'BF16', shape, data_offsets: [i * bytes, (i + 1) * bytes] };
+  for (let i = 0; i < tensors; i++)
+    header[`t.${i}.weight`] = { dtype: 'BF16', shape, data_offsets: [i * bytes, (i + 1) * bytes] };
   let json = JSON.stringify(header);
   while ((json.length + 8) % 8) json += ' ';
   const fd = openSync(`${file}.part`, 'w');
@@ -41,12 +44,17 @@ function writeModel(file, tensors, shape) {
   writeSync(fd, json);
   const step = Math.min(elems, 16 << 20);
   const buf = new Uint16Array(step);
-  let p = 0, x = 0x9e3779b9;
+  let p = 0,
+    x = 0x9e3779b9;
   for (let i = 0; i < tensors; i++) {
     for (let done = 0; done < elems; done += step) {
       const n = Math.min(step, elems - done);
       for (let j = 0; j < n; j++) {
-        if ((j & 31) === 0) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; }
+        if ((j & 31) === 0) {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+        }
         buf[j] = pool[p] ^ (((x >>> (j & 31)) & 1) << 15);
         if (++p === pool.length) p = (p * 7 + 13) % 4099;
       }
@@ -75,32 +83,54 @@ function timeCli(args) {
 const many = path.join(OUT, 'many.safetensors');
 writeModel(many, 2048, [256, 128]);
 const manyZ = tzipOf(many);
-const chunks = JSON.parse(execFileSync(process.execPath, [CLI, 'info', manyZ, '--json'], { encoding: 'utf8' })).files[0].regions.reduce((s, r) => s + r.chunks, 0);
-const ext = [], dec = [];
+const chunks = JSON.parse(
+  execFileSync(process.execPath, [CLI, 'info', manyZ, '--json'], { encoding: 'utf8' }),
+).files[0].regions.reduce((s, r) => s + r.chunks, 0);
+const ext = [],
+  dec = [];
 for (let r = 0; r < rounds; r++) {
-  const o1 = path.join(OUT, 'one.safetensors'), o2 = path.join(OUT, 'whole.safetensors');
-  rmSync(o1, { force: true }); rmSync(o2, { force: true });
+  const o1 = path.join(OUT, 'one.safetensors'),
+    o2 = path.join(OUT, 'whole.safetensors');
+  rmSync(o1, { force: true });
+  rmSync(o2, { force: true });
   ext.push(timeCli(['extract', manyZ, '--tensor', 't.1000.weight', '-o', o1]));
   dec.push(timeCli(['decompress', manyZ, '-o', o2]));
   rmSync(o2, { force: true });
 }
-console.log(`extract one tensor of ${statSync(manyZ).size / 1e6 | 0} MB .tzip (${chunks} chunks): median ${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ${(median(ext) / median(dec)).toFixed(3)}`);
+console.log(
+  `extract one tensor of ${(statSync(manyZ).size / 1e6) | 0} MB .tzip (${chunks} chunks): median ${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ${(median(ext) / median(dec)).toFixed(3)}`,
+);
 
 // 2. first heatmap of a 1 GiB BF16 tensor
-const rows = 16384, cols = Math.round((Number(a.gb) * (1 << 30)) / 2 / rows);
+const rows = 16384,
+  cols = Math.round((Number(a.gb) * (1 << 30)) / 2 / rows);
 const big = path.join(OUT, `big-${a.gb}g.safetensors`);
 writeModel(big, 1, [rows, cols]);
 const bigZ = tzipOf(big);
 const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
 conn.listen();
-await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {}, initializationOptions: {} });
+await conn.sendRequest('initialize', {
+  processId: process.pid,
+  rootUri: null,
+  capabilities: {},
+  initializationOptions: {},
+});
 await conn.sendNotification('initialized', {});
 const times = { safetensors: [], tzip: [] };
 for (let r = 0; r < rounds; r++) {
-  for (const [k, f] of [['safetensors', big], ['tzip', bigZ]]) {
+  for (const [k, f] of [
+    ['safetensors', big],
+    ['tzip', bigZ],
+  ]) {
     const t0 = performance.now();
-    const v = await conn.sendRequest('tensorzip/tensorView', { path: f, name: 't.0.weight', width: 1024, height: 512, pool: 'mean' });
+    const v = await conn.sendRequest('tensorzip/tensorView', {
+      path: f,
+      name: 't.0.weight',
+      width: 1024,
+      height: 512,
+      pool: 'mean',
+    });
     times[k].push(ms(t0));
     if (v.stats.count !== rows * cols || v.gridRows !== 512 || v.gridCols !== 1024) throw new Error('incomplete view');
   }
@@ -108,4 +138,6 @@ for (let r = 0; r < rounds; r++) {
 await conn.sendRequest('shutdown');
 await conn.sendNotification('exit');
 conn.dispose();
-console.log(`heatmap over the server of a ${(rows * cols * 2 / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`);
+console.log(
+  `heatmap over the server of a ${((rows * cols * 2) / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`,
+);

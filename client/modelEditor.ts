@@ -26,7 +26,10 @@ export const AUTO_VERIFY_MAX_BYTES = 512 * 1024 * 1024;
 const MAX_INDEX_DIAGNOSTICS = 200;
 
 class ModelDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, readonly session: ModelSession) {}
+  constructor(
+    readonly uri: vscode.Uri,
+    readonly session: ModelSession,
+  ) {}
   dispose(): void {
     this.session.dispose();
   }
@@ -45,7 +48,12 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')] };
 }
 
-export function shellFor(webview: vscode.Webview, extensionUri: vscode.Uri, view: 'model' | 'workspace', title: string): string {
+export function shellFor(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  view: 'model' | 'workspace',
+  title: string,
+): string {
   const base = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
   return webviewShell({
     cspSource: webview.cspSource,
@@ -92,11 +100,17 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         }
       }),
       deps.jobs.onDidFinishJob(({ spec, outcome }) => provider.verified(spec, outcome)),
-      vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true }),
-      vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE_OPTION, provider, { supportsMultipleEditorsPerDocument: true }),
+      vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE, provider, {
+        supportsMultipleEditorsPerDocument: true,
+      }),
+      vscode.window.registerCustomEditorProvider(MODEL_VIEW_TYPE_OPTION, provider, {
+        supportsMultipleEditorsPerDocument: true,
+      }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => provider.sessions.forEach((s) => s.canWriteChanged())),
       // an index open as text gets the same problems from the language server: one entry each in Problems
-      vscode.workspace.onDidOpenTextDocument((d) => provider.indexProblems.has(d.uri.toString()) && provider.diagnostics.delete(d.uri)),
+      vscode.workspace.onDidOpenTextDocument(
+        (d) => provider.indexProblems.has(d.uri.toString()) && provider.diagnostics.delete(d.uri),
+      ),
       vscode.workspace.onDidCloseTextDocument((d) => provider.publishIndex(d.uri)),
     ];
   }
@@ -111,11 +125,19 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     if (!idx) return;
     if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === key)) return void this.diagnostics.delete(uri);
     const doc = TextDocument.create(key, 'json', 0, idx.text);
-    const severity = { error: vscode.DiagnosticSeverity.Error, warning: vscode.DiagnosticSeverity.Warning, info: vscode.DiagnosticSeverity.Information } as const;
+    const severity = {
+      error: vscode.DiagnosticSeverity.Error,
+      warning: vscode.DiagnosticSeverity.Warning,
+      info: vscode.DiagnosticSeverity.Information,
+    } as const;
     const diags = idx.problems.slice(0, MAX_INDEX_DIAGNOSTICS).map((p) => {
       const a = doc.positionAt(p.range.offset);
       const b = doc.positionAt(p.range.offset + p.range.length);
-      const d = new vscode.Diagnostic(new vscode.Range(a.line, a.character, b.line, b.character), p.message, severity[p.severity]);
+      const d = new vscode.Diagnostic(
+        new vscode.Range(a.line, a.character, b.line, b.character),
+        p.message,
+        severity[p.severity],
+      );
       d.source = DIAGNOSTIC_SOURCE;
       d.code = p.code;
       return d;
@@ -132,9 +154,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       const problems = v?.problems.length ? v.problems : [outcome.error ?? 'verify failed'];
       const rel = (m: string) => m.split(`${spec.input.fsPath}: `).join('');
       const damaged = v?.damaged ?? [];
-      const head = damaged.length ? `Verify failed: ${damaged.length} damaged tensor${damaged.length === 1 ? '' : 's'} (${damaged.slice(0, 5).join(', ')}${damaged.length > 5 ? ', …' : ''})` : `Verify failed: ${rel(problems[0]!)}`;
+      const head = damaged.length
+        ? `Verify failed: ${damaged.length} damaged tensor${damaged.length === 1 ? '' : 's'} (${damaged.slice(0, 5).join(', ')}${damaged.length > 5 ? ', …' : ''})`
+        : `Verify failed: ${rel(problems[0]!)}`;
       const diags = [head, ...problems.map(rel)].map((m, i) => {
-        const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), m, i === 0 ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Information);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(0, 0, 0, 0),
+          m,
+          i === 0 ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Information,
+        );
         d.source = 'TensorZip';
         return d;
       });
@@ -142,7 +170,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     }
     for (const s of this.sessions) {
       if (!s.ownsFile(spec.input.fsPath)) continue;
-      s.setTzipVerify(outcome.ok ? 'ok' : 'failed', outcome.ok ? undefined : (v?.problems ?? [outcome.error ?? 'verify failed']).map((m) => m.split(`${spec.input.fsPath}: `).join('')), v?.damaged);
+      s.setTzipVerify(
+        outcome.ok ? 'ok' : 'failed',
+        outcome.ok
+          ? undefined
+          : (v?.problems ?? [outcome.error ?? 'verify failed']).map((m) => m.split(`${spec.input.fsPath}: `).join('')),
+        v?.damaged,
+      );
     }
   }
 
@@ -163,7 +197,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     });
     if (session.isTzip && uri.scheme === 'file') {
       void session.tzipLoaded.then((loaded) => {
-        if (loaded && this.sessions.has(session) && session.fileSize <= AUTO_VERIFY_MAX_BYTES) void this.runJob(session, 'verify');
+        if (loaded && this.sessions.has(session) && session.fileSize <= AUTO_VERIFY_MAX_BYTES)
+          void this.runJob(session, 'verify');
       });
     }
     const dispose = doc.dispose.bind(doc);
@@ -179,9 +214,18 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const { session } = document;
     const webview = panel.webview;
     webview.options = webviewOptions(this.deps.context.extensionUri);
-    webview.html = shellFor(webview, this.deps.context.extensionUri, 'model', document.uri.path.split('/').pop() ?? 'model');
+    webview.html = shellFor(
+      webview,
+      this.deps.context.extensionUri,
+      'model',
+      document.uri.path.split('/').pop() ?? 'model',
+    );
     // a sharded model's view is not the index JSON's tab
-    if (/\.safetensors\.index\.json$/i.test(document.uri.path)) panel.title = `${document.uri.path.split('/').pop()!.replace(/\.safetensors\.index\.json$/i, '')} (sharded model)`;
+    if (/\.safetensors\.index\.json$/i.test(document.uri.path))
+      panel.title = `${document.uri.path
+        .split('/')
+        .pop()!
+        .replace(/\.safetensors\.index\.json$/i, '')} (sharded model)`;
     let ready = false;
     const send = (m: HostToWebview) => {
       if (ready) void webview.postMessage(m);
@@ -196,53 +240,57 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       inspectCts = undefined;
     };
     subs.push({ dispose: cancelInspect });
-    subs.push(webview.onDidReceiveMessage((raw) => {
-      const msg = parseWebviewMessage(raw);
-      if (!msg) return;
-      switch (msg.type) {
-        case 'ready':
-          // a (re)loaded webview: hidden panels are destroyed without retainContextWhenHidden
-          ready = false;
-          void session.replay((m) => void webview.postMessage(m)).then(() => {
-            ready = true;
-            const key = document.uri.toString();
-            let posts = this.panels.get(key);
-            if (!posts) this.panels.set(key, (posts = new Set()));
-            posts.add(post);
-            const tensor = this.pendingSelect.get(key);
-            if (tensor !== undefined) {
-              this.pendingSelect.delete(key);
-              post({ type: 'selectTensor', name: tensor });
-            }
-          });
-          break;
-        case 'histogram':
-          void webview.postMessage(session.histogram(msg.target));
-          break;
-        case 'inspect':
-          cancelInspect();
-          inspectCts = new vscode.CancellationTokenSource();
-          void session.inspect(msg.req, post, inspectCts.token);
-          break;
-        case 'cancelInspect':
-          cancelInspect();
-          break;
-        case 'runJob':
-          void this.runJob(session, msg.kind);
-          break;
-        case 'cancelJob':
-          this.deps.jobs.cancel(msg.id);
-          break;
-        case 'reanalyze':
-          session.reanalyze(msg.quick);
-          break;
-        case 'log':
-          this.deps.log[msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : 'info'](msg.message);
-          break;
-        case 'open':
-          break;
-      }
-    }));
+    subs.push(
+      webview.onDidReceiveMessage((raw) => {
+        const msg = parseWebviewMessage(raw);
+        if (!msg) return;
+        switch (msg.type) {
+          case 'ready':
+            // a (re)loaded webview: hidden panels are destroyed without retainContextWhenHidden
+            ready = false;
+            void session
+              .replay((m) => void webview.postMessage(m))
+              .then(() => {
+                ready = true;
+                const key = document.uri.toString();
+                let posts = this.panels.get(key);
+                if (!posts) this.panels.set(key, (posts = new Set()));
+                posts.add(post);
+                const tensor = this.pendingSelect.get(key);
+                if (tensor !== undefined) {
+                  this.pendingSelect.delete(key);
+                  post({ type: 'selectTensor', name: tensor });
+                }
+              });
+            break;
+          case 'histogram':
+            void webview.postMessage(session.histogram(msg.target));
+            break;
+          case 'inspect':
+            cancelInspect();
+            inspectCts = new vscode.CancellationTokenSource();
+            void session.inspect(msg.req, post, inspectCts.token);
+            break;
+          case 'cancelInspect':
+            cancelInspect();
+            break;
+          case 'runJob':
+            void this.runJob(session, msg.kind);
+            break;
+          case 'cancelJob':
+            this.deps.jobs.cancel(msg.id);
+            break;
+          case 'reanalyze':
+            session.reanalyze(msg.quick);
+            break;
+          case 'log':
+            this.deps.log[msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : 'info'](msg.message);
+            break;
+          case 'open':
+            break;
+        }
+      }),
+    );
     panel.onDidDispose(() => {
       subs.forEach((d) => d.dispose());
       this.panels.get(document.uri.toString())?.delete(post);
@@ -253,7 +301,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   private readonly starting = new WeakSet<ModelSession>();
 
   private async runJob(session: ModelSession, kind: JobKind): Promise<void> {
-    if (this.starting.has(session) || (session.job && (session.job.state === 'running' || session.job.state === 'queued'))) return;
+    if (
+      this.starting.has(session) ||
+      (session.job && (session.job.state === 'running' || session.job.state === 'queued'))
+    )
+      return;
     this.starting.add(session);
     try {
       await this.startJob(session, kind);

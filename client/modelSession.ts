@@ -7,7 +7,17 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { FileAnalysis } from '../protocol/server';
-import { tensorRowFromAnalysis, type AnalysisProgress, type HistogramTarget, type HostToWebview, type InspectRequest, type JobView, type ModelInit, type TensorRow, type TzipFacts } from '../protocol/webview';
+import {
+  tensorRowFromAnalysis,
+  type AnalysisProgress,
+  type HistogramTarget,
+  type HostToWebview,
+  type InspectRequest,
+  type JobView,
+  type ModelInit,
+  type TensorRow,
+  type TzipFacts,
+} from '../protocol/webview';
 import { indexByName, mergeHistograms, mergeRows, stripRows } from '../shared/rows';
 import { readHeader, type HeaderView } from './header';
 import { localFile, type LocalFile } from './localCopy';
@@ -39,7 +49,11 @@ export class ModelSession implements vscode.Disposable {
   /** resolves once a .tzip's container index is read (true) or could not be (false) */
   readonly tzipLoaded = new Promise<boolean>((r) => (this.tzipResolve = r));
 
-  constructor(readonly uri: vscode.Uri, private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
+  constructor(
+    readonly uri: vscode.Uri,
+    private readonly server: TzServer,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
     this.isTzip = isTzipPath(uri.path);
     this.headerDone = this.readHeaderFirst();
     void this.headerDone.then(() => this.startAnalysis());
@@ -86,7 +100,10 @@ export class ModelSession implements vscode.Disposable {
     const inputs = shards?.length ? shards : [this.uri.fsPath];
     let total = 0;
     for (const f of inputs) {
-      const st = await vscode.workspace.fs.stat(vscode.Uri.file(`${f}.tzip`)).then((x) => x, () => undefined);
+      const st = await vscode.workspace.fs.stat(vscode.Uri.file(`${f}.tzip`)).then(
+        (x) => x,
+        () => undefined,
+      );
       if (!st) return;
       total += st.size;
     }
@@ -127,7 +144,11 @@ export class ModelSession implements vscode.Disposable {
 
   initMessage(): ModelInit {
     const blocker = writeBlocker(this.uri) ?? this.shardBlocker();
-    const format = this.isTzip ? (this.tzipFormat ? `tzip (${this.tzipFormat})` : 'tzip') : this.header?.format ?? (path.extname(this.uri.path).slice(1) || 'unknown');
+    const format = this.isTzip
+      ? this.tzipFormat
+        ? `tzip (${this.tzipFormat})`
+        : 'tzip'
+      : (this.header?.format ?? (path.extname(this.uri.path).slice(1) || 'unknown'));
     const init: ModelInit = {
       view: 'model',
       name: path.posix.basename(this.uri.path),
@@ -162,7 +183,14 @@ export class ModelSession implements vscode.Disposable {
   private analysisMessage(a: FileAnalysis): HostToWebview {
     return {
       type: 'analysis',
-      analysis: { parameters: a.parameters, bytesPerDtype: a.bytesPerDtype, predictedBytes: a.predictedBytes, boundBytes: a.boundBytes, estimate: a.estimate, bytes: a.bytes },
+      analysis: {
+        parameters: a.parameters,
+        bytesPerDtype: a.bytesPerDtype,
+        predictedBytes: a.predictedBytes,
+        boundBytes: a.boundBytes,
+        estimate: a.estimate,
+        bytes: a.bytes,
+      },
       layers: a.layers,
       tensors: stripRows(this.rows),
     };
@@ -201,11 +229,16 @@ export class ModelSession implements vscode.Disposable {
     try {
       await this.headerDone;
       this.local ??= await localFile(this.uri);
-      const view = await this.server.tensorView({ path: this.local.path, ...params }, {
-        onProgress: (p) => {
-          if (p.kind !== 'end' && p.bytesTotal !== undefined) post({ type: 'inspectProgress', id, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal });
+      const view = await this.server.tensorView(
+        { path: this.local.path, ...params },
+        {
+          onProgress: (p) => {
+            if (p.kind !== 'end' && p.bytesTotal !== undefined)
+              post({ type: 'inspectProgress', id, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal });
+          },
         },
-      }, token);
+        token,
+      );
       if (!token.isCancellationRequested) post({ type: 'inspectResult', id, view });
     } catch (e) {
       const err = toJobError(e);
@@ -256,21 +289,39 @@ export class ModelSession implements vscode.Disposable {
         this.tzipResolve(true);
         // the original's analysis follows, decoded from the container
       }
-      const a = await this.server.analyze(this.local.path, {
-        quick,
-        onPartial: (p) => {
-          const incoming = p.tensors.map((t) => tensorRowFromAnalysis(t, true));
-          mergeRows(this.rows, this.byName, incoming);
-          this.progress = { done: p.index + p.tensors.length, total: p.total, bytesDone: this.progress?.bytesDone ?? 0, bytesTotal: this.progress?.bytesTotal ?? 0 };
-          this.post({ type: 'tensors', tensors: stripRows(incoming), progress: this.progress });
+      const a = await this.server.analyze(
+        this.local.path,
+        {
+          quick,
+          onPartial: (p) => {
+            const incoming = p.tensors.map((t) => tensorRowFromAnalysis(t, true));
+            mergeRows(this.rows, this.byName, incoming);
+            this.progress = {
+              done: p.index + p.tensors.length,
+              total: p.total,
+              bytesDone: this.progress?.bytesDone ?? 0,
+              bytesTotal: this.progress?.bytesTotal ?? 0,
+            };
+            this.post({ type: 'tensors', tensors: stripRows(incoming), progress: this.progress });
+          },
+          onProgress: (p) => {
+            if (p.kind === 'end' || p.bytesTotal === undefined) return;
+            this.progress = {
+              done: this.progress?.done ?? 0,
+              total: this.progress?.total ?? this.rows.length,
+              bytesDone: p.bytesDone ?? 0,
+              bytesTotal: p.bytesTotal,
+            };
+            this.post({ type: 'analysisProgress', progress: this.progress });
+          },
         },
-        onProgress: (p) => {
-          if (p.kind === 'end' || p.bytesTotal === undefined) return;
-          this.progress = { done: this.progress?.done ?? 0, total: this.progress?.total ?? this.rows.length, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal };
-          this.post({ type: 'analysisProgress', progress: this.progress });
-        },
-      }, token);
-      mergeRows(this.rows, this.byName, a.tensors.map((t) => tensorRowFromAnalysis(t, true)));
+        token,
+      );
+      mergeRows(
+        this.rows,
+        this.byName,
+        a.tensors.map((t) => tensorRowFromAnalysis(t, true)),
+      );
       this.analysis = a;
       this.size = this.size || a.bytes;
       this.post(this.analysisMessage(a));
@@ -310,7 +361,13 @@ export class ModelSession implements vscode.Disposable {
     const info = parseTzipInfo(await this.server.info(file, token));
     const original = info.originalBytes ?? 0;
     const stored = info.storedBytes ?? this.size;
-    this.tzip = { originalBytes: original, storedBytes: stored, ratio: original > 0 ? stored / original : NaN, lossy: info.lossy, verify: this.tzip?.verify ?? 'unknown' };
+    this.tzip = {
+      originalBytes: original,
+      storedBytes: stored,
+      ratio: original > 0 ? stored / original : NaN,
+      lossy: info.lossy,
+      verify: this.tzip?.verify ?? 'unknown',
+    };
     this.rows = info.tensors;
     this.tzipFormat = info.originalFormat;
     this.byName = indexByName(this.rows);
@@ -327,7 +384,18 @@ export class ModelSession implements vscode.Disposable {
       parameters += r.shape.reduce((a, b) => a * b, 1);
     }
     const stored = this.tzip?.storedBytes ?? this.size;
-    this.analysis = { path: this.displayPath, format: 'tzip', bytes: this.tzip?.originalBytes ?? 0, tensors: [], layers: [], parameters, bytesPerDtype, predictedBytes: stored, boundBytes: stored, estimate: false };
+    this.analysis = {
+      path: this.displayPath,
+      format: 'tzip',
+      bytes: this.tzip?.originalBytes ?? 0,
+      tensors: [],
+      layers: [],
+      parameters,
+      bytesPerDtype,
+      predictedBytes: stored,
+      boundBytes: stored,
+      estimate: false,
+    };
     return this.analysis;
   }
 

@@ -5,7 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions, DidChangeConfigurationNotification, ResponseError } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+  DidChangeConfigurationNotification,
+  ResponseError,
+} from 'vscode-languageclient/node';
 import {
   AnalyzePartialResultProgress,
   AnalyzeRequest,
@@ -44,7 +51,10 @@ export interface JobCallbacks {
 
 /** A server error turned into a one-line message plus its code (CANCELLED for cancels). */
 export class ServerJobError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }
@@ -67,7 +77,11 @@ export class TzServer implements vscode.Disposable {
   private readonly jobsChanged = new vscode.EventEmitter<JobsResult>();
   readonly onJobsChanged = this.jobsChanged.event;
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly log: vscode.LogOutputChannel, private readonly settings: () => ServerSettings) {}
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly settings: () => ServerSettings,
+  ) {}
 
   /** Starts the server on first use; later calls share the same client. */
   ready(): Promise<LanguageClient> {
@@ -89,7 +103,10 @@ export class TzServer implements vscode.Disposable {
       // model-folder JSON (protocol/lang.ts); the server decides which of them it checks
       documentSelector: LANG_FILE_PATTERNS.map((pattern) => ({ scheme: 'file', pattern })),
       outputChannel: this.log,
-      initializationOptions: { ...this.settings(), lang: { clientCommands: true, tensorUris: true } satisfies LangClientOptions },
+      initializationOptions: {
+        ...this.settings(),
+        lang: { clientCommands: true, tensorUris: true } satisfies LangClientOptions,
+      },
       diagnosticCollectionName: DIAGNOSTIC_SOURCE,
       middleware: langMiddleware,
     };
@@ -104,11 +121,16 @@ export class TzServer implements vscode.Disposable {
   /** Pushes changed settings (threads, maxConcurrentJobs) to a running server. */
   async pushSettings(): Promise<void> {
     if (!this.client?.isRunning()) return;
-    await this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { tensorzip: { server: this.settings() } } });
+    await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+      settings: { tensorzip: { server: this.settings() } },
+    });
   }
 
   /** Registers a workDoneToken handler, runs `send` and always unregisters. */
-  private async withTokens<R>(cb: JobCallbacks, send: (c: LanguageClient, workDoneToken: string) => Promise<R>): Promise<R> {
+  private async withTokens<R>(
+    cb: JobCallbacks,
+    send: (c: LanguageClient, workDoneToken: string) => Promise<R>,
+  ): Promise<R> {
     const client = await this.ready();
     const workDoneToken = `tz-${randomUUID()}`;
     const sub = cb.onProgress ? client.onProgress(JobWorkDoneProgress, workDoneToken, cb.onProgress) : undefined;
@@ -121,38 +143,83 @@ export class TzServer implements vscode.Disposable {
     }
   }
 
-  analyze(path: string, opts: { quick?: boolean; onPartial?: (p: AnalyzePartialResult) => void } & JobCallbacks, token?: vscode.CancellationToken): Promise<FileAnalysis> {
+  analyze(
+    path: string,
+    opts: { quick?: boolean; onPartial?: (p: AnalyzePartialResult) => void } & JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<FileAnalysis> {
     return this.withTokens(opts, async (client, workDoneToken) => {
       const partialResultToken = `tzp-${randomUUID()}`;
-      const sub = opts.onPartial ? client.onProgress(AnalyzePartialResultProgress, partialResultToken, opts.onPartial) : undefined;
+      const sub = opts.onPartial
+        ? client.onProgress(AnalyzePartialResultProgress, partialResultToken, opts.onPartial)
+        : undefined;
       try {
-        return await client.sendRequest(AnalyzeRequest, { path, quick: opts.quick, workDoneToken, partialResultToken: opts.onPartial ? partialResultToken : undefined }, token);
+        return await client.sendRequest(
+          AnalyzeRequest,
+          {
+            path,
+            quick: opts.quick,
+            workDoneToken,
+            partialResultToken: opts.onPartial ? partialResultToken : undefined,
+          },
+          token,
+        );
       } finally {
         sub?.dispose();
       }
     });
   }
 
-  compress(params: Omit<CompressParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<CompressResult> {
-    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(CompressRequest, { ...params, workDoneToken }, token));
+  compress(
+    params: Omit<CompressParams, 'workDoneToken'>,
+    cb: JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<CompressResult> {
+    return this.withTokens(cb, (client, workDoneToken) =>
+      client.sendRequest(CompressRequest, { ...params, workDoneToken }, token),
+    );
   }
 
-  decompress(params: Omit<DecompressParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<DecompressResult> {
-    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(DecompressRequest, { ...params, workDoneToken }, token));
+  decompress(
+    params: Omit<DecompressParams, 'workDoneToken'>,
+    cb: JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<DecompressResult> {
+    return this.withTokens(cb, (client, workDoneToken) =>
+      client.sendRequest(DecompressRequest, { ...params, workDoneToken }, token),
+    );
   }
 
-  verify(params: Omit<VerifyParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<VerifyResult> {
-    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(VerifyRequest, { ...params, workDoneToken }, token));
+  verify(
+    params: Omit<VerifyParams, 'workDoneToken'>,
+    cb: JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<VerifyResult> {
+    return this.withTokens(cb, (client, workDoneToken) =>
+      client.sendRequest(VerifyRequest, { ...params, workDoneToken }, token),
+    );
   }
 
   /** Lossy "what if" table (predicted size and error per k); nothing is written. */
-  whatIf(params: Omit<WhatIfParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<WhatIfResult> {
-    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(WhatIfRequest, { ...params, workDoneToken }, token));
+  whatIf(
+    params: Omit<WhatIfParams, 'workDoneToken'>,
+    cb: JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<WhatIfResult> {
+    return this.withTokens(cb, (client, workDoneToken) =>
+      client.sendRequest(WhatIfRequest, { ...params, workDoneToken }, token),
+    );
   }
 
   /** The inspector's pooled window of one tensor (a light job: never queued behind compress jobs). */
-  tensorView(params: Omit<TensorViewParams, 'workDoneToken'>, cb: JobCallbacks, token?: vscode.CancellationToken): Promise<TensorViewResult> {
-    return this.withTokens(cb, (client, workDoneToken) => client.sendRequest(TensorViewRequest, { ...params, workDoneToken }, token));
+  tensorView(
+    params: Omit<TensorViewParams, 'workDoneToken'>,
+    cb: JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<TensorViewResult> {
+    return this.withTokens(cb, (client, workDoneToken) =>
+      client.sendRequest(TensorViewRequest, { ...params, workDoneToken }, token),
+    );
   }
 
   async info(path: string, token?: vscode.CancellationToken): Promise<unknown> {
@@ -170,9 +237,21 @@ export class TzServer implements vscode.Disposable {
    */
   async features(): Promise<ServerFeatures> {
     const c = await this.ready();
-    const f = (c.initializeResult?.capabilities.experimental as { tensorzip?: Partial<Record<keyof ServerFeatures, unknown>> } | undefined)?.tensorzip ?? {};
+    const f =
+      (
+        c.initializeResult?.capabilities.experimental as
+          { tensorzip?: Partial<Record<keyof ServerFeatures, unknown>> } | undefined
+      )?.tensorzip ?? {};
     const on = (k: keyof ServerFeatures) => f[k] === true;
-    return { analyze: on('analyze'), compress: on('compress'), decompress: on('decompress'), verify: on('verify'), info: on('info'), lossy: on('lossy'), lossyWhatIf: on('lossyWhatIf') };
+    return {
+      analyze: on('analyze'),
+      compress: on('compress'),
+      decompress: on('decompress'),
+      verify: on('verify'),
+      info: on('info'),
+      lossy: on('lossy'),
+      lossyWhatIf: on('lossyWhatIf'),
+    };
   }
 
   async dispose(): Promise<void> {

@@ -35,10 +35,30 @@ import {
   type WorkDoneProgressParams,
   type WorkDoneProgressReport,
 } from 'vscode-languageserver-protocol';
-import type { CompressResult, DecompressResult, FileAnalysis, JobPhase, TensorAnalysis, TzErrorCode, TzipInfo, TzipRegionInfo, VerifyResult, WhatIfResult } from '../engine/api';
+import type {
+  CompressResult,
+  DecompressResult,
+  FileAnalysis,
+  JobPhase,
+  TensorAnalysis,
+  TzErrorCode,
+  TzipInfo,
+  TzipRegionInfo,
+  VerifyResult,
+  WhatIfResult,
+} from '../engine/api';
 import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/analysis/tensorView';
 
-export type { FileAnalysis, TensorAnalysis, CompressResult, DecompressResult, VerifyResult, TzipInfo, TzipRegionInfo, TzErrorCode };
+export type {
+  FileAnalysis,
+  TensorAnalysis,
+  CompressResult,
+  DecompressResult,
+  VerifyResult,
+  TzipInfo,
+  TzipRegionInfo,
+  TzErrorCode,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -306,7 +326,11 @@ export interface TensorViewParams extends JobParams {
   histogramBins?: number;
 }
 
-export interface LineNormsWire { rms: number[]; min?: number[]; max?: number[] }
+export interface LineNormsWire {
+  rms: number[];
+  min?: number[];
+  max?: number[];
+}
 
 export interface TensorViewResult {
   name: string;
@@ -380,4 +404,6 @@ export interface EventLoopStats {
   activeMs: number;
 }
 
-export const EventLoopStatsRequest = new RequestType<EventLoopStatsParams, EventLoopStats, void>(Methods.eventLoopStats);
+export const EventLoopStatsRequest = new RequestType<EventLoopStatsParams, EventLoopStats, void>(
+  Methods.eventLoopStats,
+);

@@ -134,7 +134,15 @@ export type HostToWebview =
   | { type: 'init'; model: ModelInit }
   | { type: 'tensors'; tensors: TensorRow[]; progress?: AnalysisProgress }
   | { type: 'analysisProgress'; progress: AnalysisProgress }
-  | { type: 'analysis'; analysis: Pick<FileAnalysis, 'parameters' | 'bytesPerDtype' | 'predictedBytes' | 'boundBytes' | 'estimate' | 'bytes'>; layers: LayerRow[]; tensors?: TensorRow[] }
+  | {
+      type: 'analysis';
+      analysis: Pick<
+        FileAnalysis,
+        'parameters' | 'bytesPerDtype' | 'predictedBytes' | 'boundBytes' | 'estimate' | 'bytes'
+      >;
+      layers: LayerRow[];
+      tensors?: TensorRow[];
+    }
   | { type: 'analysisError'; message: string }
   | { type: 'tzip'; tzip: TzipFacts }
   | { type: 'lossy'; points: LossyPoint[]; losslessBytes?: number; estimate?: boolean }
@@ -195,7 +203,9 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     case 'ready':
       return { type: 'ready' };
     case 'runJob':
-      return typeof m.kind === 'string' && JOB_KINDS.includes(m.kind) ? { type: 'runJob', kind: m.kind as JobKind } : undefined;
+      return typeof m.kind === 'string' && JOB_KINDS.includes(m.kind)
+        ? { type: 'runJob', kind: m.kind as JobKind }
+        : undefined;
     case 'cancelJob':
       return typeof m.id === 'string' && m.id.length < 200 ? { type: 'cancelJob', id: m.id } : undefined;
     case 'reanalyze':
@@ -206,7 +216,8 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       const t = m.target as Record<string, unknown> | undefined;
       if (!t || typeof t !== 'object') return undefined;
       if (t.kind === 'model') return { type: 'histogram', target: { kind: 'model' } };
-      if ((t.kind === 'tensor' || t.kind === 'layer') && typeof t.name === 'string') return { type: 'histogram', target: { kind: t.kind, name: t.name } };
+      if ((t.kind === 'tensor' || t.kind === 'layer') && typeof t.name === 'string')
+        return { type: 'histogram', target: { kind: t.kind, name: t.name } };
       return undefined;
     }
     case 'inspect':
@@ -222,13 +233,15 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
   }
 }
 
-const isIndex = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+const isIndex = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
 
 function parseInspect(raw: unknown): WebviewToHost | undefined {
   if (!raw || typeof raw !== 'object') return undefined;
   const r = raw as Record<string, unknown>;
   if (!isIndex(r.id) || typeof r.name !== 'string' || r.name.length === 0 || r.name.length > 4096) return undefined;
-  if (!isIndex(r.width, MAX_INSPECT_CELLS) || !isIndex(r.height, MAX_INSPECT_CELLS) || r.width < 1 || r.height < 1) return undefined;
+  if (!isIndex(r.width, MAX_INSPECT_CELLS) || !isIndex(r.height, MAX_INSPECT_CELLS) || r.width < 1 || r.height < 1)
+    return undefined;
   if (r.pool !== 'mean' && r.pool !== 'maxabs' && r.pool !== 'std') return undefined;
   const req: InspectRequest = { id: r.id, name: r.name, width: r.width, height: r.height, pool: r.pool };
   if (r.rowAxis !== undefined) {
@@ -241,7 +254,8 @@ function parseInspect(raw: unknown): WebviewToHost | undefined {
   }
   if (r.window !== undefined) {
     const w = r.window as Record<string, unknown> | null;
-    if (!w || typeof w !== 'object' || !isIndex(w.row0) || !isIndex(w.row1) || !isIndex(w.col0) || !isIndex(w.col1)) return undefined;
+    if (!w || typeof w !== 'object' || !isIndex(w.row0) || !isIndex(w.row1) || !isIndex(w.col0) || !isIndex(w.col1))
+      return undefined;
     req.window = { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 };
   }
   return { type: 'inspect', req };

@@ -67,7 +67,9 @@ port.on('message', (m: ToWorker) => {
 // that hangs without an answer. Its temp outputs go with it.
 port.unref();
 let answered = false;
-process.on('exit', () => { if (!answered) api.removeLiveTempsSync(); });
+process.on('exit', () => {
+  if (!answered) api.removeLiveTempsSync();
+});
 
 let lastProgress = 0;
 function onProgress(p: api.Progress): void {
@@ -99,7 +101,8 @@ function onTensor(t: TensorAnalysis, index: number, total: number): void {
 type EngineFn = (file: string, options: Record<string, unknown>) => Promise<unknown>;
 function engineFn(name: string): EngineFn {
   const fn = (api as unknown as Record<string, unknown>)[name];
-  if (typeof fn !== 'function') throw new TzError('UNSUPPORTED', undefined, `${name} is not available in this build of the engine`);
+  if (typeof fn !== 'function')
+    throw new TzError('UNSUPPORTED', undefined, `${name} is not available in this build of the engine`);
   return fn as EngineFn;
 }
 
@@ -109,8 +112,18 @@ function run(s: JobSpec): Promise<unknown> {
     case 'analyze':
       return api.analyzeFile(s.path, { ...common, quick: s.quick, onTensor: s.wantTensors ? onTensor : undefined });
     case 'compress':
-      if (s.bases?.length) return api.compressChainMember({ input: s.path, keyframe: false, candidates: s.bases }, { ...common, output: s.output, force: s.force, durable: s.durable });
-      return engineFn('compressFile')(s.path, { ...common, output: s.output, force: s.force, lossyBits: s.lossyBits, durable: s.durable });
+      if (s.bases?.length)
+        return api.compressChainMember(
+          { input: s.path, keyframe: false, candidates: s.bases },
+          { ...common, output: s.output, force: s.force, durable: s.durable },
+        );
+      return engineFn('compressFile')(s.path, {
+        ...common,
+        output: s.output,
+        force: s.force,
+        lossyBits: s.lossyBits,
+        durable: s.durable,
+      });
     case 'decompress':
       return engineFn('decompressFile')(s.path, { ...common, output: s.output, force: s.force });
     case 'verify':
@@ -120,20 +133,40 @@ function run(s: JobSpec): Promise<unknown> {
     case 'whatIf':
       return api.whatIf(s.path, { ...common, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) });
     case 'readTensor':
-      return withTensors(s.path, async (src) => {
-        const t = src.tensor(s.tensor!);
-        const start = s.start ?? 0;
-        const count = Math.min(s.count ?? READ_TENSOR_PAGE, READ_TENSOR_PAGE, Math.max(0, t.elements - start));
-        return pageToWire(t, await src.readTensor(t.name, { start, count }, { signal }), start + count);
-      }, { threads: 1 });
+      return withTensors(
+        s.path,
+        async (src) => {
+          const t = src.tensor(s.tensor!);
+          const start = s.start ?? 0;
+          const count = Math.min(s.count ?? READ_TENSOR_PAGE, READ_TENSOR_PAGE, Math.max(0, t.elements - start));
+          return pageToWire(t, await src.readTensor(t.name, { start, count }, { signal }), start + count);
+        },
+        { threads: 1 },
+      );
     case 'tensorView':
-      return withTensors(s.path, async (src) => {
-        const v = await api.poolTensor(src, s.tensor!, { rowAxis: s.rowAxis ?? 0, ...(s.window ? { window: s.window } : {}), gridRows: s.height!, gridCols: s.width!, histogramBins: s.histogramBins ?? 256 }, {
-          signal,
-          onProgress: (done, total) => onProgress({ phase: 'analyze', file: s.path, bytesDone: done, bytesTotal: total, tensor: s.tensor }),
-        });
-        return viewToWire(v, s.pool ?? 'mean');
-      }, s.threads !== undefined ? { threads: s.threads } : {});
+      return withTensors(
+        s.path,
+        async (src) => {
+          const v = await api.poolTensor(
+            src,
+            s.tensor!,
+            {
+              rowAxis: s.rowAxis ?? 0,
+              ...(s.window ? { window: s.window } : {}),
+              gridRows: s.height!,
+              gridCols: s.width!,
+              histogramBins: s.histogramBins ?? 256,
+            },
+            {
+              signal,
+              onProgress: (done, total) =>
+                onProgress({ phase: 'analyze', file: s.path, bytesDone: done, bytesTotal: total, tensor: s.tensor }),
+            },
+          );
+          return viewToWire(v, s.pool ?? 'mean');
+        },
+        s.threads !== undefined ? { threads: s.threads } : {},
+      );
   }
 }
 
@@ -175,8 +208,16 @@ async function main(): Promise<void> {
     answered = true;
     flushTensors();
     // A job aborted for cancellation may surface as a generic AbortError; report it as CANCELLED.
-    const e = signal.aborted && !(err instanceof TzError && err.code !== 'CANCELLED') ? cancelled(spec.path) : toTzError(err, spec.path);
-    post({ type: 'error', code: e.code, message: e.message || describeError(err, spec.path), file: e.file ?? spec.path });
+    const e =
+      signal.aborted && !(err instanceof TzError && err.code !== 'CANCELLED')
+        ? cancelled(spec.path)
+        : toTzError(err, spec.path);
+    post({
+      type: 'error',
+      code: e.code,
+      message: e.message || describeError(err, spec.path),
+      file: e.file ?? spec.path,
+    });
   }
 }
 

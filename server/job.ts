@@ -22,7 +22,16 @@ export interface JobHooks {
   workerScript?: string;
 }
 
-const TITLES: Record<JobKind, string> = { analyze: 'Analyzing', compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying', info: 'Reading', whatIf: 'Estimating lossy sizes of', readTensor: 'Reading a tensor of', tensorView: 'Pooling a tensor of' };
+const TITLES: Record<JobKind, string> = {
+  analyze: 'Analyzing',
+  compress: 'Compressing',
+  decompress: 'Decompressing',
+  verify: 'Verifying',
+  info: 'Reading',
+  whatIf: 'Estimating lossy sizes of',
+  readTensor: 'Reading a tensor of',
+  tensorView: 'Pooling a tensor of',
+};
 
 /** Files a job reads and writes, for the queue's conflict check (normalized absolute paths). */
 export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; output?: string } {
@@ -92,7 +101,12 @@ export class Job implements Schedulable {
     });
     // callers await `result`; make sure an early rejection is never reported as unhandled
     this.result.catch(() => {});
-    if (hooks.sendProgress) this.reporter = new JobProgressReporter(hooks.sendProgress, `${TITLES[this.kind]} ${path.basename(spec.path)}`, id);
+    if (hooks.sendProgress)
+      this.reporter = new JobProgressReporter(
+        hooks.sendProgress,
+        `${TITLES[this.kind]} ${path.basename(spec.path)}`,
+        id,
+      );
   }
 
   queuePositionChanged(position: number): void {
@@ -109,7 +123,8 @@ export class Job implements Schedulable {
       else this.reporter.running();
       this.began = true;
     }
-    if (this.cancelled) return this.finish(() => this.reject(new JobError('CANCELLED', 'cancelled', this.path)), 'cancelled');
+    if (this.cancelled)
+      return this.finish(() => this.reject(new JobError('CANCELLED', 'cancelled', this.path)), 'cancelled');
     const events: RunnerEvents = {
       onProgress: (done, total, tensor) => {
         this.bytesDone = done;
@@ -125,10 +140,18 @@ export class Job implements Schedulable {
       const value = await this.run.done;
       this.finish(() => this.resolve(value), 'done');
     } catch (err) {
-      const e = err instanceof JobError ? err : new JobError('INTERNAL', `${this.path}: ${String((err as Error)?.message ?? err).split('\n')[0]}`, this.path);
+      const e =
+        err instanceof JobError
+          ? err
+          : new JobError(
+              'INTERNAL',
+              `${this.path}: ${String((err as Error)?.message ?? err).split('\n')[0]}`,
+              this.path,
+            );
       if (this.run?.forced) this.hooks.log?.(`job ${this.id}: worker did not stop within the grace period; terminated`);
       // a terminated or crashed worker could not delete its temp output: do it before answering
-      if (this.output && (this.run?.forced || e.code === 'INTERNAL')) await removeTempOutputs(this.output, this.hooks.log);
+      if (this.output && (this.run?.forced || e.code === 'INTERNAL'))
+        await removeTempOutputs(this.output, this.hooks.log);
       this.finish(() => this.reject(e), e.code === 'CANCELLED' ? 'cancelled' : 'failed');
     }
   }

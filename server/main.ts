@@ -51,7 +51,9 @@ import { registerLanguageFeatures } from './lang/index';
 import { applySettings, DEFAULTS, serverSection, type EffectiveSettings } from './settings';
 
 // Standalone start without a transport flag means stdio (vscode-languageclient always passes one).
-if (!process.argv.some((a) => a === '--stdio' || a === '--node-ipc' || a.startsWith('--socket') || a.startsWith('--pipe'))) {
+if (
+  !process.argv.some((a) => a === '--stdio' || a === '--node-ipc' || a.startsWith('--socket') || a.startsWith('--pipe'))
+) {
   process.argv.push('--stdio');
 }
 
@@ -59,7 +61,9 @@ const connection = createConnection(ProposedFeatures.all);
 const log = (line: string) => connection.console.log(line);
 // A bug in one handler must not take every job down with the process: log it and carry on.
 process.on('uncaughtException', (err) => connection.console.error(`uncaught: ${err?.stack ?? err}`));
-process.on('unhandledRejection', (err) => connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+process.on('unhandledRejection', (err) =>
+  connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`),
+);
 const eventLoop = new EventLoopMonitor();
 const lang = registerLanguageFeatures(connection, log);
 let settings: EffectiveSettings = DEFAULTS;
@@ -72,7 +76,10 @@ const queue = new JobQueue<Job>(settings.maxConcurrentJobs, () => {
   jobsChangedPending = true;
   setImmediate(() => {
     jobsChangedPending = false;
-    void connection.sendNotification(JobsChangedNotification, { maxConcurrentJobs: queue.maxConcurrentJobs, jobs: queue.list() });
+    void connection.sendNotification(JobsChangedNotification, {
+      maxConcurrentJobs: queue.maxConcurrentJobs,
+      jobs: queue.list(),
+    });
   });
 });
 /** jobs by the workDoneToken of their request, for window/workDoneProgress/cancel */
@@ -84,7 +91,8 @@ function invalidParams(message: string): ResponseError<TzErrorData> {
 
 function requireAbsolute(method: string, name: string, value: unknown, optional = false): string | undefined {
   if (value === undefined && optional) return undefined;
-  if (typeof value !== 'string' || !path.isAbsolute(value)) throw invalidParams(`${method}: "${name}" must be an absolute file-system path`);
+  if (typeof value !== 'string' || !path.isAbsolute(value))
+    throw invalidParams(`${method}: "${name}" must be an absolute file-system path`);
   return value;
 }
 
@@ -114,10 +122,19 @@ async function runJob(spec: JobSpec, extras: RequestExtras, token: CancellationT
     id,
     spec,
     {
-      sendProgress: workDoneToken !== undefined ? (v) => void connection.sendProgress(JobWorkDoneProgress, workDoneToken, v) : undefined,
+      sendProgress:
+        workDoneToken !== undefined
+          ? (v) => void connection.sendProgress(JobWorkDoneProgress, workDoneToken, v)
+          : undefined,
       onTensors:
         partialResultToken !== undefined
-          ? (index, total, tensors) => void connection.sendProgress(AnalyzePartialResultProgress, partialResultToken, { path: spec.path, index, total, tensors })
+          ? (index, total, tensors) =>
+              void connection.sendProgress(AnalyzePartialResultProgress, partialResultToken, {
+                path: spec.path,
+                index,
+                total,
+                tensors,
+              })
           : undefined,
       log,
       onEnd: () => {
@@ -191,7 +208,9 @@ function engineFeatures(): ServerFeatures {
 
 connection.onInitialized(() => {
   lang.initialized();
-  log(`TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs${settings.threads ? `, ${settings.threads} threads each` : ''})`);
+  log(
+    `TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs${settings.threads ? `, ${settings.threads} threads each` : ''})`,
+  );
 });
 
 connection.onNotification(DidChangeConfigurationNotification.type, (p) => {
@@ -203,7 +222,11 @@ connection.onRequest(
   AnalyzeRequest,
   handle(async (p, token) => {
     const file = requireAbsolute(AnalyzeRequest.method, 'path', p.path)!;
-    return runJob({ kind: 'analyze', path: file, quick: p.quick === true, threads: settings.threads }, p, token) as never;
+    return runJob(
+      { kind: 'analyze', path: file, quick: p.quick === true, threads: settings.threads },
+      p,
+      token,
+    ) as never;
   }),
 );
 
@@ -212,17 +235,35 @@ connection.onRequest(
   handle(async (p, token) => {
     const file = requireAbsolute(CompressRequest.method, 'path', p.path)!;
     const output = requireAbsolute(CompressRequest.method, 'output', p.output, true);
-    if (p.lossyBits !== undefined && (typeof p.lossyBits !== 'number' || !Number.isInteger(p.lossyBits) || p.lossyBits < 0)) {
+    if (
+      p.lossyBits !== undefined &&
+      (typeof p.lossyBits !== 'number' || !Number.isInteger(p.lossyBits) || p.lossyBits < 0)
+    ) {
       throw invalidParams(`${CompressRequest.method}: "lossyBits" must be a non-negative integer`);
     }
     if (p.lossyBits !== undefined && !LOSSY_AVAILABLE) {
       // never hand back a lossless file to a caller that asked for lossy (or the reverse later)
       throw new JobError('UNSUPPORTED', `${file}: lossy compression is not available in this build`, file);
     }
-    if (p.bases !== undefined && (!Array.isArray(p.bases) || p.bases.some((b) => typeof b !== 'string'))) throw invalidParams(`${CompressRequest.method}: "bases" must be an array of paths`);
+    if (p.bases !== undefined && (!Array.isArray(p.bases) || p.bases.some((b) => typeof b !== 'string')))
+      throw invalidParams(`${CompressRequest.method}: "bases" must be an array of paths`);
     const bases = (p.bases ?? []).map((b) => requireAbsolute(CompressRequest.method, 'bases', b)!);
-    if (bases.length && p.lossyBits !== undefined) throw invalidParams(`${CompressRequest.method}: "bases" and "lossyBits" do not go together`);
-    return runJob({ kind: 'compress', path: file, output, force: p.force === true, lossyBits: p.lossyBits, durable: p.durable === true, threads: settings.threads, ...(bases.length ? { bases } : {}) }, p, token) as never;
+    if (bases.length && p.lossyBits !== undefined)
+      throw invalidParams(`${CompressRequest.method}: "bases" and "lossyBits" do not go together`);
+    return runJob(
+      {
+        kind: 'compress',
+        path: file,
+        output,
+        force: p.force === true,
+        lossyBits: p.lossyBits,
+        durable: p.durable === true,
+        threads: settings.threads,
+        ...(bases.length ? { bases } : {}),
+      },
+      p,
+      token,
+    ) as never;
   }),
 );
 
@@ -231,7 +272,11 @@ connection.onRequest(
   handle(async (p, token) => {
     const file = requireAbsolute(DecompressRequest.method, 'path', p.path)!;
     const output = requireAbsolute(DecompressRequest.method, 'output', p.output, true);
-    return runJob({ kind: 'decompress', path: file, output, force: p.force === true, threads: settings.threads }, p, token) as never;
+    return runJob(
+      { kind: 'decompress', path: file, output, force: p.force === true, threads: settings.threads },
+      p,
+      token,
+    ) as never;
   }),
 );
 
@@ -256,26 +301,54 @@ connection.onRequest(
   WhatIfRequest,
   handle(async (p, token) => {
     const file = requireAbsolute(WhatIfRequest.method, 'path', p.path)!;
-    if (p.bits !== undefined && (!Array.isArray(p.bits) || !p.bits.every((b) => Number.isInteger(b) && b >= 0 && b <= 52))) {
+    if (
+      p.bits !== undefined &&
+      (!Array.isArray(p.bits) || !p.bits.every((b) => Number.isInteger(b) && b >= 0 && b <= 52))
+    ) {
       throw invalidParams(`${WhatIfRequest.method}: "bits" must be an array of integers from 0 to 52`);
     }
-    return runJob({ kind: 'whatIf', path: file, exact: p.exact === true, ...(p.bits ? { bits: p.bits } : {}), threads: settings.threads }, p, token) as never;
+    return runJob(
+      {
+        kind: 'whatIf',
+        path: file,
+        exact: p.exact === true,
+        ...(p.bits ? { bits: p.bits } : {}),
+        threads: settings.threads,
+      },
+      p,
+      token,
+    ) as never;
   }),
 );
 
 function requireName(method: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) throw invalidParams(`${method}: "name" must be a tensor name`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4096)
+    throw invalidParams(`${method}: "name" must be a tensor name`);
   return value;
 }
-const isCount = (v: unknown, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+const isCount = (v: unknown, max = Number.MAX_SAFE_INTEGER) =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
 
 connection.onRequest(
   ReadTensorRequest,
   handle(async (p, token) => {
     const file = requireAbsolute(ReadTensorRequest.method, 'path', p.path)!;
     const name = requireName(ReadTensorRequest.method, p.name);
-    if ((p.start !== undefined && !isCount(p.start)) || (p.count !== undefined && !isCount(p.count, READ_TENSOR_PAGE))) throw invalidParams(`${ReadTensorRequest.method}: "start" must be a non-negative integer and "count" one up to ${READ_TENSOR_PAGE}`);
-    return runJob({ kind: 'readTensor', path: file, tensor: name, ...(p.start !== undefined ? { start: p.start } : {}), ...(p.count !== undefined ? { count: p.count } : {}) }, {}, token) as never;
+    if ((p.start !== undefined && !isCount(p.start)) || (p.count !== undefined && !isCount(p.count, READ_TENSOR_PAGE)))
+      throw invalidParams(
+        `${ReadTensorRequest.method}: "start" must be a non-negative integer and "count" one up to ${READ_TENSOR_PAGE}`,
+      );
+    return runJob(
+      {
+        kind: 'readTensor',
+        path: file,
+        tensor: name,
+        ...(p.start !== undefined ? { start: p.start } : {}),
+        ...(p.count !== undefined ? { count: p.count } : {}),
+      },
+      {},
+      token,
+    ) as never;
   }),
 );
 
@@ -285,13 +358,36 @@ connection.onRequest(
     const m = TensorViewRequest.method;
     const file = requireAbsolute(m, 'path', p.path)!;
     const name = requireName(m, p.name);
-    if (!isCount(p.width, 4096) || !isCount(p.height, 4096) || p.width < 1 || p.height < 1) throw invalidParams(`${m}: "width" and "height" must be integers from 1 to 4096`);
-    if (p.pool !== 'mean' && p.pool !== 'maxabs' && p.pool !== 'std') throw invalidParams(`${m}: "pool" must be "mean", "maxabs" or "std"`);
-    if (p.rowAxis !== undefined && !isCount(p.rowAxis, 64)) throw invalidParams(`${m}: "rowAxis" must be an axis index`);
+    if (!isCount(p.width, 4096) || !isCount(p.height, 4096) || p.width < 1 || p.height < 1)
+      throw invalidParams(`${m}: "width" and "height" must be integers from 1 to 4096`);
+    if (p.pool !== 'mean' && p.pool !== 'maxabs' && p.pool !== 'std')
+      throw invalidParams(`${m}: "pool" must be "mean", "maxabs" or "std"`);
+    if (p.rowAxis !== undefined && !isCount(p.rowAxis, 64))
+      throw invalidParams(`${m}: "rowAxis" must be an axis index`);
     const w = p.window;
-    if (w !== undefined && (typeof w !== 'object' || w === null || ![w.row0, w.row1, w.col0, w.col1].every((x) => isCount(x)))) throw invalidParams(`${m}: "window" must have non-negative integer row0, row1, col0, col1`);
-    if (p.histogramBins !== undefined && (!isCount(p.histogramBins, 2048) || p.histogramBins < 1)) throw invalidParams(`${m}: "histogramBins" must be an integer from 1 to 2048`);
-    return runJob({ kind: 'tensorView', path: file, tensor: name, width: p.width, height: p.height, pool: p.pool, ...(p.rowAxis !== undefined ? { rowAxis: p.rowAxis } : {}), ...(w ? { window: { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 } } : {}), ...(p.histogramBins !== undefined ? { histogramBins: p.histogramBins } : {}), threads: settings.threads }, p, token) as never;
+    if (
+      w !== undefined &&
+      (typeof w !== 'object' || w === null || ![w.row0, w.row1, w.col0, w.col1].every((x) => isCount(x)))
+    )
+      throw invalidParams(`${m}: "window" must have non-negative integer row0, row1, col0, col1`);
+    if (p.histogramBins !== undefined && (!isCount(p.histogramBins, 2048) || p.histogramBins < 1))
+      throw invalidParams(`${m}: "histogramBins" must be an integer from 1 to 2048`);
+    return runJob(
+      {
+        kind: 'tensorView',
+        path: file,
+        tensor: name,
+        width: p.width,
+        height: p.height,
+        pool: p.pool,
+        ...(p.rowAxis !== undefined ? { rowAxis: p.rowAxis } : {}),
+        ...(w ? { window: { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 } } : {}),
+        ...(p.histogramBins !== undefined ? { histogramBins: p.histogramBins } : {}),
+        threads: settings.threads,
+      },
+      p,
+      token,
+    ) as never;
   }),
 );
 

@@ -112,7 +112,8 @@ export interface MatrixShape {
 export function matrixOf(shape: number[], rowAxis = 0): MatrixShape {
   const n = shape.reduce((a, b) => a * b, 1);
   if (shape.length <= 1) return { rowAxis: -1, rows: 1, cols: n, inner: n, outer: 1 };
-  if (!Number.isInteger(rowAxis) || rowAxis < 0 || rowAxis >= shape.length) throw new TzError('USAGE', undefined, `row axis ${rowAxis} is not an axis of shape [${shape.join(', ')}]`);
+  if (!Number.isInteger(rowAxis) || rowAxis < 0 || rowAxis >= shape.length)
+    throw new TzError('USAGE', undefined, `row axis ${rowAxis} is not an axis of shape [${shape.join(', ')}]`);
   const inner = shape.slice(rowAxis + 1).reduce((a, b) => a * b, 1);
   const outer = shape.slice(0, rowAxis).reduce((a, b) => a * b, 1);
   return { rowAxis, rows: shape[rowAxis]!, cols: outer * inner, inner, outer };
@@ -123,19 +124,42 @@ export interface PoolOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
-export async function poolTensor(src: TensorSource, name: string, p: ViewParams, opts: PoolOptions = {}): Promise<PooledView> {
+export async function poolTensor(
+  src: TensorSource,
+  name: string,
+  p: ViewParams,
+  opts: PoolOptions = {},
+): Promise<PooledView> {
   const t = src.tensor(name);
   const shape = t.rowMajorShape;
   if (!Number.isFinite(t.elements)) throw new TzError('BAD_INPUT', src.path, `tensor "${name}" has no valid shape`);
   const conv = converterFor(t.dtype);
-  if (!conv) throw new TzError('UNSUPPORTED', src.path, `tensor "${name}": values of dtype ${t.dtype} are unknown to TensorZip (shown as bytes only)`);
+  if (!conv)
+    throw new TzError(
+      'UNSUPPORTED',
+      src.path,
+      `tensor "${name}": values of dtype ${t.dtype} are unknown to TensorZip (shown as bytes only)`,
+    );
   const m = matrixOf(shape, p.rowAxis ?? 0);
   const w = p.window ?? { row0: 0, row1: m.rows, col0: 0, col1: m.cols };
-  if (![w.row0, w.row1, w.col0, w.col1].every(Number.isSafeInteger) || w.row0 < 0 || w.col0 < 0 || w.row1 > m.rows || w.col1 > m.cols || w.row1 <= w.row0 || w.col1 <= w.col0) {
+  if (
+    ![w.row0, w.row1, w.col0, w.col1].every(Number.isSafeInteger) ||
+    w.row0 < 0 ||
+    w.col0 < 0 ||
+    w.row1 > m.rows ||
+    w.col1 > m.cols ||
+    w.row1 <= w.row0 ||
+    w.col1 <= w.col0
+  ) {
     if (t.elements === 0) throw new TzError('USAGE', src.path, `tensor "${name}" is empty`);
-    throw new TzError('USAGE', src.path, `tensor "${name}": window rows ${w.row0}..${w.row1}, columns ${w.col0}..${w.col1} is outside its ${m.rows} x ${m.cols} matrix`);
+    throw new TzError(
+      'USAGE',
+      src.path,
+      `tensor "${name}": window rows ${w.row0}..${w.row1}, columns ${w.col0}..${w.col1} is outside its ${m.rows} x ${m.cols} matrix`,
+    );
   }
-  const wr = w.row1 - w.row0, wc = w.col1 - w.col0;
+  const wr = w.row1 - w.row0,
+    wc = w.col1 - w.col0;
   const gr = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridRows), wr));
   const gc = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridCols), wc));
   const acc = new Accumulator(conv, w, gr, gc, p.firstRows ?? 8, p.firstCols ?? 16);
@@ -143,11 +167,14 @@ export async function poolTensor(src: TensorSource, name: string, p: ViewParams,
   // element spans to read: per outer index o, the window rows; per row when the window is a
   // narrow slice of a long row (reading the whole span would read mostly unused columns)
   const spans: Array<[number, number]> = [];
-  const oFirst = Math.floor(w.col0 / m.inner), oLast = Math.ceil(w.col1 / m.inner);
+  const oFirst = Math.floor(w.col0 / m.inner),
+    oLast = Math.ceil(w.col1 / m.inner);
   for (let o = oFirst; o < oLast; o++) {
-    const j0 = Math.max(0, w.col0 - o * m.inner), j1 = Math.min(m.inner, w.col1 - o * m.inner);
+    const j0 = Math.max(0, w.col0 - o * m.inner),
+      j1 = Math.min(m.inner, w.col1 - o * m.inner);
     const rowStart = (r: number) => (o * m.rows + r) * m.inner;
-    if ((j1 - j0) * 2 < m.inner && wr > 1) for (let r = w.row0; r < w.row1; r++) spans.push([rowStart(r) + j0, rowStart(r) + j1]);
+    if ((j1 - j0) * 2 < m.inner && wr > 1)
+      for (let r = w.row0; r < w.row1; r++) spans.push([rowStart(r) + j0, rowStart(r) + j1]);
     else spans.push([rowStart(w.row0) + j0, rowStart(w.row1 - 1) + j1]);
   }
   const unitE = conv.unitElements;
@@ -156,7 +183,8 @@ export async function poolTensor(src: TensorSource, name: string, p: ViewParams,
   let doneBytes = 0;
   for (const [e0, e1] of spans) {
     throwIfAborted(opts.signal, src.path);
-    const u0 = Math.floor(e0 / unitE), u1 = Math.ceil(e1 / unitE);
+    const u0 = Math.floor(e0 / unitE),
+      u1 = Math.ceil(e1 / unitE);
     const carry = new Uint8Array(conv.unitBytes);
     let carried = 0;
     let unitPos = u0; // first unit of the next converted piece
@@ -167,25 +195,35 @@ export async function poolTensor(src: TensorSource, name: string, p: ViewParams,
       const first = unitPos * unitE;
       const n = (whole / conv.unitBytes) * unitE;
       // only the elements inside [e0, e1) (block types are read in whole blocks)
-      const from = Math.max(0, e0 - first), to = Math.min(n, e1 - first);
+      const from = Math.max(0, e0 - first),
+        to = Math.min(n, e1 - first);
       if (to > from) acc.add(c, first + from, from, to - from, m);
       unitPos += whole / conv.unitBytes;
     };
-    await src.readBytes(name, u0 * conv.unitBytes, (u1 - u0) * conv.unitBytes, (piece) => {
-      let pc = piece;
-      if (carried) {
-        const need = Math.min(conv.unitBytes - carried, pc.length);
-        carry.set(pc.subarray(0, need), carried);
-        carried += need;
-        pc = pc.subarray(need);
-        if (carried < conv.unitBytes) return;
-        feed(carry);
-        carried = 0;
-      }
-      feed(pc);
-      const rest = pc.length % conv.unitBytes;
-      if (rest) { carry.set(pc.subarray(pc.length - rest)); carried = rest; }
-    }, { ...(opts.signal ? { signal: opts.signal } : {}), onBytes: (d) => opts.onProgress?.(doneBytes + d, totalBytes) });
+    await src.readBytes(
+      name,
+      u0 * conv.unitBytes,
+      (u1 - u0) * conv.unitBytes,
+      (piece) => {
+        let pc = piece;
+        if (carried) {
+          const need = Math.min(conv.unitBytes - carried, pc.length);
+          carry.set(pc.subarray(0, need), carried);
+          carried += need;
+          pc = pc.subarray(need);
+          if (carried < conv.unitBytes) return;
+          feed(carry);
+          carried = 0;
+        }
+        feed(pc);
+        const rest = pc.length % conv.unitBytes;
+        if (rest) {
+          carry.set(pc.subarray(pc.length - rest));
+          carried = rest;
+        }
+      },
+      { ...(opts.signal ? { signal: opts.signal } : {}), onBytes: (d) => opts.onProgress?.(doneBytes + d, totalBytes) },
+    );
     doneBytes += (u1 - u0) * conv.unitBytes;
   }
   return acc.result(t.name, t.dtype, shape, m, p.histogramBins ?? 256);
@@ -209,7 +247,14 @@ class Accumulator {
   readonly wr: number;
   readonly wc: number;
 
-  constructor(readonly conv: Converter, readonly w: ViewWindow, readonly gr: number, readonly gc: number, readonly fr: number, readonly fc: number) {
+  constructor(
+    readonly conv: Converter,
+    readonly w: ViewWindow,
+    readonly gr: number,
+    readonly gc: number,
+    readonly fr: number,
+    readonly fc: number,
+  ) {
     const cells = gr * gc;
     this.sum = new Float64Array(cells);
     this.sq = new Float64Array(cells);
@@ -228,7 +273,13 @@ class Accumulator {
   }
 
   /** Values c.values[vi .. vi + n) are the tensor's elements lin, lin + 1, ... */
-  add(c: { values: Float32Array | Float64Array; keys: Uint8Array | Uint16Array; keyStride: number; keyOffset: number }, lin: number, vi: number, n: number, m: MatrixShape): void {
+  add(
+    c: { values: Float32Array | Float64Array; keys: Uint8Array | Uint16Array; keyStride: number; keyOffset: number },
+    lin: number,
+    vi: number,
+    n: number,
+    m: MatrixShape,
+  ): void {
     const { values, keys, keyStride, keyOffset } = c;
     const w = this.w;
     const end = lin + n;
@@ -240,8 +291,10 @@ class Accumulator {
       const segLen = Math.min(end - lin, m.inner - j);
       const col = o * m.inner + j;
       if (r >= w.row0 && r < w.row1) {
-        const cs = Math.max(col, w.col0), ce = Math.min(col + segLen, w.col1);
-        if (ce > cs) this.segment(values, keys, keyStride, keyOffset, vi + (cs - col), r - w.row0, cs - w.col0, ce - w.col0);
+        const cs = Math.max(col, w.col0),
+          ce = Math.min(col + segLen, w.col1);
+        if (ce > cs)
+          this.segment(values, keys, keyStride, keyOffset, vi + (cs - col), r - w.row0, cs - w.col0, ce - w.col0);
       }
       lin += segLen;
       vi += segLen;
@@ -249,18 +302,40 @@ class Accumulator {
   }
 
   /** Row rr of the window, its columns [c, cEnd), values from vals[i]. */
-  private segment(vals: Float32Array | Float64Array, keys: Uint8Array | Uint16Array, ks: number, ko: number, i: number, rr: number, c: number, cEnd: number): void {
-    const gr = this.gr, gc = this.gc, wr = this.wr, wc = this.wc;
+  private segment(
+    vals: Float32Array | Float64Array,
+    keys: Uint8Array | Uint16Array,
+    ks: number,
+    ko: number,
+    i: number,
+    rr: number,
+    c: number,
+    cEnd: number,
+  ): void {
+    const gr = this.gr,
+      gc = this.gc,
+      wr = this.wr,
+      wc = this.wc;
     const base = Math.floor((rr * gr) / wr) * gc;
     const hist = this.hist;
     for (let k = i, kk = i * ks + ko, e = i + (cEnd - c); k < e; k++, kk += ks) hist[keys[kk]!]!++;
-    if (rr < this.fr && c < this.fc) for (let cc = c; cc < Math.min(cEnd, this.fc); cc++) this.first[rr * this.fc + cc] = vals[i + cc - c]!;
+    if (rr < this.fr && c < this.fc)
+      for (let cc = c; cc < Math.min(cEnd, this.fc); cc++) this.first[rr * this.fc + cc] = vals[i + cc - c]!;
     const colSq = this.colSq;
-    let mn = this.min, mxv = this.max, zeros = 0, rowQ = 0;
+    let mn = this.min,
+      mxv = this.max,
+      zeros = 0,
+      rowQ = 0;
     while (c < cEnd) {
       const b = Math.floor((c * gc) / wc);
       const bEnd = Math.min(cEnd, Math.ceil(((b + 1) * wc) / gc));
-      let s = 0, q = 0, a = 0, f = 0, nan = 0, pinf = 0, ninf = 0;
+      let s = 0,
+        q = 0,
+        a = 0,
+        f = 0,
+        nan = 0,
+        pinf = 0,
+        ninf = 0;
       for (; c < bEnd; c++, i++) {
         const x = vals[i]!;
         if (x - x === 0) {
@@ -297,8 +372,16 @@ class Accumulator {
   result(name: string, dtype: string, shape: number[], m: MatrixShape, maxBins: number): PooledView {
     const { gr, gc } = this;
     const cells = gr * gc;
-    const mean = new Float64Array(cells), std = new Float64Array(cells), count = new Float64Array(cells), maxAbs = new Float64Array(cells);
-    let tf = 0, ts = 0, tq = 0, tnan = 0, tp = 0, tn = 0;
+    const mean = new Float64Array(cells),
+      std = new Float64Array(cells),
+      count = new Float64Array(cells),
+      maxAbs = new Float64Array(cells);
+    let tf = 0,
+      ts = 0,
+      tq = 0,
+      tnan = 0,
+      tp = 0,
+      tn = 0;
     for (let k = 0; k < cells; k++) {
       const f = this.fin[k]!;
       count[k] = f + this.nan[k]! + this.pinf[k]! + this.ninf[k]!;
@@ -307,14 +390,32 @@ class Accumulator {
         mean[k] = mu;
         std[k] = Math.sqrt(Math.max(0, this.sq[k]! / f - mu * mu));
         maxAbs[k] = this.mx[k]!;
-      } else { mean[k] = NaN; std[k] = NaN; maxAbs[k] = NaN; }
-      tf += f; ts += this.sum[k]!; tq += this.sq[k]!; tnan += this.nan[k]!; tp += this.pinf[k]!; tn += this.ninf[k]!;
+      } else {
+        mean[k] = NaN;
+        std[k] = NaN;
+        maxAbs[k] = NaN;
+      }
+      tf += f;
+      ts += this.sum[k]!;
+      tq += this.sq[k]!;
+      tnan += this.nan[k]!;
+      tp += this.pinf[k]!;
+      tn += this.ninf[k]!;
     }
     // row strips: bins of rows; each row's L2 norm is over the window's columns
-    const rowNorms = lineNorms(this.rowSq, this.wr, gr, (b) => { let q = 0; for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!; return q; });
-    const colNorms = lineNorms(this.colSq, this.wc, gc, (b) => { let q = 0; for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!; return q; });
+    const rowNorms = lineNorms(this.rowSq, this.wr, gr, (b) => {
+      let q = 0;
+      for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!;
+      return q;
+    });
+    const colNorms = lineNorms(this.colSq, this.wc, gc, (b) => {
+      let q = 0;
+      for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!;
+      return q;
+    });
     const kind = this.conv.keyKind;
-    let distinct = 0, expZero = 0;
+    let distinct = 0,
+      expZero = 0;
     for (let k = 0; k < 65536; k++) {
       const c = this.hist[k]!;
       if (!c) continue;
@@ -339,8 +440,24 @@ class Accumulator {
       distinct,
     };
     return {
-      name, dtype, shape, rowAxis: m.rowAxis, rows: m.rows, cols: m.cols, window: this.w, gridRows: gr, gridCols: gc,
-      mean, maxAbs, std, count, nans: this.nan, posInfs: this.pinf, negInfs: this.ninf, rowNorms, colNorms,
+      name,
+      dtype,
+      shape,
+      rowAxis: m.rowAxis,
+      rows: m.rows,
+      cols: m.cols,
+      window: this.w,
+      gridRows: gr,
+      gridCols: gc,
+      mean,
+      maxAbs,
+      std,
+      count,
+      nans: this.nan,
+      posInfs: this.pinf,
+      negInfs: this.ninf,
+      rowNorms,
+      colNorms,
       histogram: valueHistogram(this.hist, kind, this.conv.exactKeys, stats, maxBins),
       stats,
       first: { rows: this.fr, cols: this.fc, values: this.first },
@@ -349,14 +466,21 @@ class Accumulator {
   }
 }
 
-function lineNorms(lineSq: Float64Array | undefined, lines: number, bins: number, binSq: (b: number) => number): LineNorms {
+function lineNorms(
+  lineSq: Float64Array | undefined,
+  lines: number,
+  bins: number,
+  binSq: (b: number) => number,
+): LineNorms {
   const rms = new Float64Array(bins);
   for (let b = 0; b < bins; b++) {
-    const l0 = Math.ceil((b * lines) / bins), l1 = Math.ceil(((b + 1) * lines) / bins);
+    const l0 = Math.ceil((b * lines) / bins),
+      l1 = Math.ceil(((b + 1) * lines) / bins);
     rms[b] = Math.sqrt(binSq(b) / Math.max(1, l1 - l0));
   }
   if (!lineSq) return { rms };
-  const min = new Float64Array(bins).fill(Infinity), max = new Float64Array(bins);
+  const min = new Float64Array(bins).fill(Infinity),
+    max = new Float64Array(bins);
   for (let l = 0; l < lines; l++) {
     const b = Math.floor((l * bins) / lines);
     const v = Math.sqrt(lineSq[l]!);
@@ -371,7 +495,13 @@ function lineNorms(lineSq: Float64Array | undefined, lines: number, bins: number
  * floats: at most 65536 bins, whatever maxBins says); otherwise maxBins equal-width bins over
  * [min, max], each key's count put in the bin of the value it stands for.
  */
-function valueHistogram(hist: Float64Array, kind: KeyKind, exact: boolean, st: ValueStats, maxBins: number): ValueHistogram {
+function valueHistogram(
+  hist: Float64Array,
+  kind: KeyKind,
+  exact: boolean,
+  st: ValueStats,
+  maxBins: number,
+): ValueHistogram {
   const pairs: Array<[number, number]> = [];
   for (let k = 0; k < hist.length; k++) {
     const c = hist[k]!;
@@ -390,7 +520,8 @@ function valueHistogram(hist: Float64Array, kind: KeyKind, exact: boolean, st: V
   if (exact) {
     return { edges: merged.map((p) => p[0]), counts: merged.map((p) => p[1]), exact: true };
   }
-  const lo = st.min ?? 0, hi = st.max ?? 0;
+  const lo = st.min ?? 0,
+    hi = st.max ?? 0;
   const bins = Math.max(1, Math.min(maxBins, merged.length));
   const width = (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);

@@ -10,8 +10,27 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
-import { JobsRequest, READ_TENSOR_PAGE, ReadTensorRequest, TensorViewRequest, type ReadTensorResult, type TensorViewResult } from '../../protocol/server';
-import { CLI, INVALID_PARAMS, NO_BUILD, REQUEST_CANCELLED, isRunningWithBytes, rejection, startServer, tempDir, until, writeSyntheticSafetensors, type Harness } from './server-harness';
+import {
+  JobsRequest,
+  READ_TENSOR_PAGE,
+  ReadTensorRequest,
+  TensorViewRequest,
+  type ReadTensorResult,
+  type TensorViewResult,
+} from '../../protocol/server';
+import {
+  CLI,
+  INVALID_PARAMS,
+  NO_BUILD,
+  REQUEST_CANCELLED,
+  isRunningWithBytes,
+  rejection,
+  startServer,
+  tempDir,
+  until,
+  writeSyntheticSafetensors,
+  type Harness,
+} from './server-harness';
 import { gaussianF32, safetensorsBytes, toBF16Bytes, writeFile, type RawTensor } from '../helpers/safetensors';
 
 const f32 = (b64: string) => {
@@ -22,7 +41,8 @@ const f32 = (b64: string) => {
 describe('server: tensor values', { skip: NO_BUILD }, () => {
   let h: Harness;
   let dir: string;
-  let st = '', tz = '';
+  let st = '',
+    tz = '';
   const tensors: RawTensor[] = [];
   const mat = gaussianF32(300 * 200, 0.1, 11);
   mat[20 * 200 + 7] = NaN;
@@ -50,14 +70,24 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
       let start: number | null = 0;
       let pages = 0;
       while (start !== null) {
-        const r: ReadTensorResult = await h.conn.sendRequest(ReadTensorRequest, { path: file, name: 'mat.f32', start, count: 7000 });
+        const r: ReadTensorResult = await h.conn.sendRequest(ReadTensorRequest, {
+          path: file,
+          name: 'mat.f32',
+          start,
+          count: 7000,
+        });
         assert.equal(r.start, start);
         assert.equal(r.dtype, 'F32');
         assert.deepEqual(r.shape, [300, 200]);
         assert.equal(r.total, 60000);
         assert.equal(r.values!.length, r.count);
         const vals = r.values!.map((v) => (typeof v === 'string' ? Number(v) : v));
-        vals.forEach((v, i) => assert.ok(Object.is(v, mat[r.start + i]) || (Number.isNaN(v) && Number.isNaN(mat[r.start + i]!)), `value ${r.start + i}`));
+        vals.forEach((v, i) =>
+          assert.ok(
+            Object.is(v, mat[r.start + i]) || (Number.isNaN(v) && Number.isNaN(mat[r.start + i]!)),
+            `value ${r.start + i}`,
+          ),
+        );
         parts.push(Buffer.from(r.bytesBase64, 'base64'));
         start = r.nextStart;
         pages++;
@@ -75,28 +105,44 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
       const win = { row0: 10, row1: 290, col0: 0, col1: 200 };
       const views: Record<string, TensorViewResult> = {};
       for (const pool of ['mean', 'maxabs', 'std'] as const) {
-        views[pool] = await h.conn.sendRequest(TensorViewRequest, { path: file, name: 'mat.f32', width: 40, height: 28, pool, window: win });
+        views[pool] = await h.conn.sendRequest(TensorViewRequest, {
+          path: file,
+          name: 'mat.f32',
+          width: 40,
+          height: 28,
+          pool,
+          window: win,
+        });
       }
       const v = views.mean!;
       assert.equal(v.gridRows, 28);
       assert.equal(v.gridCols, 40);
       assert.equal(f32(v.cellsBase64).length, 28 * 40);
-      const wr = win.row1 - win.row0, wc = win.col1 - win.col0;
+      const wr = win.row1 - win.row0,
+        wc = win.col1 - win.col0;
       const cells: number[][] = Array.from({ length: 28 * 40 }, () => []);
       const flags = new Array<number>(28 * 40).fill(0);
-      for (let r = win.row0; r < win.row1; r++) for (let c = win.col0; c < win.col1; c++) {
-        const x = mat[r * 200 + c]!;
-        const k = Math.floor(((r - win.row0) * 28) / wr) * 40 + Math.floor(((c - win.col0) * 40) / wc);
-        if (Number.isFinite(x)) cells[k]!.push(x);
-        else flags[k]! |= Number.isNaN(x) ? 1 : x > 0 ? 2 : 4;
-      }
-      const mean = f32(views.mean!.cellsBase64), maxabs = f32(views.maxabs!.cellsBase64), std = f32(views.std!.cellsBase64);
+      for (let r = win.row0; r < win.row1; r++)
+        for (let c = win.col0; c < win.col1; c++) {
+          const x = mat[r * 200 + c]!;
+          const k = Math.floor(((r - win.row0) * 28) / wr) * 40 + Math.floor(((c - win.col0) * 40) / wc);
+          if (Number.isFinite(x)) cells[k]!.push(x);
+          else flags[k]! |= Number.isNaN(x) ? 1 : x > 0 ? 2 : 4;
+        }
+      const mean = f32(views.mean!.cellsBase64),
+        maxabs = f32(views.maxabs!.cellsBase64),
+        std = f32(views.std!.cellsBase64);
       const nonFinite = Buffer.from(v.nonFiniteBase64, 'base64');
-      const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1e-3, Math.abs(b)), `${what}: ${a} vs ${b}`);
+      const near = (a: number, b: number, what: string) =>
+        assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1e-3, Math.abs(b)), `${what}: ${a} vs ${b}`);
       cells.forEach((xs, k) => {
         const mu = xs.reduce((a, b) => a + b, 0) / xs.length;
         near(mean[k]!, mu, `cell ${k} mean`);
-        near(maxabs[k]!, xs.reduce((a, b) => Math.max(a, Math.abs(b)), 0), `cell ${k} max|x|`);
+        near(
+          maxabs[k]!,
+          xs.reduce((a, b) => Math.max(a, Math.abs(b)), 0),
+          `cell ${k} max|x|`,
+        );
         near(std[k]!, Math.sqrt(xs.reduce((a, b) => a + (b - mu) ** 2, 0) / xs.length), `cell ${k} std`);
         assert.equal(nonFinite[k], flags[k], `cell ${k} NaN/Inf flags`);
       });
@@ -106,14 +152,33 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
       assert.equal(v.rowNorms.rms.length, 28);
       assert.equal(v.colNorms.rms.length, 40);
       assert.equal(v.first.values[0], mat[10 * 200]);
-      assert.equal(v.histogram.counts.reduce((a, b) => a + b, 0), wr * wc - 2);
+      assert.equal(
+        v.histogram.counts.reduce((a, b) => a + b, 0),
+        wr * wc - 2,
+      );
       assert.equal(v.histogram.exact, false, 'F32: fixed bins');
     });
   }
 
   test('BF16: exact per-value histogram, chosen row axis, a .tzip view equals the original', async () => {
-    const a = await h.conn.sendRequest(TensorViewRequest, { path: st, name: 'cube.bf16', width: 64, height: 64, pool: 'std', rowAxis: 1, histogramBins: 2048 });
-    const b = await h.conn.sendRequest(TensorViewRequest, { path: tz, name: 'cube.bf16', width: 64, height: 64, pool: 'std', rowAxis: 1, histogramBins: 2048 });
+    const a = await h.conn.sendRequest(TensorViewRequest, {
+      path: st,
+      name: 'cube.bf16',
+      width: 64,
+      height: 64,
+      pool: 'std',
+      rowAxis: 1,
+      histogramBins: 2048,
+    });
+    const b = await h.conn.sendRequest(TensorViewRequest, {
+      path: tz,
+      name: 'cube.bf16',
+      width: 64,
+      height: 64,
+      pool: 'std',
+      rowAxis: 1,
+      histogramBins: 2048,
+    });
     assert.deepEqual(b, a);
     assert.equal(a.rowAxis, 1);
     assert.equal(a.rows, 50);
@@ -128,7 +193,13 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
     const big = writeSyntheticSafetensors(path.join(dir, 'big.safetensors'), 256 << 20, 1);
     const progress = h.watchProgress('wd-view');
     const cts = new CancellationTokenSource();
-    const pending = rejection(h.conn.sendRequest(TensorViewRequest, { path: big, name: 'layers.0.weight', width: 512, height: 1, pool: 'mean', workDoneToken: 'wd-view' }, cts.token));
+    const pending = rejection(
+      h.conn.sendRequest(
+        TensorViewRequest,
+        { path: big, name: 'layers.0.weight', width: 512, height: 1, pool: 'mean', workDoneToken: 'wd-view' },
+        cts.token,
+      ),
+    );
     await until(progress, isRunningWithBytes, 'running progress');
     const t0 = performance.now();
     cts.cancel();
@@ -142,24 +213,49 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
     for (const p of [
       { path: st, name: 'mat.f32', width: 0, height: 10, pool: 'mean' },
       { path: st, name: 'mat.f32', width: 10, height: 10, pool: 'median' },
-      { path: st, name: 'mat.f32', width: 10, height: 10, pool: 'mean', window: { row0: -1, row1: 2, col0: 0, col1: 1 } },
+      {
+        path: st,
+        name: 'mat.f32',
+        width: 10,
+        height: 10,
+        pool: 'mean',
+        window: { row0: -1, row1: 2, col0: 0, col1: 1 },
+      },
       { path: 'relative.safetensors', name: 'mat.f32', width: 10, height: 10, pool: 'mean' },
       { path: st, name: '', width: 10, height: 10, pool: 'mean' },
     ]) {
       const e = await rejection(h.conn.sendRequest(TensorViewRequest, p as never));
       assert.equal(e.code, INVALID_PARAMS, `${JSON.stringify(p)}: ${e.message}`);
     }
-    assert.equal((await rejection(h.conn.sendRequest(ReadTensorRequest, { path: st, name: 'mat.f32', count: READ_TENSOR_PAGE + 1 }))).code, INVALID_PARAMS);
+    assert.equal(
+      (
+        await rejection(
+          h.conn.sendRequest(ReadTensorRequest, { path: st, name: 'mat.f32', count: READ_TENSOR_PAGE + 1 }),
+        )
+      ).code,
+      INVALID_PARAMS,
+    );
     const missing = await rejection(h.conn.sendRequest(ReadTensorRequest, { path: tz, name: 'nope' }));
     assert.equal(missing.data?.code, 'USAGE');
     assert.match(missing.message, /no tensor named "nope"/);
-    const odd = await rejection(h.conn.sendRequest(TensorViewRequest, { path: st, name: 'odd', width: 8, height: 8, pool: 'mean' }));
+    const odd = await rejection(
+      h.conn.sendRequest(TensorViewRequest, { path: st, name: 'odd', width: 8, height: 8, pool: 'mean' }),
+    );
     assert.equal(odd.data?.code, 'UNSUPPORTED');
     assert.match(odd.message, /unknown/);
     const page = await h.conn.sendRequest(ReadTensorRequest, { path: st, name: 'odd' });
     assert.equal(page.values, undefined, 'unknown dtype: bytes only');
     assert.equal(Buffer.from(page.bytesBase64, 'base64').length, 64);
-    const out = await rejection(h.conn.sendRequest(TensorViewRequest, { path: st, name: 'mat.f32', width: 8, height: 8, pool: 'mean', window: { row0: 0, row1: 301, col0: 0, col1: 10 } }));
+    const out = await rejection(
+      h.conn.sendRequest(TensorViewRequest, {
+        path: st,
+        name: 'mat.f32',
+        width: 8,
+        height: 8,
+        pool: 'mean',
+        window: { row0: 0, row1: 301, col0: 0, col1: 10 },
+      }),
+    );
     assert.equal(out.data?.code, 'USAGE');
   });
 });

@@ -29,24 +29,46 @@ export function cellRange(g: number, cells: number, n: number, off: number): [nu
 }
 
 /** The window covered by cells [gi0, gi1] x [gj0, gj1] (inclusive) of a view. */
-export function windowOfCells(v: Pick<TensorViewResult, 'window' | 'gridRows' | 'gridCols'>, gi0: number, gi1: number, gj0: number, gj1: number): ViewWindow {
+export function windowOfCells(
+  v: Pick<TensorViewResult, 'window' | 'gridRows' | 'gridCols'>,
+  gi0: number,
+  gi1: number,
+  gj0: number,
+  gj1: number,
+): ViewWindow {
   const w = v.window;
-  const wr = w.row1 - w.row0, wc = w.col1 - w.col0;
+  const wr = w.row1 - w.row0,
+    wc = w.col1 - w.col0;
   const [lo, hi] = [Math.min(gi0, gi1), Math.max(gi0, gi1)];
   const [lc, hc] = [Math.min(gj0, gj1), Math.max(gj0, gj1)];
-  return { row0: cellRange(lo, v.gridRows, wr, w.row0)[0], row1: cellRange(hi, v.gridRows, wr, w.row0)[1], col0: cellRange(lc, v.gridCols, wc, w.col0)[0], col1: cellRange(hc, v.gridCols, wc, w.col0)[1] };
+  return {
+    row0: cellRange(lo, v.gridRows, wr, w.row0)[0],
+    row1: cellRange(hi, v.gridRows, wr, w.row0)[1],
+    col0: cellRange(lc, v.gridCols, wc, w.col0)[0],
+    col1: cellRange(hc, v.gridCols, wc, w.col0)[1],
+  };
 }
 
 /**
  * Wheel zoom: the window scaled by `factor` (< 1 zooms in) around the point at fractions (fx, fy) of
  * it, kept inside the rows x cols matrix and at least one element each way.
  */
-export function zoomWindow(w: ViewWindow, rows: number, cols: number, factor: number, fx: number, fy: number): ViewWindow {
+export function zoomWindow(
+  w: ViewWindow,
+  rows: number,
+  cols: number,
+  factor: number,
+  fx: number,
+  fy: number,
+): ViewWindow {
   const axis = (a0: number, a1: number, n: number, f: number): [number, number] => {
     const len = a1 - a0;
     // at least one element more or less per step, so a 1-element window can grow again
     const scaled = Math.round(len * factor);
-    const nl = Math.max(1, Math.min(n, factor > 1 ? Math.max(len + 1, scaled) : Math.min(Math.max(1, len - 1), scaled)));
+    const nl = Math.max(
+      1,
+      Math.min(n, factor > 1 ? Math.max(len + 1, scaled) : Math.min(Math.max(1, len - 1), scaled)),
+    );
     const centre = a0 + f * len;
     let s = Math.round(centre - f * nl);
     s = Math.max(0, Math.min(n - nl, s));
@@ -57,7 +79,8 @@ export function zoomWindow(w: ViewWindow, rows: number, cols: number, factor: nu
   return { row0, row1, col0, col1 };
 }
 
-export const isFullWindow = (w: ViewWindow, rows: number, cols: number) => w.row0 === 0 && w.col0 === 0 && w.row1 === rows && w.col1 === cols;
+export const isFullWindow = (w: ViewWindow, rows: number, cols: number) =>
+  w.row0 === 0 && w.col0 === 0 && w.row1 === rows && w.col1 === cols;
 
 /**
  * Symmetric colour limit: the 99th percentile of |cell| over finite cells (so one outlier cell does
@@ -86,7 +109,11 @@ export function divergingRgb(x: number, limit: number): [number, number, number]
   const t = Math.max(-1, Math.min(1, x / limit));
   const end = t < 0 ? NEG : POS;
   const a = Math.abs(t);
-  return [Math.round(MID[0] + (end[0] - MID[0]) * a), Math.round(MID[1] + (end[1] - MID[1]) * a), Math.round(MID[2] + (end[2] - MID[2]) * a)];
+  return [
+    Math.round(MID[0] + (end[0] - MID[0]) * a),
+    Math.round(MID[1] + (end[1] - MID[1]) * a),
+    Math.round(MID[2] + (end[2] - MID[2]) * a),
+  ];
 }
 
 /** RGBA pixels (one per cell) of a decoded view: NaN cells magenta, Inf cells yellow. */
@@ -119,18 +146,30 @@ export function formatValue(x: number | string | null): string {
 export function firstValuesTsv(v: Pick<TensorViewResult, 'first' | 'window'>): string {
   const { rows, cols, values } = v.first;
   const lines = [['', ...Array.from({ length: cols }, (_, j) => String(v.window.col0 + j))].join('\t')];
-  for (let i = 0; i < rows; i++) lines.push([String(v.window.row0 + i), ...values.slice(i * cols, (i + 1) * cols).map(String)].join('\t'));
+  for (let i = 0; i < rows; i++)
+    lines.push([String(v.window.row0 + i), ...values.slice(i * cols, (i + 1) * cols).map(String)].join('\t'));
   return lines.join('\n');
 }
 
 /** Histogram bars on a value axis: x in [0, width) per bin (exact bins are points, drawn as 1 px stems). */
-export function histogramBars(h: TensorViewResult['histogram'], width: number): Array<{ x: number; w: number; count: number; lo: number; hi: number }> {
+export function histogramBars(
+  h: TensorViewResult['histogram'],
+  width: number,
+): Array<{ x: number; w: number; count: number; lo: number; hi: number }> {
   const n = h.counts.length;
   if (!n) return [];
-  const lo = h.edges[0]!, hi = h.exact ? h.edges[n - 1]! : h.edges[n]!;
+  const lo = h.edges[0]!,
+    hi = h.exact ? h.edges[n - 1]! : h.edges[n]!;
   const span = hi - lo;
   const xOf = (v: number) => (span > 0 ? ((v - lo) / span) * (width - 1) : width / 2);
-  if (!h.exact) return h.counts.map((count, i) => ({ x: xOf(h.edges[i]!), w: Math.max(1, xOf(h.edges[i + 1]!) - xOf(h.edges[i]!)), count, lo: h.edges[i]!, hi: h.edges[i + 1]! }));
+  if (!h.exact)
+    return h.counts.map((count, i) => ({
+      x: xOf(h.edges[i]!),
+      w: Math.max(1, xOf(h.edges[i + 1]!) - xOf(h.edges[i]!)),
+      count,
+      lo: h.edges[i]!,
+      hi: h.edges[i + 1]!,
+    }));
   // exact values: values landing on the same pixel share a stem
   const out: Array<{ x: number; w: number; count: number; lo: number; hi: number }> = [];
   for (let i = 0; i < n; i++) {

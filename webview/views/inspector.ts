@@ -35,46 +35,111 @@ const POOL_LABEL: Record<Pool, string> = { mean: 'mean', maxabs: 'max |x|', std:
 const rgb = (c: [number, number, number]) => `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
 
 export function inspectorSkeleton(): HTMLElement {
-  return h('section', { id: 'tz-inspector-section', class: 'tz-card tz-inspector', hidden: true, 'aria-labelledby': 'tz-inspector-title' },
-    h('div', { class: 'tz-card-head' },
+  return h(
+    'section',
+    {
+      id: 'tz-inspector-section',
+      class: 'tz-card tz-inspector',
+      hidden: true,
+      'aria-labelledby': 'tz-inspector-title',
+    },
+    h(
+      'div',
+      { class: 'tz-card-head' },
       h('h2', { id: 'tz-inspector-title' }, 'Tensor values'),
-      h('div', { class: 'tz-inspector-tools' },
+      h(
+        'div',
+        { class: 'tz-inspector-tools' },
         h('span', { id: 'tz-inspector-badge', class: 'tz-badge', hidden: true }),
-        h('vscode-single-select', { id: 'tz-inspector-pool', 'aria-label': 'Pooling per cell' },
+        h(
+          'vscode-single-select',
+          { id: 'tz-inspector-pool', 'aria-label': 'Pooling per cell' },
           h('vscode-option', { value: 'mean' }, 'mean per cell'),
           h('vscode-option', { value: 'maxabs' }, 'max |x| per cell'),
-          h('vscode-option', { value: 'std' }, 'std per cell')),
+          h('vscode-option', { value: 'std' }, 'std per cell'),
+        ),
         h('vscode-single-select', { id: 'tz-inspector-axis', 'aria-label': 'Axis shown as rows', hidden: true }),
-        h('vscode-button', { id: 'tz-inspector-reset', secondary: true, hidden: true, 'aria-label': 'Reset zoom' }, 'Reset zoom'),
-        h('vscode-button', { id: 'tz-inspector-close', secondary: true, 'aria-label': 'Close inspector' }, 'Close'))),
-    h('div', { id: 'tz-inspector-progress', class: 'tz-progress', role: 'status', 'aria-live': 'polite', hidden: true },
+        h(
+          'vscode-button',
+          { id: 'tz-inspector-reset', secondary: true, hidden: true, 'aria-label': 'Reset zoom' },
+          'Reset zoom',
+        ),
+        h('vscode-button', { id: 'tz-inspector-close', secondary: true, 'aria-label': 'Close inspector' }, 'Close'),
+      ),
+    ),
+    h(
+      'div',
+      { id: 'tz-inspector-progress', class: 'tz-progress', role: 'status', 'aria-live': 'polite', hidden: true },
       h('vscode-progress-bar', { id: 'tz-inspector-bar', 'aria-label': 'Pooling progress' }),
-      h('span', { id: 'tz-inspector-progress-text', class: 'tz-muted' })),
+      h('span', { id: 'tz-inspector-progress-text', class: 'tz-muted' }),
+    ),
     h('p', { id: 'tz-inspector-error', class: 'tz-error', role: 'alert', hidden: true }),
-    h('div', { id: 'tz-inspector-body', class: 'tz-inspector-body' },
-      h('div', { class: 'tz-heat-grid' },
-        h('div', { class: 'tz-heat-wrap', id: 'tz-heat-wrap' },
-          h('canvas', { id: 'tz-heatmap', class: 'tz-heatmap', role: 'img', 'aria-label': 'Heatmap of the tensor: drag a box or use the wheel to zoom, double-click to reset', tabindex: 0 }),
-          h('div', { id: 'tz-heat-box', class: 'tz-heat-box', hidden: true })),
+    h(
+      'div',
+      { id: 'tz-inspector-body', class: 'tz-inspector-body' },
+      h(
+        'div',
+        { class: 'tz-heat-grid' },
+        h(
+          'div',
+          { class: 'tz-heat-wrap', id: 'tz-heat-wrap' },
+          h('canvas', {
+            id: 'tz-heatmap',
+            class: 'tz-heatmap',
+            role: 'img',
+            'aria-label': 'Heatmap of the tensor: drag a box or use the wheel to zoom, double-click to reset',
+            tabindex: 0,
+          }),
+          h('div', { id: 'tz-heat-box', class: 'tz-heat-box', hidden: true }),
+        ),
         h('canvas', { id: 'tz-rownorms', class: 'tz-strip', role: 'img', 'aria-label': 'Row L2 norms' }),
-        h('canvas', { id: 'tz-colnorms', class: 'tz-strip', role: 'img', 'aria-label': 'Column L2 norms' })),
+        h('canvas', { id: 'tz-colnorms', class: 'tz-strip', role: 'img', 'aria-label': 'Column L2 norms' }),
+      ),
       h('p', { id: 'tz-inspector-hover', class: 'tz-muted tz-inspector-hover', 'aria-live': 'polite' }, '\u00a0'),
-      h('div', { id: 'tz-inspector-legend', class: 'tz-inspector-legend' },
+      h(
+        'div',
+        { id: 'tz-inspector-legend', class: 'tz-inspector-legend' },
         h('canvas', { id: 'tz-legend-bar', width: 160, height: 10, 'aria-hidden': 'true' }),
-        h('span', { id: 'tz-legend-text', class: 'tz-muted' })),
-      h('div', { class: 'tz-inspector-lower' },
-        h('div', { class: 'tz-inspector-hist' },
-          h('div', { class: 'tz-card-head' },
+        h('span', { id: 'tz-legend-text', class: 'tz-muted' }),
+      ),
+      h(
+        'div',
+        { class: 'tz-inspector-lower' },
+        h(
+          'div',
+          { class: 'tz-inspector-hist' },
+          h(
+            'div',
+            { class: 'tz-card-head' },
             h('h3', { id: 'tz-value-hist-title' }, 'Value histogram'),
-            h('vscode-checkbox', { id: 'tz-value-hist-log', label: 'log scale', 'aria-label': 'Log count scale' })),
+            h('vscode-checkbox', { id: 'tz-value-hist-log', label: 'log scale', 'aria-label': 'Log count scale' }),
+          ),
           s('svg', { id: 'tz-value-hist', class: 'tz-chart', role: 'img', 'aria-label': 'Value histogram' }),
           h('p', { id: 'tz-value-hist-caption', class: 'tz-muted' }),
-          h('dl', { id: 'tz-inspector-stats', class: 'tz-facts tz-inspector-stats' })),
-        h('div', { class: 'tz-inspector-first' },
-          h('div', { class: 'tz-card-head' },
+          h('dl', { id: 'tz-inspector-stats', class: 'tz-facts tz-inspector-stats' }),
+        ),
+        h(
+          'div',
+          { class: 'tz-inspector-first' },
+          h(
+            'div',
+            { class: 'tz-card-head' },
             h('h3', {}, 'First values'),
-            h('vscode-button', { id: 'tz-first-copy', secondary: true, 'aria-label': 'Copy first values as tab-separated text' }, 'Copy')),
-          h('div', { class: 'tz-first-scroll' }, h('table', { id: 'tz-first-values', class: 'tz-kv-table tz-first-values' }))))));
+            h(
+              'vscode-button',
+              { id: 'tz-first-copy', secondary: true, 'aria-label': 'Copy first values as tab-separated text' },
+              'Copy',
+            ),
+          ),
+          h(
+            'div',
+            { class: 'tz-first-scroll' },
+            h('table', { id: 'tz-first-values', class: 'tz-kv-table tz-first-values' }),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 export class InspectorView {
@@ -96,7 +161,10 @@ export class InspectorView {
   private readonly colStrip = byId<HTMLCanvasElement>('tz-colnorms');
   private readonly hover = byId('tz-inspector-hover');
 
-  constructor(private readonly host: InspectorHost, private readonly onClose: () => void) {
+  constructor(
+    private readonly host: InspectorHost,
+    private readonly onClose: () => void,
+  ) {
     const poolSel = byId('tz-inspector-pool') as HTMLElement & { value: string };
     poolSel.addEventListener('change', () => {
       this.pool = (['mean', 'maxabs', 'std'] as const).find((p) => p === poolSel.value) ?? 'mean';
@@ -176,7 +244,15 @@ export class InspectorView {
     const { w, h: ht } = this.canvasSize();
     const id = this.nextId++;
     this.pendingId = id;
-    const req: InspectRequest = { id, name: this.name, width: w, height: ht, pool: this.pool, rowAxis: this.rowAxis, histogramBins: Math.min(2048, Math.max(64, w)) };
+    const req: InspectRequest = {
+      id,
+      name: this.name,
+      width: w,
+      height: ht,
+      pool: this.pool,
+      rowAxis: this.rowAxis,
+      histogramBins: Math.min(2048, Math.max(64, w)),
+    };
     if (this.window) req.window = this.window;
     this.section.dataset.state = 'loading';
     byId('tz-inspector-error').hidden = true;
@@ -226,7 +302,9 @@ export class InspectorView {
     badge.title = v.dequantized ? 'Values dequantized from the GGUF quantization blocks' : '';
     const axisSel = byId('tz-inspector-axis') as HTMLElement & { value: string };
     if (v.shape.length >= 2 && axisSel.childElementCount !== v.shape.length) {
-      axisSel.replaceChildren(...v.shape.map((d, i) => h('vscode-option', { value: String(i) }, `rows: axis ${i} (${d})`)));
+      axisSel.replaceChildren(
+        ...v.shape.map((d, i) => h('vscode-option', { value: String(i) }, `rows: axis ${i} (${d})`)),
+      );
     }
     axisSel.hidden = v.shape.length < 2;
     axisSel.value = String(Math.max(0, v.rowAxis));
@@ -239,7 +317,8 @@ export class InspectorView {
   }
 
   private drawHeatmap(): void {
-    const v = this.view!, d = this.decoded!;
+    const v = this.view!,
+      d = this.decoded!;
     const { w, h: ht } = this.canvasSize();
     const c = this.canvas;
     c.width = w;
@@ -251,10 +330,21 @@ export class InspectorView {
     const lineMode = v.rowAxis === -1;
     if (lineMode) {
       ctx.clearRect(0, 0, w, ht);
-      let lo = Infinity, hi = -Infinity;
-      for (const x of d.cells) if (Number.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
-      if (!(hi >= lo)) { lo = -1; hi = 1; }
-      if (hi === lo) { lo -= 1; hi += 1; }
+      let lo = Infinity,
+        hi = -Infinity;
+      for (const x of d.cells)
+        if (Number.isFinite(x)) {
+          lo = Math.min(lo, x);
+          hi = Math.max(hi, x);
+        }
+      if (!(hi >= lo)) {
+        lo = -1;
+        hi = 1;
+      }
+      if (hi === lo) {
+        lo -= 1;
+        hi += 1;
+      }
       const y = (x: number) => ht - 4 - ((x - lo) / (hi - lo)) * (ht - 8);
       ctx.strokeStyle = getComputedStyle(document.body).getPropertyValue('--tz-pred').trim() || '#3794ff';
       ctx.beginPath();
@@ -262,8 +352,12 @@ export class InspectorView {
       for (let j = 0; j < v.gridCols; j++) {
         const x = d.cells[j]!;
         const px = ((j + 0.5) * w) / v.gridCols;
-        if (!Number.isFinite(x)) { pen = false; continue; }
-        if (pen) ctx.lineTo(px, y(x)); else ctx.moveTo(px, y(x));
+        if (!Number.isFinite(x)) {
+          pen = false;
+          continue;
+        }
+        if (pen) ctx.lineTo(px, y(x));
+        else ctx.moveTo(px, y(x));
         pen = true;
       }
       ctx.stroke();
@@ -280,7 +374,8 @@ export class InspectorView {
         ctx.fillStyle = rgb(f & 1 ? NAN_RGB : INF_RGB);
         ctx.fillRect((j * w) / v.gridCols, 0, Math.max(1, w / v.gridCols), 6);
       }
-      byId('tz-legend-text').textContent = `${POOL_LABEL[v.pool]} per cell, range ${formatValue(lo)} … ${formatValue(hi)}; magenta marks NaN, yellow ±Inf`;
+      byId('tz-legend-text').textContent =
+        `${POOL_LABEL[v.pool]} per cell, range ${formatValue(lo)} … ${formatValue(hi)}; magenta marks NaN, yellow ±Inf`;
       byId('tz-legend-bar').hidden = true;
       return;
     }
@@ -303,7 +398,8 @@ export class InspectorView {
       }
     }
     const nonFinite = d.flags.some((f) => f !== 0);
-    byId('tz-legend-text').textContent = `${POOL_LABEL[v.pool]} per cell: −${formatValue(limit)} … 0 … +${formatValue(limit)}${max > limit ? ` (cells beyond ±${formatValue(limit)} saturate; largest ${formatValue(max)})` : ''}; magenta NaN, yellow ±Inf${nonFinite ? ' (present)' : ''}`;
+    byId('tz-legend-text').textContent =
+      `${POOL_LABEL[v.pool]} per cell: −${formatValue(limit)} … 0 … +${formatValue(limit)}${max > limit ? ` (cells beyond ±${formatValue(limit)} saturate; largest ${formatValue(max)})` : ''}; magenta NaN, yellow ±Inf${nonFinite ? ' (present)' : ''}`;
   }
 
   private drawStrips(): void {
@@ -337,13 +433,15 @@ export class InspectorView {
     const v = this.view;
     if (!v) return null;
     const r = this.canvas.getBoundingClientRect();
-    const fx = (e.clientX - r.left) / r.width, fy = (e.clientY - r.top) / r.height;
+    const fx = (e.clientX - r.left) / r.width,
+      fy = (e.clientY - r.top) / r.height;
     if (fx < 0 || fy < 0 || fx >= 1 || fy >= 1) return null;
     return { gi: Math.floor(fy * v.gridRows), gj: Math.floor(fx * v.gridCols) };
   }
 
   private describeCell(gi: number, gj: number): string {
-    const v = this.view!, d = this.decoded!;
+    const v = this.view!,
+      d = this.decoded!;
     const w = v.window;
     const [r0, r1] = cellRange(gi, v.gridRows, w.row1 - w.row0, w.row0);
     const [c0, c1] = cellRange(gj, v.gridCols, w.col1 - w.col0, w.col0);
@@ -364,13 +462,17 @@ export class InspectorView {
       if (this.drag) {
         const r = c.getBoundingClientRect();
         const line = this.view?.rowAxis === -1;
-        const x0 = Math.min(this.drag.x, e.clientX) - r.left, x1 = Math.max(this.drag.x, e.clientX) - r.left;
-        const y0 = line ? 0 : Math.min(this.drag.y, e.clientY) - r.top, y1 = line ? r.height : Math.max(this.drag.y, e.clientY) - r.top;
+        const x0 = Math.min(this.drag.x, e.clientX) - r.left,
+          x1 = Math.max(this.drag.x, e.clientX) - r.left;
+        const y0 = line ? 0 : Math.min(this.drag.y, e.clientY) - r.top,
+          y1 = line ? r.height : Math.max(this.drag.y, e.clientY) - r.top;
         Object.assign(box.style, { left: `${x0}px`, top: `${y0}px`, width: `${x1 - x0}px`, height: `${y1 - y0}px` });
         box.hidden = false;
       }
     });
-    c.addEventListener('mouseleave', () => { this.hover.textContent = '\u00a0'; });
+    c.addEventListener('mouseleave', () => {
+      this.hover.textContent = '\u00a0';
+    });
     c.addEventListener('mousedown', (e) => {
       if (e.button !== 0 || !this.view) return;
       this.drag = { x: e.clientX, y: e.clientY };
@@ -384,27 +486,34 @@ export class InspectorView {
       if (!start || !v || (Math.abs(e.clientX - start.x) < 4 && Math.abs(e.clientY - start.y) < 4)) return;
       const r = c.getBoundingClientRect();
       const cl = (x: number) => Math.max(0, Math.min(0.999999, x));
-      const gj0 = Math.floor(cl((start.x - r.left) / r.width) * v.gridCols), gj1 = Math.floor(cl((e.clientX - r.left) / r.width) * v.gridCols);
+      const gj0 = Math.floor(cl((start.x - r.left) / r.width) * v.gridCols),
+        gj1 = Math.floor(cl((e.clientX - r.left) / r.width) * v.gridCols);
       const line = v.rowAxis === -1;
-      const gi0 = line ? 0 : Math.floor(cl((start.y - r.top) / r.height) * v.gridRows), gi1 = line ? v.gridRows - 1 : Math.floor(cl((e.clientY - r.top) / r.height) * v.gridRows);
+      const gi0 = line ? 0 : Math.floor(cl((start.y - r.top) / r.height) * v.gridRows),
+        gi1 = line ? v.gridRows - 1 : Math.floor(cl((e.clientY - r.top) / r.height) * v.gridRows);
       this.window = windowOfCells(v, gi0, gi1, gj0, gj1);
       this.request();
     });
     c.addEventListener('dblclick', () => this.resetZoom());
-    c.addEventListener('wheel', (e) => {
-      const v = this.view;
-      if (!v) return;
-      e.preventDefault();
-      const r = c.getBoundingClientRect();
-      const cur = this.window ?? v.window;
-      const factor = e.deltaY < 0 ? 0.8 : 1.25;
-      const fx = (e.clientX - r.left) / r.width, fy = v.rowAxis === -1 ? 0 : (e.clientY - r.top) / r.height;
-      const next = zoomWindow(cur, v.rows, v.cols, factor, fx, fy);
-      this.window = isFullWindow(next, v.rows, v.cols) ? undefined : next;
-      // many wheel events per gesture: ask once it settles
-      clearTimeout(this.wheelTimer);
-      this.wheelTimer = setTimeout(() => this.request(), 150);
-    }, { passive: false });
+    c.addEventListener(
+      'wheel',
+      (e) => {
+        const v = this.view;
+        if (!v) return;
+        e.preventDefault();
+        const r = c.getBoundingClientRect();
+        const cur = this.window ?? v.window;
+        const factor = e.deltaY < 0 ? 0.8 : 1.25;
+        const fx = (e.clientX - r.left) / r.width,
+          fy = v.rowAxis === -1 ? 0 : (e.clientY - r.top) / r.height;
+        const next = zoomWindow(cur, v.rows, v.cols, factor, fx, fy);
+        this.window = isFullWindow(next, v.rows, v.cols) ? undefined : next;
+        // many wheel events per gesture: ask once it settles
+        clearTimeout(this.wheelTimer);
+        this.wheelTimer = setTimeout(() => this.request(), 150);
+      },
+      { passive: false },
+    );
   }
 
   private wireStrips(): void {
@@ -417,7 +526,8 @@ export class InspectorView {
       const f = which === 'row' ? (e.clientY - r.top) / r.height : (e.clientX - r.left) / r.width;
       const b = Math.max(0, Math.min(n - 1, Math.floor(f * n)));
       const w = v.window;
-      const [a, z] = which === 'row' ? cellRange(b, n, w.row1 - w.row0, w.row0) : cellRange(b, n, w.col1 - w.col0, w.col0);
+      const [a, z] =
+        which === 'row' ? cellRange(b, n, w.row1 - w.row0, w.row0) : cellRange(b, n, w.col1 - w.col0, w.col0);
       const ln = which === 'row' ? v.rowNorms : v.colNorms;
       const mm = ln.min && ln.max ? ` (min ${formatValue(ln.min[b]!)}, max ${formatValue(ln.max[b]!)})` : '';
       this.hover.textContent = `${which === 'row' ? 'rows' : 'cols'} ${z - a === 1 ? a : `${a}–${z - 1}`}: L2 norm ${z - a === 1 ? '' : 'rms '}${formatValue(ln.rms[b]!)}${z - a === 1 ? '' : mm}`;
@@ -432,7 +542,9 @@ export class InspectorView {
     clear(svg);
     if (!v) return;
     const width = Math.max(240, Math.min(640, (svg.parentElement?.clientWidth ?? 480) - 8));
-    const height = 150, bottom = 28, top = 6;
+    const height = 150,
+      bottom = 28,
+      top = 6;
     svg.setAttribute('width', String(width));
     svg.setAttribute('height', String(height));
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
@@ -447,20 +559,35 @@ export class InspectorView {
       if (!b.count) continue;
       const bh = Math.max(1, (scale(b.count) / top1) * ph);
       const r = s('rect', { class: 'tz-hist-bar', x: 8 + b.x, y: top + ph - bh, width: b.w, height: bh });
-      r.append(s('title', {}, `${b.lo === b.hi ? formatValue(b.lo) : `${formatValue(b.lo)} … ${formatValue(b.hi)}`}: ${formatInt(b.count)}`));
+      r.append(
+        s(
+          'title',
+          {},
+          `${b.lo === b.hi ? formatValue(b.lo) : `${formatValue(b.lo)} … ${formatValue(b.hi)}`}: ${formatInt(b.count)}`,
+        ),
+      );
       svg.append(r);
     }
     svg.append(s('line', { class: 'tz-grid', x1: 8, x2: width - 8, y1: top + ph, y2: top + ph }));
     const n = hist.counts.length;
-    const lo = hist.edges[0] ?? 0, hi = hist.exact ? hist.edges[n - 1] ?? 0 : hist.edges[n] ?? 0;
+    const lo = hist.edges[0] ?? 0,
+      hi = hist.exact ? (hist.edges[n - 1] ?? 0) : (hist.edges[n] ?? 0);
     svg.append(s('text', { class: 'tz-axis-label', x: 8, y: top + ph + 14, 'text-anchor': 'start' }, formatValue(lo)));
-    svg.append(s('text', { class: 'tz-axis-label', x: width - 8, y: top + ph + 14, 'text-anchor': 'end' }, formatValue(hi)));
+    svg.append(
+      s('text', { class: 'tz-axis-label', x: width - 8, y: top + ph + 14, 'text-anchor': 'end' }, formatValue(hi)),
+    );
     if (lo < 0 && hi > 0) {
       const x0 = 8 + ((0 - lo) / (hi - lo)) * (width - 17);
       svg.append(s('line', { class: 'tz-grid', x1: x0, x2: x0, y1: top, y2: top + ph + 4 }));
       svg.append(s('text', { class: 'tz-axis-label', x: x0, y: top + ph + 14, 'text-anchor': 'middle' }, '0'));
     }
-    svg.append(s('text', { class: 'tz-axis-label tz-axis-title', x: width / 2, y: height - 2, 'text-anchor': 'middle' }, `value; bar height: ${this.histLog ? 'log ' : ''}count`));
+    svg.append(
+      s(
+        'text',
+        { class: 'tz-axis-label tz-axis-title', x: width / 2, y: height - 2, 'text-anchor': 'middle' },
+        `value; bar height: ${this.histLog ? 'log ' : ''}count`,
+      ),
+    );
     byId('tz-value-hist-caption').textContent = hist.exact
       ? `${formatInt(n)} distinct values, one bar per value${bars.length < n ? ` (${bars.length} px columns: neighbours on one pixel add up)` : ''}`
       : `${n} equal-width bins over ${formatValue(lo)} … ${formatValue(hi)}`;
@@ -472,7 +599,12 @@ export class InspectorView {
     const w = v.window;
     const dl = byId('tz-inspector-stats');
     const items: Array<[string, string]> = [
-      ['window', v.rowAxis === -1 ? `elements ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}` : `rows ${w.row0}–${w.row1 - 1} of ${formatInt(v.rows)}, cols ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}`],
+      [
+        'window',
+        v.rowAxis === -1
+          ? `elements ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}`
+          : `rows ${w.row0}–${w.row1 - 1} of ${formatInt(v.rows)}, cols ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}`,
+      ],
       ['values', formatInt(st.count)],
       ['min / max', `${formatValue(st.min)} / ${formatValue(st.max)}`],
       ['mean / std', `${formatValue(st.mean)} / ${formatValue(st.std)}`],
@@ -488,8 +620,20 @@ export class InspectorView {
     const v = this.view!;
     const t = byId('tz-first-values');
     const { rows, cols, values } = v.first;
-    const head = h('tr', {}, h('th', {}, ''), ...Array.from({ length: cols }, (_, j) => h('th', {}, String(v.window.col0 + j))));
-    const body = Array.from({ length: rows }, (_, i) => h('tr', {}, h('th', {}, String(v.window.row0 + i)), ...values.slice(i * cols, (i + 1) * cols).map((x) => h('td', {}, formatValue(x)))));
+    const head = h(
+      'tr',
+      {},
+      h('th', {}, ''),
+      ...Array.from({ length: cols }, (_, j) => h('th', {}, String(v.window.col0 + j))),
+    );
+    const body = Array.from({ length: rows }, (_, i) =>
+      h(
+        'tr',
+        {},
+        h('th', {}, String(v.window.row0 + i)),
+        ...values.slice(i * cols, (i + 1) * cols).map((x) => h('td', {}, formatValue(x))),
+      ),
+    );
     t.replaceChildren(head, ...body);
   }
 }

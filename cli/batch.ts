@@ -18,8 +18,7 @@ import { checkLossyOptions } from '../engine/lossy/plan';
 import { removeStaleTemps } from '../engine/container/output';
 import { describeError, TzError } from '../engine/core/errors';
 import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/modelFiles';
-import type { Command } from './commands';
-import { threadsOpt } from './options';
+import { threadsOpt, type Command } from './options';
 
 export const EXIT_OK = 0;
 export const EXIT_PERMANENT = 1;
@@ -107,12 +106,16 @@ function usage(msg: string): TzError {
 
 function intIn(name: string, x: string, lo: number, hi: number): number {
   const n = Number(x);
-  if (!/^\d+$/.test(x.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi) throw usage(`${name} must be an integer from ${lo} to ${hi}, got "${x}"`);
+  if (!/^\d+$/.test(x.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi)
+    throw usage(`${name} must be an integer from ${lo} to ${hi}, got "${x}"`);
   return n;
 }
 
 /** The shard this task runs: --shard, else the scheduler's environment, else all items. */
-export function shardOf(v: Record<string, unknown>, env: NodeJS.ProcessEnv): { index: number; count: number; sharded: boolean } {
+export function shardOf(
+  v: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { index: number; count: number; sharded: boolean } {
   const countOpt = typeof v['shard-count'] === 'string' ? intIn('--shard-count', v['shard-count'], 1, 1e9) : undefined;
   if (typeof v.shard === 'string') {
     if (countOpt !== undefined) throw usage('give either --shard i/n or --shard-count n');
@@ -123,21 +126,29 @@ export function shardOf(v: Record<string, unknown>, env: NodeJS.ProcessEnv): { i
   }
   const slurmId = env.SLURM_ARRAY_TASK_ID;
   if (slurmId !== undefined && slurmId !== '') {
-    if (countOpt !== undefined) return { index: intIn('SLURM_ARRAY_TASK_ID', slurmId, 0, countOpt - 1), count: countOpt, sharded: true };
+    if (countOpt !== undefined)
+      return { index: intIn('SLURM_ARRAY_TASK_ID', slurmId, 0, countOpt - 1), count: countOpt, sharded: true };
     // --array=a-b[:s]: the task's position in the array (tasks need not start at 0)
     const count = intIn('SLURM_ARRAY_TASK_COUNT', env.SLURM_ARRAY_TASK_COUNT ?? '', 1, 1e9);
     const min = env.SLURM_ARRAY_TASK_MIN ? Number(env.SLURM_ARRAY_TASK_MIN) : 0;
     const step = env.SLURM_ARRAY_TASK_STEP ? Number(env.SLURM_ARRAY_TASK_STEP) : 1;
     const index = (Number(slurmId) - min) / step;
-    if (!Number.isInteger(index) || index < 0 || index >= count) throw usage(`SLURM_ARRAY_TASK_ID ${slurmId} is not a position in an array of ${count} (use --array=0-${count - 1} or give --shard-count)`);
+    if (!Number.isInteger(index) || index < 0 || index >= count)
+      throw usage(
+        `SLURM_ARRAY_TASK_ID ${slurmId} is not a position in an array of ${count} (use --array=0-${count - 1} or give --shard-count)`,
+      );
     return { index, count, sharded: true };
   }
   const k8s = env.JOB_COMPLETION_INDEX;
   if (k8s !== undefined && k8s !== '') {
-    if (countOpt === undefined) throw usage('JOB_COMPLETION_INDEX is set: give --shard-count n (the Job\'s completions)');
+    if (countOpt === undefined)
+      throw usage("JOB_COMPLETION_INDEX is set: give --shard-count n (the Job's completions)");
     return { index: intIn('JOB_COMPLETION_INDEX', k8s, 0, countOpt - 1), count: countOpt, sharded: true };
   }
-  if (countOpt !== undefined) throw usage('--shard-count needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment (or use --shard i/n)');
+  if (countOpt !== undefined)
+    throw usage(
+      '--shard-count needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment (or use --shard i/n)',
+    );
   return { index: 0, count: 1, sharded: false };
 }
 
@@ -161,7 +172,9 @@ function defaultOutput(op: Op, input: string, root: string, outDir: string | und
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p)));
@@ -195,18 +208,25 @@ export async function loadItems(source: string, op: Op, outDir: string | undefin
     let item: BatchItem;
     if (line.startsWith('{')) {
       let j: Record<string, unknown>;
-      try { j = JSON.parse(line); } catch (e) { throw bad(`not valid JSON (${(e as Error).message})`); }
-      for (const k of Object.keys(j)) if (!ITEM_KEYS.has(k)) throw bad(`unknown key "${k}" (known: ${[...ITEM_KEYS].join(', ')})`);
+      try {
+        j = JSON.parse(line);
+      } catch (e) {
+        throw bad(`not valid JSON (${(e as Error).message})`);
+      }
+      for (const k of Object.keys(j))
+        if (!ITEM_KEYS.has(k)) throw bad(`unknown key "${k}" (known: ${[...ITEM_KEYS].join(', ')})`);
       if (typeof j.input !== 'string' || !j.input) throw bad('"input" must be a path');
       const itemOp = j.op === undefined ? op : (j.op as Op);
       if (!OPS.includes(itemOp)) throw bad(`"op" must be one of ${OPS.join(', ')}`);
       const input = path.resolve(root, j.input);
       if (j.output !== undefined && (typeof j.output !== 'string' || !j.output)) throw bad('"output" must be a path');
       if (j.output !== undefined && itemOp === 'verify') throw bad('verify writes no output');
-      const output = typeof j.output === 'string' ? path.resolve(root, j.output) : defaultOutput(itemOp, input, root, outDir);
+      const output =
+        typeof j.output === 'string' ? path.resolve(root, j.output) : defaultOutput(itemOp, input, root, outDir);
       item = { index: items.length, op: itemOp, input, ...(output ? { output } : {}) };
       if (j.threads !== undefined) {
-        if (!Number.isInteger(j.threads) || (j.threads as number) < 1 || (j.threads as number) > 256) throw bad('"threads" must be an integer from 1 to 256');
+        if (!Number.isInteger(j.threads) || (j.threads as number) < 1 || (j.threads as number) > 256)
+          throw bad('"threads" must be an integer from 1 to 256');
         item.threads = j.threads as number;
       }
       if (j.lossyBits !== undefined) {
@@ -216,10 +236,15 @@ export async function loadItems(source: string, op: Op, outDir: string | undefin
       }
       for (const k of ['lossyInclude', 'lossyExclude'] as const) {
         if (j[k] === undefined) continue;
-        if (!Array.isArray(j[k]) || !(j[k] as unknown[]).every((g) => typeof g === 'string')) throw bad(`"${k}" must be a list of globs`);
+        if (!Array.isArray(j[k]) || !(j[k] as unknown[]).every((g) => typeof g === 'string'))
+          throw bad(`"${k}" must be a list of globs`);
         item[k] = j[k] as string[];
       }
-      try { checkLossyOptions(where, item); } catch (e) { throw bad((e as Error).message.replace(`${where}: `, '')); }
+      try {
+        checkLossyOptions(where, item);
+      } catch (e) {
+        throw bad((e as Error).message.replace(`${where}: `, ''));
+      }
     } else {
       const input = path.resolve(root, line);
       const output = defaultOutput(op, input, root, outDir);
@@ -232,8 +257,10 @@ export async function loadItems(source: string, op: Op, outDir: string | undefin
   for (const it of items) {
     if (!it.output) continue;
     const prev = writers.get(it.output);
-    if (prev !== undefined) throw new TzError('BAD_INPUT', source, `items ${prev + 1} and ${it.index + 1} both write ${it.output}`);
-    if (inputs.has(it.output)) throw new TzError('BAD_INPUT', source, `item ${it.index + 1} would write ${it.output}, which is an input`);
+    if (prev !== undefined)
+      throw new TzError('BAD_INPUT', source, `items ${prev + 1} and ${it.index + 1} both write ${it.output}`);
+    if (inputs.has(it.output))
+      throw new TzError('BAD_INPUT', source, `item ${it.index + 1} would write ${it.output}, which is an input`);
     writers.set(it.output, it.index);
   }
   return items;
@@ -248,12 +275,18 @@ export function reportPathFor(report: string, s: { index: number; count: number;
 export async function readReports(report: string): Promise<ReportLine[]> {
   const dir = path.dirname(path.resolve(report));
   const base = path.basename(report);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n === base || (n.startsWith(`${base}.`) && /^\d+of\d+$/.test(n.slice(base.length + 1))));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter(
+    (n) => n === base || (n.startsWith(`${base}.`) && /^\d+of\d+$/.test(n.slice(base.length + 1))),
+  );
   const lines: ReportLine[] = [];
   for (const n of names.sort()) {
     for (const l of (await readFile(path.join(dir, n), 'utf8')).split('\n')) {
       if (!l.trim()) continue;
-      try { lines.push(JSON.parse(l) as ReportLine); } catch { /* a line torn by a crash */ }
+      try {
+        lines.push(JSON.parse(l) as ReportLine);
+      } catch {
+        /* a line torn by a crash */
+      }
     }
   }
   return lines;
@@ -265,7 +298,8 @@ export function latestLines(items: BatchItem[], lines: ReportLine[]): (ReportLin
   for (const l of lines) {
     const k = `${l.op}\n${l.input}`;
     const list = byKey.get(k);
-    if (list) list.push(l); else byKey.set(k, [l]);
+    if (list) list.push(l);
+    else byKey.set(k, [l]);
   }
   return items.map((it) => {
     let best: ReportLine | undefined;
@@ -295,7 +329,19 @@ class Report {
   }
 }
 
-const PERMANENT_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EROFS', 'ENAMETOOLONG', 'ELOOP', 'EINVAL', 'EFBIG', 'EEXIST']);
+const PERMANENT_ERRNO = new Set([
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EISDIR',
+  'ENOTDIR',
+  'EROFS',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EINVAL',
+  'EFBIG',
+  'EEXIST',
+]);
 
 /** Whether a scheduler should retry an item that failed with `e`: I/O trouble, no memory, cancelled. */
 export function isRetryable(e: unknown): boolean {
@@ -305,7 +351,8 @@ export function isRetryable(e: unknown): boolean {
     return false; // BAD_INPUT, UNSUPPORTED, USAGE, EXISTS, VERIFY_FAILED: the same again would fail the same way
   }
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string') return err.code === 'ERR_WORKER_OUT_OF_MEMORY' || (/^E[A-Z]+$/.test(err.code) && !PERMANENT_ERRNO.has(err.code));
+  if (err && typeof err.code === 'string')
+    return err.code === 'ERR_WORKER_OUT_OF_MEMORY' || (/^E[A-Z]+$/.test(err.code) && !PERMANENT_ERRNO.has(err.code));
   return e instanceof RangeError && /allocation failed|out of memory/i.test(e.message);
 }
 
@@ -332,7 +379,23 @@ async function reportStillHolds(prev: ReportLine | undefined, file: string): Pro
   if (!prev || (prev.status !== 'ok' && prev.status !== 'skipped') || prev.size === undefined) return undefined;
   const st = await stat(file).catch(() => undefined);
   if (!st || st.size !== prev.size || st.mtimeMs !== prev.mtimeMs) return undefined;
-  const { status: _s, checked: _c, seconds: _sec, cpuSeconds: _cpu, error: _e, retryable: _r, shard: _sh, host: _h, pid: _p, rssKb: _k, t: _t, item: _i, op: _o, input: _in, ...kept } = prev;
+  const {
+    status: _s,
+    checked: _c,
+    seconds: _sec,
+    cpuSeconds: _cpu,
+    error: _e,
+    retryable: _r,
+    shard: _sh,
+    host: _h,
+    pid: _p,
+    rssKb: _k,
+    t: _t,
+    item: _i,
+    op: _o,
+    input: _in,
+    ...kept
+  } = prev;
   return { ...kept, status: 'skipped', checked: 'report' };
 }
 
@@ -352,7 +415,14 @@ async function runItem(it: BatchItem, ctx: Ctx): Promise<Outcome> {
     const r = await verifyFile(it.input, common);
     if (!r.ok) throw new TzError('VERIFY_FAILED', undefined, r.problems[0] ?? `${it.input}: does not verify`);
     const info = await infoFile(it.input);
-    return { status: 'ok', inputBytes: info.bytes, bytes: info.original.size, ratio: info.bytes / Math.max(1, info.original.size), ...(r.sha256 ? { sha256: r.sha256 } : {}), ...(await stamp(it.input)) };
+    return {
+      status: 'ok',
+      inputBytes: info.bytes,
+      bytes: info.original.size,
+      ratio: info.bytes / Math.max(1, info.original.size),
+      ...(r.sha256 ? { sha256: r.sha256 } : {}),
+      ...(await stamp(it.input)),
+    };
   }
   let output = it.output;
   let expected: { size: number; sha256: string } | undefined;
@@ -363,7 +433,10 @@ async function runItem(it: BatchItem, ctx: Ctx): Promise<Outcome> {
   }
   output = path.resolve(output!);
   await mkdir(path.dirname(output), { recursive: true });
-  for (const t of await removeStaleTemps(path.dirname(output), { output })) ctx.log(`removed stale temp file ${t.path} (its writer, pid ${t.pid}${t.thisHost ? '' : ' on another host'}, is gone)`);
+  for (const t of await removeStaleTemps(path.dirname(output), { output }))
+    ctx.log(
+      `removed stale temp file ${t.path} (its writer, pid ${t.pid}${t.thisHost ? '' : ' on another host'}, is gone)`,
+    );
   if (existsSync(output)) {
     const trusted = await reportStillHolds(prev, output);
     if (trusted) return { ...trusted, output };
@@ -373,31 +446,77 @@ async function runItem(it: BatchItem, ctx: Ctx): Promise<Outcome> {
       const r = await verifyFile(output, common);
       if (r.ok) {
         const bytes = (await stat(output)).size;
-        return { output, status: 'skipped', checked: 'verify', inputBytes, bytes, ratio: bytes / Math.max(1, inputBytes), ...(r.sha256 ? { sha256: r.sha256 } : {}), ...(await stamp(output)) };
+        return {
+          output,
+          status: 'skipped',
+          checked: 'verify',
+          inputBytes,
+          bytes,
+          ratio: bytes / Math.max(1, inputBytes),
+          ...(r.sha256 ? { sha256: r.sha256 } : {}),
+          ...(await stamp(output)),
+        };
       }
       problem = r.problems[0];
     } else {
       const st = await stat(output);
       const sha = st.size === expected!.size ? await sha256File(output) : undefined;
-      if (sha === expected!.sha256) return { output, status: 'skipped', checked: 'sha256', inputBytes, bytes: st.size, ratio: inputBytes / Math.max(1, st.size), sha256: sha, ...(await stamp(output)) };
-      problem = sha ? 'its SHA-256 differs from the one stored in the .tzip' : `its size ${st.size} differs from the original's ${expected!.size}`;
+      if (sha === expected!.sha256)
+        return {
+          output,
+          status: 'skipped',
+          checked: 'sha256',
+          inputBytes,
+          bytes: st.size,
+          ratio: inputBytes / Math.max(1, st.size),
+          sha256: sha,
+          ...(await stamp(output)),
+        };
+      problem = sha
+        ? 'its SHA-256 differs from the one stored in the .tzip'
+        : `its size ${st.size} differs from the original's ${expected!.size}`;
     }
-    if (!ctx.force) throw new TzError('EXISTS', output, `exists but does not verify (${problem}); remove it or use --force`);
+    if (!ctx.force)
+      throw new TzError('EXISTS', output, `exists but does not verify (${problem}); remove it or use --force`);
   }
   if (it.op === 'compress') {
-    const lossy = { ...(it.lossyBits !== undefined ? { lossyBits: it.lossyBits } : {}), ...(it.lossyInclude ? { lossyInclude: it.lossyInclude } : {}), ...(it.lossyExclude ? { lossyExclude: it.lossyExclude } : {}) };
+    const lossy = {
+      ...(it.lossyBits !== undefined ? { lossyBits: it.lossyBits } : {}),
+      ...(it.lossyInclude ? { lossyInclude: it.lossyInclude } : {}),
+      ...(it.lossyExclude ? { lossyExclude: it.lossyExclude } : {}),
+    };
     const r = await compressFile(it.input, { ...common, ...lossy, output, force: ctx.force, durable: true });
     // done means checked: decode what was written before reporting it
     const v = await verifyFile(r.output, common);
     if (!v.ok) {
       await unlink(r.output).catch(() => undefined);
-      throw new TzError('VERIFY_FAILED', r.output, `the new .tzip does not verify (${v.problems[0] ?? 'unknown'}); removed`);
+      throw new TzError(
+        'VERIFY_FAILED',
+        r.output,
+        `the new .tzip does not verify (${v.problems[0] ?? 'unknown'}); removed`,
+      );
     }
-    return { output: r.output, status: 'ok', inputBytes: r.originalBytes, bytes: r.bytes, ratio: r.bytes / Math.max(1, r.originalBytes), sha256: r.sha256, ...(await stamp(r.output)) };
+    return {
+      output: r.output,
+      status: 'ok',
+      inputBytes: r.originalBytes,
+      bytes: r.bytes,
+      ratio: r.bytes / Math.max(1, r.originalBytes),
+      sha256: r.sha256,
+      ...(await stamp(r.output)),
+    };
   }
   const r = await decompressFile(it.input, { ...common, output, force: ctx.force, durable: true });
   const inputBytes = (await stat(it.input)).size;
-  return { output: r.output, status: 'ok', inputBytes, bytes: r.bytes, ratio: inputBytes / Math.max(1, r.bytes), sha256: r.sha256, ...(await stamp(r.output)) };
+  return {
+    output: r.output,
+    status: 'ok',
+    inputBytes,
+    bytes: r.bytes,
+    ratio: inputBytes / Math.max(1, r.bytes),
+    sha256: r.sha256,
+    ...(await stamp(r.output)),
+  };
 }
 
 /** Supervisor: runs the worker and turns its death by a signal (OOM killer, kill -9, heap abort) into 75. */
@@ -405,18 +524,29 @@ async function supervise(): Promise<number> {
   // glibc keeps the heap that each item's terminated worker threads freed: without a trim threshold the
   // worker's RSS grows with every item (docs/scale.md, "Memory")
   const env = { MALLOC_TRIM_THRESHOLD_: String(4 << 20), ...process.env, [WORKER_ENV]: '1' };
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env,
+  });
   let forwarded: NodeJS.Signals | undefined;
-  const forward = (s: NodeJS.Signals) => { forwarded = s; child.kill(s); };
+  const forward = (s: NodeJS.Signals) => {
+    forwarded = s;
+    child.kill(s);
+  };
   const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
   for (const s of sigs) process.on(s, forward);
   try {
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-      child.on('error', (e) => { process.stderr.write(`tensorzip batch: cannot start the worker: ${describeError(e)}\n`); resolve([EXIT_RETRY, null]); });
+      child.on('error', (e) => {
+        process.stderr.write(`tensorzip batch: cannot start the worker: ${describeError(e)}\n`);
+        resolve([EXIT_RETRY, null]);
+      });
       child.on('exit', (c, s) => resolve([c, s]));
     });
     if (signal) {
-      process.stderr.write(`tensorzip batch: worker ${child.pid} ended by ${signal}${forwarded ? '' : ' (killed, or out of memory)'}; exit ${EXIT_RETRY}, retry to finish\n`);
+      process.stderr.write(
+        `tensorzip batch: worker ${child.pid} ended by ${signal}${forwarded ? '' : ' (killed, or out of memory)'}; exit ${EXIT_RETRY}, retry to finish\n`,
+      );
       return EXIT_RETRY;
     }
     return code ?? EXIT_RETRY;
@@ -429,12 +559,20 @@ async function merge(items: BatchItem[], report: string): Promise<number> {
   const latest = latestLines(items, await readReports(report));
   const counts = { ok: 0, skipped: 0, failed: 0, missing: 0, retryable: 0 };
   for (const [k, it] of items.entries()) {
-    const l = latest[k] ?? { item: it.index, op: it.op, input: it.input, ...(it.output ? { output: it.output } : {}), status: 'missing' as const };
+    const l = latest[k] ?? {
+      item: it.index,
+      op: it.op,
+      input: it.input,
+      ...(it.output ? { output: it.output } : {}),
+      status: 'missing' as const,
+    };
     counts[l.status]++;
     if (l.status === 'failed' && l.retryable) counts.retryable++;
     process.stdout.write(JSON.stringify({ ...l, item: it.index }) + '\n');
   }
-  process.stderr.write(`tensorzip batch --merge: ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable), ${counts.missing} missing\n`);
+  process.stderr.write(
+    `tensorzip batch --merge: ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable), ${counts.missing} missing\n`,
+  );
   if (counts.missing || counts.retryable) return EXIT_RETRY;
   return counts.failed ? EXIT_PERMANENT : EXIT_OK;
 }
@@ -442,21 +580,41 @@ async function merge(items: BatchItem[], report: string): Promise<number> {
 export const batch: Command = {
   name: 'batch',
   usage: 'batch <manifest|dir> --op OP [--shard i/n] [--report r] [--resume]',
-  summary: 'one shard of a manifest or folder, idempotent (Slurm arrays, Kubernetes Indexed Jobs); exit 75 = retry; batch --help',
+  summary:
+    'one shard of a manifest or folder, idempotent (Slurm arrays, Kubernetes Indexed Jobs); exit 75 = retry; batch --help',
   options: {
-    op: { type: 'string' }, 'output-dir': { type: 'string' }, shard: { type: 'string' }, 'shard-count': { type: 'string' },
-    report: { type: 'string' }, resume: { type: 'boolean' }, force: { type: 'boolean' }, threads: { type: 'string' },
-    merge: { type: 'boolean' }, 'base-chain': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    op: { type: 'string' },
+    'output-dir': { type: 'string' },
+    shard: { type: 'string' },
+    'shard-count': { type: 'string' },
+    report: { type: 'string' },
+    resume: { type: 'boolean' },
+    force: { type: 'boolean' },
+    threads: { type: 'string' },
+    merge: { type: 'boolean' },
+    'base-chain': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
   async run(v, positionals) {
-    if (v.help) { process.stdout.write(BATCH_HELP + '\n'); return EXIT_OK; }
-    if (v['base-chain'] !== undefined) throw usage('--base-chain is not a batch option: batch items are independent and each is checked on its own, while a chain picks each member\'s base from its neighbours; run `tensorzip compress --base-chain DIR` (one process per chain folder)');
+    if (v.help) {
+      process.stdout.write(BATCH_HELP + '\n');
+      return EXIT_OK;
+    }
+    if (v['base-chain'] !== undefined)
+      throw usage(
+        "--base-chain is not a batch option: batch items are independent and each is checked on its own, while a chain picks each member's base from its neighbours; run `tensorzip compress --base-chain DIR` (one process per chain folder)",
+      );
     if (positionals.length !== 1) throw usage('give one manifest file or folder');
     const op = v.op as Op;
     if (!OPS.includes(op)) throw usage(`--op must be one of ${OPS.join(', ')}`);
     const shard = shardOf(v, process.env);
-    const threads = threadsOpt(v) ?? (process.env.SLURM_CPUS_PER_TASK ? intIn('SLURM_CPUS_PER_TASK', process.env.SLURM_CPUS_PER_TASK, 1, 256) : undefined);
-    if ((v.merge || v.resume) && typeof v.report !== 'string') throw usage(`--${v.merge ? 'merge' : 'resume'} needs --report`);
+    const threads =
+      threadsOpt(v) ??
+      (process.env.SLURM_CPUS_PER_TASK
+        ? intIn('SLURM_CPUS_PER_TASK', process.env.SLURM_CPUS_PER_TASK, 1, 256)
+        : undefined);
+    if ((v.merge || v.resume) && typeof v.report !== 'string')
+      throw usage(`--${v.merge ? 'merge' : 'resume'} needs --report`);
     if (!v.merge && !process.env[WORKER_ENV]) return supervise();
 
     const outDir = typeof v['output-dir'] === 'string' ? path.resolve(v['output-dir']) : undefined;
@@ -473,15 +631,25 @@ export const batch: Command = {
   },
 };
 
-async function runShard(items: BatchItem[], shard: { index: number; count: number; sharded: boolean }, v: Record<string, string | boolean | undefined>, threads: number | undefined): Promise<number> {
+async function runShard(
+  items: BatchItem[],
+  shard: { index: number; count: number; sharded: boolean },
+  v: Record<string, string | boolean | undefined>,
+  threads: number | undefined,
+): Promise<number> {
   const mine = inShard(items, shard);
   const shardName = `${shard.index}/${shard.count}`;
   const runStart = Date.now();
   const ac = new AbortController();
   let stopSignal: string | undefined;
-  const onSignal = (s: NodeJS.Signals) => { stopSignal ??= s; ac.abort(); };
+  const onSignal = (s: NodeJS.Signals) => {
+    stopSignal ??= s;
+    ac.abort();
+  };
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onSignal);
-  const previous = v.resume ? new Map(latestLines(mine, await readReports(v.report as string)).map((l, k) => [mine[k]!.index, l])) : undefined;
+  const previous = v.resume
+    ? new Map(latestLines(mine, await readReports(v.report as string)).map((l, k) => [mine[k]!.index, l]))
+    : undefined;
   const report = typeof v.report === 'string' ? new Report(reportPathFor(v.report, shard)) : undefined;
   const log = (s: string) => process.stderr.write(`tensorzip batch: ${s}\n`);
   const ctx: Ctx = { shard: shardName, threads, force: !!v.force, signal: ac.signal, previous, log };
@@ -497,12 +665,27 @@ async function runShard(items: BatchItem[], shard: { index: number; count: numbe
         outcome = await runItem(it, ctx);
       } catch (e) {
         const retryable = ac.signal.aborted || isRetryable(e);
-        outcome = { ...(it.output ? { output: it.output } : {}), status: 'failed', error: describeError(e, it.input).slice(0, 1000), retryable };
+        outcome = {
+          ...(it.output ? { output: it.output } : {}),
+          status: 'failed',
+          error: describeError(e, it.input).slice(0, 1000),
+          retryable,
+        };
       }
       const cpu = process.cpuUsage(cpu0);
       outcome.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
       outcome.cpuSeconds = Number(((cpu.user + cpu.system) / 1e6).toFixed(3));
-      const line: ReportLine = { item: it.index, op: it.op, input: it.input, ...outcome, shard: shardName, host, pid: process.pid, rssKb: process.resourceUsage().maxRSS, t: Date.now() };
+      const line: ReportLine = {
+        item: it.index,
+        op: it.op,
+        input: it.input,
+        ...outcome,
+        shard: shardName,
+        host,
+        pid: process.pid,
+        rssKb: process.resourceUsage().maxRSS,
+        t: Date.now(),
+      };
       report?.append(line);
       counts[line.status as 'ok' | 'skipped' | 'failed']++;
       if (line.status === 'failed') {
@@ -510,14 +693,18 @@ async function runShard(items: BatchItem[], shard: { index: number; count: numbe
         process.stderr.write(`tensorzip: ${line.error}${line.retryable ? ' (retryable)' : ''}\n`);
       } else {
         const ratio = line.ratio !== undefined ? ` ${(100 * line.ratio).toFixed(2)}%` : '';
-        process.stdout.write(`${line.status.padEnd(7)} ${it.input}${line.output ? ` -> ${line.output}` : ''}${ratio} ${line.seconds}s${line.checked ? ` (${line.checked})` : ''}\n`);
+        process.stdout.write(
+          `${line.status.padEnd(7)} ${it.input}${line.output ? ` -> ${line.output}` : ''}${ratio} ${line.seconds}s${line.checked ? ` (${line.checked})` : ''}\n`,
+        );
       }
     }
   } finally {
     report?.close();
   }
   const done = counts.ok + counts.skipped + counts.failed;
-  process.stdout.write(`batch shard ${shardName}: ${mine.length} of ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable)${done < mine.length ? `, ${mine.length - done} not started` : ''}, ${((Date.now() - runStart) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `batch shard ${shardName}: ${mine.length} of ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable)${done < mine.length ? `, ${mine.length - done} not started` : ''}, ${((Date.now() - runStart) / 1000).toFixed(1)} s\n`,
+  );
   if (stopSignal) {
     log(`stopped by ${stopSignal}; exit ${EXIT_RETRY}, retry to finish`);
     return EXIT_RETRY;

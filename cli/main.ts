@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { removeLiveTempsSync } from '../engine/api';
 import { describeError, TzError } from '../engine/core/errors';
-import { COMMANDS, type Command } from './commands';
+import { COMMANDS } from './commands';
+import type { Command } from './options';
 
 const USAGE = `usage: tensorzip <command> [options] <file...>
 
@@ -48,8 +49,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // A closed pipe (`tensorzip analyze ... | head`) is not an error worth a stack trace.
-for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
-if (process.env.TENSORZIP_REPORT_RSS) process.on('exit', () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
+for (const s of [process.stdout, process.stderr])
+  s.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+if (process.env.TENSORZIP_REPORT_RSS)
+  process.on('exit', () => process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`));
 
 // The edge guard: if the command's promise never settles (a lost reply or rejection somewhere below),
 // the event loop runs dry and Node would exit 0 without a word. That is never a success.
@@ -58,11 +63,20 @@ process.on('beforeExit', () => {
   if (answered) return;
   answered = true;
   const temps = removeLiveTempsSync();
-  process.stderr.write(`tensorzip: internal error: ${process.argv[2] ?? 'command'} ended without an answer${temps.length ? ` (removed ${temps.length} temp file${temps.length > 1 ? 's' : ''})` : ''}\n`);
+  process.stderr.write(
+    `tensorzip: internal error: ${process.argv[2] ?? 'command'} ended without an answer${temps.length ? ` (removed ${temps.length} temp file${temps.length > 1 ? 's' : ''})` : ''}\n`,
+  );
   process.exitCode = 1;
 });
 
 main(process.argv.slice(2)).then(
-  (code) => { answered = true; process.exitCode = code; },
-  (e) => { answered = true; process.stderr.write(`tensorzip: ${describeError(e)}\n`); process.exitCode = 1; },
+  (code) => {
+    answered = true;
+    process.exitCode = code;
+  },
+  (e) => {
+    answered = true;
+    process.stderr.write(`tensorzip: ${describeError(e)}\n`);
+    process.exitCode = 1;
+  },
 );

@@ -9,19 +9,26 @@ import { serverSettings, readSettings } from './config';
 import { JobRunner } from './jobs';
 import { ModelEditorProvider } from './modelEditor';
 import { TzServer } from './serverClient';
+import { langMiddleware } from './langMiddleware';
 
 let server: TzServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('TensorZip', { log: true });
   context.subscriptions.push(log);
-  server = new TzServer(context, log, serverSettings);
+  server = new TzServer(context, log, serverSettings, langMiddleware);
   const jobs = new JobRunner(server, log);
   context.subscriptions.push(jobs);
   const deps: CommandDeps = { context, server, jobs, log };
 
   context.subscriptions.push(
-    ...ModelEditorProvider.register({ context, server, jobs, log, runJob: (spec, onUpdate) => runEditorJob(deps, spec, onUpdate) }),
+    ...ModelEditorProvider.register({
+      context,
+      server,
+      jobs,
+      log,
+      runJob: (spec, onUpdate) => runEditorJob(deps, spec, onUpdate),
+    }),
     ...registerCommands(deps),
   );
 
@@ -54,7 +61,9 @@ export function activate(context: vscode.ExtensionContext): void {
 
   log.info(`TensorZip activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted: analysis only'})`);
   // start the server now so the first editor does not wait for it; failures are logged, and retried on first use
-  server.ready().catch((e: unknown) => log.error(`server failed to start: ${e instanceof Error ? e.message : String(e)}`));
+  server
+    .ready()
+    .catch((e: unknown) => log.error(`server failed to start: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 export async function deactivate(): Promise<void> {

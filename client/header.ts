@@ -7,11 +7,17 @@
 import type * as vscode from 'vscode';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { openModel, type ModelLayout } from '../engine/api';
+import {
+  badInput,
+  checkIndex,
+  openModel,
+  parseIndex,
+  readShardStates,
+  shardNames,
+  type IndexProblem,
+  type ModelLayout,
+} from '../engine/api';
 import { layerOf } from '../shared/layers';
-import { badInput } from '../engine/core/errors';
-import { readShardStates } from '../engine/container/shards';
-import { checkIndex, parseIndex, shardNames, type IndexProblem } from '../engine/formats/indexCheck';
 import type { ShardView, TensorRow } from '../protocol/webview';
 
 export interface HeaderView {
@@ -45,7 +51,8 @@ export function rowsFromLayout(layout: ModelLayout): TensorRow[] {
   });
 }
 
-export const GGUF_SHAPE_NOTE = 'Shapes are in GGUF order (ne[0] first, the fastest-varying dimension): the reverse of the PyTorch/NumPy shape.';
+export const GGUF_SHAPE_NOTE =
+  'Shapes are in GGUF order (ne[0] first, the fastest-varying dimension): the reverse of the PyTorch/NumPy shape.';
 
 /** Reads the header of a local file; throws the engine's TzError for malformed or unsupported files. */
 export async function readHeader(uri: vscode.Uri): Promise<HeaderView | undefined> {
@@ -76,10 +83,19 @@ export async function readIndexHeader(file: string): Promise<HeaderView> {
   const parsed = parseIndex(text);
   const states = await readShardStates(file, shardNames(parsed));
   const check = checkIndex(parsed, states);
-  const fatal = check.problems.find((p) => p.code === 'INVALID_JSON' || p.code === 'NOT_AN_OBJECT' || p.code === 'NO_WEIGHT_MAP');
+  const fatal = check.problems.find(
+    (p) => p.code === 'INVALID_JSON' || p.code === 'NOT_AN_OBJECT' || p.code === 'NO_WEIGHT_MAP',
+  );
   if (fatal) throw badInput(file, fatal.message);
   const dir = path.dirname(file);
-  const out: HeaderView = { format: 'safetensors-index', size: indexSize, rows: [], files: [], shards: [], index: { text, problems: check.problems } };
+  const out: HeaderView = {
+    format: 'safetensors-index',
+    size: indexSize,
+    rows: [],
+    files: [],
+    shards: [],
+    index: { text, problems: check.problems },
+  };
   const meta = parsed.root ? (JSON.parse(text) as Record<string, unknown>).metadata : undefined;
   if (meta && typeof meta === 'object' && !Array.isArray(meta)) out.metadata = meta as Record<string, unknown>;
   // shards the index names, in natural order; an unnamed sibling holds no tensor of this model
@@ -95,7 +111,17 @@ export async function readIndexHeader(file: string): Promise<HeaderView> {
     if (h?.state === 'present') out.files!.push(path.join(dir, s.name));
     if (h?.state === 'present' || h?.state === 'tzip') {
       // storage order within each shard (the header readers list tensors by offset)
-      for (const t of h.tensors) out.rows.push({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes, layer: layerOf(t.name), boundBytes: null, exponentEntropy: null, shard: s.name });
+      for (const t of h.tensors)
+        out.rows.push({
+          name: t.name,
+          dtype: t.dtype,
+          shape: t.shape,
+          bytes: t.bytes,
+          layer: layerOf(t.name),
+          boundBytes: null,
+          exponentEntropy: null,
+          shard: s.name,
+        });
     }
   }
   return out;

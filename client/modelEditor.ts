@@ -12,7 +12,7 @@ import type { JobOutcome, JobRunner, JobSpec } from './jobs';
 import type { TzServer } from './serverClient';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DIAGNOSTIC_SOURCE } from '../protocol/lang';
-import type { IndexProblem } from '../engine/formats/indexCheck';
+import type { IndexProblem } from '../engine/api';
 
 export const MODEL_VIEW_TYPE = 'tensorzip.modelViewer';
 /** same editor, `priority: "option"` for ambiguous extensions (.bin, .pt, .pth) */

@@ -9,6 +9,7 @@ import {
   LanguageClient,
   TransportKind,
   type LanguageClientOptions,
+  type Middleware,
   type ServerOptions,
   DidChangeConfigurationNotification,
   ResponseError,
@@ -43,7 +44,6 @@ import {
 } from '../protocol/server';
 import type { WhatIfResult } from '../engine/api';
 import { DIAGNOSTIC_SOURCE, LANG_FILE_PATTERNS, type LangClientOptions } from '../protocol/lang';
-import { langMiddleware } from './langMiddleware';
 
 export interface JobCallbacks {
   onProgress?: (p: JobProgress) => void;
@@ -77,10 +77,13 @@ export class TzServer implements vscode.Disposable {
   private readonly jobsChanged = new vscode.EventEmitter<JobsResult>();
   readonly onJobsChanged = this.jobsChanged.event;
 
+  /** `middleware`: the language features' client side (langMiddleware.ts), passed in by extension.ts
+   *  so this module does not import the editor that imports it. */
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
     private readonly settings: () => ServerSettings,
+    private readonly middleware: Middleware,
   ) {}
 
   /** Starts the server on first use; later calls share the same client. */
@@ -108,7 +111,7 @@ export class TzServer implements vscode.Disposable {
         lang: { clientCommands: true, tensorUris: true } satisfies LangClientOptions,
       },
       diagnosticCollectionName: DIAGNOSTIC_SOURCE,
-      middleware: langMiddleware,
+      middleware: this.middleware,
     };
     const client = new LanguageClient('tensorzip', 'TensorZip Server', serverOptions, clientOptions);
     await client.start();

@@ -7,7 +7,7 @@
  * (the import-rules test refuses a cycle). It is also the one engine module the client may import.
  */
 export type { JobPhase, Progress, JobOptions } from './core/job';
-export { TzError, describeError, type TzErrorCode } from './core/errors';
+export { TzError, badInput, describeError, type TzErrorCode } from './core/errors';
 export type { FileAnalysis, TensorAnalysis, LayerAnalysis } from './analysis/types';
 export { openModel } from './formats/index';
 export type { ModelLayout } from './formats/types';
@@ -18,11 +18,57 @@ export { DEFAULT_LOSSLESS_GLOBS } from './lossy/select';
 export { analyzeFile, type AnalyzeOptions } from './analysis/analyze';
 export { extractTensors, exportOutputName, type ExtractOptions, type ExtractResult } from './container/extract';
 export { openTensors, openTzip, type TensorSource, type TensorInfo, type TensorData } from './container/tensorReader';
-export { poolTensor, type PooledView, type ViewParams, type PoolMode } from './analysis/tensorView';
+export {
+  poolTensor,
+  type PooledView,
+  type ViewParams,
+  type PoolMode,
+  type ValueHistogram,
+  type ValueStats,
+  type ViewWindow,
+} from './analysis/tensorView';
 export { compressFile, type CompressOptions, type CompressResult } from './container/compress';
-export { planChain, compressChainMember, stepOf, DEFAULT_KEYFRAME_EVERY, type ChainMember, type ChainMemberResult } from './container/chain';
+export {
+  planChain,
+  compressChainMember,
+  stepOf,
+  DEFAULT_KEYFRAME_EVERY,
+  type ChainMember,
+  type ChainMemberResult,
+} from './container/chain';
 export { removeLiveTempsSync } from './container/output';
-export { diffFiles, type DiffResult, type DiffOptions, type TensorDiff, type LayerDiff, type DiffSummary, type DiffStatus } from './diff/diff';
-export { decompressFile, verifyFile, infoFile, type DecompressOptions, type DecompressResult, type VerifyOptions, type VerifyResult, type TzipInfo, type TzipRegionInfo } from './container/decompress';
-export { checkIndex, parseIndex, shardNames, type IndexCheck, type IndexProblem, type IndexProblemCode, type IndexFix, type ShardHeader, type ShardSummary, type ShardState, type WeightMapEntry, type JsonRange } from './formats/indexCheck';
+export {
+  diffFiles,
+  type DiffResult,
+  type DiffOptions,
+  type TensorDiff,
+  type LayerDiff,
+  type DiffSummary,
+  type DiffStatus,
+} from './diff/diff';
+export {
+  decompressFile,
+  verifyFile,
+  infoFile,
+  type DecompressOptions,
+  type DecompressResult,
+  type VerifyOptions,
+  type VerifyResult,
+  type TzipInfo,
+  type TzipRegionInfo,
+} from './container/decompress';
+export {
+  checkIndex,
+  parseIndex,
+  shardNames,
+  type IndexCheck,
+  type IndexProblem,
+  type IndexProblemCode,
+  type IndexFix,
+  type ShardHeader,
+  type ShardSummary,
+  type ShardState,
+  type WeightMapEntry,
+  type JsonRange,
+} from './formats/indexCheck';
 export { readShardStates, readShardState, readTensorList, type TensorList } from './container/shards';

@@ -47,7 +47,7 @@ import type {
   VerifyResult,
   WhatIfResult,
 } from '../engine/api';
-import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/analysis/tensorView';
+import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/api';
 
 export type {
   FileAnalysis,

@@ -6,7 +6,10 @@
  * its keyframe and, when that is another file, its predecessor as candidates, so the chain back to
  * a keyframe is at most k-1 long.
  */
-import * as path from 'node:path';
+/** The last path component (either separator; shared/ has no node:path). */
+function baseName(file: string): string {
+  return file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+}
 
 export const DEFAULT_KEYFRAME_EVERY = 8;
 
@@ -22,16 +25,21 @@ export interface ChainMember {
 
 /** The last number in a file name (its extension left out): the training step of most checkpoint names. */
 export function stepOf(file: string): number | undefined {
-  const m = /(\d+)(?!.*\d)/.exec(path.basename(file).replace(/\.[^.]+$/, ''));
+  const m = /(\d+)(?!.*\d)/.exec(baseName(file).replace(/\.[^.]+$/, ''));
   return m ? Number(m[1]) : undefined;
 }
 
 /** One reason for a bad keyframe interval, or undefined when it is a whole number >= 1. */
 export function badKeyframeEvery(every: number): string | undefined {
-  return Number.isInteger(every) && every >= 1 ? undefined : `the keyframe interval must be a whole number of at least 1 (got ${every})`;
+  return Number.isInteger(every) && every >= 1
+    ? undefined
+    : `the keyframe interval must be a whole number of at least 1 (got ${every})`;
 }
 
-export function orderChain(files: Array<{ path: string; mtimeMs: number }>, every = DEFAULT_KEYFRAME_EVERY): ChainMember[] {
+export function orderChain(
+  files: Array<{ path: string; mtimeMs: number }>,
+  every = DEFAULT_KEYFRAME_EVERY,
+): ChainMember[] {
   const steps = files.map((f) => stepOf(f.path));
   const byStep = steps.every((s) => s !== undefined) && new Set(steps).size === files.length;
   const items = files.map((f, i) => ({ f: f.path, step: steps[i], mtime: f.mtimeMs }));

@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 import type { Backend } from './backend';
 import { planeWidths, runPlacement } from './blocks';
 import { CodecError } from './errors';
@@ -29,13 +30,22 @@ const SLACK = 64; // the decoder may read up to 16 bytes past the end of a word 
 /** Start of each plane of a BLOCKS split in wasm memory, from `base` on, 16-byte aligned. */
 function planeStarts(widths: number[], n: number, base: number): number[] {
   const out: number[] = [];
-  for (const w of widths) { out.push(base); base += align(w * n); }
+  for (const w of widths) {
+    out.push(base);
+    base += align(w * n);
+  }
   return out;
 }
 
 /** Instantiates the kernels (synchronously; the module is a few KiB) and wraps them as a Backend. */
 export function createWasmBackend(wasm: Uint8Array): Backend {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), { env: { abort() { throw new CodecError('wasm abort'); } } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {
+    env: {
+      abort() {
+        throw new CodecError('wasm abort');
+      },
+    },
+  });
   const k = instance.exports as unknown as Kernels;
   const base = align(k.heapBase());
   const HIST_TMP = base;
@@ -57,7 +67,10 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
   // layout of the dynamic area for the current chunk
   let n = 0;
   let layout: Layout = { width: 1, transform: 0 };
-  let inPtr = DYN, planesPtr = DYN, outPtr = DYN, auxPtr = DYN;
+  let inPtr = DYN,
+    planesPtr = DYN,
+    outPtr = DYN,
+    auxPtr = DYN;
 
   return {
     name: 'wasm',

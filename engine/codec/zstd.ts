@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 /**
  * zstd through @bokuweb/zstd-wasm (zstd 1.5.x compiled to wasm by emscripten). We drive its
  * emscripten Module directly instead of the package's `decompress()` helper, which allocates
@@ -48,10 +49,21 @@ function requireReady(): void {
 // One compression context and one pair of heap buffers per thread, reused: a fresh context and
 // buffers per call cost more than compressing a 16 KiB sample at level 1.
 let cctx = 0;
-let heapSrc = 0, heapSrcBytes = 0, heapDst = 0, heapDstBytes = 0;
+let heapSrc = 0,
+  heapSrcBytes = 0,
+  heapDst = 0,
+  heapDstBytes = 0;
 function heapBuffers(src: number, dst: number): void {
-  if (src > heapSrcBytes) { if (heapSrc) Module._free(heapSrc); heapSrcBytes = Math.max(src, 64 * 1024); heapSrc = Module._malloc(heapSrcBytes); }
-  if (dst > heapDstBytes) { if (heapDst) Module._free(heapDst); heapDstBytes = Math.max(dst, 64 * 1024); heapDst = Module._malloc(heapDstBytes); }
+  if (src > heapSrcBytes) {
+    if (heapSrc) Module._free(heapSrc);
+    heapSrcBytes = Math.max(src, 64 * 1024);
+    heapSrc = Module._malloc(heapSrcBytes);
+  }
+  if (dst > heapDstBytes) {
+    if (heapDst) Module._free(heapDst);
+    heapDstBytes = Math.max(dst, 64 * 1024);
+    heapDst = Module._malloc(heapDstBytes);
+  }
   if (!heapSrc || !heapDst) throw new Error('zstd: out of memory');
 }
 

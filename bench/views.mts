@@ -4,7 +4,8 @@
 // the server produced it). Uses the real webview bundle in headless Chromium (as
 // test/integration/webview-dom.test.ts) and the real server (dist/server.js --stdio).
 //
-//   node --import tsx bench/views.mts [--tensors 12000] [--mb 135] [--chromium /usr/bin/chromium] [--bundle dist/webview/main.js]
+//   node --import tsx bench/views.mts [--tensors 12000] [--mb 135] [--chromium /usr/bin/chromium] [--bundle
+// dist/webview/main.js]
 //
 // --bundle (repeatable): the webview script(s) to load, A/B of builds in one run, --rounds n interleaved
 // (medians printed); --pace f replays the statistics batches at f x their recorded times (a loaded
@@ -21,7 +22,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
-import { createMessageConnection, ProgressType, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import {
+  createMessageConnection,
+  ProgressType,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node.js';
 import { openModel } from '../engine/formats/index';
 import { rowsFromLayout } from '../client/header';
 import { webviewShell } from '../client/webviewHtml';
@@ -29,7 +35,16 @@ import { indexByName, mergeRows, stripRows } from '../shared/rows';
 import { tensorRowFromAnalysis, type HostToWebview, type TensorRow } from '../protocol/webview';
 import type { AnalyzePartialResult, FileAnalysis } from '../protocol/server';
 
-const { values: args } = parseArgs({ options: { tensors: { type: 'string', default: '12000' }, mb: { type: 'string', default: '135' }, chromium: { type: 'string', default: process.env.TZ_CHROMIUM ?? '/usr/bin/chromium' }, bundle: { type: 'string', multiple: true }, rounds: { type: 'string', default: '1' }, pace: { type: 'string', default: '1' } } });
+const { values: args } = parseArgs({
+  options: {
+    tensors: { type: 'string', default: '12000' },
+    mb: { type: 'string', default: '135' },
+    chromium: { type: 'string', default: process.env.TZ_CHROMIUM ?? '/usr/bin/chromium' },
+    bundle: { type: 'string', multiple: true },
+    rounds: { type: 'string', default: '1' },
+    pace: { type: 'string', default: '1' },
+  },
+});
 const BUNDLES = args.bundle?.length ? args.bundle : ['dist/webview/main.js'];
 const N = Number(args.tensors);
 const MB = Number(args.mb);
@@ -60,8 +75,10 @@ function synthetic(file: string): void {
   for (let done = 0; done < off; done += chunk.length) {
     const n = Math.min(chunk.length, off - done);
     for (let i = 0; i < n; i += 2) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      const v = (((s >>> 0) / 2 ** 32) + ((s & 0xffff) / 65536) - 1) * 0.05;
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      const v = ((s >>> 0) / 2 ** 32 + (s & 0xffff) / 65536 - 1) * 0.05;
       const f = new Float32Array([v]);
       chunk.writeUInt16LE(new Uint32Array(f.buffer)[0]! >>> 16, i);
     }
@@ -73,17 +90,32 @@ function synthetic(file: string): void {
 const ms = (t0: number) => Math.round(performance.now() - t0);
 
 /** One fresh page: the header's render, then the statistics batches at their recorded times x pace. */
-async function webviewRun(browser: Browser, origin: string, init: HostToWebview, messages: { at: number; m: HostToWebview }[], final: HostToWebview, pace: number): Promise<Record<string, number>> {
+async function webviewRun(
+  browser: Browser,
+  origin: string,
+  init: HostToWebview,
+  messages: { at: number; m: HostToWebview }[],
+  final: HostToWebview,
+  pace: number,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   try {
     await page.goto(origin);
-    await page.waitForFunction(() => (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'));
+    await page.waitForFunction(() =>
+      (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'),
+    );
     // main-thread busy time of the page (long tasks over 50 ms)
-    await page.evaluate(`window.__long = []; new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: 'longtask', buffered: false })`);
+    await page.evaluate(
+      `window.__long = []; new PerformanceObserver((l) => l.getEntries().forEach((e) => ` +
+        `window.__long.push(e.duration))).observe({ type: 'longtask', buffered: false })`,
+    );
     // time from posting init to the first frame painted after the table and chart exist
     // (function bodies as strings: tsx's keepNames helpers do not exist in the page)
-    await page.evaluate(`window.__until = (sel, extra) => new Promise((r) => { (function f() { document.querySelector(sel) ? requestAnimationFrame(() => setTimeout(r, extra || 0)) : setTimeout(f, 2); })(); })`);
+    await page.evaluate(
+      `window.__until = (sel, extra) => new Promise((r) => { (function f() { document.querySelector(sel) ? ` +
+        `requestAnimationFrame(() => setTimeout(r, extra || 0)) : setTimeout(f, 2); })(); })`,
+    );
     out.headerMs = await page.evaluate(`(async (m) => {
       const t = performance.now();
       window.postMessage(m, '*');
@@ -94,7 +126,9 @@ async function webviewRun(browser: Browser, origin: string, init: HostToWebview,
     out.headerLongestTaskMs = Math.round(Math.max(0, ...headerLong));
     out.chartElements = await page.locator('#tz-layer-chart *').count();
     // streamed statistics: post each batch at its recorded time (x pace), then the final analysis
-    await page.evaluate(`window.__msgs = ${JSON.stringify({ msgs: messages.map((x) => ({ at: x.at * pace, m: x.m })), fin: final })}`);
+    await page.evaluate(
+      `window.__msgs = ${JSON.stringify({ msgs: messages.map((x) => ({ at: x.at * pace, m: x.m })), fin: final })}`,
+    );
     out.statsMs = await page.evaluate(`(async ({ msgs, fin }) => {
       const t = performance.now();
       for (const { at, m } of msgs) {
@@ -130,20 +164,46 @@ async function main(): Promise<void> {
   out.headerParseMs = ms(t0);
   t0 = performance.now();
   const rows: TensorRow[] = rowsFromLayout(layout);
-  const init: HostToWebview = { type: 'init', model: { view: 'model', name: path.basename(file), displayPath: file, format: layout.format, size: layout.size, tensors: stripRows(rows), headerPending: false, isTzip: false, canWrite: true, metadata: layout.metadata } };
+  const init: HostToWebview = {
+    type: 'init',
+    model: {
+      view: 'model',
+      name: path.basename(file),
+      displayPath: file,
+      format: layout.format,
+      size: layout.size,
+      tensors: stripRows(rows),
+      headerPending: false,
+      isTzip: false,
+      canWrite: true,
+      metadata: layout.metadata,
+    },
+  };
   out.initBytes = JSON.stringify(init).length;
   out.initBuildMs = ms(t0);
 
   // 2. the server's analysis, with the partial batches it streams (as the editor asks for them)
-  const server = spawn(process.execPath, [path.resolve('dist/server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [path.resolve('dist/server.js'), '--stdio'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
   conn.listen();
-  await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: { window: { workDoneProgress: true } }, initializationOptions: {} });
+  await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: null,
+    capabilities: { window: { workDoneProgress: true } },
+    initializationOptions: {},
+  });
   await conn.sendNotification('initialized', {});
   const batches: { at: number; p: AnalyzePartialResult }[] = [];
   t0 = performance.now();
-  conn.onProgress(new ProgressType<AnalyzePartialResult>(), 'bench-partial', (p) => batches.push({ at: performance.now() - t0, p }));
-  const analysis = await conn.sendRequest<FileAnalysis>('tensorzip/analyze', { path: file, partialResultToken: 'bench-partial' });
+  conn.onProgress(new ProgressType<AnalyzePartialResult>(), 'bench-partial', (p) =>
+    batches.push({ at: performance.now() - t0, p }),
+  );
+  const analysis = await conn.sendRequest<FileAnalysis>('tensorzip/analyze', {
+    path: file,
+    partialResultToken: 'bench-partial',
+  });
   out.serverAnalysisMs = ms(t0);
   console.error(`server analysis ${out.serverAnalysisMs} ms, ${batches.length} batches`);
   out.partialBatches = batches.length;
@@ -158,10 +218,29 @@ async function main(): Promise<void> {
   for (const b of batches) {
     const incoming = b.p.tensors.map((t) => tensorRowFromAnalysis(t, true));
     mergeRows(hostRows, byName, incoming);
-    messages.push({ at: b.at, m: { type: 'tensors', tensors: stripRows(incoming), progress: { done: b.p.index + b.p.tensors.length, total: b.p.total, bytesDone: 0, bytesTotal: 0 } } });
+    messages.push({
+      at: b.at,
+      m: {
+        type: 'tensors',
+        tensors: stripRows(incoming),
+        progress: { done: b.p.index + b.p.tensors.length, total: b.p.total, bytesDone: 0, bytesTotal: 0 },
+      },
+    });
   }
   out.hostBatchesMs = ms(t0);
-  const final: HostToWebview = { type: 'analysis', analysis: { parameters: analysis.parameters, bytesPerDtype: analysis.bytesPerDtype, predictedBytes: analysis.predictedBytes, boundBytes: analysis.boundBytes, estimate: analysis.estimate, bytes: analysis.bytes }, layers: analysis.layers, tensors: stripRows(hostRows) };
+  const final: HostToWebview = {
+    type: 'analysis',
+    analysis: {
+      parameters: analysis.parameters,
+      bytesPerDtype: analysis.bytesPerDtype,
+      predictedBytes: analysis.predictedBytes,
+      boundBytes: analysis.boundBytes,
+      estimate: analysis.estimate,
+      bytes: analysis.bytes,
+    },
+    layers: analysis.layers,
+    tensors: stripRows(hostRows),
+  };
 
   // 3. the webview: time to the rendered header, then the streamed statistics replayed at the server's pace
   let bundle = BUNDLES[0]!;
@@ -174,17 +253,31 @@ async function main(): Promise<void> {
     }
     if (url.pathname === '/mock.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(`window.__sent = []; window.acquireVsCodeApi = () => ({ postMessage(m) { window.__sent.push(m); }, getState() {}, setState() {} });`);
+      res.end(
+        `window.__sent = []; window.acquireVsCodeApi = () => ({ postMessage(m) { window.__sent.push(m); }, ` +
+          `getState() {}, setState() {} });`,
+      );
       return;
     }
-    let html = webviewShell({ cspSource: origin, scriptUri: `${origin}/main.js`, styleUri: `${origin}/main.css`, view: 'model', title: 'bench', nonce: 'n' });
+    let html = webviewShell({
+      cspSource: origin,
+      scriptUri: `${origin}/main.js`,
+      styleUri: `${origin}/main.css`,
+      view: 'model',
+      title: 'bench',
+      nonce: 'n',
+    });
     html = html.replace('<script nonce="n"', '<script nonce="n" src="/mock.js"></script>\n<script nonce="n"');
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(html);
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  const browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: args.chromium,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
   const pace = Number(args.pace);
   const runs: Record<string, number>[][] = BUNDLES.map(() => []);
   try {

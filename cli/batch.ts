@@ -36,7 +36,8 @@ export interface BatchItem {
   index: number;
   op: Op;
   input: string;
-  /** known before the run (manifest, --output-dir or `<input>.tzip`); decompress without one reads the container's name */
+  /** known before the run (manifest, --output-dir or `<input>.tzip`); decompress without one reads the container's name
+   * */
   output?: string;
   threads?: number;
   lossyBits?: number;
@@ -135,7 +136,10 @@ export function shardOf(
     const index = (Number(slurmId) - min) / step;
     if (!Number.isInteger(index) || index < 0 || index >= count)
       throw usage(
-        `SLURM_ARRAY_TASK_ID ${slurmId} is not a position in an array of ${count} (use --array=0-${count - 1} or give --shard-count)`,
+        `SLURM_ARRAY_TASK_ID ${slurmId} is not a position in an array of ${count} (use ` +
+          `--array=0-` +
+          `${count - 1} or give ` +
+          `--shard-count)`,
       );
     return { index, count, sharded: true };
   }
@@ -185,7 +189,8 @@ async function walk(dir: string): Promise<string[]> {
 
 const ITEM_KEYS = new Set(['input', 'output', 'op', 'threads', 'lossyBits', 'lossyInclude', 'lossyExclude']);
 
-/** Every item of the manifest or folder, in order (the same list in every task). Bad manifest: BAD_INPUT naming the line. */
+/** Every item of the manifest or folder, in order (the same list in every task). Bad manifest: BAD_INPUT naming the
+ * line. */
 export async function loadItems(source: string, op: Op, outDir: string | undefined): Promise<BatchItem[]> {
   const src = path.resolve(source);
   const st = await stat(src);
@@ -545,7 +550,8 @@ async function supervise(): Promise<number> {
     });
     if (signal) {
       process.stderr.write(
-        `tensorzip batch: worker ${child.pid} ended by ${signal}${forwarded ? '' : ' (killed, or out of memory)'}; exit ${EXIT_RETRY}, retry to finish\n`,
+        `tensorzip batch: worker ${child.pid} ended by ${signal}` +
+          `${forwarded ? '' : ' (killed, or out of memory)'}; exit ${EXIT_RETRY}, retry to finish\n`,
       );
       return EXIT_RETRY;
     }
@@ -571,7 +577,10 @@ async function merge(items: BatchItem[], report: string): Promise<number> {
     process.stdout.write(JSON.stringify({ ...l, item: it.index }) + '\n');
   }
   process.stderr.write(
-    `tensorzip batch --merge: ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable), ${counts.missing} missing\n`,
+    `tensorzip batch --merge: ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ` +
+      `${counts.failed} ` +
+      `failed (` +
+      `${counts.retryable} retryable), ${counts.missing} missing\n`,
   );
   if (counts.missing || counts.retryable) return EXIT_RETRY;
   return counts.failed ? EXIT_PERMANENT : EXIT_OK;
@@ -581,7 +590,10 @@ export const batch: Command = {
   name: 'batch',
   usage: 'batch <manifest|dir> --op OP [--shard i/n] [--report r] [--resume]',
   summary:
-    'one shard of a manifest or folder, idempotent (Slurm arrays, Kubernetes Indexed Jobs); exit 75 = retry; batch --help',
+    'one shard of a manifest or folder, idempotent (Slurm arrays, Kubernetes Indexed ' +
+    'Jobs); ' +
+    'exit 75 = ' +
+    'retry; batch --help',
   options: {
     op: { type: 'string' },
     'output-dir': { type: 'string' },
@@ -602,7 +614,10 @@ export const batch: Command = {
     }
     if (v['base-chain'] !== undefined)
       throw usage(
-        "--base-chain is not a batch option: batch items are independent and each is checked on its own, while a chain picks each member's base from its neighbours; run `tensorzip compress --base-chain DIR` (one process per chain folder)",
+        '--base-chain is not a batch option: batch items are independent and each is checked on its own, ' +
+          'while a chain ' +
+          'picks each ' +
+          "member's base from its neighbours; run `tensorzip compress --base-chain DIR` (one process per chain folder)",
       );
     if (positionals.length !== 1) throw usage('give one manifest file or folder');
     const op = v.op as Op;
@@ -694,7 +709,10 @@ async function runShard(
       } else {
         const ratio = line.ratio !== undefined ? ` ${(100 * line.ratio).toFixed(2)}%` : '';
         process.stdout.write(
-          `${line.status.padEnd(7)} ${it.input}${line.output ? ` -> ${line.output}` : ''}${ratio} ${line.seconds}s${line.checked ? ` (${line.checked})` : ''}\n`,
+          `${line.status.padEnd(7)} ${it.input}${line.output ? ` -> ${line.output}` : ''}` +
+            `${ratio} ` +
+            `${line.seconds}s` +
+            `${line.checked ? ` (${line.checked})` : ''}\n`,
         );
       }
     }
@@ -703,7 +721,11 @@ async function runShard(
   }
   const done = counts.ok + counts.skipped + counts.failed;
   process.stdout.write(
-    `batch shard ${shardName}: ${mine.length} of ${items.length} items: ${counts.ok} ok, ${counts.skipped} skipped, ${counts.failed} failed (${counts.retryable} retryable)${done < mine.length ? `, ${mine.length - done} not started` : ''}, ${((Date.now() - runStart) / 1000).toFixed(1)} s\n`,
+    `batch shard ${shardName}: ${mine.length} of ${items.length} items: ${counts.ok} ok, ${counts.skipped} ` +
+      `skipped, ${counts.failed} ` +
+      `failed (${counts.retryable} retryable)` +
+      `${done < mine.length ? `, ${mine.length - done} not started` : ''}, ` +
+      `${((Date.now() - runStart) / 1000).toFixed(1)} s\n`,
   );
   if (stopSignal) {
     log(`stopped by ${stopSignal}; exit ${EXIT_RETRY}, retry to finish`);

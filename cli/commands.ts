@@ -52,7 +52,8 @@ export async function eachFile(files: string[], fn: (f: string) => Promise<void>
 const analyze: Command = {
   name: 'analyze',
   usage:
-    'analyze <file...> [--json] [--quick] [--tensors] [--what-if [--exact] [--lossy-block n] [--lossy-include/--lossy-exclude glob]]',
+    'analyze <file...> [--json] [--quick] [--tensors] [--what-if [--exact] [--lossy-block n] ' +
+    '[--lossy-include/--lossy-exclude glob]]',
   summary:
     'per-layer compressibility (order-0 bound, exponent entropy); --what-if: predicted size and error per lossy k',
   options: {
@@ -127,8 +128,21 @@ function outputFor(
 const compress: Command = {
   name: 'compress',
   usage:
-    'compress <file...> [-o out] [--base model] [--threads n] [--force] [--sync] [--lossy-bits k [--lossy-include glob] [--lossy-exclude glob] [--tensors]]\n           compress --base-chain <dir> [--keyframe-every k] [--threads n] [--force] [--sync]',
-  summary: `write <file>.tzip (a sharded model given by its index: every shard and the index)\n${' '.repeat(63)}--base: code tensors against a base model (delta .tzip 3.0; decoding needs that base)\n${' '.repeat(63)}--base-chain: the checkpoints of <dir> in step order, every k-th (default ${DEFAULT_KEYFRAME_EVERY}) standalone,\n${' '.repeat(63)}  the others against their keyframe or predecessor (the smaller)\n${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
+    'compress <file...> [-o out] [--base model] [--threads n] [--force] [--sync] [--lossy-bits k ' +
+    '[--lossy-include ' +
+    'glob] ' +
+    '[--lossy-exclude glob] [--tensors]]\n           compress --base-chain <dir> [--keyframe-every k] ' +
+    '[--threads n] ' +
+    '[--force] ' +
+    '[--sync]',
+  summary:
+    `write <file>.tzip (a sharded model given by its index: every shard and the index)\n` +
+    `${' '.repeat(63)}--base: ` +
+    `code tensors against a base model (delta .tzip 3.0; decoding needs that base)\n` +
+    `${' '.repeat(63)}--base-chain: the checkpoints of <dir> in step order, every k-th (default ` +
+    `${DEFAULT_KEYFRAME_EVERY}) ` +
+    `standalone,\n${' '.repeat(63)}  the others against their keyframe or predecessor (the smaller)\n` +
+    `${' '.repeat(63)}${LOSSY_HELP.replace(/\n/g, `\n${' '.repeat(63)}`)}`,
   options: {
     output: { type: 'string', short: 'o' },
     threads: { type: 'string' },
@@ -176,7 +190,10 @@ const compress: Command = {
         });
         progress.done();
         process.stdout.write(
-          `${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s${r.lossy?.tensors.length ? ', LOSSY' : ''}${r.base ? `, delta against ${r.base.name}` : ''}\n`,
+          `${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (` +
+            `${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ` +
+            `${(r.originalBytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(0)} MB/s` +
+            `${r.lossy?.tensors.length ? ', LOSSY' : ''}${r.base ? `, delta against ${r.base.name}` : ''}\n`,
         );
         if (r.lossy) process.stdout.write(lossyReportText(r.lossy, !!v.tensors));
       } finally {
@@ -195,7 +212,8 @@ async function compressChain(v: Record<string, string | boolean | undefined>, fi
       throw new TzError(
         'USAGE',
         undefined,
-        `--${o} does not go with --base-chain${o === 'output' ? ' (each .tzip is written next to its checkpoint, where decompress finds its bases)' : ''}`,
+        `--${o} does not go with --base-chain` +
+          (o === 'output' ? ' (each .tzip is written next to its checkpoint, where decompress finds its bases)' : ''),
       );
   const kv = v['keyframe-every'];
   const every = kv === undefined ? DEFAULT_KEYFRAME_EVERY : /^\d+$/.test(String(kv)) ? Number(kv) : NaN;
@@ -223,9 +241,13 @@ async function compressChain(v: Record<string, string | boolean | undefined>, fi
       progress.done();
       const how = m.keyframe
         ? 'keyframe (standalone)'
-        : `delta against ${path.basename(r.chosenBase!)}${r.tried.length > 1 ? ` (${r.tried.map((t) => `${path.basename(t.base)} ${formatBytes(t.bytes)}`).join(', ')})` : ''}`;
+        : `delta against ${path.basename(r.chosenBase!)}` +
+          (r.tried.length > 1
+            ? ` (${r.tried.map((t) => `${path.basename(t.base)} ${formatBytes(t.bytes)}`).join(', ')})`
+            : '');
       process.stdout.write(
-        `${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${how}\n`,
+        `${r.output}: ${formatBytes(r.originalBytes)} -> ${formatBytes(r.bytes)} (` +
+          `${pct(r.bytes, r.originalBytes)}) in ${r.seconds.toFixed(2)} s, ${how}\n`,
       );
     } catch (e) {
       if (e instanceof TzError && e.code === 'USAGE') throw e;
@@ -321,21 +343,31 @@ const info: Command = {
         return;
       }
       process.stdout.write(
-        `${f}: .tzip ${i.version} by ${i.tool}${i.lossy ? `, LOSSY (${i.lossy.bits} mantissa bits kept)` : ', lossless'}\n`,
+        `${f}: .tzip ${i.version} by ${i.tool}` +
+          `${i.lossy ? `, LOSSY (${i.lossy.bits} mantissa bits kept)` : ', lossless'}\n`,
       );
       process.stdout.write(
-        `  original ${i.original.name} [${i.original.format}] ${formatBytes(i.original.size)}, sha256 ${i.original.sha256}\n`,
+        `  original ${i.original.name} [${i.original.format}] ` +
+          `${formatBytes(i.original.size)}, ` +
+          `sha256 ` +
+          `${i.original.sha256}\n`,
       );
       if (i.base)
         process.stdout.write(
-          `  delta: decoding needs the base ${i.base.name} [${i.base.format}] ${formatBytes(i.base.size)}, sha256 ${i.base.sha256}\n`,
+          `  delta: decoding needs the base ${i.base.name} [${i.base.format}] ${formatBytes(i.base.size)}, ` +
+            `sha256 ${i.base.sha256}\n`,
         );
       process.stdout.write(
-        `  container ${formatBytes(i.bytes)} (${pct(i.bytes, i.original.size)}); tensors ${formatBytes(i.tensorBytes)} -> ${formatBytes(i.tensorCompressedBytes)} (${pct(i.tensorCompressedBytes, i.tensorBytes)})\n\n`,
+        `  container ${formatBytes(i.bytes)} (${pct(i.bytes, i.original.size)}); tensors ` +
+          `${formatBytes(i.tensorBytes)} -> ${formatBytes(i.tensorCompressedBytes)} (` +
+          `${pct(i.tensorCompressedBytes, i.tensorBytes)})\n\n`,
       );
       if (i.lossy)
         process.stdout.write(
-          `  lossy: ${i.regions.filter((r) => r.lossyBits !== undefined).length} tensors rounded to ${i.lossy.bits} mantissa bits; sha256 above is of the rounded result, input sha256 ${i.lossy.inputSha256}\n\n`,
+          `  lossy: ${i.regions.filter((r) => r.lossyBits !== undefined).length} tensors rounded to ` +
+            `${i.lossy.bits} ` +
+            `mantissa ` +
+            `bits; sha256 above is of the rounded result, input sha256 ${i.lossy.inputSha256}\n\n`,
         );
       const rows = i.regions
         .filter((r) => r.kind === 'tensor')
@@ -394,7 +426,10 @@ const extract: Command = {
   name: 'extract',
   usage: 'extract <file> --tensor NAME... [--match GLOB...] [-o out.safetensors|out.npy] [--force] [--threads n]',
   summary:
-    'write chosen tensors, bit-exact, from any readable file (a .tzip decodes only their chunks) to a .safetensors or one .npy',
+    'write chosen tensors, bit-exact, from any readable file (a .tzip decodes only their ' +
+    'chunks) to a ' +
+    '.safetensors or ' +
+    'one .npy',
   options: {
     tensor: { type: 'string', multiple: true },
     match: { type: 'string', multiple: true },
@@ -425,7 +460,8 @@ const extract: Command = {
       });
       progress.done();
       process.stdout.write(
-        `${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ${r.seconds.toFixed(2)} s\n`,
+        `${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ` +
+          `${r.seconds.toFixed(2)} s\n`,
       );
     } finally {
       progress.done();
@@ -463,7 +499,8 @@ const exportCmd: Command = {
       progress.done();
       for (const s of r.skipped) process.stderr.write(`tensorzip: left out ${s.reason}\n`);
       process.stdout.write(
-        `${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ${r.seconds.toFixed(2)} s\n`,
+        `${r.output}: ${r.tensors.length} tensor(s), ${formatBytes(r.bytes)}, written and read back in ` +
+          `${r.seconds.toFixed(2)} s\n`,
       );
     } finally {
       progress.done();

@@ -30,7 +30,10 @@ export async function runDemo(model?: string): Promise<number> {
     out('== compress');
     const tz = path.join(dir, path.basename(file) + '.tzip');
     const c = await compressFile(file, { output: tz });
-    out(`${path.basename(tz)}: ${formatBytes(c.originalBytes)} -> ${formatBytes(c.bytes)} (${pct(c.bytes, c.originalBytes)}; predicted ${pct(fa.predictedBytes, fa.bytes)}) in ${c.seconds.toFixed(2)} s`);
+    out(
+      `${path.basename(tz)}: ${formatBytes(c.originalBytes)} -> ${formatBytes(c.bytes)} (` +
+        `${pct(c.bytes, c.originalBytes)}; predicted ${pct(fa.predictedBytes, fa.bytes)}) in ${c.seconds.toFixed(2)} s`,
+    );
     out('== decompress');
     const restored = path.join(dir, 'restored-' + path.basename(file));
     const d = await decompressFile(tz, { output: restored });
@@ -38,7 +41,10 @@ export async function runDemo(model?: string): Promise<number> {
     out('== verify');
     const v = await verifyFile(tz, { against: file });
     const same = sha256(restored) === sha256(file);
-    out(`checksums and SHA-256: ${v.ok ? 'OK' : 'FAILED: ' + v.problems.join('; ')}; restored file identical to the original: ${same ? 'yes' : 'NO'}`);
+    out(
+      `checksums and SHA-256: ${v.ok ? 'OK' : 'FAILED: ' + v.problems.join('; ')}; restored file identical ` +
+        `to the original: ${same ? 'yes' : 'NO'}`,
+    );
     return v.ok && same ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });

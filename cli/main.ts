@@ -13,7 +13,8 @@ const USAGE = `usage: tensorzip <command> [options] <file...>
 commands:
 ${COMMANDS.map((c) => `  ${c.usage.padEnd(60)} ${c.summary}`).join('\n')}
 
-Exit codes: 0 success, 1 bad input or failed job, 2 usage,\n75 (batch) retryable failure: I/O error (EIO, ENOSPC, EAGAIN...), out of memory, killed or cancelled.`;
+Exit codes: 0 success, 1 bad input or failed job, 2 usage,
+75 (batch) retryable failure: I/O error (EIO, ENOSPC, EAGAIN...), out of memory, killed or cancelled.`;
 
 export class UsageError extends Error {}
 
@@ -64,7 +65,8 @@ process.on('beforeExit', () => {
   answered = true;
   const temps = removeLiveTempsSync();
   process.stderr.write(
-    `tensorzip: internal error: ${process.argv[2] ?? 'command'} ended without an answer${temps.length ? ` (removed ${temps.length} temp file${temps.length > 1 ? 's' : ''})` : ''}\n`,
+    `tensorzip: internal error: ${process.argv[2] ?? 'command'} ended without an answer` +
+      `${temps.length ? ` (removed ${temps.length} temp file${temps.length > 1 ? 's' : ''})` : ''}\n`,
   );
   process.exitCode = 1;
 });

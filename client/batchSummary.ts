@@ -39,7 +39,11 @@ export function summarize(results: readonly BatchItemResult[]): BatchSummary {
 export function summaryMessage(verb: string, s: BatchSummary, fmtBytes: (n: number) => string): string {
   const parts = [`${verb} ${s.succeeded} of ${s.files} file${s.files === 1 ? '' : 's'}`];
   if (s.succeeded > 0 && s.inputBytes > 0) {
-    if (s.bytesSaved >= 0) parts.push(`saved ${fmtBytes(s.bytesSaved)} (${fmtBytes(s.inputBytes)} → ${fmtBytes(s.outputBytes)}, ${((s.outputBytes / s.inputBytes) * 100).toFixed(1)}%)`);
+    if (s.bytesSaved >= 0)
+      parts.push(
+        `saved ${fmtBytes(s.bytesSaved)} (${fmtBytes(s.inputBytes)} → ${fmtBytes(s.outputBytes)}, ` +
+          `${((s.outputBytes / s.inputBytes) * 100).toFixed(1)}%)`,
+      );
     else parts.push(`wrote ${fmtBytes(s.outputBytes)}`);
   }
   if (s.failed.length) parts.push(`${s.failed.length} failed`);

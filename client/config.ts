@@ -32,5 +32,7 @@ export function readSettings(scope?: vscode.Uri): TzSettings {
 /** What the server gets as initializationOptions / didChangeConfiguration. */
 export function serverSettings(): { maxConcurrentJobs: number; threads?: number } {
   const s = readSettings();
-  return s.threads > 0 ? { maxConcurrentJobs: s.maxConcurrentJobs, threads: s.threads } : { maxConcurrentJobs: s.maxConcurrentJobs };
+  return s.threads > 0
+    ? { maxConcurrentJobs: s.maxConcurrentJobs, threads: s.threads }
+    : { maxConcurrentJobs: s.maxConcurrentJobs };
 }

@@ -29,7 +29,8 @@ export interface HeaderView {
   /** sharded safetensors: each shard with its size and tensor count */
   shards?: ShardView[];
   notes?: string[];
-  /** an index's problems from the engine's checkIndex (what the language server publishes), with its text for positions */
+  /** an index's problems from the engine's checkIndex (what the language server publishes), with its text for positions
+   * */
   index?: { text: string; problems: IndexProblem[] };
 }
 

@@ -48,8 +48,10 @@ export interface RunOptions {
 
 /** Why a URI cannot be written by a job here, or undefined when it can. */
 export function writeBlocker(uri: vscode.Uri): string | undefined {
-  if (!vscode.workspace.isTrusted) return 'Writing files needs a trusted workspace (TensorZip analyses untrusted files read-only).';
-  if (uri.scheme !== 'file') return `Compress and decompress need files on disk; "${uri.scheme}:" resources are analysed read-only.`;
+  if (!vscode.workspace.isTrusted)
+    return 'Writing files needs a trusted workspace (TensorZip analyses untrusted files read-only).';
+  if (uri.scheme !== 'file')
+    return `Compress and decompress need files on disk; "${uri.scheme}:" resources are analysed read-only.`;
   return undefined;
 }
 
@@ -80,13 +82,17 @@ export class JobRunner implements vscode.Disposable {
   /** every finished job with its outcome (verify results mark damage in open views and the Problems panel) */
   readonly onDidFinishJob = this.finished.event;
 
-  constructor(private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
+  constructor(
+    private readonly server: TzServer,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
     this.queue = new JobQueue(readSettings().maxConcurrentJobs);
   }
 
   /** The running or queued job on a file (its path), if any. */
   activeOn(file: string): JobView | undefined {
-    for (const v of this.views.values()) if (v.file === file && (v.state === 'running' || v.state === 'queued')) return { ...v };
+    for (const v of this.views.values())
+      if (v.file === file && (v.state === 'running' || v.state === 'queued')) return { ...v };
     return undefined;
   }
 
@@ -116,7 +122,17 @@ export class JobRunner implements vscode.Disposable {
     if (opts.token?.isCancellationRequested) cts.cancel();
     this.active.set(id, cts);
     const meter = new ProgressMeter();
-    const view: JobView = { id, kind: spec.kind, state: 'queued', file: spec.input.fsPath, bytesDone: 0, bytesTotal: 0, percent: 0, bytesPerSecond: null, etaSeconds: null };
+    const view: JobView = {
+      id,
+      kind: spec.kind,
+      state: 'queued',
+      file: spec.input.fsPath,
+      bytesDone: 0,
+      bytesTotal: 0,
+      percent: 0,
+      bytesPerSecond: null,
+      etaSeconds: null,
+    };
     const emit = (patch: Partial<JobView>) => {
       Object.assign(view, patch);
       if (view.state === 'running' || view.state === 'queued') this.views.set(id, view);
@@ -127,7 +143,8 @@ export class JobRunner implements vscode.Disposable {
     // a file has one writer: a second compress/decompress of it would race for the same output
     const clash = spec.kind === 'verify' ? undefined : this.activeOn(spec.input.fsPath);
     if (clash) {
-      const error = `${vscode.workspace.asRelativePath(spec.input)}: a ${clash.kind} job is already running on this file`;
+      const error =
+        `${vscode.workspace.asRelativePath(spec.input)}: a ${clash.kind} job is already ` + `running on this file`;
       opts.onUpdate?.({ ...view, state: 'failed', message: error });
       return { id, ok: false, cancelled: false, error, code: 'BUSY' };
     }
@@ -150,7 +167,12 @@ export class JobRunner implements vscode.Disposable {
       });
     };
     try {
-      const blocker = spec.kind === 'verify' ? (spec.input.scheme === 'file' ? undefined : `Verify needs a file on disk ("${spec.input.scheme}:" is not one).`) : writeBlocker(spec.input);
+      const blocker =
+        spec.kind === 'verify'
+          ? spec.input.scheme === 'file'
+            ? undefined
+            : `Verify needs a file on disk ("${spec.input.scheme}:" is not one).`
+          : writeBlocker(spec.input);
       if (blocker) throw new ServerJobError(blocker, 'USAGE');
       const outcome = await this.queue.run(() => this.execute(spec, id, onProgress, cts.token), undefined);
       if (outcome.ok) emit({ state: 'done', percent: 100, message: doneMessage(spec.kind, outcome) });
@@ -158,11 +180,21 @@ export class JobRunner implements vscode.Disposable {
       this.finished.fire({ spec, outcome });
       return outcome;
     } catch (e) {
-      const err = e instanceof ServerJobError ? e : new ServerJobError(e instanceof Error ? e.message : String(e), 'INTERNAL');
+      const err =
+        e instanceof ServerJobError ? e : new ServerJobError(e instanceof Error ? e.message : String(e), 'INTERNAL');
       const cancelled = err.code === 'CANCELLED' || cts.token.isCancellationRequested;
-      emit({ state: cancelled ? 'cancelled' : 'failed', message: cancelled ? 'cancelled' : relativeMessage(err.message, spec.input) });
+      emit({
+        state: cancelled ? 'cancelled' : 'failed',
+        message: cancelled ? 'cancelled' : relativeMessage(err.message, spec.input),
+      });
       if (!cancelled) this.log.error(`${spec.kind} failed: ${err.message}`);
-      return { id, ok: false, cancelled, error: cancelled ? `${spec.input.fsPath}: cancelled` : err.message, code: cancelled ? 'CANCELLED' : err.code };
+      return {
+        id,
+        ok: false,
+        cancelled,
+        error: cancelled ? `${spec.input.fsPath}: cancelled` : err.message,
+        code: cancelled ? 'CANCELLED' : err.code,
+      };
     } finally {
       outer?.dispose();
       this.active.delete(id);
@@ -170,22 +202,49 @@ export class JobRunner implements vscode.Disposable {
     }
   }
 
-  private async execute(spec: JobSpec, id: string, onProgress: (p: JobProgress) => void, token: vscode.CancellationToken): Promise<JobOutcome> {
+  private async execute(
+    spec: JobSpec,
+    id: string,
+    onProgress: (p: JobProgress) => void,
+    token: vscode.CancellationToken,
+  ): Promise<JobOutcome> {
     if (token.isCancellationRequested) throw new ServerJobError('cancelled', 'CANCELLED');
     const input = spec.input.fsPath;
     const base = { id, ok: true, cancelled: false } as const;
     if (spec.kind === 'compress') {
       const output = spec.output ?? this.defaultOutput('compress', spec.input)!;
-      if (output.scheme !== 'file') throw new ServerJobError(`${output.toString()}: output must be a file on disk`, 'USAGE');
+      if (output.scheme !== 'file')
+        throw new ServerJobError(`${output.toString()}: output must be a file on disk`, 'USAGE');
       await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
       // the original may be deleted after a verified round trip: make the .tzip durable first
       // a chain member (bases given) keeps its original: later members are coded against it
-      const deleteAfter = readSettings(spec.input).afterCompress === 'deleteAfterVerify' && spec.lossyBits === undefined && spec.bases === undefined;
+      const deleteAfter =
+        readSettings(spec.input).afterCompress === 'deleteAfterVerify' &&
+        spec.lossyBits === undefined &&
+        spec.bases === undefined;
       const durable = deleteAfter;
       const bases = spec.bases?.map((b) => b.fsPath);
-      const r = await this.server.compress({ path: input, output: output.fsPath, force: spec.force, lossyBits: spec.lossyBits, durable, ...(bases ? { bases } : {}) }, { onProgress }, token);
-      const outcome: JobOutcome = { ...base, inputBytes: r.originalBytes, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
-      this.log.info(`compressed ${input} -> ${r.output}: ${r.originalBytes} -> ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
+      const r = await this.server.compress(
+        {
+          path: input,
+          output: output.fsPath,
+          force: spec.force,
+          lossyBits: spec.lossyBits,
+          durable,
+          ...(bases ? { bases } : {}),
+        },
+        { onProgress },
+        token,
+      );
+      const outcome: JobOutcome = {
+        ...base,
+        inputBytes: r.originalBytes,
+        outputBytes: r.bytes,
+        output: vscode.Uri.file(r.output),
+      };
+      this.log.info(
+        `compressed ${input} -> ${r.output}: ${r.originalBytes} -> ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`,
+      );
       if (deleteAfter) {
         const v = await this.server.verify({ path: r.output, against: input }, {}, token);
         outcome.verify = v;
@@ -193,9 +252,15 @@ export class JobRunner implements vscode.Disposable {
           await vscode.workspace.fs.delete(spec.input, { useTrash: true }).then(
             () => {
               outcome.deletedOriginal = true;
-              this.log.info(`verified ${r.output} against ${input}; original moved to the trash (tensorzip.afterCompress)`);
+              this.log.info(
+                `verified ${r.output} against ${input}; original moved to the trash (tensorzip.afterCompress)`,
+              );
             },
-            (e: unknown) => this.log.warn(`${input}: verified, but could not move the original to the trash: ${e instanceof Error ? e.message : String(e)}`),
+            (e: unknown) =>
+              this.log.warn(
+                `${input}: verified, but could not move the original to the trash: ` +
+                  `${e instanceof Error ? e.message : String(e)}`,
+              ),
           );
         } else {
           this.log.warn(`${r.output}: verify against the original failed, original kept: ${v.problems.join('; ')}`);
@@ -206,8 +271,15 @@ export class JobRunner implements vscode.Disposable {
     if (spec.kind === 'decompress') {
       const output = spec.output ?? this.defaultOutput('decompress', spec.input);
       if (output) await vscode.workspace.fs.createDirectory(vscode.Uri.file(path.dirname(output.fsPath)));
-      const r = await this.server.decompress({ path: input, output: output?.fsPath, force: spec.force }, { onProgress }, token);
-      const stat = await vscode.workspace.fs.stat(spec.input).then((s) => s.size, () => undefined);
+      const r = await this.server.decompress(
+        { path: input, output: output?.fsPath, force: spec.force },
+        { onProgress },
+        token,
+      );
+      const stat = await vscode.workspace.fs.stat(spec.input).then(
+        (s) => s.size,
+        () => undefined,
+      );
       this.log.info(`decompressed ${input} -> ${r.output}: ${r.bytes} bytes in ${r.seconds.toFixed(2)} s`);
       return { ...base, inputBytes: stat, outputBytes: r.bytes, output: vscode.Uri.file(r.output) };
     }
@@ -216,7 +288,18 @@ export class JobRunner implements vscode.Disposable {
     if (!v.ok) {
       // problems name the file already (engine messages start with the path): show it once, relative
       const first = (v.problems[0] ?? 'verify failed').replace(`${input}: `, '');
-      return { id, ok: false, cancelled: false, verify: v, code: 'VERIFY_FAILED', error: `${vscode.workspace.asRelativePath(spec.input)}: ${first}${v.problems.length > 1 ? ` (and ${v.problems.length - 1} more problem${v.problems.length > 2 ? 's' : ''})` : ''}` };
+      return {
+        id,
+        ok: false,
+        cancelled: false,
+        verify: v,
+        code: 'VERIFY_FAILED',
+        error:
+          `${vscode.workspace.asRelativePath(spec.input)}: ${first}` +
+          (v.problems.length > 1
+            ? ` (and ${v.problems.length - 1} more problem${v.problems.length > 2 ? 's' : ''})`
+            : ''),
+      };
     }
     return { ...base, verify: v };
   }
@@ -230,7 +313,11 @@ export class JobRunner implements vscode.Disposable {
 
 function doneMessage(kind: JobKind, o: JobOutcome): string {
   if (kind === 'compress' && o.inputBytes && o.outputBytes !== undefined) {
-    return `Compressed to ${path.basename(o.output?.fsPath ?? '')}: ${((o.outputBytes / o.inputBytes) * 100).toFixed(1)}% of the original${o.deletedOriginal ? ' (original moved to the trash after verify)' : ''}`;
+    return (
+      `Compressed to ${path.basename(o.output?.fsPath ?? '')}: ` +
+      `${((o.outputBytes / o.inputBytes) * 100).toFixed(1)}% of the original` +
+      `${o.deletedOriginal ? ' (original moved to the trash after verify)' : ''}`
+    );
   }
   if (kind === 'decompress') return `Restored ${path.basename(o.output?.fsPath ?? '')}`;
   return o.verify?.ok ? 'Verified ✓ (checksums and SHA-256 match)' : 'Verify failed';

@@ -14,7 +14,13 @@ const OURS = new Set<string>(Object.values(LensCommands));
 /** `[first, all]` URI strings (or one string) → `vscode.Uri` arguments; anything else unchanged. */
 export function lensArguments(args: unknown[] | undefined): unknown[] | undefined {
   if (!args) return args;
-  return args.map((a) => (typeof a === 'string' ? vscode.Uri.parse(a, true) : Array.isArray(a) && a.every((x) => typeof x === 'string') ? a.map((x) => vscode.Uri.parse(x as string, true)) : a));
+  return args.map((a) =>
+    typeof a === 'string'
+      ? vscode.Uri.parse(a, true)
+      : Array.isArray(a) && a.every((x) => typeof x === 'string')
+        ? a.map((x) => vscode.Uri.parse(x as string, true))
+        : a,
+  );
 }
 
 /** Strips the tensor fragment of a definition target and asks the viewer to select that tensor. */
@@ -30,13 +36,16 @@ function revealTensor(loc: vscode.Location | vscode.LocationLink): vscode.Locati
 export const langMiddleware: Middleware = {
   async provideCodeLenses(document, token, next) {
     const lenses = await next(document, token);
-    for (const l of lenses ?? []) if (l.command && OURS.has(l.command.command)) l.command.arguments = lensArguments(l.command.arguments);
+    for (const l of lenses ?? [])
+      if (l.command && OURS.has(l.command.command)) l.command.arguments = lensArguments(l.command.arguments);
     return lenses;
   },
   async provideDefinition(document, position, token, next) {
     const r = await next(document, position, token);
     if (!r) return r;
-    if (Array.isArray(r)) return (r as (vscode.Location | vscode.LocationLink)[]).map(revealTensor) as vscode.Location[] | vscode.LocationLink[];
+    if (Array.isArray(r))
+      return (r as (vscode.Location | vscode.LocationLink)[]).map(revealTensor) as
+        vscode.Location[] | vscode.LocationLink[];
     return revealTensor(r as vscode.Location) as vscode.Location;
   },
 };

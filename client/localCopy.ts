@@ -23,7 +23,10 @@ export async function localFile(uri: vscode.Uri): Promise<LocalFile> {
   if (uri.scheme === 'file') return { path: uri.fsPath, copy: false, dispose: async () => undefined };
   const stat = await vscode.workspace.fs.stat(uri);
   if (stat.size > MAX_VIRTUAL_BYTES) {
-    throw new Error(`${uri.toString(true)}: ${uri.scheme}: files over ${formatBytes(MAX_VIRTUAL_BYTES)} are not analysed (they cannot be read by range); open a local copy`);
+    throw new Error(
+      `${uri.toString(true)}: ${uri.scheme}: files over ${formatBytes(MAX_VIRTUAL_BYTES)} are not analysed ` +
+        `(they cannot be read by range); open a local copy`,
+    );
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'tensorzip-'));
   const file = path.join(dir, path.posix.basename(uri.path) || 'model');

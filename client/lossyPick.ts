@@ -30,7 +30,13 @@ export function lossyPickItems(r: WhatIfResult, defaultK: number): LossyPickItem
     .map((p) => ({
       k: p.bits,
       label: `k = ${p.bits} → ${formatBytes(p.predictedBytes)} (${formatPercent(p.ratio)})`,
-      description: [lossless ? `lossless: ${formatPercent(lossless.ratio)}` : '', p.bits === defaultK ? 'default' : '', r.estimate ? 'estimate' : ''].filter(Boolean).join(' · '),
+      description: [
+        lossless ? `lossless: ${formatPercent(lossless.ratio)}` : '',
+        p.bits === defaultK ? 'default' : '',
+        r.estimate ? 'estimate' : '',
+      ]
+        .filter(Boolean)
+        .join(' · '),
       detail: errorText(p),
     }));
 }

@@ -40,7 +40,8 @@ export interface EditorDeps {
   server: TzServer;
   jobs: JobRunner;
   log: vscode.LogOutputChannel;
-  /** runs a job for the document with the shared prompts (overwrite, notifications); undefined when the user backed out */
+  /** runs a job for the document with the shared prompts (overwrite, notifications); undefined when the user backed out
+   * */
   runJob(spec: JobSpec, onUpdate: (j: import('../protocol/webview').JobView) => void): Promise<JobOutcome | undefined>;
 }
 
@@ -155,7 +156,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       const rel = (m: string) => m.split(`${spec.input.fsPath}: `).join('');
       const damaged = v?.damaged ?? [];
       const head = damaged.length
-        ? `Verify failed: ${damaged.length} damaged tensor${damaged.length === 1 ? '' : 's'} (${damaged.slice(0, 5).join(', ')}${damaged.length > 5 ? ', …' : ''})`
+        ? `Verify failed: ${damaged.length} damaged tensor${damaged.length === 1 ? '' : 's'} (` +
+          `${damaged.slice(0, 5).join(', ')}${damaged.length > 5 ? ', …' : ''})`
         : `Verify failed: ${rel(problems[0]!)}`;
       const diags = [head, ...problems.map(rel)].map((m, i) => {
         const d = new vscode.Diagnostic(

@@ -82,7 +82,11 @@ export class ModelSession implements vscode.Disposable {
   private shardProblem(): string | undefined {
     const bad = this.header?.shards?.filter((x) => x.state === 'missing' || x.state === 'unreadable') ?? [];
     if (!bad.length) return undefined;
-    return `${bad.length} shard${bad.length === 1 ? ' is' : 's are'} ${bad.every((x) => x.state === 'missing') ? 'missing' : 'missing or unreadable'} (${bad.map((x) => x.file).join(', ')})`;
+    return (
+      `${bad.length} shard${bad.length === 1 ? ' is' : 's are'} ` +
+      `${bad.every((x) => x.state === 'missing') ? 'missing' : 'missing or unreadable'} (` +
+      `${bad.map((x) => x.file).join(', ')})`
+    );
   }
 
   /** Why Compress/Decompress cannot run on this model now (a missing or unreadable shard), or undefined. */
@@ -279,7 +283,9 @@ export class ModelSession implements vscode.Disposable {
       // the whole-model statistics need every shard: the present ones stay listed from their headers
       const lacking = this.shardProblem();
       if (lacking) {
-        this.analysisError = `Statistics and the estimate need every shard: ${lacking}. The present shards are listed from their headers.`;
+        this.analysisError =
+          `Statistics and the estimate need every shard: ${lacking}. The present shards ` +
+          `are listed from their headers.`;
         this.post({ type: 'analysisError', message: this.analysisError });
         return;
       }

@@ -1,4 +1,5 @@
-/** "TensorZip: Analyze Workspace Models": one webview listing every model with predicted and achieved savings and live batch progress. */
+/** "TensorZip: Analyze Workspace Models": one webview listing every model with predicted and achieved savings and live
+ * batch progress. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostToWebview, type JobView, type WorkspaceModelRow } from '../protocol/webview';
@@ -26,7 +27,12 @@ export class WorkspacePanel implements vscode.Disposable {
       void WorkspacePanel.current.scan();
       return WorkspacePanel.current;
     }
-    const panel = vscode.window.createWebviewPanel('tensorzip.workspace', 'TensorZip: Workspace Models', vscode.ViewColumn.Active, webviewOptions(context.extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      'tensorzip.workspace',
+      'TensorZip: Workspace Models',
+      vscode.ViewColumn.Active,
+      webviewOptions(context.extensionUri),
+    );
     WorkspacePanel.current = new WorkspacePanel(panel, context, server, log);
     return WorkspacePanel.current;
   }
@@ -36,7 +42,12 @@ export class WorkspacePanel implements vscode.Disposable {
     WorkspacePanel.current?.postJob(job, summary);
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, context: vscode.ExtensionContext, private readonly server: TzServer, private readonly log: vscode.LogOutputChannel) {
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    context: vscode.ExtensionContext,
+    private readonly server: TzServer,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
     panel.webview.html = shellFor(panel.webview, context.extensionUri, 'workspace', 'Workspace models');
     panel.webview.onDidReceiveMessage((raw) => {
       const msg = parseWebviewMessage(raw);
@@ -70,8 +81,12 @@ export class WorkspacePanel implements vscode.Disposable {
   }
 
   async scan(): Promise<void> {
-    const uris = (await vscode.workspace.findFiles(MODEL_GLOB, EXCLUDE_GLOB, 10000)).sort((a, b) => a.path.localeCompare(b.path));
-    const indexes = (await vscode.workspace.findFiles(INDEX_GLOB, EXCLUDE_GLOB, 1000)).filter((u) => u.scheme === 'file').sort((a, b) => a.path.localeCompare(b.path));
+    const uris = (await vscode.workspace.findFiles(MODEL_GLOB, EXCLUDE_GLOB, 10000)).sort((a, b) =>
+      a.path.localeCompare(b.path),
+    );
+    const indexes = (await vscode.workspace.findFiles(INDEX_GLOB, EXCLUDE_GLOB, 1000))
+      .filter((u) => u.scheme === 'file')
+      .sort((a, b) => a.path.localeCompare(b.path));
     const present = new Set(uris.map((u) => u.toString()));
     // a sharded model is one row, its index's: its shards (and their .tzip) are not listed on their own
     const inModel = new Set<string>();
@@ -92,7 +107,15 @@ export class WorkspacePanel implements vscode.Disposable {
       const hv = headers.get(key)!;
       const prev = this.rows.get(key);
       present.add(key);
-      const row: WorkspaceModelRow = { uri: key, path: vscode.workspace.asRelativePath(u), format: 'safetensors-index', size: 0, predictedBytes: null, achievedBytes: null, status: 'pending' };
+      const row: WorkspaceModelRow = {
+        uri: key,
+        path: vscode.workspace.asRelativePath(u),
+        format: 'safetensors-index',
+        size: 0,
+        predictedBytes: null,
+        achievedBytes: null,
+        status: 'pending',
+      };
       if (hv instanceof Error) {
         this.rows.set(key, { ...row, status: 'failed', error: hv.message.split('\n')[0] });
         continue;
@@ -106,7 +129,12 @@ export class WorkspacePanel implements vscode.Disposable {
       let achieved = 0;
       for (const sh of shards) {
         const t = vscode.Uri.file(path.join(dir, sh.file + '.tzip'));
-        const st = present.has(t.toString()) ? await vscode.workspace.fs.stat(t).then((x) => x, () => undefined) : undefined;
+        const st = present.has(t.toString())
+          ? await vscode.workspace.fs.stat(t).then(
+              (x) => x,
+              () => undefined,
+            )
+          : undefined;
         if (!st) {
           achieved = -1;
           break;
@@ -114,20 +142,39 @@ export class WorkspacePanel implements vscode.Disposable {
         achieved += st.size;
       }
       row.achievedBytes = achieved >= 0 && shards.length ? achieved : null;
-      if (lacking.length) this.rows.set(key, { ...row, status: 'failed', error: `${lacking.length} shard${lacking.length === 1 ? ' is' : 's are'} missing or unreadable (${lacking.map((x) => x.file).join(', ')})` });
-      else this.rows.set(key, { ...row, predictedBytes: prev?.predictedBytes ?? null, status: prev?.status === 'done' ? 'done' : 'pending' });
+      if (lacking.length)
+        this.rows.set(key, {
+          ...row,
+          status: 'failed',
+          error:
+            `${lacking.length} shard${lacking.length === 1 ? ' is' : 's are'} missing or unreadable (` +
+            `${lacking.map((x) => x.file).join(', ')})`,
+        });
+      else
+        this.rows.set(key, {
+          ...row,
+          predictedBytes: prev?.predictedBytes ?? null,
+          status: prev?.status === 'done' ? 'done' : 'pending',
+        });
     }
     for (const u of uris) {
       if (inModel.has(u.toString())) {
         present.delete(u.toString());
         continue;
       }
-      const stat = await vscode.workspace.fs.stat(u).then((s) => s, () => undefined);
+      const stat = await vscode.workspace.fs.stat(u).then(
+        (s) => s,
+        () => undefined,
+      );
       if (!stat) continue;
       const tz = isTzipPath(u.path);
       const sib = tz ? undefined : vscode.Uri.parse(siblingTzip(u.toString()));
       // a .tzip row has no original to compare with here (its source row shows the saving)
-      const achieved = tz ? null : sib && present.has(sib.toString()) ? (await vscode.workspace.fs.stat(sib)).size : null;
+      const achieved = tz
+        ? null
+        : sib && present.has(sib.toString())
+          ? (await vscode.workspace.fs.stat(sib)).size
+          : null;
       const prev = this.rows.get(u.toString());
       this.rows.set(u.toString(), {
         uri: u.toString(),

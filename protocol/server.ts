@@ -322,7 +322,8 @@ export interface TensorViewParams extends JobParams {
   width: number;
   height: number;
   pool: PoolMode;
-  /** equal-width value histogram bins (default 256, at most 2048); 8- and 16-bit floats always get one bin per distinct value */
+  /** equal-width value histogram bins (default 256, at most 2048); 8- and 16-bit floats always get one bin per distinct
+   * value */
   histogramBins?: number;
 }
 

@@ -175,7 +175,8 @@ export interface InspectRequest {
 /** Largest canvas side (cells) an inspect request may ask for; the server caps at the same. */
 export const MAX_INSPECT_CELLS = 4096;
 
-/** Histograms stay in the extension host (256 bins x 100,000 tensors is too much to post); the webview asks for the one it shows. */
+/** Histograms stay in the extension host (256 bins x 100,000 tensors is too much to post); the webview asks for the one
+ * it shows. */
 export type HistogramTarget = { kind: 'tensor' | 'layer'; name: string } | { kind: 'model' };
 
 export type WebviewToHost =

@@ -5,7 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const WIDTH = 120;
-const SKIP = /(\.generated\.ts$)|^engine\/codec\/wasm\/|^test\/(fixtures|golden|fuzz\/(jazzer-native|seeds|regressions))\//;
+/** A line that is one regular expression literal (a regex cannot be split without rewriting it). */
+const REGEX_LINE = /^\s*\/.+\/[dgimsuvy]*[,;)]*$/;
+const SKIP =
+  /(\.generated\.ts$)|^engine\/codec\/wasm\/|^test\/(fixtures|golden|fuzz\/(jazzer-native|seeds|regressions))\//;
 
 export function longLines(cwd = process.cwd()) {
   const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd, encoding: 'utf8' })
@@ -20,7 +23,7 @@ export function longLines(cwd = process.cwd()) {
       continue; // deleted in the working tree
     }
     text.split('\n').forEach((l, i) => {
-      if (l.length > WIDTH) out.push(`${f}:${i + 1}: ${l.length} characters`);
+      if (l.length > WIDTH && !REGEX_LINE.test(l)) out.push(`${f}:${i + 1}: ${l.length} characters`);
     });
   }
   return out;

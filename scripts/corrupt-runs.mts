@@ -1,5 +1,6 @@
 /**
- * Randomized corruption runs (issue 12 acceptance): `node --import tsx scripts/corrupt-runs.mts [runs] [--seed N] [--workers-only]`
+ * Randomized corruption runs (issue 12 acceptance): `node --import tsx scripts/corrupt-runs.mts [runs] [--seed N]
+ * [--workers-only]`
  * (after `npm run build`). Each run takes one of the real containers of test/helpers/corrupt.ts,
  * flips one byte (a random position of a random class, or anywhere) or cuts it at a random k/64,
  * and runs verify or decompress with 1, 2 or 4 threads, through a `node dist/cli.js` process or a
@@ -30,12 +31,15 @@ const r = rng(seed);
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const counts = { runs: 0, passed: 0, unclean: 0, leftovers: 0, cli: 0, server: 0 };
 const examples: string[] = [];
-const note = (what: string) => { if (examples.length < 10) examples.push(what); };
+const note = (what: string) => {
+  if (examples.length < 10) examples.push(what);
+};
 
 function cli(argv: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, [CLI, ...argv], { env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));
     c.on('close', (status) => resolve({ status, stdout, stderr }));
@@ -72,22 +76,51 @@ async function one(n: number, targets: Target[], servers: Map<number, Harness>):
     counts.cli++;
     const res = await cli([op, file, ...(op === 'decompress' ? ['-o', out] : []), '--threads', String(threads)]);
     const lines = res.stderr.split('\n').filter(Boolean);
-    if (res.status === 0) { counts.passed++; note(`PASSED: ${label}`); }
-    else if (res.status !== 1 || res.stdout !== '' || lines.length !== 1 || !lines[0]!.startsWith(`tensorzip: ${file}: `)) { counts.unclean++; note(`unclean (${res.status}): ${label}: ${res.stderr.slice(0, 300)}`); }
+    if (res.status === 0) {
+      counts.passed++;
+      note(`PASSED: ${label}`);
+    } else if (
+      res.status !== 1 ||
+      res.stdout !== '' ||
+      lines.length !== 1 ||
+      !lines[0]!.startsWith(`tensorzip: ${file}: `)
+    ) {
+      counts.unclean++;
+      note(`unclean (${res.status}): ${label}: ${res.stderr.slice(0, 300)}`);
+    }
   } else {
     counts.server++;
     const h = servers.get(threads)!;
     if (op === 'verify') {
       const v = await h.conn.sendRequest(VerifyRequest, { path: file }).catch((e: Error) => e);
-      if (!(v instanceof Error) && v.ok) { counts.passed++; note(`PASSED: ${label}`); }
-      else if (v instanceof Error || !v.problems.length || !v.problems.every((m) => m.includes(file) && !m.includes('\n'))) { counts.unclean++; note(`unclean: ${label}: ${v instanceof Error ? v.message : v.problems.join('|')}`); }
+      if (!(v instanceof Error) && v.ok) {
+        counts.passed++;
+        note(`PASSED: ${label}`);
+      } else if (
+        v instanceof Error ||
+        !v.problems.length ||
+        !v.problems.every((m) => m.includes(file) && !m.includes('\n'))
+      ) {
+        counts.unclean++;
+        note(`unclean: ${label}: ${v instanceof Error ? v.message : v.problems.join('|')}`);
+      }
     } else {
-      const e = await rejection(h.conn.sendRequest(DecompressRequest, { path: file, output: out })).catch(() => undefined);
-      if (!e) { counts.passed++; note(`PASSED: ${label}`); }
-      else if (!e.message.includes(file) || e.message.includes('\n')) { counts.unclean++; note(`unclean: ${label}: ${e.message}`); }
+      const e = await rejection(h.conn.sendRequest(DecompressRequest, { path: file, output: out })).catch(
+        () => undefined,
+      );
+      if (!e) {
+        counts.passed++;
+        note(`PASSED: ${label}`);
+      } else if (!e.message.includes(file) || e.message.includes('\n')) {
+        counts.unclean++;
+        note(`unclean: ${label}: ${e.message}`);
+      }
     }
   }
-  if (readdirSync(dir).sort().join(',') !== expected) { counts.leftovers++; note(`left ${readdirSync(dir).join(',')}: ${label}`); }
+  if (readdirSync(dir).sort().join(',') !== expected) {
+    counts.leftovers++;
+    note(`left ${readdirSync(dir).join(',')}: ${label}`);
+  }
   counts.runs++;
   rmSync(dir, { recursive: true, force: true });
 }
@@ -97,20 +130,29 @@ const models = path.join(root, 'models');
 mkdirSync(models);
 const targets = await buildTargets(models);
 const servers = new Map<number, Harness>();
-for (const threads of [1, 2, 4]) servers.set(threads, await startServer({ settings: { threads, maxConcurrentJobs: LANES }, env }));
+for (const threads of [1, 2, 4])
+  servers.set(threads, await startServer({ settings: { threads, maxConcurrentJobs: LANES }, env }));
 try {
   let next = 0;
-  await Promise.all(Array.from({ length: LANES }, async () => {
-    while (next < total) {
-      await one(next++, targets, servers);
-      if (counts.runs % 100 === 0) process.stderr.write(`${counts.runs} runs (${Math.round((Date.now() - t0) / 1000)} s)\n`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: LANES }, async () => {
+      while (next < total) {
+        await one(next++, targets, servers);
+        if (counts.runs % 100 === 0)
+          process.stderr.write(`${counts.runs} runs (${Math.round((Date.now() - t0) / 1000)} s)\n`);
+      }
+    }),
+  );
 } finally {
   for (const h of servers.values()) await h.stop();
   rmSync(root, { recursive: true, force: true });
 }
-console.log(`${counts.runs} runs (${counts.cli} CLI, ${counts.server} server; threads 1/2/4, verify and decompress; seed ${seed}${env.TZ_TEST_WORKERS_ONLY ? ', workers only' : ''}) in ${Math.round((Date.now() - t0) / 1000)} s`);
-console.log(`exit 0 / passed: ${counts.passed}   unclean failures: ${counts.unclean}   runs leaving files: ${counts.leftovers}`);
+console.log(
+  `${counts.runs} runs (${counts.cli} CLI, ${counts.server} server; threads 1/2/4, verify and decompress; ` +
+    `seed ${seed}${env.TZ_TEST_WORKERS_ONLY ? ', workers only' : ''}) in ${Math.round((Date.now() - t0) / 1000)} s`,
+);
+console.log(
+  `exit 0 / passed: ${counts.passed}   unclean failures: ${counts.unclean}   runs leaving files: ${counts.leftovers}`,
+);
 for (const e of examples) console.log(`  ${e}`);
 process.exitCode = counts.passed || counts.unclean || counts.leftovers ? 1 : 0;

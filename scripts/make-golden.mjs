@@ -144,8 +144,7 @@ export async function makeGolden(dir) {
   const files = await originals();
   for (const [name, bytes] of Object.entries(files)) writeFileSync(path.join(dir, name), bytes);
   const at = (n) => path.join(dir, n);
-  const compress = (n, opts = {}) =>
-    compressFile(at(n), { output: at(`${n}.tzip`), force: true, threads: 1, ...opts });
+  const compress = (n, opts = {}) => compressFile(at(n), { output: at(`${n}.tzip`), force: true, threads: 1, ...opts });
 
   await compress('model-2.0.safetensors');
   await compress('quant-2.0.gguf');
@@ -188,15 +187,45 @@ export async function makeGolden(dir) {
     edit(b);
     writeFileSync(out, b);
   };
-  await bad('magic', 'BAD_INPUT', 'not a \\.tzip file \\(bad magic\\)', patched((b) => (b[0] = 0x58)));
-  await bad('version-4', 'UNSUPPORTED', 'unsupported \\.tzip version 4\\.0', patched((b) => b.writeUInt16LE(4, 4)));
-  await bad('header-flags', 'BAD_INPUT', 'unknown flags or non-zero reserved', patched((b) => (b[9] = 1)));
-  await bad('truncated', 'BAD_INPUT', 'footer not found|index position', (out) => writeFileSync(out, good.subarray(0, good.length - 7)));
-  await bad('appended', 'BAD_INPUT', 'index position does not match the file size', (out) =>
-    writeFileSync(out, Buffer.concat([good.subarray(0, good.length - 32), Buffer.alloc(5), good.subarray(good.length - 32)])),
+  await bad(
+    'magic',
+    'BAD_INPUT',
+    'not a \\.tzip file \\(bad magic\\)',
+    patched((b) => (b[0] = 0x58)),
   );
-  await bad('index-crc', 'BAD_INPUT', 'index checksum mismatch', patched((b) => (b[b.length - 40] ^= 0x10)));
-  await bad('payload', 'BAD_INPUT', 'checksum mismatch.*chunk|chunk.*(corrupt|checksum)', patched((b) => (b[40] ^= 0x01)));
+  await bad(
+    'version-4',
+    'UNSUPPORTED',
+    'unsupported \\.tzip version 4\\.0',
+    patched((b) => b.writeUInt16LE(4, 4)),
+  );
+  await bad(
+    'header-flags',
+    'BAD_INPUT',
+    'unknown flags or non-zero reserved',
+    patched((b) => (b[9] = 1)),
+  );
+  await bad('truncated', 'BAD_INPUT', 'footer not found|index position', (out) =>
+    writeFileSync(out, good.subarray(0, good.length - 7)),
+  );
+  await bad('appended', 'BAD_INPUT', 'index position does not match the file size', (out) =>
+    writeFileSync(
+      out,
+      Buffer.concat([good.subarray(0, good.length - 32), Buffer.alloc(5), good.subarray(good.length - 32)]),
+    ),
+  );
+  await bad(
+    'index-crc',
+    'BAD_INPUT',
+    'index checksum mismatch',
+    patched((b) => (b[b.length - 40] ^= 0x10)),
+  );
+  await bad(
+    'payload',
+    'BAD_INPUT',
+    'checksum mismatch.*chunk|chunk.*(corrupt|checksum)',
+    patched((b) => (b[40] ^= 0x01)),
+  );
   await bad('region-gap', 'BAD_INPUT', 'region 1 does not start where the previous one ended', (out) =>
     rewrite(src, out, (e) => {
       e.index.regions[1].offset += 1;
@@ -275,7 +304,9 @@ export async function makeGolden(dir) {
 }
 
 if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
-  const dir = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../test/golden'));
+  const dir = path.resolve(
+    process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../test/golden'),
+  );
   const m = await makeGolden(dir);
   for (const [n, c] of Object.entries(m.containers)) console.log(`${n}  ${c.bytes} bytes  ${c.sha256}`);
   console.log(`${m.refuse.length} refusal cases`);

@@ -28,7 +28,10 @@ export interface Schedulable {
 }
 
 /** Why `job` may not be admitted next to `active` jobs, or undefined if it may. */
-export function conflict(job: Pick<Schedulable, 'reads' | 'writes'>, active: Iterable<Schedulable>): string | undefined {
+export function conflict(
+  job: Pick<Schedulable, 'reads' | 'writes'>,
+  active: Iterable<Schedulable>,
+): string | undefined {
   for (const other of active) {
     for (const w of job.writes) {
       if (other.writes.includes(w)) return `${w}: already being written by job ${other.id} (${other.kind})`;
@@ -93,7 +96,16 @@ export class JobQueue<J extends Schedulable> {
 
   list(): JobInfo[] {
     return this.all().map((j) => {
-      const info: JobInfo = { id: j.id, kind: j.kind, path: j.path, state: j.state, queuedAt: j.queuedAt, bytesDone: j.bytesDone, bytesTotal: j.bytesTotal, percentage: j.percentage };
+      const info: JobInfo = {
+        id: j.id,
+        kind: j.kind,
+        path: j.path,
+        state: j.state,
+        queuedAt: j.queuedAt,
+        bytesDone: j.bytesDone,
+        bytesTotal: j.bytesTotal,
+        percentage: j.percentage,
+      };
       if (j.output !== undefined) info.output = j.output;
       if (j.startedAt !== undefined) info.startedAt = j.startedAt;
       return info;

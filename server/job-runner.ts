@@ -93,7 +93,17 @@ export class JobRun {
       this.settle(() => this.reject(new JobError('INTERNAL', `${spec.path}: job worker crashed (${why})`, spec.path)));
     });
     this.worker.on('exit', (code) => {
-      this.settle(() => this.reject(new JobError('INTERNAL', code === 0 ? `${spec.path}: internal error: the job ended without an answer` : `${spec.path}: job worker exited unexpectedly (exit code ${code})`, spec.path)));
+      this.settle(() =>
+        this.reject(
+          new JobError(
+            'INTERNAL',
+            code === 0
+              ? `${spec.path}: internal error: the job ended without an answer`
+              : `${spec.path}: job worker exited unexpectedly (exit code ${code})`,
+            spec.path,
+          ),
+        ),
+      );
     });
   }
 

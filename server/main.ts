@@ -209,7 +209,8 @@ function engineFeatures(): ServerFeatures {
 connection.onInitialized(() => {
   lang.initialized();
   log(
-    `TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs${settings.threads ? `, ${settings.threads} threads each` : ''})`,
+    `TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs` +
+      `${settings.threads ? `, ${settings.threads} threads each` : ''})`,
   );
 });
 

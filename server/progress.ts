@@ -8,7 +8,6 @@ import { formatBytes } from '../shared/format';
 
 export const PROGRESS_INTERVAL_MS = 100;
 
-
 export class JobProgressReporter {
   private state: JobState = 'queued';
   private queuePosition: number | undefined;
@@ -34,7 +33,14 @@ export class JobProgressReporter {
     this.queuePosition = queuePosition;
     if (state === 'running') this.startedAt = this.now();
     this.lastSent = this.now();
-    this.send({ kind: 'begin', title: this.title, cancellable: true, percentage: 0, message: this.message(), ...this.fields() });
+    this.send({
+      kind: 'begin',
+      title: this.title,
+      cancellable: true,
+      percentage: 0,
+      message: this.message(),
+      ...this.fields(),
+    });
   }
 
   /** queue position changed (sent at once: these are rare) */
@@ -76,7 +82,13 @@ export class JobProgressReporter {
     this.clearTimer();
     if (this.ended) return;
     this.lastSent = this.now();
-    this.send({ kind: 'report', cancellable: true, percentage: this.percentage, message: this.message(), ...this.fields() });
+    this.send({
+      kind: 'report',
+      cancellable: true,
+      percentage: this.percentage,
+      message: this.message(),
+      ...this.fields(),
+    });
   }
 
   private clearTimer(): void {
@@ -85,7 +97,12 @@ export class JobProgressReporter {
   }
 
   private fields(): JobProgressFields {
-    const f: JobProgressFields = { jobId: this.jobId, state: this.state, bytesDone: this.bytesDone, bytesTotal: this.bytesTotal };
+    const f: JobProgressFields = {
+      jobId: this.jobId,
+      state: this.state,
+      bytesDone: this.bytesDone,
+      bytesTotal: this.bytesTotal,
+    };
     if (this.queuePosition !== undefined) f.queuePosition = this.queuePosition;
     if (this.tensor !== undefined) f.tensor = this.tensor;
     const seconds = (this.now() - this.startedAt) / 1000;

@@ -1,5 +1,6 @@
 /**
- * Checkpoint chains (shared: the CLI/engine and the VS Code command): which checkpoint is a keyframe and which bases each other one is tried
+ * Checkpoint chains (shared: the CLI/engine and the VS Code command): which checkpoint is a keyframe and which bases
+ * each other one is tried
  * against (no I/O here: also used by the VS Code command, which reads modification times itself).
  * Order: by the step number in the names when every name has a distinct one, else by
  * modification time (then name). Every k-th is a keyframe (stored standalone); each other one has

@@ -3,7 +3,8 @@
  * `encoder.layer.5.`, GGUF-style `blk.4.`. Tensors without a layer index are grouped by their
  * module path (the name without its last component), e.g. `model.embed_tokens`, `conv1`.
  */
-const LAYER_RE = /(^|[._/])(layers?|h|blocks?|blk|block|stages?|encoder\.layer|decoder\.layer|resblocks|transformer_blocks)[._](\d+)(?=[._/]|$)/;
+const LAYER_RE =
+  /(^|[._/])(layers?|h|blocks?|blk|block|stages?|encoder\.layer|decoder\.layer|resblocks|transformer_blocks)[._](\d+)(?=[._/]|$)/;
 
 export function layerOf(tensorName: string): string {
   const m = LAYER_RE.exec(tensorName);

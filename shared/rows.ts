@@ -13,9 +13,15 @@ interface NamedRow {
  * Sums the exponent histograms of several tensors (a layer). Tensors of another exponent width
  * than the most common one are left out (their bins mean other exponents); `skipped` says how many.
  */
-export function mergeHistograms(rows: readonly { exponentHistogram?: readonly number[] | null }[]): { hist: number[] | null; used: number; skipped: number } {
+export function mergeHistograms(rows: readonly { exponentHistogram?: readonly number[] | null }[]): {
+  hist: number[] | null;
+  used: number;
+  skipped: number;
+} {
   const byLen = new Map<number, number>();
-  for (const r of rows) if (r.exponentHistogram?.length) byLen.set(r.exponentHistogram.length, (byLen.get(r.exponentHistogram.length) ?? 0) + 1);
+  for (const r of rows)
+    if (r.exponentHistogram?.length)
+      byLen.set(r.exponentHistogram.length, (byLen.get(r.exponentHistogram.length) ?? 0) + 1);
   if (byLen.size === 0) return { hist: null, used: 0, skipped: 0 };
   const len = [...byLen.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
   const hist = new Array<number>(len).fill(0);
@@ -61,6 +67,8 @@ export function indexByName(rows: readonly { name: string }[]): Map<string, numb
 }
 
 /** Rows posted to the webview leave their histograms in the extension host. */
-export function stripRows<R extends { exponentHistogram?: unknown }>(rows: readonly R[]): Omit<R, 'exponentHistogram'>[] {
+export function stripRows<R extends { exponentHistogram?: unknown }>(
+  rows: readonly R[],
+): Omit<R, 'exponentHistogram'>[] {
   return rows.map(({ exponentHistogram: _h, ...r }) => r);
 }

@@ -25,11 +25,16 @@ const concurrency = process.env.TZ_TEST_CONCURRENCY ?? '2';
 const isE2E = (f) => f.startsWith(join('test', 'e2e') + '/');
 // The Slurm test (test/scale) runs its own daemons and job array on both cores: alone, like e2e.
 const alone = (f) => isE2E(f) || f.startsWith(join('test', 'scale') + '/');
-const phases = [[files.filter((f) => !alone(f)), concurrency], [files.filter(alone), '1']].filter(([fs]) => fs.length);
+const phases = [
+  [files.filter((f) => !alone(f)), concurrency],
+  [files.filter(alone), '1'],
+].filter(([fs]) => fs.length);
 /** Runs one phase, passing its output through and reading node's closing counts from it. */
 function runPhase(fs, c) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${c}`, ...fs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${c}`, ...fs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const counts = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
     let tail = '';
     child.stdout.on('data', (d) => {

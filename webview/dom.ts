@@ -1,9 +1,18 @@
-/** Tiny DOM helpers. Elements are built with DOM APIs (never innerHTML), so data can't inject markup and the strict CSP holds. */
+/** Tiny DOM helpers. Elements are built with DOM APIs (never innerHTML), so data can't inject markup and the strict CSP
+ * holds. */
 type Attrs = Record<string, string | number | boolean | undefined | null>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs, ...children: (Node | string | null | undefined | false)[]): HTMLElementTagNameMap[K];
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs,
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Attrs, ...children: (Node | string | null | undefined | false)[]): HTMLElement;
-export function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | null | undefined | false)[]): HTMLElement {
+export function h(
+  tag: string,
+  attrs: Attrs = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElement {
   const el = document.createElement(tag);
   setAttrs(el, attrs);
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
@@ -12,7 +21,11 @@ export function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | 
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-export function s(tag: string, attrs: Attrs = {}, ...children: (Node | string | null | undefined | false)[]): SVGElement {
+export function s(
+  tag: string,
+  attrs: Attrs = {},
+  ...children: (Node | string | null | undefined | false)[]
+): SVGElement {
   const el = document.createElementNS(SVG_NS, tag);
   setAttrs(el, attrs);
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);

@@ -25,9 +25,10 @@ export function connectHost<S>(): Host<S> {
     post: (msg) => api.postMessage(msg),
     getState: () => api.getState(),
     setState: (st) => api.setState(st),
-    onMessage: (fn) => window.addEventListener('message', (e: MessageEvent) => {
-      const d = e.data as HostToWebview | undefined;
-      if (d && typeof d === 'object' && typeof d.type === 'string') fn(d);
-    }),
+    onMessage: (fn) =>
+      window.addEventListener('message', (e: MessageEvent) => {
+        const d = e.data as HostToWebview | undefined;
+        if (d && typeof d === 'object' && typeof d.type === 'string') fn(d);
+      }),
   };
 }

@@ -55,8 +55,13 @@ function coveredBytes(layout: ModelLayout): number {
     ranges.sort((a, b) => a[0] - b[0]);
     let end = -1;
     for (const [s, e] of ranges) {
-      if (s >= end) { covered += e - s; end = e; }
-      else if (e > end) { covered += e - end; end = e; }
+      if (s >= end) {
+        covered += e - s;
+        end = e;
+      } else if (e > end) {
+        covered += e - end;
+        end = e;
+      }
     }
   }
   return covered;
@@ -65,7 +70,11 @@ function coveredBytes(layout: ModelLayout): number {
 /** Reads `length` bytes of tensor `t` at file offset `start` into `buf` (the default: from its file). */
 export type TensorRangeReader = (t: TensorEntry, start: number, length: number, buf: Uint8Array) => Promise<Uint8Array>;
 
-export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = {}, readRange?: TensorRangeReader): Promise<FileAnalysis> {
+export async function analyzeLayout(
+  layout: ModelLayout,
+  opts: AnalyzeOptions = {},
+  readRange?: TensorRangeReader,
+): Promise<FileAnalysis> {
   const quick = !!opts.quick;
   // multi-file models (shards, external data): the model's size is that of every file
   let modelBytes = layout.size;
@@ -88,7 +97,10 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
       throwIfAborted(opts.signal, layout.path);
       const fpath = t.file ?? layout.path;
       let f = readRange ? undefined : files.get(fpath);
-      if (!f && !readRange) { f = await InputFile.open(fpath); files.set(fpath, f); }
+      if (!f && !readRange) {
+        f = await InputFile.open(fpath);
+        files.set(fpath, f);
+      }
       const st = new TensorStats(t.dtype);
       const ranges = rangesFor(t, quick);
       let sampled = 0;
@@ -96,7 +108,9 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
         for (let off = 0; off < len; off += ANALYSIS_CHUNK) {
           throwIfAborted(opts.signal, layout.path);
           const n = Math.min(ANALYSIS_CHUNK, len - off);
-          const chunk = readRange ? await readRange(t, start + off, n, buf) : await f!.readExact(start + off, n, `tensor "${t.name}"`, buf);
+          const chunk = readRange
+            ? await readRange(t, start + off, n, buf)
+            : await f!.readExact(start + off, n, `tensor "${t.name}"`, buf);
           st.add(chunk);
           sampled += n;
         }
@@ -104,7 +118,11 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
       done += t.bytes;
       const s = summarize(st);
       const scale = sampled > 0 ? t.bytes / sampled : 1;
-      const elements = dtypeInfo(t.dtype).size ? elementCount(t.shape) : (Number.isFinite(elementCount(t.shape)) ? elementCount(t.shape) : 0);
+      const elements = dtypeInfo(t.dtype).size
+        ? elementCount(t.shape)
+        : Number.isFinite(elementCount(t.shape))
+          ? elementCount(t.shape)
+          : 0;
       const ta: TensorAnalysis = {
         name: t.name,
         dtype: t.dtype,
@@ -116,11 +134,26 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
         elements,
         planeEntropy: s.planeEntropy,
       };
-      const optional: Array<keyof typeof s> = ['exponentHistogram', 'signEntropy', 'mantissaEntropy', 'min', 'max', 'mean', 'std', 'zeros', 'subnormals', 'nans', 'infs', 'cleanLowBits', 'distinctValues'];
+      const optional: Array<keyof typeof s> = [
+        'exponentHistogram',
+        'signEntropy',
+        'mantissaEntropy',
+        'min',
+        'max',
+        'mean',
+        'std',
+        'zeros',
+        'subnormals',
+        'nans',
+        'infs',
+        'cleanLowBits',
+        'distinctValues',
+      ];
       for (const k of optional) if (s[k] !== undefined) (ta as unknown as Record<string, unknown>)[k] = s[k];
       if (scale !== 1) {
         ta.estimate = true;
-        for (const k of ['zeros', 'subnormals', 'nans', 'infs'] as const) if (ta[k] !== undefined) ta[k] = Math.round(ta[k]! * scale);
+        for (const k of ['zeros', 'subnormals', 'nans', 'infs'] as const)
+          if (ta[k] !== undefined) ta[k] = Math.round(ta[k]! * scale);
         if (ta.exponentHistogram) ta.exponentHistogram = ta.exponentHistogram.map((c) => c * scale);
         delete ta.distinctValues;
       }
@@ -128,7 +161,14 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
       if (t.file && shardBytes.has(t.file)) ta.shard = path.relative(dir, t.file);
       tensors.push(ta);
       opts.onTensor?.(ta, ti, layout.tensors.length);
-      opts.onProgress?.({ phase: 'analyze', file: layout.path, bytesDone: done, bytesTotal: totalBytes, tensor: t.name, layer: ta.layer });
+      opts.onProgress?.({
+        phase: 'analyze',
+        file: layout.path,
+        bytesDone: done,
+        bytesTotal: totalBytes,
+        tensor: t.name,
+        layer: ta.layer,
+      });
     }
   } finally {
     for (const f of files.values()) await f.close();
@@ -145,7 +185,12 @@ export async function analyzeLayout(layout: ModelLayout, opts: AnalyzeOptions = 
   return fa;
 }
 
-export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], estimate: boolean, modelBytes = layout.size): FileAnalysis {
+export function summarizeFile(
+  layout: ModelLayout,
+  tensors: TensorAnalysis[],
+  estimate: boolean,
+  modelBytes = layout.size,
+): FileAnalysis {
   const layers: LayerAnalysis[] = [];
   const byName = new Map<string, LayerAnalysis>();
   const bytesPerDtype: Record<string, number> = {};
@@ -154,7 +199,11 @@ export function summarizeFile(layout: ModelLayout, tensors: TensorAnalysis[], es
   let estimates = 0;
   for (const t of tensors) {
     let l = byName.get(t.layer);
-    if (!l) { l = { name: t.layer, tensors: 0, bytes: 0, boundBytes: 0, elements: 0 }; byName.set(t.layer, l); layers.push(l); }
+    if (!l) {
+      l = { name: t.layer, tensors: 0, bytes: 0, boundBytes: 0, elements: 0 };
+      byName.set(t.layer, l);
+      layers.push(l);
+    }
     l.tensors++;
     l.bytes += t.bytes;
     l.boundBytes += t.boundBytes;
@@ -193,20 +242,39 @@ export async function analyzeFile(file: string, opts: AnalyzeOptions = {}): Prom
  * bounds equal those of the original file. `bytes` is the original's size; `format` stays "tzip".
  */
 async function analyzeTzip(file: string, opts: AnalyzeOptions): Promise<FileAnalysis> {
-  return withTensors(file, async (src) => {
-    const tensors: TensorEntry[] = [];
-    let pos = 0;
-    for (const t of src.tensors()) {
-      // offsets here are positions in a virtual concatenation of the tensors (only differences matter)
-      tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, offset: pos, bytes: t.bytes, ...(t.block ? { extra: { block: t.block } } : {}) });
-      pos += t.bytes;
-    }
-    const layout: ModelLayout = { path: file, format: 'tzip', size: src.originalSize, tensors };
-    const read: TensorRangeReader = async (t, start, length, buf) => {
-      const out = buf.subarray(0, length);
-      await src.readBytes(t.name, start - t.offset, length, (piece, at) => { out.set(piece, at - (start - t.offset)); }, opts.signal ? { signal: opts.signal } : {});
-      return out;
-    };
-    return analyzeLayout(layout, opts, read);
-  }, opts.threads !== undefined ? { threads: opts.threads } : {});
+  return withTensors(
+    file,
+    async (src) => {
+      const tensors: TensorEntry[] = [];
+      let pos = 0;
+      for (const t of src.tensors()) {
+        // offsets here are positions in a virtual concatenation of the tensors (only differences matter)
+        tensors.push({
+          name: t.name,
+          dtype: t.dtype,
+          shape: t.shape,
+          offset: pos,
+          bytes: t.bytes,
+          ...(t.block ? { extra: { block: t.block } } : {}),
+        });
+        pos += t.bytes;
+      }
+      const layout: ModelLayout = { path: file, format: 'tzip', size: src.originalSize, tensors };
+      const read: TensorRangeReader = async (t, start, length, buf) => {
+        const out = buf.subarray(0, length);
+        await src.readBytes(
+          t.name,
+          start - t.offset,
+          length,
+          (piece, at) => {
+            out.set(piece, at - (start - t.offset));
+          },
+          opts.signal ? { signal: opts.signal } : {},
+        );
+        return out;
+      };
+      return analyzeLayout(layout, opts, read);
+    },
+    opts.threads !== undefined ? { threads: opts.threads } : {},
+  );
 }

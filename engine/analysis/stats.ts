@@ -11,7 +11,8 @@ import { layoutFor } from '../codec/layout';
 import { transformTop16 } from '../codec/planes';
 import { entropyPerSymbol, order0Bits } from '../codec/entropy';
 
-/** Raw accumulators for one tensor; `add` takes element-aligned chunks (a trailing partial element is counted as bytes only). */
+/** Raw accumulators for one tensor; `add` takes element-aligned chunks (a trailing partial element is counted as bytes
+ * only). */
 export class TensorStats {
   readonly dtype: string;
   readonly size: number;
@@ -67,10 +68,16 @@ export class TensorStats {
     const n = whole / size;
     this.elements += this.size ? n : 0;
     switch (this.kind) {
-      case 'f16like': return this.addLanes16(data, 1);
-      case 'f32': this.addLanes16(data, 2); return this.addF32(data, n);
-      case 'f64': this.addLanes16(data, 4); return this.addF64(data, n);
-      default: return this.addBytes(data);
+      case 'f16like':
+        return this.addLanes16(data, 1);
+      case 'f32':
+        this.addLanes16(data, 2);
+        return this.addF32(data, n);
+      case 'f64':
+        this.addLanes16(data, 4);
+        return this.addF64(data, n);
+      default:
+        return this.addBytes(data);
     }
   }
 
@@ -92,7 +99,15 @@ export class TensorStats {
   private addF32(data: Uint8Array, n: number): void {
     const f = new Float32Array(data.buffer, data.byteOffset, n);
     const u = new Uint32Array(data.buffer, data.byteOffset, n);
-    let s = 0, ss = 0, mn = this.min, mx = this.max, zeros = 0, sub = 0, nans = 0, infs = 0, or = 0;
+    let s = 0,
+      ss = 0,
+      mn = this.min,
+      mx = this.max,
+      zeros = 0,
+      sub = 0,
+      nans = 0,
+      infs = 0,
+      or = 0;
     for (let i = 0; i < n; i++) {
       const x = u[i]!;
       const e = (x >>> 23) & 0xff;
@@ -112,15 +127,30 @@ export class TensorStats {
       if (v < mn) mn = v;
       if (v > mx) mx = v;
     }
-    this.sum += s; this.sumSq += ss; this.min = mn; this.max = mx;
-    this.zeros += zeros; this.subnormals += sub; this.nans += nans; this.infs += infs;
+    this.sum += s;
+    this.sumSq += ss;
+    this.min = mn;
+    this.max = mx;
+    this.zeros += zeros;
+    this.subnormals += sub;
+    this.nans += nans;
+    this.infs += infs;
     this.mantOr |= or & 0x7fffff;
   }
 
   private addF64(data: Uint8Array, n: number): void {
     const f = new Float64Array(data.buffer, data.byteOffset, n);
     const u = new Uint32Array(data.buffer, data.byteOffset, n * 2);
-    let s = 0, ss = 0, mn = this.min, mx = this.max, zeros = 0, sub = 0, nans = 0, infs = 0, orLo = 0, orHi = 0;
+    let s = 0,
+      ss = 0,
+      mn = this.min,
+      mx = this.max,
+      zeros = 0,
+      sub = 0,
+      nans = 0,
+      infs = 0,
+      orLo = 0,
+      orHi = 0;
     for (let i = 0; i < n; i++) {
       const lo = u[2 * i]!;
       const hi = u[2 * i + 1]!;
@@ -142,8 +172,14 @@ export class TensorStats {
       if (v < mn) mn = v;
       if (v > mx) mx = v;
     }
-    this.sum += s; this.sumSq += ss; this.min = mn; this.max = mx;
-    this.zeros += zeros; this.subnormals += sub; this.nans += nans; this.infs += infs;
+    this.sum += s;
+    this.sumSq += ss;
+    this.min = mn;
+    this.max = mx;
+    this.zeros += zeros;
+    this.subnormals += sub;
+    this.nans += nans;
+    this.infs += infs;
     this.mantOr |= orLo;
     this.mantOrHi |= orHi & 0xfffff;
   }
@@ -192,7 +228,10 @@ const planeBits = order0Bits;
 function trailingZeros(x: number, width: number): number {
   if (x === 0) return width;
   let n = 0;
-  while ((x & 1) === 0 && n < width) { x >>>= 1; n++; }
+  while ((x & 1) === 0 && n < width) {
+    x >>>= 1;
+    n++;
+  }
   return n;
 }
 
@@ -202,7 +241,11 @@ export function summarize(st: TensorStats): StatsSummary {
   const tailBits = planeBits(st.tailHist);
   if (st.kind === 'bytes' || !info.float) {
     const pe = st.lanes.map((h) => entropyPerSymbol(h));
-    return { exponentEntropy: null, planeEntropy: pe, boundBits: st.lanes.reduce((a, h) => a + planeBits(h), 0) + tailBits };
+    return {
+      exponentEntropy: null,
+      planeEntropy: pe,
+      boundBits: st.lanes.reduce((a, h) => a + planeBits(h), 0) + tailBits,
+    };
   }
   const { exponentBits: eb, mantissaBits: mb } = info.float;
   const expHist = new Float64Array(1 << eb);
@@ -219,7 +262,17 @@ export function summarize(st: TensorStats): StatsSummary {
     const mantHist = new Float64Array(1 << mb);
     const lo = new Float64Array(256);
     const hi = new Float64Array(256);
-    let n = 0, s = 0, ss = 0, mn = Infinity, mx = -Infinity, zeros = 0, sub = 0, nans = 0, infs = 0, or = 0, distinct = 0;
+    let n = 0,
+      s = 0,
+      ss = 0,
+      mn = Infinity,
+      mx = -Infinity,
+      zeros = 0,
+      sub = 0,
+      nans = 0,
+      infs = 0,
+      or = 0,
+      distinct = 0;
     const e4m3 = st.dtype === 'F8_E4M3';
     for (let v = 0; v < h.length; v++) {
       const c = h[v]!;
@@ -239,8 +292,14 @@ export function summarize(st: TensorStats): StatsSummary {
       } else lo[v]! += c;
       const val = st.dtype === 'BF16' ? bf16Value(v) : st.dtype === 'F16' ? f16Value(v) : f8Value(v, e4m3);
       n += c;
-      if (Number.isNaN(val)) { nans += c; continue; }
-      if (!Number.isFinite(val)) { infs += c; continue; }
+      if (Number.isNaN(val)) {
+        nans += c;
+        continue;
+      }
+      if (!Number.isFinite(val)) {
+        infs += c;
+        continue;
+      }
       if (val === 0) zeros += c;
       else if (e === 0) sub += c;
       s += c * val;
@@ -253,7 +312,10 @@ export function summarize(st: TensorStats): StatsSummary {
     const finite = n - nans - infs;
     Object.assign(out, {
       mantissaEntropy: entropyPerSymbol(mantHist),
-      zeros, subnormals: sub, nans, infs,
+      zeros,
+      subnormals: sub,
+      nans,
+      infs,
       cleanLowBits: trailingZeros(or, mb),
       distinctValues: distinct,
     });
@@ -299,11 +361,28 @@ export function summarize(st: TensorStats): StatsSummary {
     for (let l = 0; l < st.lanes.length - 1; l++) mantH += entropyPerSymbol(st.lanes[l]!);
     const finite = st.elements - st.nans - st.infs;
     const mantOr = st.kind === 'f32' ? st.mantOr : 0;
-    const clean = st.kind === 'f32' ? trailingZeros(mantOr, 23) : (st.mantOr === 0 ? 32 + trailingZeros(st.mantOrHi, 20) : trailingZeros(st.mantOr, 32));
-    Object.assign(out, { mantissaEntropy: mantH, zeros: st.zeros, subnormals: st.subnormals, nans: st.nans, infs: st.infs, cleanLowBits: clean });
+    const clean =
+      st.kind === 'f32'
+        ? trailingZeros(mantOr, 23)
+        : st.mantOr === 0
+          ? 32 + trailingZeros(st.mantOrHi, 20)
+          : trailingZeros(st.mantOr, 32);
+    Object.assign(out, {
+      mantissaEntropy: mantH,
+      zeros: st.zeros,
+      subnormals: st.subnormals,
+      nans: st.nans,
+      infs: st.infs,
+      cleanLowBits: clean,
+    });
     if (finite > 0) {
       const mean = st.sum / finite;
-      Object.assign(out, { min: st.min, max: st.max, mean, std: Math.sqrt(Math.max(0, st.sumSq / finite - mean * mean)) });
+      Object.assign(out, {
+        min: st.min,
+        max: st.max,
+        mean,
+        std: Math.sqrt(Math.max(0, st.sumSq / finite - mean * mean)),
+      });
     }
   }
   out.exponentEntropy = entropyPerSymbol(expHist);

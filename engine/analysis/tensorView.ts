@@ -155,7 +155,8 @@ export async function poolTensor(
     throw new TzError(
       'USAGE',
       src.path,
-      `tensor "${name}": window rows ${w.row0}..${w.row1}, columns ${w.col0}..${w.col1} is outside its ${m.rows} x ${m.cols} matrix`,
+      `tensor "${name}": window rows ${w.row0}..${w.row1}, columns ${w.col0}..${w.col1} is outside its ` +
+        `${m.rows} x ${m.cols} matrix`,
     );
   }
   const wr = w.row1 - w.row0,

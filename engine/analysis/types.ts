@@ -19,7 +19,8 @@ export interface TensorAnalysis {
   exponentHistogram?: number[];
   signEntropy?: number;
   mantissaEntropy?: number;
-  /** entropy (bits) of each byte plane as the codec codes it (its sign transform for the dtype, engine/codec/layout.ts), low byte first */
+  /** entropy (bits) of each byte plane as the codec codes it (its sign transform for the dtype,
+   * engine/codec/layout.ts), low byte first */
   planeEntropy?: number[];
   min?: number;
   max?: number;

@@ -33,7 +33,6 @@ export interface Converter {
   convert(bytes: Uint8Array): Converted;
 }
 
-
 /** The value a histogram key stands for (the lower end of its bin for bf16 keys of wider types). */
 export function keyValue(kind: KeyKind, key: number): number {
   if (kind === 'f16') return values16('F16')[key]!;
@@ -71,8 +70,18 @@ function aligned(b: Uint8Array, size: number): Uint8Array {
 export function converterFor(dtype: string): Converter | undefined {
   const info = dtypeInfo(dtype);
   const sc = new Scratch();
-  const f32Keys = (v: Float32Array): Converted => ({ values: v, keys: new Uint16Array(v.buffer, v.byteOffset, v.length * 2), keyStride: 2, keyOffset: 1 });
-  const simple = (size: number, keyKind: KeyKind, exactKeys: boolean, convert: (b: Uint8Array) => Converted): Converter => ({ unitBytes: size, unitElements: 1, keyKind, exactKeys, dequantized: false, convert });
+  const f32Keys = (v: Float32Array): Converted => ({
+    values: v,
+    keys: new Uint16Array(v.buffer, v.byteOffset, v.length * 2),
+    keyStride: 2,
+    keyOffset: 1,
+  });
+  const simple = (
+    size: number,
+    keyKind: KeyKind,
+    exactKeys: boolean,
+    convert: (b: Uint8Array) => Converted,
+  ): Converter => ({ unitBytes: size, unitElements: 1, keyKind, exactKeys, dequantized: false, convert });
   switch (dtype) {
     case 'BF16':
       return simple(2, 'bf16', true, (b) => {
@@ -122,14 +131,22 @@ export function converterFor(dtype: string): Converter | undefined {
       const a = aligned(b, size);
       const n = a.length / size;
       switch (dtype) {
-        case 'I8': return new Int8Array(a.buffer, a.byteOffset, n);
-        case 'U8': return a;
-        case 'I16': return new Int16Array(a.buffer, a.byteOffset, n);
-        case 'U16': return new Uint16Array(a.buffer, a.byteOffset, n);
-        case 'I32': return new Int32Array(a.buffer, a.byteOffset, n);
-        case 'U32': return new Uint32Array(a.buffer, a.byteOffset, n);
-        case 'I64': return new BigInt64Array(a.buffer, a.byteOffset, n);
-        default: return new BigUint64Array(a.buffer, a.byteOffset, n);
+        case 'I8':
+          return new Int8Array(a.buffer, a.byteOffset, n);
+        case 'U8':
+          return a;
+        case 'I16':
+          return new Int16Array(a.buffer, a.byteOffset, n);
+        case 'U16':
+          return new Uint16Array(a.buffer, a.byteOffset, n);
+        case 'I32':
+          return new Int32Array(a.buffer, a.byteOffset, n);
+        case 'U32':
+          return new Uint32Array(a.buffer, a.byteOffset, n);
+        case 'I64':
+          return new BigInt64Array(a.buffer, a.byteOffset, n);
+        default:
+          return new BigUint64Array(a.buffer, a.byteOffset, n);
       }
     };
     return simple(size, 'bf16', false, (b) => {

@@ -35,7 +35,11 @@ export class BitWriter {
 
 export class BitReader {
   private pos = 0; // bit position
-  constructor(private readonly buf: Uint8Array, private readonly start: number, private readonly end: number) {}
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
 
   read(bits: number): number {
     let v = 0;

@@ -66,12 +66,13 @@ export const BLOCKS_ENABLED = new Set(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', '
 
 /** Bytes per block of a dtype the encoder codes as BLOCKS, else 0 (the container's phase computation). */
 export function blockBytesOf(dtype: string, all = false): number {
-  return all || BLOCKS_ENABLED.has(dtype) ? BLOCK_MAPS[dtype]?.bytes ?? 0 : 0;
+  return all || BLOCKS_ENABLED.has(dtype) ? (BLOCK_MAPS[dtype]?.bytes ?? 0) : 0;
 }
 
 /** Number of planes and the bytes each owns per block; throws CodecError if the map is invalid. */
 export function planeWidths(map: BlockMap): number[] {
-  if (!Number.isInteger(map.bytes) || map.bytes < 2 || map.bytes > MAX_BLOCK_BYTES) throw new CodecError('bad block size');
+  if (!Number.isInteger(map.bytes) || map.bytes < 2 || map.bytes > MAX_BLOCK_BYTES)
+    throw new CodecError('bad block size');
   const widths: number[] = [];
   let sum = 0;
   for (const [len, p] of map.runs) {
@@ -143,7 +144,10 @@ export function writeBlocksHeader(map: BlockMap, phase: number): Uint8Array {
   writeVarint(h, map.bytes);
   writeVarint(h, phase);
   writeVarint(h, map.runs.length);
-  for (const [len, p] of map.runs) { writeVarint(h, len); h.push(p); }
+  for (const [len, p] of map.runs) {
+    writeVarint(h, len);
+    h.push(p);
+  }
   return Uint8Array.from(h);
 }
 

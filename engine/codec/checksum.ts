@@ -1,8 +1,8 @@
 /**
  * Per-chunk checksums of a .tzip (the chunk table's raw and payload checksums, docs/format.md):
  * XXH32 (seed 0) since format 2.0, CRC-32 in 1.x files. The index names the algorithm
- * ("checksum"; absent means CRC-32). XXH32 runs in the codec's WebAssembly kernels, about ten times
- * faster than zlib's CRC-32 here, so call it on a thread that has run initCodec() (pool tasks do).
+ * ("checksum"; absent means CRC-32). XXH32 runs in the codec's WebAssembly kernels (much faster than
+ * zlib's CRC-32, docs/measurements.md), so call it on a thread that has run initCodec() (pool tasks do).
  */
 import { xxh32 } from './index';
 import { crc32 } from './crc32';

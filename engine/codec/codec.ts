@@ -5,7 +5,15 @@
  */
 import type { Backend } from './backend';
 import { readVarint, varintSize, writeVarint } from './bitio';
-import { BLOCK_MAPS, BLOCKS_ENABLED, headBytes, planeWidths, readBlocksHeader, writeBlocksHeader, type BlockMap } from './blocks';
+import {
+  BLOCK_MAPS,
+  BLOCKS_ENABLED,
+  headBytes,
+  planeWidths,
+  readBlocksHeader,
+  writeBlocksHeader,
+  type BlockMap,
+} from './blocks';
 import { CodecError } from './errors';
 import { layoutFor, validLayout, type Layout } from './layout';
 import { order0Bits } from './entropy';
@@ -42,7 +50,14 @@ export interface EncodeOptions {
   allBlockTypes?: boolean;
 }
 
-export const DEFAULT_OPTIONS: EncodeOptions = { minRansGain: 0.02, zstdLevel: 19, zstdLevelLarge: 9, zstdLevelRaw: 9, zstdLevelRawLarge: 6, repeatThresholdShort: 0.1 };
+export const DEFAULT_OPTIONS: EncodeOptions = {
+  minRansGain: 0.02,
+  zstdLevel: 19,
+  zstdLevelLarge: 9,
+  zstdLevelRaw: 9,
+  zstdLevelRawLarge: 6,
+  repeatThresholdShort: 0.1,
+};
 
 /** The LZ test looks at this much of a chunk (repeats further apart are rare and costly to find). */
 const REPEAT_SAMPLE = 128 * 1024;
@@ -75,7 +90,10 @@ function concat(parts: Parts, into?: Uint8Array): Uint8Array {
 
 function joinInto(parts: Parts, out: Uint8Array): Uint8Array {
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -93,7 +111,10 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
     const sample = be.histogramSample(p, 8);
     let count = 0;
     let present = 0;
-    for (let s = 0; s < 256; s++) { count += sample[s]!; if (sample[s]) present++; }
+    for (let s = 0; s < 256; s++) {
+      count += sample[s]!;
+      if (sample[s]) present++;
+    }
     if (present > 1 && order0Bits(sample) / count / 8 > 1 - opt.minRansGain + 0.003) {
       parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
       return;
@@ -102,7 +123,11 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
   const hist = be.histogram(p);
   let nsym = 0;
   let sym = 0;
-  for (let s = 0; s < 256; s++) if (hist[s]) { nsym++; sym = s; }
+  for (let s = 0; s < 256; s++)
+    if (hist[s]) {
+      nsym++;
+      sym = s;
+    }
   if (nsym === 1) {
     parts.push(Uint8Array.of(KIND_CONST, sym));
     return;
@@ -133,7 +158,13 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
   parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
 }
 
-function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: EncodeOptions, into?: Uint8Array): Uint8Array {
+function encodePlanesMode(
+  be: Backend,
+  data: Uint8Array,
+  layout: Layout,
+  opt: EncodeOptions,
+  into?: Uint8Array,
+): Uint8Array {
   const n = Math.floor(data.length / layout.width);
   be.beginEncode(data, n, layout);
   const parts: Parts = [Uint8Array.of(MODE_PLANES, layout.transform, layout.width)];
@@ -144,7 +175,13 @@ function encodePlanesMode(be: Backend, data: Uint8Array, layout: Layout, opt: En
 
 /** BLOCKS mode: head verbatim, the whole blocks' planes, tail verbatim (blocks.ts). Each plane is
  *  coded on its own (the backend's views are only valid until the next begin*(), so copied). */
-function encodeBlocksMode(be: Backend, data: Uint8Array, map: BlockMap, phase: number, opt: EncodeOptions): Uint8Array | undefined {
+function encodeBlocksMode(
+  be: Backend,
+  data: Uint8Array,
+  map: BlockMap,
+  phase: number,
+  opt: EncodeOptions,
+): Uint8Array | undefined {
   const head = headBytes(map, phase, data.length);
   const n = Math.floor((data.length - head) / map.bytes);
   if (n < 1) return undefined;
@@ -185,7 +222,13 @@ function smallPalette(data: Uint8Array, n: number, w: number): (number | bigint)
   return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function encodePaletteMode(be: Backend, data: Uint8Array, w: number, values: (number | bigint)[], opt: EncodeOptions): Uint8Array {
+function encodePaletteMode(
+  be: Backend,
+  data: Uint8Array,
+  w: number,
+  values: (number | bigint)[],
+  opt: EncodeOptions,
+): Uint8Array {
   const n = Math.floor(data.length / w);
   const get = elementReader(data, w);
   const index = new Map<number | bigint, number>();
@@ -193,7 +236,9 @@ function encodePaletteMode(be: Backend, data: Uint8Array, w: number, values: (nu
   const idx = new Uint8Array(n);
   if (w === 2) {
     const lut = new Uint8Array(65536);
-    values.forEach((v, i) => { lut[v as number] = i; });
+    values.forEach((v, i) => {
+      lut[v as number] = i;
+    });
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     for (let i = 0; i < n; i++) idx[i] = lut[dv.getUint16(2 * i, true)]!;
   } else {
@@ -245,9 +290,21 @@ const LZ_MARGIN = 0.85;
  *  `into`: where to put the payload (the result is then a view of it) so a pipeline can reuse its
  *  buffers; a payload never exceeds 1 + data.length bytes (STORED), so that much room always fits.
  *  Without it, or if it is too short, the result is a new array. `data` and `into` must not overlap. */
-export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+export function encodeWith(
+  be: Backend,
+  data: Uint8Array,
+  dtype: string,
+  opt: EncodeOptions = DEFAULT_OPTIONS,
+  phase = 0,
+  into?: Uint8Array,
+): Uint8Array {
   const placed = (payload: Uint8Array): Uint8Array => {
-    if (!into || payload.length > into.length || (payload.buffer === into.buffer && payload.byteOffset === into.byteOffset)) return payload;
+    if (
+      !into ||
+      payload.length > into.length ||
+      (payload.buffer === into.buffer && payload.byteOffset === into.byteOffset)
+    )
+      return payload;
     return concat([payload], into);
   };
   const stored = (): Uint8Array => concat([Uint8Array.of(MODE_STORED), data], into);
@@ -274,17 +331,24 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
   // Structure bytes (headers, metadata) nearly always have LZ structure, but embedded compressed or
   // random bytes do not: small ones are simply tried, larger ones must show some 8-byte repeats.
   const score = (): number => be.repeatScore(data.subarray(0, REPEAT_SAMPLE), w);
-  const tryZstd = dtype === 'RAW'
-    ? !opt.noZstd && (data.length <= 4096 || score() >= RAW_REPEAT_THRESHOLD)
-    : !opt.noZstd && (w >= 4
-      ? lzLooksBetter(be, data, w as 4 | 8, best.length)
-      // repeats alone are not enough: sign-flipped or zero-padded 16-bit data repeats 8-byte windows
-      // yet codes better by planes, and a full zstd pass on 1 MiB costs 100+ ms; a sample decides
-      : score() >= opt.repeatThresholdShort && lzSampleBetter(data, w, best.length));
+  const tryZstd =
+    dtype === 'RAW'
+      ? !opt.noZstd && (data.length <= 4096 || score() >= RAW_REPEAT_THRESHOLD)
+      : !opt.noZstd &&
+        (w >= 4
+          ? lzLooksBetter(be, data, w as 4 | 8, best.length)
+          : // repeats alone are not enough: sign-flipped or zero-padded 16-bit data repeats 8-byte windows
+            // yet codes better by planes, and a full zstd pass on 1 MiB costs 100+ ms; a sample decides
+            score() >= opt.repeatThresholdShort && lzSampleBetter(data, w, best.length));
   if (tryZstd) {
-    const level = dtype === 'RAW'
-      ? (data.length <= 128 * 1024 ? opt.zstdLevelRaw : opt.zstdLevelRawLarge)
-      : (data.length <= 512 * 1024 ? opt.zstdLevel : opt.zstdLevelLarge);
+    const level =
+      dtype === 'RAW'
+        ? data.length <= 128 * 1024
+          ? opt.zstdLevelRaw
+          : opt.zstdLevelRawLarge
+        : data.length <= 512 * 1024
+          ? opt.zstdLevel
+          : opt.zstdLevelLarge;
     const frame = zstdCompress(data, level);
     if (1 + frame.length < best.length) {
       const out = new Uint8Array(1 + frame.length);
@@ -299,7 +363,10 @@ export function encodeWith(be: Backend, data: Uint8Array, dtype: string, opt: En
 // ---------------------------------------------------------------- decoder
 
 class Cursor {
-  constructor(readonly buf: Uint8Array, public pos: number) {}
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+  ) {}
   u8(): number {
     if (this.pos >= this.buf.length) throw new CodecError('payload truncated');
     return this.buf[this.pos++]!;
@@ -328,7 +395,7 @@ function decodePlane(be: Backend, c: Cursor, p: number, n: number): void {
     const body = c.bytes(c.varint());
     const t = readTable(body, 0, body.length);
     const statesEnd = t.size + 4 * t.ways;
-    if (statesEnd > body.length || ((body.length - statesEnd) & 1)) throw new CodecError('rANS block truncated');
+    if (statesEnd > body.length || (body.length - statesEnd) & 1) throw new CodecError('rANS block truncated');
     const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
     const states = new Uint32Array(t.ways);
     for (let k = 0; k < t.ways; k++) states[k] = dv.getUint32(t.size + 4 * k, true);
@@ -346,7 +413,8 @@ export function decodeWith(be: Backend, payload: Uint8Array, rawLength: number):
 
 /** Decodes into out[0 .. rawLength) (out may be longer, e.g. a slot of a larger write buffer). */
 export function decodeInto(be: Backend, payload: Uint8Array, rawLength: number, out: Uint8Array): void {
-  if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > out.length) throw new CodecError('bad chunk length');
+  if (!Number.isSafeInteger(rawLength) || rawLength < 0 || rawLength > out.length)
+    throw new CodecError('bad chunk length');
   const c = new Cursor(payload, 0);
   const mode = c.u8();
   if (mode === MODE_STORED) {

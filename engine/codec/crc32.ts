@@ -10,7 +10,8 @@ function tableOf(): Uint32Array {
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[i] = c >>> 0;
   }
-  for (let i = 0; i < 256; i++) for (let s = 1; s < 8; s++) t[s * 256 + i] = (t[(s - 1) * 256 + i]! >>> 8) ^ t[t[(s - 1) * 256 + i]! & 0xff]!;
+  for (let i = 0; i < 256; i++)
+    for (let s = 1; s < 8; s++) t[s * 256 + i] = (t[(s - 1) * 256 + i]! >>> 8) ^ t[t[(s - 1) * 256 + i]! & 0xff]!;
   return (table = t);
 }
 
@@ -21,8 +22,15 @@ export function crc32Reference(data: Uint8Array, seed = 0): number {
   const n = data.length;
   for (; i + 8 <= n; i += 8) {
     c ^= data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    c = TABLE[7 * 256 + (c & 0xff)]! ^ TABLE[6 * 256 + ((c >>> 8) & 0xff)]! ^ TABLE[5 * 256 + ((c >>> 16) & 0xff)]! ^ TABLE[4 * 256 + (c >>> 24)]!
-      ^ TABLE[3 * 256 + data[i + 4]!]! ^ TABLE[2 * 256 + data[i + 5]!]! ^ TABLE[256 + data[i + 6]!]! ^ TABLE[data[i + 7]!]!;
+    c =
+      TABLE[7 * 256 + (c & 0xff)]! ^
+      TABLE[6 * 256 + ((c >>> 8) & 0xff)]! ^
+      TABLE[5 * 256 + ((c >>> 16) & 0xff)]! ^
+      TABLE[4 * 256 + (c >>> 24)]! ^
+      TABLE[3 * 256 + data[i + 4]!]! ^
+      TABLE[2 * 256 + data[i + 5]!]! ^
+      TABLE[256 + data[i + 6]!]! ^
+      TABLE[data[i + 7]!]!;
   }
   for (; i < n; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

@@ -44,7 +44,9 @@ export function xorInto(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
   let i = 0;
   if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
     const m = n >>> 2;
-    const a4 = new Uint32Array(a.buffer, a.byteOffset, m), b4 = new Uint32Array(b.buffer, b.byteOffset, m), o4 = new Uint32Array(out.buffer, out.byteOffset, m);
+    const a4 = new Uint32Array(a.buffer, a.byteOffset, m),
+      b4 = new Uint32Array(b.buffer, b.byteOffset, m),
+      o4 = new Uint32Array(out.buffer, out.byteOffset, m);
     for (let k = 0; k < m; k++) o4[k] = a4[k]! ^ b4[k]!;
     i = m * 4;
   }
@@ -53,13 +55,19 @@ export function xorInto(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
 
 /** Element views of width w over a byte range (copied when misaligned). */
 function view16(a: Uint8Array, n: number): Uint16Array {
-  return a.byteOffset % 2 === 0 ? new Uint16Array(a.buffer, a.byteOffset, n) : new Uint16Array(a.slice(0, 2 * n).buffer);
+  return a.byteOffset % 2 === 0
+    ? new Uint16Array(a.buffer, a.byteOffset, n)
+    : new Uint16Array(a.slice(0, 2 * n).buffer);
 }
 function view32(a: Uint8Array, n: number): Uint32Array {
-  return a.byteOffset % 4 === 0 ? new Uint32Array(a.buffer, a.byteOffset, n) : new Uint32Array(a.slice(0, 4 * n).buffer);
+  return a.byteOffset % 4 === 0
+    ? new Uint32Array(a.buffer, a.byteOffset, n)
+    : new Uint32Array(a.slice(0, 4 * n).buffer);
 }
 function view64(a: Uint8Array, n: number): BigUint64Array {
-  return a.byteOffset % 8 === 0 ? new BigUint64Array(a.buffer, a.byteOffset, n) : new BigUint64Array(a.slice(0, 8 * n).buffer);
+  return a.byteOffset % 8 === 0
+    ? new BigUint64Array(a.buffer, a.byteOffset, n)
+    : new BigUint64Array(a.slice(0, 8 * n).buffer);
 }
 
 /**
@@ -70,28 +78,38 @@ function view64(a: Uint8Array, n: number): BigUint64Array {
 export function ulpForward(a: Uint8Array, b: Uint8Array, w: 2 | 4 | 8, out: Uint8Array): void {
   const n = Math.floor(a.length / w);
   if (w === 2) {
-    const x = view16(a, n), y = view16(b, n), o = new Uint16Array(out.buffer, out.byteOffset, n);
+    const x = view16(a, n),
+      y = view16(b, n),
+      o = new Uint16Array(out.buffer, out.byteOffset, n);
     for (let i = 0; i < n; i++) {
-      const p = x[i]!, q = y[i]!;
+      const p = x[i]!,
+        q = y[i]!;
       const op = p & 0x8000 ? ~p & 0xffff : p | 0x8000;
       const oq = q & 0x8000 ? ~q & 0xffff : q | 0x8000;
-      const d = (op - oq) << 16 >> 16; // signed 16-bit difference
+      const d = ((op - oq) << 16) >> 16; // signed 16-bit difference
       o[i] = ((d << 1) ^ (d >> 15)) & 0xffff;
     }
   } else if (w === 4) {
-    const x = view32(a, n), y = view32(b, n), o = new Uint32Array(out.buffer, out.byteOffset, n);
+    const x = view32(a, n),
+      y = view32(b, n),
+      o = new Uint32Array(out.buffer, out.byteOffset, n);
     for (let i = 0; i < n; i++) {
-      const p = x[i]!, q = y[i]!;
+      const p = x[i]!,
+        q = y[i]!;
       const op = p & 0x80000000 ? ~p : p | 0x80000000;
       const oq = q & 0x80000000 ? ~q : q | 0x80000000;
       const d = (op - oq) | 0; // signed 32-bit difference
       o[i] = ((d << 1) ^ (d >> 31)) >>> 0;
     }
   } else {
-    const x = view64(a, n), y = view64(b, n), o = new BigUint64Array(out.buffer, out.byteOffset, n);
-    const S = 1n << 63n, M = (1n << 64n) - 1n;
+    const x = view64(a, n),
+      y = view64(b, n),
+      o = new BigUint64Array(out.buffer, out.byteOffset, n);
+    const S = 1n << 63n,
+      M = (1n << 64n) - 1n;
     for (let i = 0; i < n; i++) {
-      const p = x[i]!, q = y[i]!;
+      const p = x[i]!,
+        q = y[i]!;
       const op = p & S ? ~p & M : p | S;
       const oq = q & S ? ~q & M : q | S;
       const d = BigInt.asIntN(64, op - oq);
@@ -105,9 +123,12 @@ export function ulpForward(a: Uint8Array, b: Uint8Array, w: 2 | 4 | 8, out: Uint
 export function ulpInverse(r: Uint8Array, b: Uint8Array, w: 2 | 4 | 8, out: Uint8Array): void {
   const n = Math.floor(r.length / w);
   if (w === 2) {
-    const z = view16(r, n), y = view16(b, n), o = new Uint16Array(n);
+    const z = view16(r, n),
+      y = view16(b, n),
+      o = new Uint16Array(n);
     for (let i = 0; i < n; i++) {
-      const zz = z[i]!, q = y[i]!;
+      const zz = z[i]!,
+        q = y[i]!;
       const d = (zz >>> 1) ^ -(zz & 1);
       const oq = q & 0x8000 ? ~q & 0xffff : q | 0x8000;
       const op = (oq + d) & 0xffff;
@@ -115,9 +136,12 @@ export function ulpInverse(r: Uint8Array, b: Uint8Array, w: 2 | 4 | 8, out: Uint
     }
     out.set(new Uint8Array(o.buffer));
   } else if (w === 4) {
-    const z = view32(r, n), y = view32(b, n), o = new Uint32Array(n);
+    const z = view32(r, n),
+      y = view32(b, n),
+      o = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      const zz = z[i]!, q = y[i]!;
+      const zz = z[i]!,
+        q = y[i]!;
       const d = (zz >>> 1) ^ -(zz & 1);
       const oq = q & 0x80000000 ? ~q : q | 0x80000000;
       const op = (oq + d) >>> 0;
@@ -125,10 +149,14 @@ export function ulpInverse(r: Uint8Array, b: Uint8Array, w: 2 | 4 | 8, out: Uint
     }
     out.set(new Uint8Array(o.buffer));
   } else {
-    const z = view64(r, n), y = view64(b, n), o = new BigUint64Array(n);
-    const S = 1n << 63n, M = (1n << 64n) - 1n;
+    const z = view64(r, n),
+      y = view64(b, n),
+      o = new BigUint64Array(n);
+    const S = 1n << 63n,
+      M = (1n << 64n) - 1n;
     for (let i = 0; i < n; i++) {
-      const zz = z[i]!, q = y[i]!;
+      const zz = z[i]!,
+        q = y[i]!;
       const d = (zz >> 1n) ^ -(zz & 1n);
       const oq = q & S ? ~q & M : q | S;
       const op = BigInt.asUintN(64, oq + d);
@@ -169,7 +197,15 @@ function groupsOf(exp: Uint16Array, groups: number): Uint8Array {
   return g;
 }
 
-function encodeUlpGrouped(be: Backend, data: Uint8Array, base: Uint8Array, w: 2 | 4 | 8, mbits: number, residual: Uint8Array, opt: EncodeOptions): Uint8Array {
+function encodeUlpGrouped(
+  be: Backend,
+  data: Uint8Array,
+  base: Uint8Array,
+  w: 2 | 4 | 8,
+  mbits: number,
+  residual: Uint8Array,
+  opt: EncodeOptions,
+): Uint8Array {
   const n = Math.floor(data.length / w);
   const exp = exponents(base, w, mbits, n);
   // as many groups as there are exponents (from the top) holding at least 1/64 of the elements
@@ -201,16 +237,26 @@ function encodeUlpGrouped(be: Backend, data: Uint8Array, base: Uint8Array, w: 2 
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
-function decodeUlpGrouped(be: Backend, payload: Uint8Array, rawLength: number, base: Uint8Array, dst: Uint8Array): void {
+function decodeUlpGrouped(
+  be: Backend,
+  payload: Uint8Array,
+  rawLength: number,
+  base: Uint8Array,
+  dst: Uint8Array,
+): void {
   const w = payload[1];
   const mbits = payload[2]!;
   const groups = payload[3]!;
   if (w !== 2 && w !== 4 && w !== 8) throw new CodecError('bad ULP width');
-  if (mbits < 1 || mbits >= 8 * w - 2 || (w === 8 && mbits < 32) || groups < 1 || groups > MAX_GROUPS) throw new CodecError('bad ULPG header');
+  if (mbits < 1 || mbits >= 8 * w - 2 || (w === 8 && mbits < 32) || groups < 1 || groups > MAX_GROUPS)
+    throw new CodecError('bad ULPG header');
   const n = Math.floor(rawLength / w);
   const gid = groupsOf(exponents(base, w, mbits, n), groups);
   const sizes = new Uint32Array(groups);
@@ -255,7 +301,15 @@ function prefixed(head: number[], inner: Uint8Array): Uint8Array {
  * The smallest of: SAME (data equals base), the standalone payload, XOR and ULP (float dtypes)
  * against `base` (exactly data.length bytes). Placed in `into` when given and large enough.
  */
-export function encodeDeltaWith(be: Backend, data: Uint8Array, base: Uint8Array, dtype: string, opt: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+export function encodeDeltaWith(
+  be: Backend,
+  data: Uint8Array,
+  base: Uint8Array,
+  dtype: string,
+  opt: EncodeOptions = DEFAULT_OPTIONS,
+  phase = 0,
+  into?: Uint8Array,
+): Uint8Array {
   if (base.length !== data.length) throw new CodecError('delta: base chunk length differs from the chunk');
   const place = (p: Uint8Array): Uint8Array => {
     if (!into || into.length < p.length) return p;
@@ -272,9 +326,10 @@ export function encodeDeltaWith(be: Backend, data: Uint8Array, base: Uint8Array,
   if (w) {
     ulpForward(data, base, w, residual);
     const mbits = dtypeInfo(dtype).float!.mantissaBits;
-    const ulp = Math.floor(data.length / w) >= ULPG_MIN_ELEMENTS
-      ? encodeUlpGrouped(be, data, base, w, mbits, residual, opt)
-      : prefixed([MODE_ULP, w], encodeWith(be, residual, UINT_OF_WIDTH[w], opt));
+    const ulp =
+      Math.floor(data.length / w) >= ULPG_MIN_ELEMENTS
+        ? encodeUlpGrouped(be, data, base, w, mbits, residual, opt)
+        : prefixed([MODE_ULP, w], encodeWith(be, residual, UINT_OF_WIDTH[w], opt));
     if (ulp.length < best.length) best = ulp;
   }
   return place(best);
@@ -282,8 +337,17 @@ export function encodeDeltaWith(be: Backend, data: Uint8Array, base: Uint8Array,
 
 /** Decodes a payload of a delta file into out[0 .. rawLength): delta modes use `base`
  *  (rawLength bytes), standalone modes ignore it. */
-export function decodeDeltaInto(be: Backend, payload: Uint8Array, rawLength: number, base: Uint8Array | undefined, out: Uint8Array): void {
-  if (!isDeltaPayload(payload)) { decodeInto(be, payload, rawLength, out); return; }
+export function decodeDeltaInto(
+  be: Backend,
+  payload: Uint8Array,
+  rawLength: number,
+  base: Uint8Array | undefined,
+  out: Uint8Array,
+): void {
+  if (!isDeltaPayload(payload)) {
+    decodeInto(be, payload, rawLength, out);
+    return;
+  }
   if (!base || base.length !== rawLength) throw new CodecError('delta chunk without its base chunk');
   if (rawLength > out.length) throw new CodecError('bad chunk length');
   const mode = payload[0];
@@ -298,7 +362,10 @@ export function decodeDeltaInto(be: Backend, payload: Uint8Array, rawLength: num
     xorInto(dst, base, dst);
     return;
   }
-  if (mode === MODE_ULPG) { decodeUlpGrouped(be, payload, rawLength, base, dst); return; }
+  if (mode === MODE_ULPG) {
+    decodeUlpGrouped(be, payload, rawLength, base, dst);
+    return;
+  }
   const w = payload[1];
   if (w !== 2 && w !== 4 && w !== 8) throw new CodecError('bad ULP width');
   const r = new Uint8Array(rawLength);

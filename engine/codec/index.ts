@@ -58,7 +58,13 @@ export function codecBackendName(): string {
  *  inside its block of the chunk's first byte, i.e. (chunk offset in the tensor) mod blockBytes;
  *  a wrong phase still round-trips, it only codes worse. `into` (at least data.length + 1 bytes
  *  to be sure it is used): write the payload there and return a view of it (encodeWith). */
-export function encodeChunk(data: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+export function encodeChunk(
+  data: Uint8Array,
+  dtype: string,
+  options: EncodeOptions = DEFAULT_OPTIONS,
+  phase = 0,
+  into?: Uint8Array,
+): Uint8Array {
   return encodeWith(current(), data, dtype, options, phase, into);
 }
 
@@ -91,12 +97,24 @@ export function decodeChunkInto(payload: Uint8Array, dtype: string, rawLength: n
 
 /** Delta coding (.tzip 3.0, delta.ts): the smallest of standalone, XOR and ULP payloads of `data`
  *  against `base` (the partner tensor's same bytes in the base model). */
-export function encodeDeltaChunk(data: Uint8Array, base: Uint8Array, dtype: string, options: EncodeOptions = DEFAULT_OPTIONS, phase = 0, into?: Uint8Array): Uint8Array {
+export function encodeDeltaChunk(
+  data: Uint8Array,
+  base: Uint8Array,
+  dtype: string,
+  options: EncodeOptions = DEFAULT_OPTIONS,
+  phase = 0,
+  into?: Uint8Array,
+): Uint8Array {
   return encodeDeltaWith(current(), data, base, dtype, options, phase, into);
 }
 
 /** decodeChunkInto for payloads of a delta file: delta modes need `base` (rawLength bytes). */
-export function decodeDeltaChunkInto(payload: Uint8Array, rawLength: number, base: Uint8Array | undefined, out: Uint8Array): void {
+export function decodeDeltaChunkInto(
+  payload: Uint8Array,
+  rawLength: number,
+  base: Uint8Array | undefined,
+  out: Uint8Array,
+): void {
   const be = current();
   try {
     decodeDeltaInto(be, payload, rawLength, base, out);
@@ -114,6 +132,8 @@ export function xxh32(data: Uint8Array): number {
 
 /** Both implementations side by side, for tests and benchmarks. */
 export function createBackends(wasm: Uint8Array | undefined): { reference: Backend; wasm?: Backend } {
-  return wasm ? { reference: createReferenceBackend(), wasm: createWasmBackend(wasm) } : { reference: createReferenceBackend() };
+  return wasm
+    ? { reference: createReferenceBackend(), wasm: createWasmBackend(wasm) }
+    : { reference: createReferenceBackend() };
 }
 export { loadKernels, encodeWith, decodeWith, decodeInto };

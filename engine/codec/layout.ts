@@ -18,9 +18,12 @@ export interface Layout {
 
 export function layoutFor(dtype: string): Layout {
   switch (dtype) {
-    case 'BF16': return { width: 2, transform: 1 };
-    case 'F32': return { width: 4, transform: 2 };
-    case 'F64': return { width: 8, transform: 3 };
+    case 'BF16':
+      return { width: 2, transform: 1 };
+    case 'F32':
+      return { width: 4, transform: 2 };
+    case 'F64':
+      return { width: 8, transform: 3 };
   }
   const size = dtypeInfo(dtype).size;
   if (size === 2 || size === 4 || size === 8) return { width: size, transform: 0 };
@@ -29,5 +32,10 @@ export function layoutFor(dtype: string): Layout {
 
 export function validLayout(width: number, transform: number): boolean {
   if (width !== 1 && width !== 2 && width !== 4 && width !== 8) return false;
-  return transform === 0 || (transform === 1 && width === 2) || (transform === 2 && width === 4) || (transform === 3 && width === 8);
+  return (
+    transform === 0 ||
+    (transform === 1 && width === 2) ||
+    (transform === 2 && width === 4) ||
+    (transform === 3 && width === 8)
+  );
 }

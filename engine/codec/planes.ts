@@ -24,11 +24,12 @@ function transformElement(bytes: number[], { width, transform }: Layout, inverse
   if (transform === 1) {
     const v = bytes[0]! | (bytes[1]! << 8);
     const r = inverse ? unrot16(v) : rot16(v);
-    bytes[0] = r & 0xff; bytes[1] = r >>> 8;
+    bytes[0] = r & 0xff;
+    bytes[1] = r >>> 8;
   } else if (transform === 2 || transform === 3) {
     const o = width - 4;
     const v = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
-    const r = transform === 2 ? (inverse ? unrot32(v) : rot32(v)) : (inverse ? unrot64hi(v) : rot64hi(v));
+    const r = transform === 2 ? (inverse ? unrot32(v) : rot32(v)) : inverse ? unrot64hi(v) : rot64hi(v);
     for (let k = 0; k < 4; k++) bytes[o + k] = (r >>> (8 * k)) & 0xff;
   }
 }

@@ -67,12 +67,20 @@ export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32
       let best = -1;
       if (up) {
         let bestGain = -1;
-        for (let s = 0; s < 256; s++) if (key[s]! > bestGain) { bestGain = key[s]!; best = s; }
+        for (let s = 0; s < 256; s++)
+          if (key[s]! > bestGain) {
+            bestGain = key[s]!;
+            best = s;
+          }
         f[best]!++;
         sum++;
       } else {
         let bestLoss = Infinity;
-        for (let s = 0; s < 256; s++) if (key[s]! < bestLoss) { bestLoss = key[s]!; best = s; }
+        for (let s = 0; s < 256; s++)
+          if (key[s]! < bestLoss) {
+            bestLoss = key[s]!;
+            best = s;
+          }
         f[best]!--;
         sum--;
       }
@@ -147,10 +155,18 @@ export function readTable(buf: Uint8Array, start: number, end: number): RansTabl
 // ---------------------------------------------------------------- reference coder
 
 /** Reference encoder. Returns initial decoder states and the word stream (little-endian u16s). */
-export function ransEncodeRef(src: Uint8Array, freqs: Uint32Array, scale: number, ways: number): { states: Uint32Array; words: Uint8Array } {
+export function ransEncodeRef(
+  src: Uint8Array,
+  freqs: Uint32Array,
+  scale: number,
+  ways: number,
+): { states: Uint32Array; words: Uint8Array } {
   const n = src.length;
   const start = new Uint32Array(256);
-  for (let s = 0, acc = 0; s < 256; s++) { start[s] = acc; acc += freqs[s]!; }
+  for (let s = 0, acc = 0; s < 256; s++) {
+    start[s] = acc;
+    acc += freqs[s]!;
+  }
   const states = new Uint32Array(ways).fill(RANS_L);
   const out = new Uint8Array(2 * n + 2);
   let p = out.length;
@@ -170,7 +186,13 @@ export function ransEncodeRef(src: Uint8Array, freqs: Uint32Array, scale: number
 }
 
 /** Reference decoder into dst (n = dst.length). Throws CodecError on any inconsistency. */
-export function ransDecodeRef(words: Uint8Array, states0: Uint32Array, freqs: Uint32Array, scale: number, dst: Uint8Array): void {
+export function ransDecodeRef(
+  words: Uint8Array,
+  states0: Uint32Array,
+  freqs: Uint32Array,
+  scale: number,
+  dst: Uint8Array,
+): void {
   const ways = states0.length;
   const m = 1 << scale;
   const slotSym = new Uint8Array(m);

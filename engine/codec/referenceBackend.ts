@@ -43,7 +43,7 @@ export function createReferenceBackend(): Backend {
       if (width === 4) {
         for (let i = 0; i + 4 <= data.length; i += 4) {
           const x = view.getUint32(i, true);
-          const h = Math.imul(x, 0x9E3779B1) >>> 20;
+          const h = Math.imul(x, 0x9e3779b1) >>> 20;
           const v = BigInt(x) + 1n; // the kernel stores x + 1 (wrapping at 2^32) next to a flag
           if (slots.get(h) === v) hits++;
           slots.set(h, v);
@@ -52,7 +52,7 @@ export function createReferenceBackend(): Backend {
         const step = width === 8 ? 8 : 4;
         for (let i = 0; i + 8 <= data.length; i += step) {
           const v = view.getBigUint64(i, true);
-          const h = Number(((v * 0x9E3779B97F4A7C15n) & 0xffffffffffffffffn) >> 52n);
+          const h = Number(((v * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn) >> 52n);
           if (slots.get(h) === v) hits++;
           slots.set(h, v);
         }

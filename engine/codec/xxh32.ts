@@ -19,7 +19,10 @@ export function xxh32Ref(data: Uint8Array): number {
   let p = 0;
   let h: number;
   if (n >= 16) {
-    let v1 = (P1 + P2) >>> 0, v2 = P2, v3 = 0, v4 = (0 - P1) >>> 0;
+    let v1 = (P1 + P2) >>> 0,
+      v2 = P2,
+      v3 = 0,
+      v4 = (0 - P1) >>> 0;
     for (; p + 16 <= n; p += 16) {
       v1 = round(v1, dv.getUint32(p, true));
       v2 = round(v2, dv.getUint32(p + 4, true));

@@ -46,7 +46,9 @@ async function rawSource(file: string, signal?: AbortSignal): Promise<ByteSource
   try {
     const [sha256, layout] = [await sha256File(f, signal), await openModel(file).catch(() => undefined)];
     return {
-      path: file, size: f.size, record: { name: path.basename(file), size: f.size, sha256, format: layout?.format ?? 'unknown' },
+      path: file,
+      size: f.size,
+      record: { name: path.basename(file), size: f.size, sha256, format: layout?.format ?? 'unknown' },
       read: (o, n) => f.readExact(o, n, 'base data'),
       close: () => f.close(),
     };
@@ -61,7 +63,11 @@ async function rawSource(file: string, signal?: AbortSignal): Promise<ByteSource
  * for (the last one is kept, as reads come in file order). Chunk checksums are checked; the
  * caller's own SHA-256 of what it decodes from it is the end-to-end check.
  */
-async function tzipSource(file: string, signal?: AbortSignal, baseHint?: string): Promise<ByteSource & { regions: RegionRecord[] }> {
+async function tzipSource(
+  file: string,
+  signal?: AbortSignal,
+  baseHint?: string,
+): Promise<ByteSource & { regions: RegionRecord[] }> {
   await initTasks();
   const c = await openContainer(file);
   let inner: ByteSource | undefined;
@@ -75,10 +81,22 @@ async function tzipSource(file: string, signal?: AbortSignal, baseHint?: string)
       const ch = c.chunks[k]!;
       const payload = await c.file.readExact(ch.payloadOffset, ch.payloadLength, `chunk ${k}`);
       const at = r.offset + (k - r.chunk) * c.index.chunkBytes;
-      const base = inner && r.baseOffset !== undefined && isDeltaPayload(payload) ? await inner.read(r.baseOffset + (at - r.offset), ch.rawLength) : undefined;
+      const base =
+        inner && r.baseOffset !== undefined && isDeltaPayload(payload)
+          ? await inner.read(r.baseOffset + (at - r.offset), ch.rawLength)
+          : undefined;
       let reply: DecodeReply;
       try {
-        reply = runTask({ op: 'decode', dtype: r.dtype, payload, rawLength: ch.rawLength, crc: ch.rawCrc, payloadCrc: ch.payloadCrc, sum, ...(base ? { base } : {}) }) as DecodeReply;
+        reply = runTask({
+          op: 'decode',
+          dtype: r.dtype,
+          payload,
+          rawLength: ch.rawLength,
+          crc: ch.rawCrc,
+          payloadCrc: ch.payloadCrc,
+          sum,
+          ...(base ? { base } : {}),
+        }) as DecodeReply;
       } catch (e) {
         if (e instanceof ChunkCorrupt) throw badInput(file, `corrupted chunk ${k}: ${e.message}`);
         throw e;
@@ -87,13 +105,19 @@ async function tzipSource(file: string, signal?: AbortSignal, baseHint?: string)
       return reply.data;
     };
     const read = async (offset: number, length: number): Promise<Uint8Array> => {
-      if (offset < 0 || offset + length > c.index.original.size) throw badInput(file, `base range ${offset}..${offset + length} outside the original`);
+      if (offset < 0 || offset + length > c.index.original.size)
+        throw badInput(file, `base range ${offset}..${offset + length} outside the original`);
       const out = new Uint8Array(length);
       let pos = offset;
       while (pos < offset + length) {
         if (signal?.aborted) throw cancelled(file);
-        let lo = 0, hi = starts.length - 1;
-        while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (starts[mid]! <= pos) lo = mid; else hi = mid - 1; }
+        let lo = 0,
+          hi = starts.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (starts[mid]! <= pos) lo = mid;
+          else hi = mid - 1;
+        }
         const r = c.index.regions[lo]!;
         const k = r.chunk + Math.floor((pos - r.offset) / c.index.chunkBytes);
         const at = r.offset + (k - r.chunk) * c.index.chunkBytes;
@@ -105,7 +129,17 @@ async function tzipSource(file: string, signal?: AbortSignal, baseHint?: string)
       return out;
     };
     const o = c.index.original;
-    return { path: file, size: o.size, record: { name: o.name, size: o.size, sha256: o.sha256, format: o.format }, regions: c.index.regions, read, close: async () => { await inner?.close(); await c.file.close(); } };
+    return {
+      path: file,
+      size: o.size,
+      record: { name: o.name, size: o.size, sha256: o.sha256, format: o.format },
+      regions: c.index.regions,
+      read,
+      close: async () => {
+        await inner?.close();
+        await c.file.close();
+      },
+    };
   } catch (e) {
     await inner?.close();
     await c.file.close();
@@ -114,9 +148,17 @@ async function tzipSource(file: string, signal?: AbortSignal, baseHint?: string)
 }
 
 /** The tensors of a .tzip (a delta one with its base found next to it) and a reader of its original's bytes. */
-export async function openTzipTensors(file: string, signal?: AbortSignal): Promise<{ source: ByteSource; tensors: Array<{ name: string; dtype: string; shape: number[]; offset: number; length: number }> }> {
+export async function openTzipTensors(
+  file: string,
+  signal?: AbortSignal,
+): Promise<{
+  source: ByteSource;
+  tensors: Array<{ name: string; dtype: string; shape: number[]; offset: number; length: number }>;
+}> {
   const source = await tzipSource(file, signal);
-  const tensors = source.regions.filter((r) => r.kind === 'tensor').map((r) => ({ name: r.name ?? '', dtype: r.dtype, shape: r.shape ?? [], offset: r.offset, length: r.length }));
+  const tensors = source.regions
+    .filter((r) => r.kind === 'tensor')
+    .map((r) => ({ name: r.name ?? '', dtype: r.dtype, shape: r.shape ?? [], offset: r.offset, length: r.length }));
   return { source, tensors };
 }
 
@@ -129,10 +171,16 @@ const short = (sha: string): string => `${sha.slice(0, 12)}...`;
 
 /**
  * The base a delta .tzip needs, checked (size and SHA-256) before anything is written: `given`
- * (--base) when set (a sharded model's index: its shard of the base's name), else `<name>` or `<name>.tzip` in the .tzip's own folder. One-line BAD_INPUT
+ * (--base) when set (a sharded model's index: its shard of the base's name), else `<name>` or `<name>.tzip` in the
+ * .tzip's own folder. One-line BAD_INPUT
  * when it is missing or is another file.
  */
-export async function openBaseFor(tzip: string, want: BaseRecord, given?: string, signal?: AbortSignal): Promise<ByteSource> {
+export async function openBaseFor(
+  tzip: string,
+  want: BaseRecord,
+  given?: string,
+  signal?: AbortSignal,
+): Promise<ByteSource> {
   const check = async (candidate: string): Promise<ByteSource | string> => {
     const s = await abortable(openSource(candidate, signal), signal, candidate);
     if (s.size === want.size && s.record.sha256 === want.sha256) return s;
@@ -179,7 +227,12 @@ export interface BasePlan {
  * Matches the regions of a new file with the tensors of a base (same name, dtype and shape). A
  * sharded base (safetensors index) is reduced to the one shard holding most of the matched bytes.
  */
-export async function planBase(input: string, regions: PlannedRegion[], baseFile: string, signal?: AbortSignal): Promise<BasePlan> {
+export async function planBase(
+  input: string,
+  regions: PlannedRegion[],
+  baseFile: string,
+  signal?: AbortSignal,
+): Promise<BasePlan> {
   if (path.resolve(baseFile) === path.resolve(input)) throw badInput(input, 'the base is the input itself');
   let file = baseFile;
   type Partner = { dtype: string; shape: number[]; offset: number; bytes: number; file: string };
@@ -187,13 +240,29 @@ export async function planBase(input: string, regions: PlannedRegion[], baseFile
   if (isTzip(baseFile)) {
     const c: OpenContainer = await openContainer(baseFile);
     try {
-      for (const r of c.index.regions) if (r.kind === 'tensor' && r.name !== undefined) partners.set(r.name, { dtype: r.dtype, shape: r.shape ?? [], offset: r.offset, bytes: r.length, file: baseFile });
+      for (const r of c.index.regions)
+        if (r.kind === 'tensor' && r.name !== undefined)
+          partners.set(r.name, {
+            dtype: r.dtype,
+            shape: r.shape ?? [],
+            offset: r.offset,
+            bytes: r.length,
+            file: baseFile,
+          });
     } finally {
       await c.file.close();
     }
   } else {
     const layout = await openModel(baseFile);
-    for (const t of layout.tensors) if (!partners.has(t.name)) partners.set(t.name, { dtype: t.dtype, shape: t.shape, offset: t.offset, bytes: t.bytes, file: t.file ?? layout.path });
+    for (const t of layout.tensors)
+      if (!partners.has(t.name))
+        partners.set(t.name, {
+          dtype: t.dtype,
+          shape: t.shape,
+          offset: t.offset,
+          bytes: t.bytes,
+          file: t.file ?? layout.path,
+        });
     if (layout.files?.length) {
       const byFile = new Map<string, number>();
       for (const r of regions) {
@@ -210,7 +279,8 @@ export async function planBase(input: string, regions: PlannedRegion[], baseFile
   regions.forEach((r, ri) => {
     if (r.kind !== 'tensor' || r.name === undefined) return;
     const p = partners.get(r.name);
-    if (p && p.dtype === r.dtype && p.bytes === r.length && sameShape(p.shape, r.shape ?? [])) offsets.set(ri, p.offset);
+    if (p && p.dtype === r.dtype && p.bytes === r.length && sameShape(p.shape, r.shape ?? []))
+      offsets.set(ri, p.offset);
   });
   const source = await openSource(file, signal);
   return { source, offsets };

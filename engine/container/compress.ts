@@ -24,7 +24,19 @@ import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats'
 import { planLossy } from '../lossy/plan';
 import { roundChunk } from '../lossy/round';
 import type { LossyReport } from '../lossy/types';
-import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeHeader, encodeIndex, FLAG_LOSSY, HEADER_BYTES, VERSION_DELTA_MAJOR, VERSION_MAJOR, type ChunkRecord, type RegionRecord } from './format';
+import {
+  buildIndex,
+  CHUNK_FLAG_DUPLICATE,
+  DEFAULT_CHUNK_BYTES,
+  encodeHeader,
+  encodeIndex,
+  FLAG_LOSSY,
+  HEADER_BYTES,
+  VERSION_DELTA_MAJOR,
+  VERSION_MAJOR,
+  type ChunkRecord,
+  type RegionRecord,
+} from './format';
 import { isDeltaPayload } from '../codec/index';
 import { planBase, type BasePlan } from './base';
 import { CHUNK_CHECKSUM } from '../codec/checksum';
@@ -100,7 +112,12 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     const shaOut = lossy ? createHash('sha256') : undefined;
     const regionErrors = new Map<number, ErrorAcc>();
 
-    await fh.write(encodeHeader(lossy ? FLAG_LOSSY : 0, base ? VERSION_DELTA_MAJOR : VERSION_MAJOR), 0, HEADER_BYTES, 0);
+    await fh.write(
+      encodeHeader(lossy ? FLAG_LOSSY : 0, base ? VERSION_DELTA_MAJOR : VERSION_MAJOR),
+      0,
+      HEADER_BYTES,
+      0,
+    );
     let writePos = HEADER_BYTES;
     // lossless: hashed off this thread, in place in the slots; lossy: here, before the coder rounds the chunk in place
     sha = new OrderedHasher(threads > 1 && !lossy);
@@ -110,9 +127,22 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     let doneBytes = 0;
 
     // Small chunks (small tensors) share a read, a task and a write; lossy and delta chunks are coded alone.
-    const alone = (j: (typeof jobs)[number]): boolean => j.lossyBits !== undefined || regions[j.region]!.baseOffset !== undefined;
-    const groups = groupSmall(jobs.length, (k) => jobs[k]!.length, chunkBytes, (k) => !alone(jobs[k]!) && !alone(jobs[k - 1]!));
-    const addRecord = async (i: number, crc: number, payloadLength: number, payloadCrc: number, data: Uint8Array, delta = false): Promise<boolean> => {
+    const alone = (j: (typeof jobs)[number]): boolean =>
+      j.lossyBits !== undefined || regions[j.region]!.baseOffset !== undefined;
+    const groups = groupSmall(
+      jobs.length,
+      (k) => jobs[k]!.length,
+      chunkBytes,
+      (k) => !alone(jobs[k]!) && !alone(jobs[k - 1]!),
+    );
+    const addRecord = async (
+      i: number,
+      crc: number,
+      payloadLength: number,
+      payloadCrc: number,
+      data: Uint8Array,
+      delta = false,
+    ): Promise<boolean> => {
       const j = jobs[i]!;
       const key = `${j.dtype}|${j.length}|${crc}`;
       const prev = seen.get(key);
@@ -124,7 +154,14 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         if (pj.lossyBits !== undefined) roundChunk(earlier, pj.dtype, pj.lossyBits);
         if (equalBytes(earlier, data)) {
           const pr = records[prev]!;
-          rec = { payloadOffset: pr.payloadOffset, payloadLength: pr.payloadLength, rawLength: j.length, rawCrc: crc, payloadCrc: pr.payloadCrc, flags: CHUNK_FLAG_DUPLICATE };
+          rec = {
+            payloadOffset: pr.payloadOffset,
+            payloadLength: pr.payloadLength,
+            rawLength: j.length,
+            rawCrc: crc,
+            payloadCrc: pr.payloadCrc,
+            flags: CHUNK_FLAG_DUPLICATE,
+          };
         }
       }
       const written = !rec;
@@ -137,21 +174,32 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       records.push(rec);
       doneBytes += j.length;
       const r = regions[j.region]!;
-      opts.onProgress?.({ phase: 'compress', file: input, bytesDone: doneBytes, bytesTotal: inp.size, ...(r.name ? { tensor: r.name } : {}) });
+      opts.onProgress?.({
+        phase: 'compress',
+        file: input,
+        bytesDone: doneBytes,
+        bytesTotal: inp.size,
+        ...(r.name ? { tensor: r.name } : {}),
+      });
       return written;
     };
 
     await runOrdered<EncodeReply | EncodeBatchReply>({
-      file: input, count: groups.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
+      file: input,
+      count: groups.length,
+      threads,
+      ...(opts.signal ? { signal: opts.signal } : {}),
       inSlotBytes: chunkBytes,
       outSlotBytes: chunkBytes + MAX_GROUP + 64, // a payload is at most 1 + chunk bytes (STORED)
       read: async (g, into) => {
         const [a, b] = groups[g]!;
-        const first = jobs[a]!, last = jobs[b - 1]!;
+        const first = jobs[a]!,
+          last = jobs[b - 1]!;
         const len = last.offset + last.length - first.offset;
         const bo = regions[first.region]!.baseOffset;
         // delta chunks are never grouped
-        if (base && bo !== undefined && first.lossyBits === undefined) baseBytes.set(g, await base.source.read(bo + first.offset - regions[first.region]!.offset, first.length));
+        if (base && bo !== undefined && first.lossyBits === undefined)
+          baseBytes.set(g, await base.source.read(bo + first.offset - regions[first.region]!.offset, first.length));
         return inp.readExact(first.offset, len, 'input chunk', into.subarray(0, len));
       },
       task: (g, slot) => {
@@ -160,12 +208,32 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         slot.behind(hasher.update(data));
         if (b - a > 1) {
           const at0 = jobs[a]!.offset;
-          return { op: 'encodeBatch', data, out: outSlot, sum, items: jobs.slice(a, b).map((j) => ({ dtype: j.dtype, at: j.offset - at0, length: j.length, ...(j.phase ? { phase: j.phase } : {}) })) };
+          return {
+            op: 'encodeBatch',
+            data,
+            out: outSlot,
+            sum,
+            items: jobs.slice(a, b).map((j) => ({
+              dtype: j.dtype,
+              at: j.offset - at0,
+              length: j.length,
+              ...(j.phase ? { phase: j.phase } : {}),
+            })),
+          };
         }
         const j = jobs[a]!;
         const bb = baseBytes.get(g);
         baseBytes.delete(g);
-        return { op: 'encode', dtype: j.dtype, data, out: outSlot, sum, ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}), ...(j.phase ? { phase: j.phase } : {}), ...(bb ? { base: bb } : {}) };
+        return {
+          op: 'encode',
+          dtype: j.dtype,
+          data,
+          out: outSlot,
+          sum,
+          ...(j.lossyBits !== undefined ? { lossyBits: j.lossyBits } : {}),
+          ...(j.phase ? { phase: j.phase } : {}),
+          ...(bb ? { base: bb } : {}),
+        };
       },
       consume: async (g, reply, slot) => {
         const [a, b] = groups[g]!;
@@ -173,7 +241,9 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
           shaOut?.update(slot.input); // lossless chunks of a lossy file: their bytes as they are
           // payloads lie back to back in the slot: each run of written (not duplicate) ones is one write
           const base = jobs[a]!.offset;
-          let runStart = -1, runEnd = -1, runPos = 0;
+          let runStart = -1,
+            runEnd = -1,
+            runPos = 0;
           const flush = (): void => {
             if (runEnd > runStart) slot.behind(fh.write(slot.out, runStart, runEnd - runStart, runPos));
             runStart = runEnd = -1;
@@ -182,8 +252,19 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
             const j = jobs[i]!;
             const [at, len] = reply.payloads[i - a]!;
             const pos = writePos;
-            if (await addRecord(i, reply.crcs[i - a]!, len, reply.payloadCrcs[i - a]!, slot.input.subarray(j.offset - base, j.offset - base + j.length))) {
-              if (runStart < 0) { runStart = at; runPos = pos; }
+            if (
+              await addRecord(
+                i,
+                reply.crcs[i - a]!,
+                len,
+                reply.payloadCrcs[i - a]!,
+                slot.input.subarray(j.offset - base, j.offset - base + j.length),
+              )
+            ) {
+              if (runStart < 0) {
+                runStart = at;
+                runPos = pos;
+              }
               runEnd = at + len;
             } else flush();
           }
@@ -199,22 +280,54 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
         }
         const pos = writePos;
         // written behind: the slot is read into again only once this write is done
-        if (await addRecord(a, reply.crc, reply.payload.length, reply.payloadCrc, reply.data, isDeltaPayload(reply.payload))) slot.behind(fh.write(reply.payload, 0, reply.payload.length, pos));
+        if (
+          await addRecord(
+            a,
+            reply.crc,
+            reply.payload.length,
+            reply.payloadCrc,
+            reply.data,
+            isDeltaPayload(reply.payload),
+          )
+        )
+          slot.behind(fh.write(reply.payload, 0, reply.payload.length, pos));
       },
     });
 
     const inputSha256 = await hasher.digest();
     const sha256 = shaOut ? shaOut.digest('hex') : inputSha256;
-    const index = buildIndex({ name: path.basename(input), size: inp.size, sha256, format: layout.format, chunkBytes, regions, checksum: sum, ...(lossy ? { lossy: { bits: opts.lossyBits!, inputSha256 } } : {}), ...(base ? { base: base.source.record } : {}) });
+    const index = buildIndex({
+      name: path.basename(input),
+      size: inp.size,
+      sha256,
+      format: layout.format,
+      chunkBytes,
+      regions,
+      checksum: sum,
+      ...(lossy ? { lossy: { bits: opts.lossyBits!, inputSha256 } } : {}),
+      ...(base ? { base: base.source.record } : {}),
+    });
     const { stored, footer } = encodeIndex(index, records, writePos);
     await fh.write(stored, 0, stored.length, writePos);
     await fh.write(footer, 0, footer.length, writePos + stored.length);
     const bytes = writePos + stored.length + footer.length;
     if (opts.signal?.aborted) throw cancelled(input);
     await out.commit(!!opts.durable);
-    const result: CompressResult = { output: out.path, bytes, originalBytes: inp.size, sha256, seconds: (performance.now() - t0) / 1000 };
-    if (base) result.base = { name: base.source.record.name, sha256: base.source.record.sha256, matchedTensors: base.offsets.size };
-    if (lossyPlan) result.lossy = lossyReport(opts.lossyBits!, inputSha256, regions, regionErrors, lossyPlan.losslessFloat);
+    const result: CompressResult = {
+      output: out.path,
+      bytes,
+      originalBytes: inp.size,
+      sha256,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    if (base)
+      result.base = {
+        name: base.source.record.name,
+        sha256: base.source.record.sha256,
+        matchedTensors: base.offsets.size,
+      };
+    if (lossyPlan)
+      result.lossy = lossyReport(opts.lossyBits!, inputSha256, regions, regionErrors, lossyPlan.losslessFloat);
     return result;
   } catch (e) {
     await out?.discard();
@@ -226,14 +339,26 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   }
 }
 
-function lossyReport(bits: number, inputSha256: string, regions: RegionRecord[], errors: Map<number, ErrorAcc>, losslessTensors: number): LossyReport {
+function lossyReport(
+  bits: number,
+  inputSha256: string,
+  regions: RegionRecord[],
+  errors: Map<number, ErrorAcc>,
+  losslessTensors: number,
+): LossyReport {
   const total = newAcc();
   const tensors = [];
   for (const [ri, r] of regions.entries()) {
     if (r.lossyBits === undefined) continue;
     const acc = errors.get(ri) ?? newAcc();
     mergeAcc(total, acc);
-    tensors.push({ name: r.name ?? `region ${ri}`, dtype: r.dtype, bits: r.lossyBits, bytes: r.length, error: summarize(acc) });
+    tensors.push({
+      name: r.name ?? `region ${ri}`,
+      dtype: r.dtype,
+      bits: r.lossyBits,
+      bytes: r.length,
+      error: summarize(acc),
+    });
   }
   return { bits, inputSha256, tensors, losslessTensors, total: summarize(total) };
 }

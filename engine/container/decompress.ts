@@ -57,13 +57,26 @@ export async function decompressFile(input: string, opts: DecompressOptions = {}
     if (c.index.base) base = await openBaseFor(input, c.index.base, opts.base, opts.signal);
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: c.index.original.size });
     const fh = out.fh;
-    const sha256 = await decodeAll(c, async (data, offset) => { await fh.write(data, 0, data.length, offset); }, {
-      checkChunkCrc: false,
-      ...(base ? { readBase: base.read } : {}),
-      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onChunk: (done, total, r) => opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
-    });
+    const sha256 = await decodeAll(
+      c,
+      async (data, offset) => {
+        await fh.write(data, 0, data.length, offset);
+      },
+      {
+        checkChunkCrc: false,
+        ...(base ? { readBase: base.read } : {}),
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onChunk: (done, total, r) =>
+          opts.onProgress?.({
+            phase: 'decompress',
+            file: input,
+            bytesDone: done,
+            bytesTotal: total,
+            ...(r.name ? { tensor: r.name } : {}),
+          }),
+      },
+    );
     await out.commit(!!opts.durable);
     return { output: out.path, bytes: c.index.original.size, sha256, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
@@ -88,7 +101,8 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
   try {
     c = await openContainer(input);
   } catch (e) {
-    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'UNSUPPORTED')) return { ok: false, problems: [e.message] };
+    if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'UNSUPPORTED'))
+      return { ok: false, problems: [e.message] };
     throw e;
   }
   const lossy = c.index.lossy;
@@ -98,25 +112,45 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     if (c.index.base) base = await openBaseFor(input, c.index.base, opts.base, opts.signal);
     if (opts.against) {
       orig = await InputFile.open(opts.against);
-      if (!lossy && orig.size !== c.index.original.size) problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
+      if (!lossy && orig.size !== c.index.original.size)
+        problems.push(`${opts.against}: size ${orig.size} differs from the original's ${c.index.original.size}`);
     }
     const against = problems.length === 0 && !lossy ? orig : undefined;
     let firstDiff: number | undefined;
-    sha256 = await decodeAll(c, async (data, offset) => {
-      if (!against || firstDiff !== undefined) return;
-      const o = await against.readExact(offset, data.length, 'original');
-      if (!Buffer.from(o.buffer, o.byteOffset, o.length).equals(Buffer.from(data.buffer, data.byteOffset, data.length))) {
-        for (let k = 0; k < data.length; k++) if (o[k] !== data[k]) { firstDiff = offset + k; break; }
-      }
-    }, {
-      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(base ? { readBase: base.read } : {}),
-      onChunk: (done, total, r) => opts.onProgress?.({ phase: 'verify', file: input, bytesDone: done, bytesTotal: total, ...(r.name ? { tensor: r.name } : {}) }),
-    });
+    sha256 = await decodeAll(
+      c,
+      async (data, offset) => {
+        if (!against || firstDiff !== undefined) return;
+        const o = await against.readExact(offset, data.length, 'original');
+        if (
+          !Buffer.from(o.buffer, o.byteOffset, o.length).equals(Buffer.from(data.buffer, data.byteOffset, data.length))
+        ) {
+          for (let k = 0; k < data.length; k++)
+            if (o[k] !== data[k]) {
+              firstDiff = offset + k;
+              break;
+            }
+        }
+      },
+      {
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(base ? { readBase: base.read } : {}),
+        onChunk: (done, total, r) =>
+          opts.onProgress?.({
+            phase: 'verify',
+            file: input,
+            bytesDone: done,
+            bytesTotal: total,
+            ...(r.name ? { tensor: r.name } : {}),
+          }),
+      },
+    );
     if (firstDiff !== undefined) problems.push(`${opts.against}: differs from the decoded data at byte ${firstDiff}`);
     if (lossy && orig && (await sha256Of(orig, opts.signal)) !== lossy.inputSha256) {
-      problems.push(`${opts.against}: not the file this lossy .tzip was made from (SHA-256 differs from the stored input SHA-256)`);
+      problems.push(
+        `${opts.against}: not the file this lossy .tzip was made from (SHA-256 differs from the stored input SHA-256)`,
+      );
     }
   } catch (e) {
     if (e instanceof TzError && (e.code === 'BAD_INPUT' || e.code === 'VERIFY_FAILED')) {
@@ -130,7 +164,13 @@ export async function verifyFile(input: string, opts: VerifyOptions = {}): Promi
     await base?.close();
     await c.file.close();
   }
-  return { ok: problems.length === 0, problems, ...(sha256 ? { sha256 } : {}), ...(lossy ? { lossy } : {}), ...(damaged.length ? { damaged } : {}) };
+  return {
+    ok: problems.length === 0,
+    problems,
+    ...(sha256 ? { sha256 } : {}),
+    ...(lossy ? { lossy } : {}),
+    ...(damaged.length ? { damaged } : {}),
+  };
 }
 
 /** SHA-256 of a whole file, read in 4 MiB pieces. */
@@ -176,22 +216,44 @@ export interface TzipInfo {
 export async function infoFile(input: string): Promise<TzipInfo> {
   const c = await openContainer(input);
   try {
-    let tb = 0, tc = 0;
+    let tb = 0,
+      tc = 0;
     const regions = c.index.regions.map((r): TzipRegionInfo => {
-      let comp = 0, dups = 0;
+      let comp = 0,
+        dups = 0;
       for (let k = r.chunk; k < r.chunk + r.chunks; k++) {
         const ch = c.chunks[k]!;
         if (ch.flags & 1) dups++;
         else comp += ch.payloadLength;
       }
-      if (r.kind === 'tensor') { tb += r.length; tc += comp; }
-      const ri: TzipRegionInfo = { kind: r.kind, dtype: r.dtype, bytes: r.length, compressedBytes: comp, chunks: r.chunks, duplicateChunks: dups };
+      if (r.kind === 'tensor') {
+        tb += r.length;
+        tc += comp;
+      }
+      const ri: TzipRegionInfo = {
+        kind: r.kind,
+        dtype: r.dtype,
+        bytes: r.length,
+        compressedBytes: comp,
+        chunks: r.chunks,
+        duplicateChunks: dups,
+      };
       if (r.name !== undefined) ri.name = r.name;
       if (r.shape) ri.shape = r.shape;
       if (r.lossyBits !== undefined) ri.lossyBits = r.lossyBits;
       return ri;
     });
-    const info: TzipInfo = { path: input, bytes: c.file.size, version: c.index.version, tool: c.index.tool, original: c.index.original, chunkBytes: c.index.chunkBytes, regions, tensorBytes: tb, tensorCompressedBytes: tc };
+    const info: TzipInfo = {
+      path: input,
+      bytes: c.file.size,
+      version: c.index.version,
+      tool: c.index.tool,
+      original: c.index.original,
+      chunkBytes: c.index.chunkBytes,
+      regions,
+      tensorBytes: tb,
+      tensorCompressedBytes: tc,
+    };
     if (c.index.lossy) info.lossy = c.index.lossy;
     if (c.index.base) info.base = c.index.base;
     return info;

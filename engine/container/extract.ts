@@ -44,21 +44,63 @@ interface Planned {
 }
 
 function plan(src: TensorSource, t: TensorInfo, npy: boolean): Planned {
-  if (t.extra?.bigEndian) throw new TzError('UNSUPPORTED', src.path, `tensor "${t.name}" is stored big-endian; its bytes copied into a little-endian ${npy ? '.npy' : '.safetensors'} would change its values`);
-  if (t.extra?.fortranOrder && !npy) throw new TzError('UNSUPPORTED', src.path, `tensor "${t.name}" is in Fortran (column-major) order, which .safetensors cannot express; extract it to a .npy`);
+  if (t.extra?.bigEndian)
+    throw new TzError(
+      'UNSUPPORTED',
+      src.path,
+      `tensor "${t.name}" is stored big-endian; its bytes copied into a little-endian ` +
+        `${npy ? '.npy' : '.safetensors'} would change its values`,
+    );
+  if (t.extra?.fortranOrder && !npy)
+    throw new TzError(
+      'UNSUPPORTED',
+      src.path,
+      `tensor "${t.name}" is in Fortran (column-major) order, which .safetensors cannot express; extract it to a .npy`,
+    );
   if (DTYPES[t.dtype]) return { t, dtype: t.dtype, shape: t.rowMajorShape };
   if (t.block && !npy) return { t, dtype: 'U8', shape: [t.bytes], ggmlType: t.dtype };
-  if (t.dtype === 'DEFLATE') throw new TzError('UNSUPPORTED', src.path, `tensor "${t.name}" is a deflated zip member inside the compressed file; decompress the .tzip and extract from the original`);
-  throw new TzError('UNSUPPORTED', src.path, `tensor "${t.name}" has dtype ${t.dtype}, which ${npy ? '.npy' : '.safetensors'} cannot hold`);
+  if (t.dtype === 'DEFLATE')
+    throw new TzError(
+      'UNSUPPORTED',
+      src.path,
+      `tensor "${t.name}" is a deflated zip member inside the compressed file; decompress the .tzip and ` +
+        `extract from the original`,
+    );
+  throw new TzError(
+    'UNSUPPORTED',
+    src.path,
+    `tensor "${t.name}" has dtype ${t.dtype}, which ${npy ? '.npy' : '.safetensors'} cannot hold`,
+  );
 }
 
-const NPY_DESCR: Record<string, string> = { F64: '<f8', F32: '<f4', F16: '<f2', I64: '<i8', I32: '<i4', I16: '<i2', I8: '|i1', U64: '<u8', U32: '<u4', U16: '<u2', U8: '|u1', BOOL: '|b1', C64: '<c8' };
+const NPY_DESCR: Record<string, string> = {
+  F64: '<f8',
+  F32: '<f4',
+  F16: '<f2',
+  I64: '<i8',
+  I32: '<i4',
+  I16: '<i2',
+  I8: '|i1',
+  U64: '<u8',
+  U32: '<u4',
+  U16: '<u2',
+  U8: '|u1',
+  BOOL: '|b1',
+  C64: '<c8',
+};
 
 function npyHeader(p: Planned, src: TensorSource): Uint8Array {
   const descr = NPY_DESCR[p.dtype];
-  if (!descr) throw new TzError('UNSUPPORTED', src.path, `tensor "${p.t.name}" has dtype ${p.dtype}, which NumPy has no type for; extract it to a .safetensors`);
+  if (!descr)
+    throw new TzError(
+      'UNSUPPORTED',
+      src.path,
+      `tensor "${p.t.name}" has dtype ${p.dtype}, which NumPy has no type for; extract it to a .safetensors`,
+    );
   const shape = p.t.extra?.fortranOrder ? p.t.shape : p.shape;
-  const dict = `{'descr': '${descr}', 'fortran_order': ${p.t.extra?.fortranOrder ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const dict =
+    `{'descr': '${descr}', 'fortran_order': ${p.t.extra?.fortranOrder ? 'True' : 'False'}, ` +
+    `'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   let len = 10 + dict.length + 1;
   const pad = (64 - (len % 64)) % 64;
   len += pad;
@@ -94,13 +136,20 @@ export function selectTensors(src: TensorSource, o: Pick<ExtractOptions, 'names'
   const seen = new Set<string>();
   for (const n of o.names ?? []) {
     const t = src.tensor(n);
-    if (!seen.has(t.name)) { seen.add(t.name); out.push(t); }
+    if (!seen.has(t.name)) {
+      seen.add(t.name);
+      out.push(t);
+    }
   }
   for (const g of o.globs ?? []) {
     const re = globToRegExp(g);
     const hits = src.tensors().filter((t) => re.test(t.name));
     if (!hits.length) throw new TzError('USAGE', src.path, `no tensor matches "${g}"`);
-    for (const t of hits) if (!seen.has(t.name)) { seen.add(t.name); out.push(t); }
+    for (const t of hits)
+      if (!seen.has(t.name)) {
+        seen.add(t.name);
+        out.push(t);
+      }
   }
   if (!out.length) throw new TzError('USAGE', src.path, 'no tensor chosen (give --tensor NAME or --match GLOB)');
   return out;
@@ -109,7 +158,8 @@ export function selectTensors(src: TensorSource, o: Pick<ExtractOptions, 'names'
 export async function extractTensors(input: string, opts: ExtractOptions): Promise<ExtractResult> {
   const t0 = performance.now();
   const npy = /\.npy$/i.test(opts.output);
-  if (!npy && !/\.safetensors$/i.test(opts.output)) throw new TzError('USAGE', opts.output, 'output must end in .safetensors or .npy');
+  if (!npy && !/\.safetensors$/i.test(opts.output))
+    throw new TzError('USAGE', opts.output, 'output must end in .safetensors or .npy');
   const src = await openTensors(input, opts.threads !== undefined ? { threads: opts.threads } : {});
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
   try {
@@ -124,8 +174,19 @@ export async function extractTensors(input: string, opts: ExtractOptions): Promi
         skipped.push({ name: t.name, reason: e.message.slice(src.path.length + 2) });
       }
     }
-    if (!chosen.length) throw new TzError('UNSUPPORTED', input, `none of the tensors can be written to ${npy ? '.npy' : '.safetensors'}${skipped[0] ? ` (${skipped[0].reason})` : ''}`);
-    if (npy && chosen.length !== 1) throw new TzError('USAGE', opts.output, `a .npy holds one tensor; ${chosen.length} chosen (write a .safetensors)`);
+    if (!chosen.length)
+      throw new TzError(
+        'UNSUPPORTED',
+        input,
+        `none of the tensors can be written to ${npy ? '.npy' : '.safetensors'}` +
+          `${skipped[0] ? ` (${skipped[0].reason})` : ''}`,
+      );
+    if (npy && chosen.length !== 1)
+      throw new TzError(
+        'USAGE',
+        opts.output,
+        `a .npy holds one tensor; ${chosen.length} chosen (write a .safetensors)`,
+      );
     const head = npy ? npyHeader(chosen[0]!, src) : safetensorsHeader(chosen, input);
     const total = chosen.reduce((a, p) => a + p.t.bytes, 0);
     out = await createSafeOutput(opts.output, { force: !!opts.force, input, needBytes: head.length + total });
@@ -137,11 +198,23 @@ export async function extractTensors(input: string, opts: ExtractOptions): Promi
     for (const p of chosen) {
       const h = createHash('sha256');
       const base = pos;
-      await src.readBytes(p.t.name, 0, p.t.bytes, async (piece, at) => {
-        h.update(piece);
-        await fh.write(piece, 0, piece.length, base + at);
-        opts.onProgress?.({ phase: 'decompress', file: input, bytesDone: done + at + piece.length, bytesTotal: total, tensor: p.t.name });
-      }, opts.signal ? { signal: opts.signal } : {});
+      await src.readBytes(
+        p.t.name,
+        0,
+        p.t.bytes,
+        async (piece, at) => {
+          h.update(piece);
+          await fh.write(piece, 0, piece.length, base + at);
+          opts.onProgress?.({
+            phase: 'decompress',
+            file: input,
+            bytesDone: done + at + piece.length,
+            bytesTotal: total,
+            tensor: p.t.name,
+          });
+        },
+        opts.signal ? { signal: opts.signal } : {},
+      );
       digests.push(h.digest('hex'));
       pos += p.t.bytes;
       done += p.t.bytes;
@@ -149,7 +222,13 @@ export async function extractTensors(input: string, opts: ExtractOptions): Promi
     // read the written bytes back: the file says what the source holds, or nothing is committed
     await checkWritten(out.tempPath, opts.output, head.length, chosen, digests, opts.signal);
     await out.commit();
-    return { output: out.path, tensors: chosen.map((p) => p.t.name), skipped, bytes: head.length + total, seconds: (performance.now() - t0) / 1000 };
+    return {
+      output: out.path,
+      tensors: chosen.map((p) => p.t.name),
+      skipped,
+      bytes: head.length + total,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (e) {
     await out?.discard();
     throw e instanceof TzError ? e : toTzError(e, input);
@@ -158,7 +237,14 @@ export async function extractTensors(input: string, opts: ExtractOptions): Promi
   }
 }
 
-async function checkWritten(temp: string, output: string, start: number, chosen: Planned[], digests: string[], signal?: AbortSignal): Promise<void> {
+async function checkWritten(
+  temp: string,
+  output: string,
+  start: number,
+  chosen: Planned[],
+  digests: string[],
+  signal?: AbortSignal,
+): Promise<void> {
   const back = await open(temp, 'r');
   try {
     const buf = new Uint8Array(4 << 20);
@@ -172,7 +258,8 @@ async function checkWritten(temp: string, output: string, start: number, chosen:
         h.update(buf.subarray(0, bytesRead));
         o += bytesRead;
       }
-      if (h.digest('hex') !== digests[i]) throw new TzError('VERIFY_FAILED', output, `written tensor "${p.t.name}" differs from the source`);
+      if (h.digest('hex') !== digests[i])
+        throw new TzError('VERIFY_FAILED', output, `written tensor "${p.t.name}" differs from the source`);
       pos += p.t.bytes;
     }
   } finally {

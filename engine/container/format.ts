@@ -1,5 +1,5 @@
 /**
- * The .tzip container, version 1 (specified in docs/format.md). All integers little-endian.
+ * The .tzip container, versions 1.0 to 3.0 (specified in docs/format.md). All integers little-endian.
  *
  *   Header (16)  | chunk payloads ... | index JSON | chunk table (32 x chunkCount) | Footer (32)
  *
@@ -55,7 +55,12 @@ export interface RegionRecord {
 }
 
 /** The file a delta .tzip was coded against: decoding needs exactly this file. */
-export interface BaseRecord { name: string; size: number; sha256: string; format: string }
+export interface BaseRecord {
+  name: string;
+  size: number;
+  sha256: string;
+  format: string;
+}
 
 export interface IndexJson {
   format: 'tzip';
@@ -82,7 +87,17 @@ export interface ChunkRecord {
 }
 
 /** The index of a new file (compress, and the what-if prediction of its size). */
-export function buildIndex(a: { name: string; size: number; sha256: string; format: string; chunkBytes: number; regions: RegionRecord[]; checksum: ChunkChecksum; lossy?: IndexJson['lossy']; base?: BaseRecord }): IndexJson {
+export function buildIndex(a: {
+  name: string;
+  size: number;
+  sha256: string;
+  format: string;
+  chunkBytes: number;
+  regions: RegionRecord[];
+  checksum: ChunkChecksum;
+  lossy?: IndexJson['lossy'];
+  base?: BaseRecord;
+}): IndexJson {
   const index: IndexJson = {
     format: 'tzip',
     version: a.base ? `${VERSION_DELTA_MAJOR}.0` : `${VERSION_MAJOR}.${VERSION_MINOR}`,
@@ -141,39 +156,64 @@ export function encodeFooter(f: Footer): Uint8Array {
  * Level 6: level 9 costs several times the time for a fraction of a percent of the index
  * (docs/measurements.md).
  */
-export function encodeIndex(index: IndexJson, chunks: ChunkRecord[], indexOffset: number): { stored: Uint8Array; footer: Uint8Array } {
+export function encodeIndex(
+  index: IndexJson,
+  chunks: ChunkRecord[],
+  indexOffset: number,
+): { stored: Uint8Array; footer: Uint8Array } {
   const json = new TextEncoder().encode(JSON.stringify(index));
   const table = encodeChunkTable(chunks);
   const plain = new Uint8Array(json.length + table.length);
   plain.set(json, 0);
   plain.set(table, json.length);
   const stored = new Uint8Array(deflateRawSync(plain, { level: 6 }));
-  const footer = encodeFooter({ indexOffset, storedLength: stored.length, chunkCount: chunks.length, indexCrc: crc32(stored), jsonLength: json.length });
+  const footer = encodeFooter({
+    indexOffset,
+    storedLength: stored.length,
+    chunkCount: chunks.length,
+    indexCrc: crc32(stored),
+    jsonLength: json.length,
+  });
   return { stored, footer };
 }
 
-export interface Footer { indexOffset: number; storedLength: number; chunkCount: number; indexCrc: number; jsonLength: number }
+export interface Footer {
+  indexOffset: number;
+  storedLength: number;
+  chunkCount: number;
+  indexCrc: number;
+  jsonLength: number;
+}
 
 export function parseHeader(file: string, b: Uint8Array): { flags: number; major: number; minor: number } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (b.length < HEADER_BYTES || dv.getUint32(0, true) !== MAGIC) throw badInput(file, 'not a .tzip file (bad magic)');
   const major = dv.getUint16(4, true);
   const minor = dv.getUint16(6, true);
-  if (!READABLE_MAJORS.includes(major)) throw new TzError('UNSUPPORTED', file, `unsupported .tzip version ${major}.${minor} (this TensorZip reads ${READABLE_MAJORS.map((m) => `${m}.x`).join(' and ')}; a newer TensorZip may read it)`);
+  if (!READABLE_MAJORS.includes(major))
+    throw new TzError(
+      'UNSUPPORTED',
+      file,
+      `unsupported .tzip version ${major}.${minor} (this TensorZip reads ` +
+        `${READABLE_MAJORS.map((m) => `${m}.x`).join(' and ')}; a newer TensorZip may read it)`,
+    );
   const flags = dv.getUint32(8, true);
-  if ((flags & ~FLAG_LOSSY) !== 0 || dv.getUint32(12, true) !== 0) throw badInput(file, 'corrupted .tzip header (unknown flags or non-zero reserved bytes)');
+  if ((flags & ~FLAG_LOSSY) !== 0 || dv.getUint32(12, true) !== 0)
+    throw badInput(file, 'corrupted .tzip header (unknown flags or non-zero reserved bytes)');
   return { flags, major, minor };
 }
 
 export function parseFooter(file: string, b: Uint8Array, fileSize: number): Footer {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (new TextDecoder().decode(b.subarray(24, 32)) !== FOOTER_MAGIC) throw badInput(file, 'truncated or corrupted .tzip (footer not found at the end of the file)');
+  if (new TextDecoder().decode(b.subarray(24, 32)) !== FOOTER_MAGIC)
+    throw badInput(file, 'truncated or corrupted .tzip (footer not found at the end of the file)');
   const indexOffset = Number(dv.getBigUint64(0, true));
   const storedLength = dv.getUint32(8, true);
   const chunkCount = dv.getUint32(12, true);
   const indexCrc = dv.getUint32(16, true);
   const jsonLength = dv.getUint32(20, true);
-  if (jsonLength > MAX_INDEX_JSON_BYTES || chunkCount > MAX_CHUNKS) throw badInput(file, `corrupted .tzip: index of ${jsonLength} bytes and ${chunkCount} chunks exceeds the limits`);
+  if (jsonLength > MAX_INDEX_JSON_BYTES || chunkCount > MAX_CHUNKS)
+    throw badInput(file, `corrupted .tzip: index of ${jsonLength} bytes and ${chunkCount} chunks exceeds the limits`);
   if (indexOffset < HEADER_BYTES || indexOffset + storedLength + FOOTER_BYTES !== fileSize) {
     throw badInput(file, 'corrupted .tzip: index position does not match the file size (truncated or appended to?)');
   }
@@ -186,7 +226,11 @@ function isObj(v: unknown): v is Record<string, unknown> {
 const isUint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** Parses and cross-checks the index; every inconsistency is a one-line BAD_INPUT. */
-export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { index: IndexJson; chunks: ChunkRecord[] } {
+export function parseIndex(
+  file: string,
+  footer: Footer,
+  stored: Uint8Array,
+): { index: IndexJson; chunks: ChunkRecord[] } {
   if (crc32(stored) !== footer.indexCrc) throw badInput(file, 'corrupted .tzip: index checksum mismatch');
   const plainLength = footer.jsonLength + footer.chunkCount * CHUNK_RECORD_BYTES;
   let indexBytes: Uint8Array;
@@ -195,7 +239,8 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   } catch {
     throw badInput(file, 'corrupted .tzip: index does not decompress to its stated size');
   }
-  if (indexBytes.length !== plainLength) throw badInput(file, 'corrupted .tzip: index does not decompress to its stated size');
+  if (indexBytes.length !== plainLength)
+    throw badInput(file, 'corrupted .tzip: index does not decompress to its stated size');
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(indexBytes.subarray(0, footer.jsonLength)));
@@ -205,14 +250,38 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   const bad = (what: string) => badInput(file, `corrupted .tzip index: ${what}`);
   if (!isObj(json) || json.format !== 'tzip') throw bad('not a tzip index');
   const o = json.original;
-  if (!isObj(o) || typeof o.name !== 'string' || !isUint(o.size) || typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) throw bad('bad "original"');
-  if (o.name === '' || o.name.includes('/') || o.name.includes('\\') || o.name === '.' || o.name === '..') throw bad(`unsafe original name "${o.name}"`);
-  if (!isUint(json.chunkBytes) || json.chunkBytes === 0 || json.chunkBytes > MAX_CHUNK_BYTES) throw bad('bad chunk size');
+  if (
+    !isObj(o) ||
+    typeof o.name !== 'string' ||
+    !isUint(o.size) ||
+    typeof o.sha256 !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(o.sha256)
+  )
+    throw bad('bad "original"');
+  if (o.name === '' || o.name.includes('/') || o.name.includes('\\') || o.name === '.' || o.name === '..')
+    throw bad(`unsafe original name "${o.name}"`);
+  if (!isUint(json.chunkBytes) || json.chunkBytes === 0 || json.chunkBytes > MAX_CHUNK_BYTES)
+    throw bad('bad chunk size');
   if (!Array.isArray(json.regions)) throw bad('no regions');
-  if (json.checksum !== undefined && json.checksum !== 'crc32' && json.checksum !== 'xxh32') throw bad(`unknown chunk checksum "${String(json.checksum)}"`);
+  if (json.checksum !== undefined && json.checksum !== 'crc32' && json.checksum !== 'xxh32')
+    throw bad(`unknown chunk checksum "${String(json.checksum)}"`);
   const base = json.base;
-  if (base !== undefined && (!isObj(base) || typeof base.name !== 'string' || base.name === '' || !isUint(base.size) || typeof base.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(base.sha256) || typeof base.format !== 'string')) throw bad('bad "base"');
-  const dv = new DataView(indexBytes.buffer, indexBytes.byteOffset + footer.jsonLength, footer.chunkCount * CHUNK_RECORD_BYTES);
+  if (
+    base !== undefined &&
+    (!isObj(base) ||
+      typeof base.name !== 'string' ||
+      base.name === '' ||
+      !isUint(base.size) ||
+      typeof base.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(base.sha256) ||
+      typeof base.format !== 'string')
+  )
+    throw bad('bad "base"');
+  const dv = new DataView(
+    indexBytes.buffer,
+    indexBytes.byteOffset + footer.jsonLength,
+    footer.chunkCount * CHUNK_RECORD_BYTES,
+  );
   const chunks: ChunkRecord[] = [];
   for (let i = 0; i < footer.chunkCount; i++) {
     const p = i * CHUNK_RECORD_BYTES;
@@ -224,8 +293,10 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
       payloadCrc: dv.getUint32(p + 20, true),
       flags: dv.getUint32(p + 24, true),
     };
-    if ((c.flags & ~CHUNK_FLAG_DUPLICATE) !== 0 || dv.getUint32(p + 28, true) !== 0) throw bad(`chunk ${i} has unknown flags`);
-    if (c.payloadOffset < HEADER_BYTES || c.payloadOffset + c.payloadLength > footer.indexOffset) throw bad(`chunk ${i} payload out of range`);
+    if ((c.flags & ~CHUNK_FLAG_DUPLICATE) !== 0 || dv.getUint32(p + 28, true) !== 0)
+      throw bad(`chunk ${i} has unknown flags`);
+    if (c.payloadOffset < HEADER_BYTES || c.payloadOffset + c.payloadLength > footer.indexOffset)
+      throw bad(`chunk ${i} payload out of range`);
     if (c.rawLength > json.chunkBytes) throw bad(`chunk ${i} is larger than the chunk size`);
     if (c.payloadLength > json.chunkBytes + 65536 + c.rawLength) throw bad(`chunk ${i} payload is implausibly large`);
     chunks.push(c);
@@ -233,9 +304,22 @@ export function parseIndex(file: string, footer: Footer, stored: Uint8Array): { 
   let pos = 0;
   let next = 0;
   for (const [ri, r] of (json.regions as unknown[]).entries()) {
-    if (!isObj(r) || (r.kind !== 'tensor' && r.kind !== 'raw') || typeof r.dtype !== 'string' || !isUint(r.offset) || !isUint(r.length) || !isUint(r.chunk) || !isUint(r.chunks)) throw bad(`region ${ri} malformed`);
+    if (
+      !isObj(r) ||
+      (r.kind !== 'tensor' && r.kind !== 'raw') ||
+      typeof r.dtype !== 'string' ||
+      !isUint(r.offset) ||
+      !isUint(r.length) ||
+      !isUint(r.chunk) ||
+      !isUint(r.chunks)
+    )
+      throw bad(`region ${ri} malformed`);
     if (r.offset !== pos) throw bad(`region ${ri} does not start where the previous one ended`);
-    if (r.baseOffset !== undefined && (!isObj(base) || r.kind !== 'tensor' || !isUint(r.baseOffset) || r.baseOffset + r.length > (base.size as number))) throw bad(`region ${ri} has a bad base offset`);
+    if (
+      r.baseOffset !== undefined &&
+      (!isObj(base) || r.kind !== 'tensor' || !isUint(r.baseOffset) || r.baseOffset + r.length > (base.size as number))
+    )
+      throw bad(`region ${ri} has a bad base offset`);
     if (r.chunk !== next || r.chunk + r.chunks > chunks.length) throw bad(`region ${ri} chunk range is inconsistent`);
     let sum = 0;
     for (let k = r.chunk; k < r.chunk + r.chunks; k++) sum += chunks[k]!.rawLength;

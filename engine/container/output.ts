@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { TzError } from '../core/errors';
 
 const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
-/** `<out>.tmp-<host>-<pid>-<random>`, or `<out>.tmp-<pid>-<random>` as written before the host part (taken as this host's) */
+/** `<out>.tmp-<host>-<pid>-<random>`, or `<out>.tmp-<pid>-<random>` as written before the host part (taken as this
+ * host's) */
 const TEMP_RE = /^(.+)\.tmp-(?:([0-9a-f]{8})-)?(\d+)-([0-9a-f]{8})$/;
 /** A temp file of another host (shared file system) counts as stale once untouched this long: a live
  *  job writes its temp file continuously, and its pid cannot be checked from here. */
@@ -100,7 +101,13 @@ export async function removeTempsOf(output: string, pid = process.pid): Promise<
   const removed: string[] = [];
   for (const t of await findTempFiles(path.dirname(output), { output })) {
     if (!path.basename(t.path).startsWith(prefix)) continue;
-    if (await unlink(t.path).then(() => true, () => false)) removed.push(t.path);
+    if (
+      await unlink(t.path).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed.push(t.path);
   }
   return removed;
 }
@@ -125,7 +132,11 @@ const liveTemps = new Set<string>();
 export function removeLiveTempsSync(): string[] {
   const removed = [...liveTemps];
   for (const t of removed) {
-    try { unlinkSync(t); } catch { /* already gone */ }
+    try {
+      unlinkSync(t);
+    } catch {
+      /* already gone */
+    }
   }
   liveTemps.clear();
   return removed;
@@ -140,17 +151,27 @@ export async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-export async function createSafeOutput(output: string, opts: { force?: boolean; input?: string; needBytes: number }): Promise<SafeOutput> {
+export async function createSafeOutput(
+  output: string,
+  opts: { force?: boolean; input?: string; needBytes: number },
+): Promise<SafeOutput> {
   const out = path.resolve(output);
-  if (opts.input && path.resolve(opts.input) === out) throw new TzError('USAGE', output, 'output would overwrite the input');
-  if (!opts.force && existsSync(out)) throw new TzError('EXISTS', output, 'output already exists (use --force to overwrite)');
+  if (opts.input && path.resolve(opts.input) === out)
+    throw new TzError('USAGE', output, 'output would overwrite the input');
+  if (!opts.force && existsSync(out))
+    throw new TzError('EXISTS', output, 'output already exists (use --force to overwrite)');
   const dir = path.dirname(out);
   // a run of the same output killed earlier left its temp file: it is never taken for the output,
   // and its space counts as free
   await removeStaleTemps(dir, { output: out });
   const free = await freeBytes(dir);
   if (free !== undefined && free < opts.needBytes) {
-    throw new TzError('NO_SPACE', output, `not enough free disk space (${(free / 1e6).toFixed(1)} MB free, need about ${(opts.needBytes / 1e6).toFixed(1)} MB)`);
+    throw new TzError(
+      'NO_SPACE',
+      output,
+      `not enough free disk space (${(free / 1e6).toFixed(1)} MB free, need about ` +
+        `${(opts.needBytes / 1e6).toFixed(1)} MB)`,
+    );
   }
   const tempPath = tempPathFor(out);
   const fh = await open(tempPath, 'wx');

@@ -48,7 +48,11 @@ export interface ChunkJob {
 
 /** Every chunk of the planned regions in file order, and the regions' records (chunk ranges,
  *  lossy bits) as the index stores them. Compress and the what-if prediction both chunk this way. */
-export function chunkJobs(planned: PlannedRegion[], chunkBytes: number, bitsOf: (region: number) => number | undefined = () => undefined): { jobs: ChunkJob[]; regions: RegionRecord[] } {
+export function chunkJobs(
+  planned: PlannedRegion[],
+  chunkBytes: number,
+  bitsOf: (region: number) => number | undefined = () => undefined,
+): { jobs: ChunkJob[]; regions: RegionRecord[] } {
   const jobs: ChunkJob[] = [];
   const regions = planned.map((r, ri): RegionRecord => {
     const first = jobs.length;
@@ -56,7 +60,14 @@ export function chunkJobs(planned: PlannedRegion[], chunkBytes: number, bitsOf: 
     const bb = blockBytesOf(r.dtype);
     let off = r.offset;
     for (const len of chunkLengths(r.length, chunkBytes)) {
-      jobs.push({ region: ri, offset: off, length: len, dtype: r.dtype, phase: bb > 0 ? (off - r.offset) % bb : 0, ...(bits !== undefined ? { lossyBits: bits } : {}) });
+      jobs.push({
+        region: ri,
+        offset: off,
+        length: len,
+        dtype: r.dtype,
+        phase: bb > 0 ? (off - r.offset) % bb : 0,
+        ...(bits !== undefined ? { lossyBits: bits } : {}),
+      });
       off += len;
     }
     return { ...r, chunk: first, chunks: jobs.length - first, ...(bits !== undefined ? { lossyBits: bits } : {}) };

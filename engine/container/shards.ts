@@ -23,7 +23,9 @@ export async function readTzipTensors(file: string): Promise<TensorList> {
   const c = await openContainer(file);
   try {
     const tensors: ShardTensor[] = [];
-    for (const r of c.index.regions) if (r.kind === 'tensor' && r.name !== undefined) tensors.push({ name: r.name, dtype: r.dtype, shape: r.shape ?? [], bytes: r.length });
+    for (const r of c.index.regions)
+      if (r.kind === 'tensor' && r.name !== undefined)
+        tensors.push({ name: r.name, dtype: r.dtype, shape: r.shape ?? [], bytes: r.length });
     return { size: c.file.size, tensors };
   } finally {
     await c.file.close();
@@ -47,9 +49,11 @@ export interface ShardReadOptions {
 }
 
 // any format the engine reads: `pytorch_model.bin.index.json` names pickle shards
-const defaultRead = (file: string, kind: 'shard' | 'tzip'): Promise<TensorList> => (kind === 'tzip' ? readTzipTensors(file) : readTensorList(file));
+const defaultRead = (file: string, kind: 'shard' | 'tzip'): Promise<TensorList> =>
+  kind === 'tzip' ? readTzipTensors(file) : readTensorList(file);
 
-const isMissing = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOENT' || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR';
+const isMissing = (e: unknown) =>
+  (e as NodeJS.ErrnoException)?.code === 'ENOENT' || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 
 /** One shard's state on disk. Never throws: a failure is the `unreadable` state with the engine's message. */
 export async function readShardState(dir: string, name: string, opts: ShardReadOptions = {}): Promise<ShardHeader> {
@@ -82,7 +86,11 @@ export async function readShardState(dir: string, name: string, opts: ShardReadO
  * unnamed HF-named siblings with the same prefix and count. Names leaving the folder are skipped
  * (checkIndex reports them).
  */
-export async function readShardStates(indexPath: string, names: readonly string[], opts: ShardReadOptions = {}): Promise<Map<string, ShardHeader>> {
+export async function readShardStates(
+  indexPath: string,
+  names: readonly string[],
+  opts: ShardReadOptions = {},
+): Promise<Map<string, ShardHeader>> {
   const dir = path.dirname(indexPath);
   const want = [...new Set(names.filter(isInsideFolder))];
   const namedCount = want.length;

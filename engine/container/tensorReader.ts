@@ -92,16 +92,37 @@ export interface TensorSource {
    * Bytes [offset, offset + length) of a tensor's data, in order, in pieces (chunk-sized for a
    * .tzip). A piece is only valid until `sink`'s promise resolves.
    */
-  readBytes(name: string, offset: number, length: number, sink: (piece: Uint8Array, at: number) => void | Promise<void>, opts?: ReadOptions): Promise<void>;
+  readBytes(
+    name: string,
+    offset: number,
+    length: number,
+    sink: (piece: Uint8Array, at: number) => void | Promise<void>,
+    opts?: ReadOptions,
+  ): Promise<void>;
   /** Elements [start, start + count) as raw bytes in one buffer (at most MAX_READ_BYTES). */
   readTensor(name: string, range?: ReadRange, opts?: ReadOptions): Promise<TensorData>;
   close(): Promise<void>;
 }
 
-function infoOf(e: { name: string; dtype: string; shape: number[]; bytes: number; extra?: Record<string, unknown> }, gguf: boolean): TensorInfo {
+function infoOf(
+  e: { name: string; dtype: string; shape: number[]; bytes: number; extra?: Record<string, unknown> },
+  gguf: boolean,
+): TensorInfo {
   const size = dtypeInfo(e.dtype).size;
-  const rowMajor = Array.isArray(e.extra?.rowMajorShape) ? (e.extra!.rowMajorShape as number[]) : gguf ? [...e.shape].reverse() : e.shape;
-  const t: TensorInfo = { name: e.name, dtype: e.dtype, shape: e.shape, rowMajorShape: rowMajor, bytes: e.bytes, elements: elementCount(e.shape), elementBytes: size };
+  const rowMajor = Array.isArray(e.extra?.rowMajorShape)
+    ? (e.extra!.rowMajorShape as number[])
+    : gguf
+      ? [...e.shape].reverse()
+      : e.shape;
+  const t: TensorInfo = {
+    name: e.name,
+    dtype: e.dtype,
+    shape: e.shape,
+    rowMajorShape: rowMajor,
+    bytes: e.bytes,
+    elements: elementCount(e.shape),
+    elementBytes: size,
+  };
   if (!size && gguf) {
     const g = ggmlTypeByName(e.dtype);
     if (g && g.blockSize > 1) t.block = { elements: g.blockSize, bytes: g.typeSize };
@@ -111,22 +132,38 @@ function infoOf(e: { name: string; dtype: string; shape: number[]; bytes: number
 }
 
 /** Byte range of elements [start, start+count) (block types: widened to whole blocks). */
-export function byteRangeOf(t: TensorInfo, range: ReadRange = {}): { offset: number; length: number; start: number; count: number } {
+export function byteRangeOf(
+  t: TensorInfo,
+  range: ReadRange = {},
+): { offset: number; length: number; start: number; count: number } {
   const total = Number.isFinite(t.elements) ? t.elements : 0;
   const start = range.start ?? 0;
   const count = range.count ?? Math.max(0, total - start);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > total) {
-    throw new TzError('USAGE', undefined, `tensor "${t.name}": element range ${start}..${start + count} is outside its ${total} elements`);
+    throw new TzError(
+      'USAGE',
+      undefined,
+      `tensor "${t.name}": element range ${start}..${start + count} is outside its ${total} elements`,
+    );
   }
   if (t.elementBytes) return { offset: start * t.elementBytes, length: count * t.elementBytes, start, count };
   if (t.block) {
     const b0 = Math.floor(start / t.block.elements);
     const b1 = Math.ceil((start + count) / t.block.elements);
     const s = b0 * t.block.elements;
-    return { offset: b0 * t.block.bytes, length: (b1 - b0) * t.block.bytes, start: s, count: Math.min(total, b1 * t.block.elements) - s };
+    return {
+      offset: b0 * t.block.bytes,
+      length: (b1 - b0) * t.block.bytes,
+      start: s,
+      count: Math.min(total, b1 * t.block.elements) - s,
+    };
   }
   if (start === 0 && count === total) return { offset: 0, length: t.bytes, start, count };
-  throw new TzError('UNSUPPORTED', undefined, `tensor "${t.name}" has dtype ${t.dtype}, whose elements cannot be located (only the whole tensor can be read)`);
+  throw new TzError(
+    'UNSUPPORTED',
+    undefined,
+    `tensor "${t.name}" has dtype ${t.dtype}, whose elements cannot be located (only the whole tensor can be read)`,
+  );
 }
 
 abstract class BaseSource implements TensorSource {
@@ -154,11 +191,27 @@ abstract class BaseSource implements TensorSource {
     return t;
   }
 
-  abstract readBytes(name: string, offset: number, length: number, sink: (piece: Uint8Array, at: number) => void | Promise<void>, opts?: ReadOptions): Promise<void>;
+  abstract readBytes(
+    name: string,
+    offset: number,
+    length: number,
+    sink: (piece: Uint8Array, at: number) => void | Promise<void>,
+    opts?: ReadOptions,
+  ): Promise<void>;
 
   protected checkRange(t: TensorInfo, offset: number, length: number): void {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > t.bytes) {
-      throw new TzError('USAGE', this.path, `tensor "${t.name}": byte range ${offset}..${offset + length} is outside its ${t.bytes} bytes`);
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > t.bytes
+    ) {
+      throw new TzError(
+        'USAGE',
+        this.path,
+        `tensor "${t.name}": byte range ${offset}..${offset + length} is outside its ${t.bytes} bytes`,
+      );
     }
   }
 
@@ -170,9 +223,23 @@ abstract class BaseSource implements TensorSource {
     } catch (e) {
       throw e instanceof TzError ? new TzError(e.code, this.path, e.message) : e;
     }
-    if (r.length > MAX_READ_BYTES) throw new TzError('USAGE', this.path, `tensor "${name}": ${r.length} bytes requested, more than one read returns (${MAX_READ_BYTES}); read it in pages`);
+    if (r.length > MAX_READ_BYTES)
+      throw new TzError(
+        'USAGE',
+        this.path,
+        `tensor "${name}": ${r.length} bytes requested, more than one read returns (${MAX_READ_BYTES}); ` +
+          `read it in pages`,
+      );
     const bytes = new Uint8Array(r.length);
-    await this.readBytes(name, r.offset, r.length, (piece, at) => { bytes.set(piece, at - r.offset); }, opts);
+    await this.readBytes(
+      name,
+      r.offset,
+      r.length,
+      (piece, at) => {
+        bytes.set(piece, at - r.offset);
+      },
+      opts,
+    );
     return { name, dtype: t.dtype, start: r.start, count: r.count, bytes };
   }
 
@@ -189,7 +256,10 @@ class FileSource extends BaseSource {
   private entries = new Map<string, TensorEntry>();
   private inflated = new Map<string, Uint8Array>();
 
-  constructor(readonly path: string, private readonly layout: ModelLayout) {
+  constructor(
+    readonly path: string,
+    private readonly layout: ModelLayout,
+  ) {
     super();
     this.format = layout.format;
     this.originalFormat = layout.format;
@@ -211,16 +281,30 @@ class FileSource extends BaseSource {
 
   private async file(p: string): Promise<InputFile> {
     let f = this.files.get(p);
-    if (!f) { f = await InputFile.open(p); this.files.set(p, f); }
+    if (!f) {
+      f = await InputFile.open(p);
+      this.files.set(p, f);
+    }
     return f;
   }
 
-  async readBytes(name: string, offset: number, length: number, sink: (piece: Uint8Array, at: number) => void | Promise<void>, opts: ReadOptions = {}): Promise<void> {
+  async readBytes(
+    name: string,
+    offset: number,
+    length: number,
+    sink: (piece: Uint8Array, at: number) => void | Promise<void>,
+    opts: ReadOptions = {},
+  ): Promise<void> {
     const t = this.tensor(name);
     this.checkRange(t, offset, length);
     const e = this.entries.get(name)!;
     if (e.extra?.deflated) {
-      if (this.layout.format !== 'npz') throw new TzError('UNSUPPORTED', this.path, `tensor "${name}" is stored deflated (zip method ${String(e.extra.method)}); only .npz members are inflated`);
+      if (this.layout.format !== 'npz')
+        throw new TzError(
+          'UNSUPPORTED',
+          this.path,
+          `tensor "${name}" is stored deflated (zip method ${String(e.extra.method)}); only .npz members are inflated`,
+        );
       let data = this.inflated.get(name);
       if (!data) {
         data = await inflateMember(e.file ?? this.path, e);
@@ -265,7 +349,12 @@ class TzipSource extends BaseSource {
   private cache: { chunk: number; data: Uint8Array } | undefined;
 
   /** a delta file's base (checked by size and SHA-256 when opened): its bytes complete delta chunks */
-  constructor(readonly path: string, private readonly c: OpenContainer, private readonly threads: number, private readonly base?: ByteSource) {
+  constructor(
+    readonly path: string,
+    private readonly c: OpenContainer,
+    private readonly threads: number,
+    private readonly base?: ByteSource,
+  ) {
     super();
     this.originalFormat = c.index.original.format;
     this.originalSize = c.index.original.size;
@@ -275,7 +364,10 @@ class TzipSource extends BaseSource {
     this.chunkStart = new Float64Array(c.chunks.length);
     for (const r of c.index.regions) {
       let pos = 0;
-      for (let k = r.chunk; k < r.chunk + r.chunks; k++) { this.chunkStart[k] = pos; pos += c.chunks[k]!.rawLength; }
+      for (let k = r.chunk; k < r.chunk + r.chunks; k++) {
+        this.chunkStart[k] = pos;
+        pos += c.chunks[k]!.rawLength;
+      }
       if (r.kind !== 'tensor' || r.name === undefined || this.regions.has(r.name)) continue;
       this.regions.set(r.name, r);
       list.push(infoOf({ name: r.name, dtype: r.dtype, shape: r.shape ?? [r.length], bytes: r.length }, gguf));
@@ -287,10 +379,12 @@ class TzipSource extends BaseSource {
   coveringChunks(name: string, offset: number, length: number): [number, number] {
     const r = this.regions.get(name)!;
     const find = (pos: number) => {
-      let lo = r.chunk, hi = r.chunk + r.chunks - 1;
+      let lo = r.chunk,
+        hi = r.chunk + r.chunks - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
-        if (this.chunkStart[mid]! <= pos) lo = mid; else hi = mid - 1;
+        if (this.chunkStart[mid]! <= pos) lo = mid;
+        else hi = mid - 1;
       }
       return lo;
     };
@@ -301,7 +395,13 @@ class TzipSource extends BaseSource {
     return `chunk ${k} (tensor "${name}")`;
   }
 
-  async readBytes(name: string, offset: number, length: number, sink: (piece: Uint8Array, at: number) => void | Promise<void>, opts: ReadOptions = {}): Promise<void> {
+  async readBytes(
+    name: string,
+    offset: number,
+    length: number,
+    sink: (piece: Uint8Array, at: number) => void | Promise<void>,
+    opts: ReadOptions = {},
+  ): Promise<void> {
     const t = this.tensor(name);
     this.checkRange(t, offset, length);
     if (length === 0) return;
@@ -321,10 +421,24 @@ class TzipSource extends BaseSource {
     });
     const decode = async (k: number, payload: Uint8Array): Promise<Uint8Array> => {
       const ch = c.chunks[k]!;
-      const base = this.base && r.baseOffset !== undefined && isDeltaPayload(payload) ? await this.base.read(r.baseOffset + this.chunkStart[k]!, ch.rawLength) : undefined;
-      const task = { op: 'decode' as const, dtype: r.dtype, payload, rawLength: ch.rawLength, crc: ch.rawCrc, payloadCrc: ch.payloadCrc, sum, ...(base ? { base } : {}) };
+      const base =
+        this.base && r.baseOffset !== undefined && isDeltaPayload(payload)
+          ? await this.base.read(r.baseOffset + this.chunkStart[k]!, ch.rawLength)
+          : undefined;
+      const task = {
+        op: 'decode' as const,
+        dtype: r.dtype,
+        payload,
+        rawLength: ch.rawLength,
+        crc: ch.rawCrc,
+        payloadCrc: ch.payloadCrc,
+        sum,
+        ...(base ? { base } : {}),
+      };
       try {
-        const reply = pool ? await pool.run<DecodeReply>(task, [payload.buffer as ArrayBuffer]) : await inlinePool().run<DecodeReply>(task);
+        const reply = pool
+          ? await pool.run<DecodeReply>(task, [payload.buffer as ArrayBuffer])
+          : await inlinePool().run<DecodeReply>(task);
         this.stats.chunksDecoded++;
         return reply.data;
       } catch (e) {
@@ -383,7 +497,10 @@ export interface OpenOptions {
   base?: string;
 }
 
-export async function openTzip(path: string, opts: OpenOptions = {}): Promise<TensorSource & { coveringChunks(name: string, offset: number, length: number): [number, number] }> {
+export async function openTzip(
+  path: string,
+  opts: OpenOptions = {},
+): Promise<TensorSource & { coveringChunks(name: string, offset: number, length: number): [number, number] }> {
   const c = await openContainer(path);
   let base: ByteSource | undefined;
   try {
@@ -406,7 +523,11 @@ export async function openTensors(path: string, opts: OpenOptions = {}): Promise
   return new FileSource(path, await openModel(path));
 }
 
-export async function withTensors<T>(path: string, fn: (s: TensorSource) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+export async function withTensors<T>(
+  path: string,
+  fn: (s: TensorSource) => Promise<T>,
+  opts: OpenOptions = {},
+): Promise<T> {
   const s = await openTensors(path, opts);
   try {
     return await fn(s);

@@ -10,7 +10,14 @@
 import type { JobOptions } from '../core/job';
 import { chunkJobs, planRegions, type ChunkJob, type PlannedRegion } from './plan';
 import { CHUNK_CHECKSUM } from '../codec/checksum';
-import { buildIndex, CHUNK_FLAG_DUPLICATE, DEFAULT_CHUNK_BYTES, encodeIndex, HEADER_BYTES, type ChunkRecord } from './format';
+import {
+  buildIndex,
+  CHUNK_FLAG_DUPLICATE,
+  DEFAULT_CHUNK_BYTES,
+  encodeIndex,
+  HEADER_BYTES,
+  type ChunkRecord,
+} from './format';
 import { dtypeInfo } from '../core/dtypes';
 import { TzError, toTzError } from '../core/errors';
 import { openModel } from '../formats/index';
@@ -80,17 +87,37 @@ export function defaultBits(max: number): number[] {
 
 /** A chunk to code for the prediction: a chunk of compress's own chunking (`job`, scale 1), or for
  *  a large tensor in quick mode one composite chunk of windows (`parts`) scaled to its size. */
-interface Sample { region: number; offset: number; length: number; phase: number; parts?: Array<[number, number]>; scale: number; job?: number }
+interface Sample {
+  region: number;
+  offset: number;
+  length: number;
+  phase: number;
+  parts?: Array<[number, number]>;
+  scale: number;
+  job?: number;
+}
 
 /** Chunks to code: every chunk (exact, or small tensors) or one composite chunk of windows. */
-function samplesFor(jobs: ChunkJob[], r: PlannedRegion, ri: number, first: number, count: number, exact: boolean, chunkBytes: number): Sample[] {
+function samplesFor(
+  jobs: ChunkJob[],
+  r: PlannedRegion,
+  ri: number,
+  first: number,
+  count: number,
+  exact: boolean,
+  chunkBytes: number,
+): Sample[] {
   if (exact || r.length <= chunkBytes || r.kind !== 'tensor') {
-    return Array.from({ length: count }, (_, c) => { const j = jobs[first + c]!; return { region: ri, offset: j.offset, length: j.length, phase: j.phase, scale: 1, job: first + c }; });
+    return Array.from({ length: count }, (_, c) => {
+      const j = jobs[first + c]!;
+      return { region: ri, offset: j.offset, length: j.length, phase: j.phase, scale: 1, job: first + c };
+    });
   }
   const el = Math.max(1, dtypeInfo(r.dtype).size);
   const win = Math.floor(chunkBytes / QUICK_WINDOWS / el) * el;
   const parts: Array<[number, number]> = [];
-  for (let k = 0; k < QUICK_WINDOWS; k++) parts.push([r.offset + Math.floor(((r.length - win) * k) / (QUICK_WINDOWS - 1) / el) * el, win]);
+  for (let k = 0; k < QUICK_WINDOWS; k++)
+    parts.push([r.offset + Math.floor(((r.length - win) * k) / (QUICK_WINDOWS - 1) / el) * el, win]);
   const total = win * QUICK_WINDOWS;
   return [{ region: ri, offset: r.offset, length: total, phase: 0, parts, scale: r.length / total }];
 }
@@ -102,41 +129,73 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const exact = !!opts.exact;
   try {
-    if (opts.block !== undefined && (!Number.isInteger(opts.block) || opts.block < BLOCK_MIN || opts.block > BLOCK_MAX)) {
-      throw new TzError('USAGE', file, `lossy block must be an integer from ${BLOCK_MIN} to ${BLOCK_MAX}, got ${opts.block}`);
+    if (
+      opts.block !== undefined &&
+      (!Number.isInteger(opts.block) || opts.block < BLOCK_MIN || opts.block > BLOCK_MAX)
+    ) {
+      throw new TzError(
+        'USAGE',
+        file,
+        `lossy block must be an integer from ${BLOCK_MIN} to ${BLOCK_MAX}, got ${opts.block}`,
+      );
     }
     const regions = planRegions(layout, inp.size);
-    const floatDtypes = new Set(regions.filter((r) => r.kind === 'tensor' && LOSSY_DTYPES[r.dtype] !== undefined).map((r) => r.dtype));
+    const floatDtypes = new Set(
+      regions.filter((r) => r.kind === 'tensor' && LOSSY_DTYPES[r.dtype] !== undefined).map((r) => r.dtype),
+    );
     const max = maxBitsFor(floatDtypes);
-    const ks = (opts.bits ?? (max === undefined ? [] : defaultBits(max))).filter((k) => max !== undefined && Number.isInteger(k) && k >= 0 && k <= max);
+    const ks = (opts.bits ?? (max === undefined ? [] : defaultBits(max))).filter(
+      (k) => max !== undefined && Number.isInteger(k) && k >= 0 && k <= max,
+    );
     // bits per region per point (point 0 = lossless)
-    const sel = (r: PlannedRegion, k: number): number | undefined => (r.kind === 'tensor' && LOSSY_DTYPES[r.dtype] !== undefined
-      ? selectTensor({ name: r.name ?? '', dtype: r.dtype, ...(r.shape ? { shape: r.shape } : {}) }, { bits: k, ...(opts.lossyInclude ? { include: opts.lossyInclude } : {}), ...(opts.lossyExclude ? { exclude: opts.lossyExclude } : {}) }).bits
-      : undefined);
+    const sel = (r: PlannedRegion, k: number): number | undefined =>
+      r.kind === 'tensor' && LOSSY_DTYPES[r.dtype] !== undefined
+        ? selectTensor(
+            { name: r.name ?? '', dtype: r.dtype, ...(r.shape ? { shape: r.shape } : {}) },
+            {
+              bits: k,
+              ...(opts.lossyInclude ? { include: opts.lossyInclude } : {}),
+              ...(opts.lossyExclude ? { exclude: opts.lossyExclude } : {}),
+            },
+          ).bits
+        : undefined;
     const regionBits: Array<Array<number | undefined>> = regions.map((r) => [undefined, ...ks.map((k) => sel(r, k))]);
     const P = ks.length + 1;
     const sizes = regions.map(() => new Float64Array(P));
-    const errs: Array<Array<ErrorAcc | undefined>> = regions.map(() => new Array<ErrorAcc | undefined>(P).fill(undefined));
-    const blockErrs: Array<Array<ErrorAcc | undefined>> = regions.map(() => new Array<ErrorAcc | undefined>(P).fill(undefined));
+    const errs: Array<Array<ErrorAcc | undefined>> = regions.map(() =>
+      new Array<ErrorAcc | undefined>(P).fill(undefined),
+    );
+    const blockErrs: Array<Array<ErrorAcc | undefined>> = regions.map(() =>
+      new Array<ErrorAcc | undefined>(P).fill(undefined),
+    );
     const seen = Array.from({ length: P }, () => new Map<string, number>());
     // per point, the chunk records compress would write for exactly coded chunks (by chunk job)
     const records: Array<Map<number, ChunkRecord & { dupOf?: number }>> = Array.from({ length: P }, () => new Map());
     let estimate = false;
 
     const { jobs, regions: chunked } = chunkJobs(regions, chunkBytes);
-    const samples = regions.flatMap((r, ri) => samplesFor(jobs, r, ri, chunked[ri]!.chunk, chunked[ri]!.chunks, exact, chunkBytes));
+    const samples = regions.flatMap((r, ri) =>
+      samplesFor(jobs, r, ri, chunked[ri]!.chunk, chunked[ri]!.chunks, exact, chunkBytes),
+    );
     const total = samples.reduce((a, s) => a + s.length, 0);
     let done = 0;
     // compress with one task per chunk coding every k, and no output
     await runOrdered<WhatIfReply>({
-      file, count: samples.length, threads, ...(opts.signal ? { signal: opts.signal } : {}),
-      inSlotBytes: chunkBytes, outSlotBytes: 0,
+      file,
+      count: samples.length,
+      threads,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      inSlotBytes: chunkBytes,
+      outSlotBytes: 0,
       read: async (k, into) => {
         const s = samples[k]!;
         const data = into.subarray(0, s.length);
         if (s.parts) {
           let o = 0;
-          for (const [off, len] of s.parts) { await inp.readExact(off, len, 'tensor sample', data.subarray(o, o + len)); o += len; }
+          for (const [off, len] of s.parts) {
+            await inp.readExact(off, len, 'tensor sample', data.subarray(o, o + len));
+            o += len;
+          }
         } else await inp.readExact(s.offset, s.length, 'input chunk', data);
         return data;
       },
@@ -146,7 +205,13 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
         const bits = regionBits[s.region]!;
         if (opts.block !== undefined && bits.some((b) => b !== undefined)) {
           const vals = valuesOf(data, r.dtype);
-          bits.forEach((b, pi) => { if (b !== undefined) blockErrs[s.region]![pi] = mergeAcc(blockErrs[s.region]![pi] ?? newAcc(), scaleAcc(measureBlock(vals, r.dtype, b, opts.block!), s.scale)); });
+          bits.forEach((b, pi) => {
+            if (b !== undefined)
+              blockErrs[s.region]![pi] = mergeAcc(
+                blockErrs[s.region]![pi] ?? newAcc(),
+                scaleAcc(measureBlock(vals, r.dtype, b, opts.block!), s.scale),
+              );
+          });
         }
         // distinct roundings only: regions kept lossless at every k are coded once
         return { op: 'whatif', dtype: r.dtype, data, bits: [...new Set(bits)], ...(s.phase ? { phase: s.phase } : {}) };
@@ -164,33 +229,87 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
           const dupOf = s.job !== undefined ? seen[pi]!.get(key) : undefined;
           if (s.job !== undefined) {
             if (dupOf === undefined) seen[pi]!.set(key, s.job);
-            records[pi]!.set(s.job, { payloadOffset: 0, payloadLength: size, rawLength: s.length, rawCrc: reply.crcs[d]!, payloadCrc: reply.payloadCrcs[d]!, flags: dupOf === undefined ? 0 : CHUNK_FLAG_DUPLICATE, ...(dupOf !== undefined ? { dupOf } : {}) });
+            records[pi]!.set(s.job, {
+              payloadOffset: 0,
+              payloadLength: size,
+              rawLength: s.length,
+              rawCrc: reply.crcs[d]!,
+              payloadCrc: reply.payloadCrcs[d]!,
+              flags: dupOf === undefined ? 0 : CHUNK_FLAG_DUPLICATE,
+              ...(dupOf !== undefined ? { dupOf } : {}),
+            });
           }
           if (dupOf === undefined) sizes[s.region]![pi] += size * s.scale;
           const e = reply.errors[d];
-          if (e) errs[s.region]![pi] = mergeAcc(errs[s.region]![pi] ?? newAcc(), s.scale === 1 ? e : scaleAcc(e, s.scale));
+          if (e)
+            errs[s.region]![pi] = mergeAcc(errs[s.region]![pi] ?? newAcc(), s.scale === 1 ? e : scaleAcc(e, s.scale));
         }
         done += s.length;
-        opts.onProgress?.({ phase: 'analyze', file, bytesDone: done, bytesTotal: total, ...(regions[s.region]!.name ? { tensor: regions[s.region]!.name! } : {}) });
+        opts.onProgress?.({
+          phase: 'analyze',
+          file,
+          bytesDone: done,
+          bytesTotal: total,
+          ...(regions[s.region]!.name ? { tensor: regions[s.region]!.name! } : {}),
+        });
       },
     });
 
-    const point = (pi: number, bytes: number, payload: number, acc: ErrorAcc | undefined, block: ErrorAcc | undefined, blocks: number): WhatIfPoint => {
-      const pt: WhatIfPoint = { bits: pi === 0 ? null : ks[pi - 1]!, predictedBytes: Math.round(payload), ratio: bytes ? Math.round(payload) / bytes : 0, error: acc ? summarize(acc) : null };
+    const point = (
+      pi: number,
+      bytes: number,
+      payload: number,
+      acc: ErrorAcc | undefined,
+      block: ErrorAcc | undefined,
+      blocks: number,
+    ): WhatIfPoint => {
+      const pt: WhatIfPoint = {
+        bits: pi === 0 ? null : ks[pi - 1]!,
+        predictedBytes: Math.round(payload),
+        ratio: bytes ? Math.round(payload) / bytes : 0,
+        error: acc ? summarize(acc) : null,
+      };
       if (block) pt.block = { bytesAtLeast: Math.round(payload + blocks), error: summarize(block) };
       return pt;
     };
-    const blocksOf = (r: PlannedRegion): number => Math.ceil(r.length / Math.max(1, dtypeInfo(r.dtype).size) / (opts.block ?? 1));
+    const blocksOf = (r: PlannedRegion): number =>
+      Math.ceil(r.length / Math.max(1, dtypeInfo(r.dtype).size) / (opts.block ?? 1));
     const tensors: WhatIfGroup[] = [];
-    const layers = new Map<string, { g: WhatIfGroup; pay: Float64Array; acc: Array<ErrorAcc | undefined>; bacc: Array<ErrorAcc | undefined>; blocks: number[] }>();
+    const layers = new Map<
+      string,
+      {
+        g: WhatIfGroup;
+        pay: Float64Array;
+        acc: Array<ErrorAcc | undefined>;
+        bacc: Array<ErrorAcc | undefined>;
+        blocks: number[];
+      }
+    >();
     regions.forEach((r, ri) => {
       if (r.kind !== 'tensor') return;
       const lossy = regionBits[ri]!.some((b) => b !== undefined);
       const blocks = regionBits[ri]!.map((b) => (b !== undefined && opts.block ? blocksOf(r) : 0));
-      tensors.push({ name: r.name ?? '', dtype: r.dtype, bytes: r.length, lossy, points: Array.from({ length: P }, (_, pi) => point(pi, r.length, sizes[ri]![pi]!, errs[ri]![pi], blockErrs[ri]![pi], blocks[pi]!)) });
+      tensors.push({
+        name: r.name ?? '',
+        dtype: r.dtype,
+        bytes: r.length,
+        lossy,
+        points: Array.from({ length: P }, (_, pi) =>
+          point(pi, r.length, sizes[ri]![pi]!, errs[ri]![pi], blockErrs[ri]![pi], blocks[pi]!),
+        ),
+      });
       const ln = layerOf(r.name ?? '');
       let l = layers.get(ln);
-      if (!l) { l = { g: { name: ln, bytes: 0, lossy: false, points: [] }, pay: new Float64Array(P), acc: new Array(P).fill(undefined), bacc: new Array(P).fill(undefined), blocks: new Array(P).fill(0) }; layers.set(ln, l); }
+      if (!l) {
+        l = {
+          g: { name: ln, bytes: 0, lossy: false, points: [] },
+          pay: new Float64Array(P),
+          acc: new Array(P).fill(undefined),
+          bacc: new Array(P).fill(undefined),
+          blocks: new Array(P).fill(0),
+        };
+        layers.set(ln, l);
+      }
       l.g.bytes += r.length;
       l.g.lossy ||= lossy;
       for (let pi = 0; pi < P; pi++) {
@@ -200,21 +319,35 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
         l.blocks[pi] += blocks[pi]!;
       }
     });
-    for (const l of layers.values()) l.g.points = Array.from({ length: P }, (_, pi) => point(pi, l.g.bytes, l.pay[pi]!, l.acc[pi], l.bacc[pi], l.blocks[pi]!));
+    for (const l of layers.values())
+      l.g.points = Array.from({ length: P }, (_, pi) =>
+        point(pi, l.g.bytes, l.pay[pi]!, l.acc[pi], l.bacc[pi], l.blocks[pi]!),
+      );
 
     // whole file: payloads + the exact container framing
     const points: WhatIfPoint[] = [];
     for (let pi = 0; pi < P; pi++) {
-      let payload = 0;
       let blocks = 0;
       let acc: ErrorAcc | undefined;
       let bacc: ErrorAcc | undefined;
       regions.forEach((r, ri) => {
-        payload += sizes[ri]![pi]!;
         if (errs[ri]![pi]) acc = mergeAcc(acc ?? newAcc(), errs[ri]![pi]!);
-        if (blockErrs[ri]![pi]) { bacc = mergeAcc(bacc ?? newAcc(), blockErrs[ri]![pi]!); blocks += blocksOf(r); }
+        if (blockErrs[ri]![pi]) {
+          bacc = mergeAcc(bacc ?? newAcc(), blockErrs[ri]![pi]!);
+          blocks += blocksOf(r);
+        }
       });
-      const bytes = framedBytes(file, layout.format, inp.size, regions, regionBits.map((b) => b[pi]), pi === 0 ? undefined : ks[pi - 1]!, chunkBytes, records[pi]!, sizes.map((x) => x[pi]!));
+      const bytes = framedBytes(
+        file,
+        layout.format,
+        inp.size,
+        regions,
+        regionBits.map((b) => b[pi]),
+        pi === 0 ? undefined : ks[pi - 1]!,
+        chunkBytes,
+        records[pi]!,
+        sizes.map((x) => x[pi]!),
+      );
       const pt = point(pi, inp.size, bytes, acc, bacc, blocks);
       points.push(pt);
     }
@@ -232,10 +365,22 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
  * sampled tensor get its scaled size spread evenly and stand-in checksums, and the SHA-256 fields
  * stand-in hex digits, which deflate alike (a few bytes of difference at most).
  */
-function framedBytes(file: string, format: string, size: number, planned: PlannedRegion[], bits: Array<number | undefined>, k: number | undefined, chunkBytes: number,
-  exactRecords: Map<number, ChunkRecord & { dupOf?: number }>, regionPayload: number[]): number {
+function framedBytes(
+  file: string,
+  format: string,
+  size: number,
+  planned: PlannedRegion[],
+  bits: Array<number | undefined>,
+  k: number | undefined,
+  chunkBytes: number,
+  exactRecords: Map<number, ChunkRecord & { dupOf?: number }>,
+  regionPayload: number[],
+): number {
   let seed = 0x9e3779b9;
-  const rand = (): number => { seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return seed; };
+  const rand = (): number => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return seed;
+  };
   const hex = (): string => Array.from({ length: 8 }, () => rand().toString(16).padStart(8, '0')).join('');
   const { jobs, regions } = chunkJobs(planned, chunkBytes, (ri) => bits[ri]);
   const records: ChunkRecord[] = [];
@@ -245,16 +390,39 @@ function framedBytes(file: string, format: string, size: number, planned: Planne
     let rec: ChunkRecord;
     if (ex && ex.dupOf !== undefined) {
       const d = records[ex.dupOf]!;
-      rec = { payloadOffset: d.payloadOffset, payloadLength: d.payloadLength, rawLength: ex.rawLength, rawCrc: ex.rawCrc, payloadCrc: d.payloadCrc, flags: ex.flags };
+      rec = {
+        payloadOffset: d.payloadOffset,
+        payloadLength: d.payloadLength,
+        rawLength: ex.rawLength,
+        rawCrc: ex.rawCrc,
+        payloadCrc: d.payloadCrc,
+        flags: ex.flags,
+      };
     } else {
       const plen = ex ? ex.payloadLength : Math.round(regionPayload[j.region]! / regions[j.region]!.chunks);
-      rec = { payloadOffset: pos, payloadLength: plen, rawLength: j.length, rawCrc: ex ? ex.rawCrc : rand(), payloadCrc: ex ? ex.payloadCrc : rand(), flags: 0 };
+      rec = {
+        payloadOffset: pos,
+        payloadLength: plen,
+        rawLength: j.length,
+        rawCrc: ex ? ex.rawCrc : rand(),
+        payloadCrc: ex ? ex.payloadCrc : rand(),
+        flags: 0,
+      };
       pos += plen;
     }
     records.push(rec);
   });
   const lossy = k !== undefined && bits.some((b) => b !== undefined);
-  const index = buildIndex({ name: file.split(/[\\/]/).pop()!, size, sha256: hex(), format, chunkBytes, regions, checksum: CHUNK_CHECKSUM, ...(lossy ? { lossy: { bits: k, inputSha256: hex() } } : {}) });
+  const index = buildIndex({
+    name: file.split(/[\\/]/).pop()!,
+    size,
+    sha256: hex(),
+    format,
+    chunkBytes,
+    regions,
+    checksum: CHUNK_CHECKSUM,
+    ...(lossy ? { lossy: { bits: k, inputSha256: hex() } } : {}),
+  });
   const { stored, footer } = encodeIndex(index, records, pos);
   return pos + stored.length + footer.length;
 }

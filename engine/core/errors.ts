@@ -1,19 +1,18 @@
-
 /**
  * The one error type the engine throws for anything the user can fix or should know about
  * (bad input, refused output, cancellation). Its message is always one line:
  * `<file>: <problem>`, which the CLI prints verbatim and the server forwards as a typed error.
  */
 export type TzErrorCode =
-  | 'BAD_INPUT'      // the file is malformed, truncated, lies about sizes, or is corrupted
-  | 'UNSUPPORTED'    // a valid file the engine cannot handle (legacy pickle, unknown version)
-  | 'IO'             // the OS refused (missing file, permissions, disk full)
-  | 'EXISTS'         // output exists and --force was not given
-  | 'NO_SPACE'       // not enough free disk space for the output
-  | 'CANCELLED'      // the job was cancelled
-  | 'VERIFY_FAILED'  // a round trip or checksum did not hold
-  | 'INTERNAL'       // a defect: an operation ended without an answer (see cli/main.ts, server/job-worker.ts)
-  | 'USAGE';         // wrong arguments
+  | 'BAD_INPUT' // the file is malformed, truncated, lies about sizes, or is corrupted
+  | 'UNSUPPORTED' // a valid file the engine cannot handle (legacy pickle, unknown version)
+  | 'IO' // the OS refused (missing file, permissions, disk full)
+  | 'EXISTS' // output exists and --force was not given
+  | 'NO_SPACE' // not enough free disk space for the output
+  | 'CANCELLED' // the job was cancelled
+  | 'VERIFY_FAILED' // a round trip or checksum did not hold
+  | 'INTERNAL' // a defect: an operation ended without an answer (see cli/main.ts, server/job-worker.ts)
+  | 'USAGE'; // wrong arguments
 
 export class TzError extends Error {
   readonly code: TzErrorCode;
@@ -67,7 +66,12 @@ export function toTzError(err: unknown, file?: string): TzError {
   if (err instanceof TzError) return err;
   const e = err as NodeJS.ErrnoException;
   const workerDied = err instanceof Error && err.message.startsWith('worker thread');
-  const code: TzErrorCode = e && typeof e.code === 'string' && e.code === 'ENOSPC' ? 'NO_SPACE' : (e && typeof e.code === 'string') || workerDied ? 'IO' : 'BAD_INPUT';
+  const code: TzErrorCode =
+    e && typeof e.code === 'string' && e.code === 'ENOSPC'
+      ? 'NO_SPACE'
+      : (e && typeof e.code === 'string') || workerDied
+        ? 'IO'
+        : 'BAD_INPUT';
   const te = new TzError(code, undefined, describeError(err, file));
   if (e && typeof e.code === 'string') te.errno = e.code;
   return te;
@@ -81,8 +85,14 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, fil
     const onAbort = () => reject(cancelled(file));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
     );
   });
 }

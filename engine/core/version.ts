@@ -5,9 +5,14 @@
  */
 declare const TENSORZIP_VERSION: string | undefined;
 
-export const VERSION: string = typeof TENSORZIP_VERSION === 'string'
-  ? TENSORZIP_VERSION
-  : (JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+export const VERSION: string =
+  typeof TENSORZIP_VERSION === 'string'
+    ? TENSORZIP_VERSION
+    : (
+        JSON.parse(
+          require('node:fs').readFileSync(require('node:path').join(__dirname, '../../package.json'), 'utf8'),
+        ) as { version: string }
+      ).version;
 
 /** the "tool" field of a .tzip index */
 export const TOOL = `tensorzip ${VERSION}`;

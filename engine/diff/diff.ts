@@ -43,7 +43,8 @@ export interface TensorDiff {
   shapeB?: number[];
   layer: string;
   bytes: number;
-  /** order-0 bounds in bytes of coding B alone (byte planes as the codec splits them), as XOR with A, and as ULP distances from A */
+  /** order-0 bounds in bytes of coding B alone (byte planes as the codec splits them), as XOR with A, and as ULP
+   * distances from A */
   bounds?: { standalone: number; xor: number; ulp?: number };
 }
 
@@ -71,7 +72,13 @@ export interface DiffSummary {
   bounds: { standalone: number; xor: number; ulp: number; best: number };
 }
 
-export interface DiffResult { a: string; b: string; tensors: TensorDiff[]; layers: LayerDiff[]; summary: DiffSummary }
+export interface DiffResult {
+  a: string;
+  b: string;
+  tensors: TensorDiff[];
+  layers: LayerDiff[];
+  summary: DiffSummary;
+}
 
 export interface DiffOptions {
   signal?: AbortSignal;
@@ -80,8 +87,17 @@ export interface DiffOptions {
   onTensor?: (t: TensorDiff, index: number, total: number) => void;
 }
 
-interface SideTensor { name: string; dtype: string; shape: number[]; bytes: number; read(offset: number, length: number): Promise<Uint8Array> }
-interface Side { tensors: SideTensor[]; close(): Promise<void> }
+interface SideTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+interface Side {
+  tensors: SideTensor[];
+  close(): Promise<void>;
+}
 
 const PIECE = 1 << 20;
 
@@ -89,13 +105,25 @@ const PIECE = 1 << 20;
 async function openSide(file: string, signal?: AbortSignal): Promise<Side> {
   if (/\.tzip$/i.test(file)) {
     const t = await openTzipTensors(file, signal);
-    return { tensors: t.tensors.map((r) => ({ name: r.name, dtype: r.dtype, shape: r.shape, bytes: r.length, read: (o, n) => t.source.read(r.offset + o, n) })), close: () => t.source.close() };
+    return {
+      tensors: t.tensors.map((r) => ({
+        name: r.name,
+        dtype: r.dtype,
+        shape: r.shape,
+        bytes: r.length,
+        read: (o, n) => t.source.read(r.offset + o, n),
+      })),
+      close: () => t.source.close(),
+    };
   }
   const layout = await openModel(file);
   const files = new Map<string, Promise<InputFile>>();
   const fileOf = (f: string): Promise<InputFile> => {
     let p = files.get(f);
-    if (!p) { p = InputFile.open(f); files.set(f, p); }
+    if (!p) {
+      p = InputFile.open(f);
+      files.set(f, p);
+    }
     return p;
   };
   const seen = new Set<string>();
@@ -104,9 +132,20 @@ async function openSide(file: string, signal?: AbortSignal): Promise<Side> {
     if (seen.has(t.name)) continue;
     seen.add(t.name);
     const f = t.file ?? layout.path;
-    tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes, read: async (o, n) => (await fileOf(f)).readExact(t.offset + o, n, `tensor "${t.name}"`) });
+    tensors.push({
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      bytes: t.bytes,
+      read: async (o, n) => (await fileOf(f)).readExact(t.offset + o, n, `tensor "${t.name}"`),
+    });
   }
-  return { tensors, close: async () => { for (const p of files.values()) await (await p.catch(() => undefined))?.close(); } };
+  return {
+    tensors,
+    close: async () => {
+      for (const p of files.values()) await (await p.catch(() => undefined))?.close();
+    },
+  };
 }
 
 /** Per-tensor accumulator. */
@@ -132,7 +171,9 @@ class Acc {
 
 function histPlanes(data: Uint8Array, dtype: string, w: number, raw: boolean, into: Uint32Array[]): void {
   const n = Math.floor(data.length / w);
-  const planes = raw ? splitRef(data, n, { width: w as 1 | 2 | 4 | 8, transform: 0 }) : splitRef(data, n, dtype === 'RAW' ? { width: 1, transform: 0 } : layoutFor(dtype));
+  const planes = raw
+    ? splitRef(data, n, { width: w as 1 | 2 | 4 | 8, transform: 0 })
+    : splitRef(data, n, dtype === 'RAW' ? { width: 1, transform: 0 } : layoutFor(dtype));
   for (let p = 0; p < w; p++) {
     const h = into[p]!;
     for (let i = p * n; i < (p + 1) * n; i++) h[planes[i]!]!++;
@@ -147,7 +188,18 @@ function intValues(data: Uint8Array, dtype: string): Float64Array | undefined {
   if (info.float || info.signed === undefined || info.size > 4 || info.size === 0) return undefined;
   const n = Math.floor(data.length / info.size);
   const a = data.slice(0, n * info.size);
-  const arr = info.size === 1 ? (info.signed ? new Int8Array(a.buffer) : a) : info.size === 2 ? (info.signed ? new Int16Array(a.buffer) : new Uint16Array(a.buffer)) : (info.signed ? new Int32Array(a.buffer) : new Uint32Array(a.buffer));
+  const arr =
+    info.size === 1
+      ? info.signed
+        ? new Int8Array(a.buffer)
+        : a
+      : info.size === 2
+        ? info.signed
+          ? new Int16Array(a.buffer)
+          : new Uint16Array(a.buffer)
+        : info.signed
+          ? new Int32Array(a.buffer)
+          : new Uint32Array(a.buffer);
   return Float64Array.from(arr as ArrayLike<number>);
 }
 
@@ -172,7 +224,8 @@ function accumulate(acc: Acc, a: Uint8Array, b: Uint8Array, dtype: string): void
   const vb = info.float && (w === 2 || w === 4 || w === 8) ? valuesOf(b, dtype) : intValues(b, dtype);
   if (va && vb) {
     for (let i = 0; i < va.length; i++) {
-      const x = va[i]!, y = vb[i]!;
+      const x = va[i]!,
+        y = vb[i]!;
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
       const d = Math.abs(x - y);
       if (d > acc.maxAbs) acc.maxAbs = d;
@@ -194,14 +247,23 @@ function accumulate(acc: Acc, a: Uint8Array, b: Uint8Array, dtype: string): void
       for (let i = 0; i < n; i++) acc.ulp[bitLength32((z[i]! + 1) >>> 1)]!++; // |d| from zigzag
     } else if (uw === 4) {
       const z = new Uint32Array(residual.buffer, 0, n);
-      for (let i = 0; i < n; i++) { const zz = z[i]!; acc.ulp[zz === 0xffffffff ? 32 : bitLength32(Math.floor((zz + 1) / 2))]!++; }
+      for (let i = 0; i < n; i++) {
+        const zz = z[i]!;
+        acc.ulp[zz === 0xffffffff ? 32 : bitLength32(Math.floor((zz + 1) / 2))]!++;
+      }
     } else {
       const z = new BigUint64Array(residual.buffer, 0, n);
-      for (let i = 0; i < n; i++) { const d = (z[i]! + 1n) >> 1n; acc.ulp[d === 0n ? 0 : d.toString(2).length]!++; }
+      for (let i = 0; i < n; i++) {
+        const d = (z[i]! + 1n) >> 1n;
+        acc.ulp[d === 0n ? 0 : d.toString(2).length]!++;
+      }
     }
     histPlanes(residual, dtype, uw, true, acc.planes.ulp);
   } else if (va && vb) {
-    for (let i = 0; i < va.length; i++) { const d = Math.abs(va[i]! - vb[i]!); acc.ulp[d === 0 ? 0 : Math.min(8 * w, Math.floor(Math.log2(d)) + 1)]!++; }
+    for (let i = 0; i < va.length; i++) {
+      const d = Math.abs(va[i]! - vb[i]!);
+      acc.ulp[d === 0 ? 0 : Math.min(8 * w, Math.floor(Math.log2(d)) + 1)]!++;
+    }
   }
   xorInto(b, a, residual);
   histPlanes(residual, dtype, w, false, acc.planes.xor);
@@ -222,18 +284,45 @@ export async function diffFiles(fileA: string, fileB: string, opts: DiffOptions 
     const byName = new Map(B.tensors.map((t) => [t.name, t]));
     const inA = new Set(A.tensors.map((t) => t.name));
     const total = A.tensors.reduce((s, t) => s + t.bytes, 0);
-    const order = [...A.tensors.map((t) => ({ a: t as SideTensor | undefined, b: byName.get(t.name) })), ...B.tensors.filter((t) => !inA.has(t.name)).map((t) => ({ a: undefined, b: t as SideTensor | undefined }))];
+    const order = [
+      ...A.tensors.map((t) => ({ a: t as SideTensor | undefined, b: byName.get(t.name) })),
+      ...B.tensors.filter((t) => !inA.has(t.name)).map((t) => ({ a: undefined, b: t as SideTensor | undefined })),
+    ];
     const tensors: TensorDiff[] = [];
     let done = 0;
     for (const [idx, { a, b }] of order.entries()) {
       if (opts.signal?.aborted) throw cancelled(fileA);
       const t = (a ?? b)!;
-      const base = { name: t.name, dtype: t.dtype, shape: t.shape, elements: elementCount(t.shape), changedElements: null, maxAbsDiff: null, meanAbsDiff: null, relL2: null, cosine: null, ulpHistogram: null, xorBitHistogram: null, layer: layerOf(t.name), bytes: t.bytes };
+      const base = {
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        elements: elementCount(t.shape),
+        changedElements: null,
+        maxAbsDiff: null,
+        meanAbsDiff: null,
+        relL2: null,
+        cosine: null,
+        ulpHistogram: null,
+        xorBitHistogram: null,
+        layer: layerOf(t.name),
+        bytes: t.bytes,
+      };
       let d: TensorDiff;
       if (!a) d = { ...base, status: 'added' };
       else if (!b) d = { ...base, status: 'removed' };
-      else if (a.dtype !== b.dtype || a.bytes !== b.bytes || a.shape.length !== b.shape.length || a.shape.some((x, i) => x !== b.shape[i])) {
-        d = { ...base, status: a.dtype !== b.dtype ? 'dtype-changed' : 'shape-changed', dtypeB: b.dtype, shapeB: b.shape };
+      else if (
+        a.dtype !== b.dtype ||
+        a.bytes !== b.bytes ||
+        a.shape.length !== b.shape.length ||
+        a.shape.some((x, i) => x !== b.shape[i])
+      ) {
+        d = {
+          ...base,
+          status: a.dtype !== b.dtype ? 'dtype-changed' : 'shape-changed',
+          dtypeB: b.dtype,
+          shapeB: b.shape,
+        };
       } else {
         const size = dtypeInfo(a.dtype).size;
         const w = size === 2 || size === 4 || size === 8 ? size : 1;
@@ -260,10 +349,15 @@ export async function diffFiles(fileA: string, fileB: string, opts: DiffOptions 
           cosine: numeric && acc.sumSqA > 0 && acc.sumSqB > 0 ? acc.dot / Math.sqrt(acc.sumSqA * acc.sumSqB) : null,
           ulpHistogram: acc.ulp,
           xorBitHistogram: acc.xorBits,
-          bounds: { standalone: planeBytes(acc.planes.std), xor: planeBytes(acc.planes.xor), ...(ulp !== undefined ? { ulp } : {}) },
+          bounds: {
+            standalone: planeBytes(acc.planes.std),
+            xor: planeBytes(acc.planes.xor),
+            ...(ulp !== undefined ? { ulp } : {}),
+          },
         };
         SQ.set(d, { d: acc.sumSqDiff, a: acc.sumSqA });
-        if (d.status === 'identical') d.bounds = { standalone: d.bounds!.standalone, xor: 0, ...(ulp !== undefined ? { ulp: 0 } : {}) };
+        if (d.status === 'identical')
+          d.bounds = { standalone: d.bounds!.standalone, xor: 0, ...(ulp !== undefined ? { ulp: 0 } : {}) };
       }
       tensors.push(d);
       opts.onTensor?.(d, idx, order.length);
@@ -278,7 +372,15 @@ export async function diffFiles(fileA: string, fileB: string, opts: DiffOptions 
   }
 }
 
-interface Sums { tensors: number; changedTensors: number; elements: number; changed: number; sqDiff: number; sqA: number; maxAbs: number }
+interface Sums {
+  tensors: number;
+  changedTensors: number;
+  elements: number;
+  changed: number;
+  sqDiff: number;
+  sqA: number;
+  maxAbs: number;
+}
 
 /** Adds a tensor's figures to a layer's or the file's totals. */
 function sumsOf(t: TensorDiff, s: Sums): void {
@@ -288,7 +390,10 @@ function sumsOf(t: TensorDiff, s: Sums): void {
   s.elements += t.elements;
   s.changed += t.changedElements;
   const q = SQ.get(t);
-  if (q) { s.sqDiff += q.d; s.sqA += q.a; }
+  if (q) {
+    s.sqDiff += q.d;
+    s.sqA += q.a;
+  }
   if (t.maxAbsDiff !== null && t.maxAbsDiff > s.maxAbs) s.maxAbs = t.maxAbsDiff;
 }
 
@@ -299,14 +404,33 @@ function layersOf(tensors: TensorDiff[]): LayerDiff[] {
   const by = new Map<string, Sums>();
   for (const t of tensors) {
     let s = by.get(t.layer);
-    if (!s) { s = { tensors: 0, changedTensors: 0, elements: 0, changed: 0, sqDiff: 0, sqA: 0, maxAbs: 0 }; by.set(t.layer, s); }
+    if (!s) {
+      s = { tensors: 0, changedTensors: 0, elements: 0, changed: 0, sqDiff: 0, sqA: 0, maxAbs: 0 };
+      by.set(t.layer, s);
+    }
     sumsOf(t, s);
   }
-  return [...by.entries()].map(([layer, s]) => ({ layer, tensors: s.tensors, changedTensors: s.changedTensors, elements: s.elements, changedElements: s.changed, changedFraction: s.elements ? s.changed / s.elements : 0, relL2: s.sqA > 0 ? Math.sqrt(s.sqDiff / s.sqA) : null, maxAbsDiff: s.maxAbs }));
+  return [...by.entries()].map(([layer, s]) => ({
+    layer,
+    tensors: s.tensors,
+    changedTensors: s.changedTensors,
+    elements: s.elements,
+    changedElements: s.changed,
+    changedFraction: s.elements ? s.changed / s.elements : 0,
+    relL2: s.sqA > 0 ? Math.sqrt(s.sqDiff / s.sqA) : null,
+    maxAbsDiff: s.maxAbs,
+  }));
 }
 
 function summaryOf(tensors: TensorDiff[], A: Side, B: Side): DiffSummary {
-  const counts: Record<DiffStatus, number> = { added: 0, removed: 0, 'dtype-changed': 0, 'shape-changed': 0, identical: 0, changed: 0 };
+  const counts: Record<DiffStatus, number> = {
+    added: 0,
+    removed: 0,
+    'dtype-changed': 0,
+    'shape-changed': 0,
+    identical: 0,
+    changed: 0,
+  };
   const s: Sums = { tensors: 0, changedTensors: 0, elements: 0, changed: 0, sqDiff: 0, sqA: 0, maxAbs: 0 };
   const bounds = { standalone: 0, xor: 0, ulp: 0, best: 0 };
   for (const t of tensors) {
@@ -320,8 +444,14 @@ function summaryOf(tensors: TensorDiff[], A: Side, B: Side): DiffSummary {
     }
   }
   return {
-    tensors: counts, elements: s.elements, changedElements: s.changed, changedFraction: s.elements ? s.changed / s.elements : 0,
-    relL2: s.sqA > 0 ? Math.sqrt(s.sqDiff / s.sqA) : null, maxAbsDiff: s.maxAbs,
-    bytesA: A.tensors.reduce((x, t) => x + t.bytes, 0), bytesB: B.tensors.reduce((x, t) => x + t.bytes, 0), bounds,
+    tensors: counts,
+    elements: s.elements,
+    changedElements: s.changed,
+    changedFraction: s.elements ? s.changed / s.elements : 0,
+    relL2: s.sqA > 0 ? Math.sqrt(s.sqDiff / s.sqA) : null,
+    maxAbsDiff: s.maxAbs,
+    bytesA: A.tensors.reduce((x, t) => x + t.bytes, 0),
+    bytesB: B.tensors.reduce((x, t) => x + t.bytes, 0),
+    bounds,
   };
 }

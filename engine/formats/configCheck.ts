@@ -31,7 +31,8 @@ export const TORCH_DTYPES: Record<string, string> = {
 export const PARAM_TOLERANCE = 0.1;
 
 /** Decoder families whose weights follow the LLaMA layout (q/k/v/o attention, gated 3-matrix MLP). */
-const LLAMA_STYLE = /^(llama|mistral|mixtral|qwen2|qwen2_moe|qwen3|qwen3_moe|gemma|gemma2|gemma3_text|phi3|olmo2|granite|cohere|internlm2|yi|deepseek)$/;
+const LLAMA_STYLE =
+  /^(llama|mistral|mixtral|qwen2|qwen2_moe|qwen3|qwen3_moe|gemma|gemma2|gemma3_text|phi3|olmo2|granite|cohere|internlm2|yi|deepseek)$/;
 
 export interface WeightsSummary {
   parameters: number;
@@ -53,7 +54,8 @@ export function summarizeWeights(tensors: readonly ShardTensor[]): WeightsSummar
     dtypeBytes[t.dtype] = (dtypeBytes[t.dtype] ?? 0) + t.bytes;
   }
   let dominantFloat: string | undefined;
-  for (const [d, b] of Object.entries(dtypeBytes)) if (isFloat(d) && (dominantFloat === undefined || b > dtypeBytes[dominantFloat]!)) dominantFloat = d;
+  for (const [d, b] of Object.entries(dtypeBytes))
+    if (isFloat(d) && (dominantFloat === undefined || b > dtypeBytes[dominantFloat]!)) dominantFloat = d;
   return { parameters, bytes, dtypeBytes, ...(dominantFloat ? { dominantFloat } : {}) };
 }
 
@@ -75,7 +77,8 @@ export function impliedParameters(cfg: Record<string, unknown>): number | undefi
   const experts = num(cfg.num_local_experts) ?? num(cfg.num_experts) ?? 1;
   const attn = h * nH * hd + 2 * h * nKV * hd + nH * hd * h;
   const mlp = experts * 3 * h * I + (experts > 1 ? h * experts : 0);
-  const tied = typeof cfg.tie_word_embeddings === 'boolean' ? cfg.tie_word_embeddings : /^gemma/.test(String(cfg.model_type));
+  const tied =
+    typeof cfg.tie_word_embeddings === 'boolean' ? cfg.tie_word_embeddings : /^gemma/.test(String(cfg.model_type));
   return V * h * (tied ? 1 : 2) + L * (attn + mlp + 2 * h) + h;
 }
 
@@ -84,12 +87,14 @@ function props(root: Node | undefined): Map<string, { key: JsonRange; value: Nod
   if (root?.type !== 'object') return out;
   for (const p of root.children ?? []) {
     const [k, v] = p.children ?? [];
-    if (k && v && typeof k.value === 'string') out.set(k.value, { key: { offset: k.offset, length: k.length }, value: v });
+    if (k && v && typeof k.value === 'string')
+      out.set(k.value, { key: { offset: k.offset, length: k.length }, value: v });
   }
   return out;
 }
 
-const billions = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : String(n));
+const billions = (n: number) =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : String(n);
 
 /**
  * Checks a config.json text against the weights' tensors (`weightsLabel` names them in messages,
@@ -114,7 +119,13 @@ export function checkConfig(text: string, tensors: readonly ShardTensor[], weigh
     problems.push({
       code: 'TORCH_DTYPE_MISMATCH',
       severity: 'warning',
-      message: `${dtypeKey} is "${dtypeProp.value.value}" but the weights (${weightsLabel}) are mostly ${w.dominantFloat} (${share}% of tensor bytes${w.dtypeBytes[declared] ? `, ${declared} ${Math.round((100 * w.dtypeBytes[declared]!) / w.bytes)}%` : `, no ${declared} tensors`})`,
+      message:
+        `${dtypeKey} is "${dtypeProp.value.value}" but the weights (${weightsLabel}) are mostly ` +
+        `${w.dominantFloat} (${share}% of tensor bytes` +
+        (w.dtypeBytes[declared]
+          ? `, ${declared} ${Math.round((100 * w.dtypeBytes[declared]!) / w.bytes)}%`
+          : `, no ${declared} tensors`) +
+        ')',
       range: { offset: dtypeProp.value.offset, length: dtypeProp.value.length },
     });
   }
@@ -127,7 +138,10 @@ export function checkConfig(text: string, tensors: readonly ShardTensor[], weigh
       problems.push({
         code: 'PARAM_COUNT',
         severity: 'warning',
-        message: `config implies about ${billions(implied)} parameters (hidden_size ${cfg.hidden_size}, ${cfg.num_hidden_layers} layers, vocab ${cfg.vocab_size}) but the weights (${weightsLabel}) have ${billions(w.parameters)} (${off > 0 ? '+' : ''}${Math.round(off * 100)}%)`,
+        message:
+          `config implies about ${billions(implied)} parameters (hidden_size ${cfg.hidden_size}, ` +
+          `${cfg.num_hidden_layers} layers, vocab ${cfg.vocab_size}) but the weights (${weightsLabel}) ` +
+          `have ${billions(w.parameters)} (${off > 0 ? '+' : ''}${Math.round(off * 100)}%)`,
         range: anchor.key,
       });
     }

@@ -37,7 +37,8 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
     }
   },
   Q4_1(b, o, y, yo) {
-    const d = f16(b, o), m = f16(b, o + 2);
+    const d = f16(b, o),
+      m = f16(b, o + 2);
     for (let j = 0; j < 16; j++) {
       const q = b[o + 4 + j]!;
       y[yo + j] = (q & 0xf) * d + m;
@@ -56,7 +57,8 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
     }
   },
   Q5_1(b, o, y, yo) {
-    const d = f16(b, o), m = f16(b, o + 2);
+    const d = f16(b, o),
+      m = f16(b, o + 2);
     const qh = (b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24)) >>> 0;
     for (let j = 0; j < 16; j++) {
       const q = b[o + 8 + j]!;
@@ -75,14 +77,17 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
     for (let j = 0; j < 32; j++) y[yo + j] = i8(b[o + 4 + j]!) * d;
   },
   Q2_K(b, o, y, yo) {
-    const d = f16(b, o + 80), min = f16(b, o + 82);
-    let is = 0, q = o + 16;
+    const d = f16(b, o + 80),
+      min = f16(b, o + 82);
+    let is = 0,
+      q = o + 16;
     for (let n = 0; n < 256; n += 128) {
       let shift = 0;
       for (let j = 0; j < 4; j++) {
         for (const half of [0, 16]) {
           const sc = b[o + is++]!;
-          const dl = d * (sc & 0xf), ml = min * (sc >> 4);
+          const dl = d * (sc & 0xf),
+            ml = min * (sc >> 4);
           for (let l = 0; l < 16; l++) y[yo++] = dl * ((b[q + l + half]! >> shift) & 3) - ml;
         }
         shift += 2;
@@ -93,9 +98,13 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
   Q3_K(b, o, y, yo) {
     const dAll = f16(b, o + 108);
     // the 12 scale bytes hold 16 6-bit scales (ggml's kmask unpacking)
-    const u = (k: number) => (b[o + 96 + k]! | (b[o + 97 + k]! << 8) | (b[o + 98 + k]! << 16) | (b[o + 99 + k]! << 24)) >>> 0;
-    const a0 = u(0), a1 = u(4), tmp = u(8);
-    const k1 = 0x03030303, k2 = 0x0f0f0f0f;
+    const u = (k: number) =>
+      (b[o + 96 + k]! | (b[o + 97 + k]! << 8) | (b[o + 98 + k]! << 16) | (b[o + 99 + k]! << 24)) >>> 0;
+    const a0 = u(0),
+      a1 = u(4),
+      tmp = u(8);
+    const k1 = 0x03030303,
+      k2 = 0x0f0f0f0f;
     const aux = [
       ((a0 & k2) | (((tmp >>> 0) & k1) << 4)) >>> 0,
       ((a1 & k2) | (((tmp >>> 2) & k1) << 4)) >>> 0,
@@ -103,13 +112,16 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
       (((a1 >>> 4) & k2) | (((tmp >>> 6) & k1) << 4)) >>> 0,
     ];
     const scale = (i: number) => i8((aux[i >> 2]! >>> (8 * (i & 3))) & 0xff);
-    let is = 0, q = o + 32, m = 1;
+    let is = 0,
+      q = o + 32,
+      m = 1;
     for (let n = 0; n < 256; n += 128) {
       let shift = 0;
       for (let j = 0; j < 4; j++) {
         for (const half of [0, 16]) {
           const dl = dAll * (scale(is++) - 32);
-          for (let l = 0; l < 16; l++) y[yo++] = dl * (((b[q + l + half]! >> shift) & 3) - (b[o + l + half]! & m ? 0 : 4));
+          for (let l = 0; l < 16; l++)
+            y[yo++] = dl * (((b[q + l + half]! >> shift) & 3) - (b[o + l + half]! & m ? 0 : 4));
         }
         shift += 2;
         m <<= 1;
@@ -118,7 +130,8 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
     }
   },
   Q4_K(b, o, y, yo) {
-    const d = f16(b, o), min = f16(b, o + 2);
+    const d = f16(b, o),
+      min = f16(b, o + 2);
     let q = o + 16;
     for (let j = 0, is = 0; j < 256; j += 64, is += 2) {
       const [s1, m1] = scaleMinK4(b, o + 4, is);
@@ -129,10 +142,12 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
     }
   },
   Q5_K(b, o, y, yo) {
-    const d = f16(b, o), min = f16(b, o + 2);
+    const d = f16(b, o),
+      min = f16(b, o + 2);
     let ql = o + 48;
     const qh = o + 16;
-    let u1 = 1, u2 = 2;
+    let u1 = 1,
+      u2 = 2;
     for (let j = 0, is = 0; j < 256; j += 64, is += 2) {
       const [s1, m1] = scaleMinK4(b, o + 4, is);
       const [s2, m2] = scaleMinK4(b, o + 4, is + 1);
@@ -145,7 +160,9 @@ export const DEQUANTIZERS: Record<string, BlockFn> = {
   },
   Q6_K(b, o, y, yo) {
     const d = f16(b, o + 208);
-    let ql = o, qh = o + 128, sc = o + 192;
+    let ql = o,
+      qh = o + 128,
+      sc = o + 192;
     for (let n = 0; n < 256; n += 128) {
       for (let l = 0; l < 32; l++) {
         const is = l >> 4;
@@ -182,7 +199,8 @@ export function dequantize(dtype: string, bytes: Uint8Array, out?: Float32Array)
   const g = ggmlTypeByName(dtype);
   if (!fn || !g) throw new Error(`no dequantizer for ${dtype}`);
   const blocks = Math.floor(bytes.length / g.typeSize);
-  if (blocks * g.typeSize !== bytes.length) throw new Error(`${dtype}: ${bytes.length} bytes is not a whole number of ${g.typeSize}-byte blocks`);
+  if (blocks * g.typeSize !== bytes.length)
+    throw new Error(`${dtype}: ${bytes.length} bytes is not a whole number of ${g.typeSize}-byte blocks`);
   const n = blocks * g.blockSize;
   const y = out && out.length >= n ? out.subarray(0, n) : new Float32Array(n);
   for (let k = 0; k < blocks; k++) fn(bytes, k * g.typeSize, y, k * g.blockSize);

@@ -22,8 +22,10 @@ export interface GgmlType {
   fields?: GgmlField[];
 }
 
-const F = (name: string, offset: number, bytes: number, type?: string): GgmlField => (type ? { name, offset, bytes, type } : { name, offset, bytes });
-const Q = (name: string, blockSize: number, typeSize: number, fields?: GgmlField[]): GgmlType => (fields ? { name, blockSize, typeSize, fields } : { name, blockSize, typeSize });
+const F = (name: string, offset: number, bytes: number, type?: string): GgmlField =>
+  type ? { name, offset, bytes, type } : { name, offset, bytes };
+const Q = (name: string, blockSize: number, typeSize: number, fields?: GgmlField[]): GgmlType =>
+  fields ? { name, blockSize, typeSize, fields } : { name, blockSize, typeSize };
 
 /** ggml_type ids → block layout (ggml-common.h). Ids 4/5 (Q4_2/Q4_3) and 36-38 were removed upstream. */
 export const GGML_TYPES: Record<number, GgmlType> = {
@@ -38,7 +40,13 @@ export const GGML_TYPES: Record<number, GgmlType> = {
   10: Q('Q2_K', 256, 84, [F('scales', 0, 16), F('qs', 16, 64), F('d', 80, 2, 'F16'), F('dmin', 82, 2, 'F16')]),
   11: Q('Q3_K', 256, 110, [F('hmask', 0, 32), F('qs', 32, 64), F('scales', 96, 12), F('d', 108, 2, 'F16')]),
   12: Q('Q4_K', 256, 144, [F('d', 0, 2, 'F16'), F('dmin', 2, 2, 'F16'), F('scales', 4, 12), F('qs', 16, 128)]),
-  13: Q('Q5_K', 256, 176, [F('d', 0, 2, 'F16'), F('dmin', 2, 2, 'F16'), F('scales', 4, 12), F('qh', 16, 32), F('qs', 48, 128)]),
+  13: Q('Q5_K', 256, 176, [
+    F('d', 0, 2, 'F16'),
+    F('dmin', 2, 2, 'F16'),
+    F('scales', 4, 12),
+    F('qh', 16, 32),
+    F('qs', 48, 128),
+  ]),
   14: Q('Q6_K', 256, 210, [F('ql', 0, 128), F('qh', 128, 64), F('scales', 192, 16, 'I8'), F('d', 208, 2, 'F16')]),
   15: Q('Q8_K', 256, 292, [F('d', 0, 4, 'F32'), F('qs', 4, 256, 'I8'), F('bsums', 260, 32, 'I16')]),
   16: Q('IQ2_XXS', 256, 66, [F('d', 0, 2, 'F16'), F('qs', 2, 64)]),
@@ -46,7 +54,13 @@ export const GGML_TYPES: Record<number, GgmlType> = {
   18: Q('IQ3_XXS', 256, 98, [F('d', 0, 2, 'F16'), F('qs', 2, 96)]),
   19: Q('IQ1_S', 256, 50, [F('d', 0, 2, 'F16'), F('qs', 2, 32), F('qh', 34, 16)]),
   20: Q('IQ4_NL', 32, 18, [F('d', 0, 2, 'F16'), F('qs', 2, 16)]),
-  21: Q('IQ3_S', 256, 110, [F('d', 0, 2, 'F16'), F('qs', 2, 64), F('qh', 66, 8), F('signs', 74, 32), F('scales', 106, 4)]),
+  21: Q('IQ3_S', 256, 110, [
+    F('d', 0, 2, 'F16'),
+    F('qs', 2, 64),
+    F('qh', 66, 8),
+    F('signs', 74, 32),
+    F('scales', 106, 4),
+  ]),
   22: Q('IQ2_S', 256, 82, [F('d', 0, 2, 'F16'), F('qs', 2, 64), F('qh', 66, 8), F('scales', 74, 8)]),
   23: Q('IQ4_XS', 256, 136, [F('d', 0, 2, 'F16'), F('scales_h', 2, 2), F('scales_l', 4, 4), F('qs', 8, 128)]),
   24: Q('I8', 1, 1),

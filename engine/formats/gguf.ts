@@ -20,7 +20,21 @@ import { GGML_TYPES } from './ggml';
  */
 
 /** GGUF metadata value types */
-const V = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
+const V = {
+  U8: 0,
+  I8: 1,
+  U16: 2,
+  I16: 3,
+  U32: 4,
+  I32: 5,
+  F32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  U64: 10,
+  I64: 11,
+  F64: 12,
+} as const;
 const V_NAMES = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'bool', 'string', 'array', 'u64', 'i64', 'f64'];
 const V_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
@@ -44,7 +58,10 @@ export interface ArraySummary {
 export const ggufReader: FormatReader = {
   format: 'gguf',
   detect(file, head) {
-    return (head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) || path.extname(file).toLowerCase() === '.gguf';
+    return (
+      (head.length >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) ||
+      path.extname(file).toLowerCase() === '.gguf'
+    );
   },
   async read(file) {
     return withWindow(file, (w) => readGguf(w));
@@ -52,7 +69,10 @@ export const ggufReader: FormatReader = {
 };
 
 class Cursor {
-  constructor(readonly w: FileWindow, public pos: number) {}
+  constructor(
+    readonly w: FileWindow,
+    public pos: number,
+  ) {}
   async take(n: number, what: string): Promise<Uint8Array> {
     const b = await this.w.bytes(this.pos, n, what);
     this.pos += n;
@@ -64,7 +84,8 @@ class Cursor {
   async u64(what: string): Promise<number> {
     const b = await this.take(8, what);
     const v = u64(b, 0);
-    if (Number.isNaN(v)) throw new TzError('BAD_INPUT', this.w.file, `${what} at byte ${this.pos - 8} is larger than 2^53`);
+    if (Number.isNaN(v))
+      throw new TzError('BAD_INPUT', this.w.file, `${what} at byte ${this.pos - 8} is larger than 2^53`);
     return v;
   }
   /** string: u64 length + bytes; decoded up to `keep` bytes, the rest skipped */
@@ -87,8 +108,10 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
   if (text(magic) !== 'GGUF') throw new TzError('BAD_INPUT', file, 'not a GGUF file (magic is not "GGUF")');
   const version = await c.u32('version');
   if (version !== 2 && version !== 3) {
-    const swapped = ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
-    if (swapped === 2 || swapped === 3) throw new TzError('UNSUPPORTED', file, `big-endian GGUF v${swapped} is not supported`);
+    const swapped =
+      ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
+    if (swapped === 2 || swapped === 3)
+      throw new TzError('UNSUPPORTED', file, `big-endian GGUF v${swapped} is not supported`);
     throw new TzError('UNSUPPORTED', file, `GGUF version ${version} is not supported (v2 and v3 are)`);
   }
   const tensorCount = await c.u64('tensor count');
@@ -97,7 +120,11 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
   if (kvCount > MAX_KV) throw new TzError('BAD_INPUT', file, `absurd metadata count ${kvCount}`);
   // every tensor info takes at least 8+4+8+4+8 bytes, every kv at least 8+4+1: reject lying counts early
   if (24 + tensorCount * 32 + kvCount * 13 > w.size) {
-    throw new TzError('BAD_INPUT', file, `header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than fit in ${w.size} bytes`);
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than fit in ${w.size} bytes`,
+    );
   }
 
   const metadata: Record<string, unknown> = { version };
@@ -109,7 +136,11 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
     const value = await readValue(c, type, key, 0);
     if (key === 'general.alignment') {
       if (type !== V.U32 || typeof value !== 'number' || value === 0 || (value & (value - 1)) !== 0) {
-        throw new TzError('BAD_INPUT', file, `general.alignment must be a power of two u32, got ${JSON.stringify(value)}`);
+        throw new TzError(
+          'BAD_INPUT',
+          file,
+          `general.alignment must be a power of two u32, got ${JSON.stringify(value)}`,
+        );
       }
       alignment = value;
     }
@@ -117,7 +148,12 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
   }
   metadata.kv = kv;
 
-  interface Info { name: string; ne: number[]; type: number; rel: number }
+  interface Info {
+    name: string;
+    ne: number[];
+    type: number;
+    rel: number;
+  }
   const infos: Info[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
@@ -144,7 +180,8 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
     const t = infos[order[k]!]!;
     const offset = dataStart + t.rel;
     const count = elementCount(t.ne);
-    if (Number.isNaN(count)) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has an element count beyond 2^53`);
+    if (Number.isNaN(count))
+      throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has an element count beyond 2^53`);
     const gt = GGML_TYPES[t.type];
     const extra: Record<string, unknown> = { ggmlType: t.type, rowMajorShape: [...t.ne].reverse() };
     let bytes: number;
@@ -152,7 +189,12 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
     if (gt) {
       dtype = gt.name;
       const ne0 = t.ne[0] ?? 1;
-      if (ne0 % gt.blockSize !== 0) throw new TzError('BAD_INPUT', file, `tensor "${t.name}": first dimension ${ne0} is not a multiple of the ${gt.name} block size ${gt.blockSize}`);
+      if (ne0 % gt.blockSize !== 0)
+        throw new TzError(
+          'BAD_INPUT',
+          file,
+          `tensor "${t.name}": first dimension ${ne0} is not a multiple of the ${gt.name} block size ${gt.blockSize}`,
+        );
       bytes = (count / gt.blockSize) * gt.typeSize;
       if (gt.blockSize > 1) {
         extra.block = { elements: gt.blockSize, bytes: gt.typeSize, ...(gt.fields ? { fields: gt.fields } : {}) };
@@ -165,10 +207,21 @@ async function readGguf(w: FileWindow): Promise<ModelLayout> {
       bytes = Math.max(0, next - offset);
       extra.sizeInferred = true;
     }
-    if (t.rel % alignment !== 0) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" offset ${t.rel} is not a multiple of the alignment ${alignment}`);
-    if (offset + bytes > w.size) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" [${offset}, ${offset + bytes}) runs past the end of the file (${w.size} bytes)`);
+    if (t.rel % alignment !== 0)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `tensor "${t.name}" offset ${t.rel} is not a multiple of the alignment ${alignment}`,
+      );
+    if (offset + bytes > w.size)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `tensor "${t.name}" [${offset}, ${offset + bytes}) runs past the end of the file (${w.size} bytes)`,
+      );
     const prev = tensors[tensors.length - 1];
-    if (prev && prev.offset + prev.bytes > offset) throw new TzError('BAD_INPUT', file, `tensors "${prev.name}" and "${t.name}" overlap`);
+    if (prev && prev.offset + prev.bytes > offset)
+      throw new TzError('BAD_INPUT', file, `tensors "${prev.name}" and "${t.name}" overlap`);
     tensors.push({ name: t.name, dtype, shape: t.ne, offset, bytes, extra });
   }
   return { path: file, format: 'gguf', size: w.size, tensors, metadata };
@@ -178,14 +231,16 @@ async function readValue(c: Cursor, type: number, key: string, depth: number): P
   const file = c.w.file;
   if (type === V.STRING) return c.str(`value of "${key}"`, MAX_STRING_VALUE, KEEP_STRING);
   if (type === V.ARRAY) {
-    if (depth >= MAX_NESTING) throw new TzError('BAD_INPUT', file, `metadata "${key}" nests arrays deeper than ${MAX_NESTING}`);
+    if (depth >= MAX_NESTING)
+      throw new TzError('BAD_INPUT', file, `metadata "${key}" nests arrays deeper than ${MAX_NESTING}`);
     const et = await c.u32(`array type of "${key}"`);
     const n = await c.u64(`array length of "${key}"`);
     if (et > 12) throw new TzError('BAD_INPUT', file, `metadata "${key}" has unknown array element type ${et}`);
     const fixed = V_SIZE[et];
     // each element takes at least 1 byte (8 for strings, 12 for arrays): lying lengths fail here
     const minBytes = fixed ?? (et === V.STRING ? 8 : 12);
-    if (n * minBytes > c.w.size - c.pos) throw new TzError('BAD_INPUT', file, `metadata "${key}" claims ${n} array elements, more than fit in the file`);
+    if (n * minBytes > c.w.size - c.pos)
+      throw new TzError('BAD_INPUT', file, `metadata "${key}" claims ${n} array elements, more than fit in the file`);
     const keep = n <= ARRAY_KEEP ? n : ARRAY_PREVIEW;
     const first: unknown[] = [];
     for (let i = 0; i < keep; i++) first.push(await readValue(c, et, key, depth + 1));
@@ -206,17 +261,32 @@ async function readValue(c: Cursor, type: number, key: string, depth: number): P
   const b = await c.take(size, `value of "${key}"`);
   const d = dv(b);
   switch (type) {
-    case V.U8: return d.getUint8(0);
-    case V.I8: return d.getInt8(0);
-    case V.U16: return d.getUint16(0, true);
-    case V.I16: return d.getInt16(0, true);
-    case V.U32: return d.getUint32(0, true);
-    case V.I32: return d.getInt32(0, true);
-    case V.F32: return d.getFloat32(0, true);
-    case V.BOOL: return d.getUint8(0) !== 0;
-    case V.U64: { const v = d.getBigUint64(0, true); return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString(); }
-    case V.I64: { const v = d.getBigInt64(0, true); return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString(); }
-    default: return d.getFloat64(0, true);
+    case V.U8:
+      return d.getUint8(0);
+    case V.I8:
+      return d.getInt8(0);
+    case V.U16:
+      return d.getUint16(0, true);
+    case V.I16:
+      return d.getInt16(0, true);
+    case V.U32:
+      return d.getUint32(0, true);
+    case V.I32:
+      return d.getInt32(0, true);
+    case V.F32:
+      return d.getFloat32(0, true);
+    case V.BOOL:
+      return d.getUint8(0) !== 0;
+    case V.U64: {
+      const v = d.getBigUint64(0, true);
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    }
+    case V.I64: {
+      const v = d.getBigInt64(0, true);
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+    }
+    default:
+      return d.getFloat64(0, true);
   }
 }
 
@@ -243,12 +313,18 @@ async function skipValue(c: Cursor, type: number, key: string, depth: number): P
     return;
   }
   if (type === V.ARRAY) {
-    if (depth >= MAX_NESTING) throw new TzError('BAD_INPUT', c.w.file, `metadata "${key}" nests arrays deeper than ${MAX_NESTING}`);
+    if (depth >= MAX_NESTING)
+      throw new TzError('BAD_INPUT', c.w.file, `metadata "${key}" nests arrays deeper than ${MAX_NESTING}`);
     const et = await c.u32(`array type in "${key}"`);
     const n = await c.u64(`array length in "${key}"`);
     if (et > 12) throw new TzError('BAD_INPUT', c.w.file, `metadata "${key}" has unknown array element type ${et}`);
     const fixed = V_SIZE[et];
-    if (n * (fixed ?? 8) > c.w.size - c.pos) throw new TzError('BAD_INPUT', c.w.file, `metadata "${key}" claims ${n} array elements, more than fit in the file`);
+    if (n * (fixed ?? 8) > c.w.size - c.pos)
+      throw new TzError(
+        'BAD_INPUT',
+        c.w.file,
+        `metadata "${key}" claims ${n} array elements, more than fit in the file`,
+      );
     if (fixed !== undefined) c.pos += n * fixed;
     else if (et === V.STRING) await skipStrings(c, n, key);
     else for (let i = 0; i < n; i++) await skipValue(c, et, key, depth + 1);

@@ -40,7 +40,12 @@ export async function detectReader(file: string): Promise<FormatReader> {
   const head = await readHead(file);
   const reader = READERS.find((r) => r.detect(file, head));
   if (!reader) {
-    throw new TzError('UNSUPPORTED', file, `unrecognized model format (extension "${path.extname(file) || 'none'}"); supported: ${READERS.map((r) => r.format).join(', ')}`);
+    throw new TzError(
+      'UNSUPPORTED',
+      file,
+      `unrecognized model format (extension "${path.extname(file) || 'none'}"); supported: ` +
+        `${READERS.map((r) => r.format).join(', ')}`,
+    );
   }
   return reader;
 }

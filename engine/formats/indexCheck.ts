@@ -136,7 +136,11 @@ const range = (n: Node): JsonRange => ({ offset: n.offset, length: n.length });
 /** Parses the index text (positions kept). Never throws. */
 export function parseIndex(text: string): ParsedIndex {
   const syntaxErrors: ParseError[] = [];
-  const root = parseTree(text, syntaxErrors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const root = parseTree(text, syntaxErrors, {
+    disallowComments: true,
+    allowTrailingComma: false,
+    allowEmptyContent: false,
+  });
   const out: ParsedIndex = { text, root, syntaxErrors, entries: [] };
   if (!root || root.type !== 'object') return out;
   for (const prop of root.children ?? []) {
@@ -191,7 +195,10 @@ export function shardNames(parsed: ParsedIndex): string[] {
 export const SHARD_NAME = /^(.*)-(\d+)-of-(\d+)\.safetensors$/;
 
 function listNames(names: string[], max = 3): string {
-  const shown = names.slice(0, max).map((n) => `"${n}"`).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((n) => `"${n}"`)
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -208,16 +215,33 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
   const result: IndexCheck = { ...p, problems, shards: [], fixes: [] };
 
   for (const e of p.syntaxErrors) {
-    add({ code: 'INVALID_JSON', severity: 'error', message: `invalid JSON: ${describeParseError(printParseErrorCode(e.error))}`, range: { offset: e.offset, length: Math.max(1, e.length) } });
+    add({
+      code: 'INVALID_JSON',
+      severity: 'error',
+      message: `invalid JSON: ${describeParseError(printParseErrorCode(e.error))}`,
+      range: { offset: e.offset, length: Math.max(1, e.length) },
+    });
   }
   const root = p.root;
   if (!root) return result;
   if (root.type !== 'object') {
-    add({ code: 'NOT_AN_OBJECT', severity: 'error', message: `the index must be a JSON object, found ${root.type}`, range: range(root) });
+    add({
+      code: 'NOT_AN_OBJECT',
+      severity: 'error',
+      message: `the index must be a JSON object, found ${root.type}`,
+      range: range(root),
+    });
     return result;
   }
   if (!p.weightMapValue) {
-    add({ code: 'NO_WEIGHT_MAP', severity: 'error', message: p.weightMapKey ? '"weight_map" must be an object of tensor name to shard file' : 'the index has no "weight_map" object', range: p.weightMapKey ?? { offset: root.offset, length: 1 } });
+    add({
+      code: 'NO_WEIGHT_MAP',
+      severity: 'error',
+      message: p.weightMapKey
+        ? '"weight_map" must be an object of tensor name to shard file'
+        : 'the index has no "weight_map" object',
+      range: p.weightMapKey ?? { offset: root.offset, length: 1 },
+    });
     return result;
   }
   const wmKey = p.weightMapKey!;
@@ -231,18 +255,42 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
     const prev = firstByTensor.get(e.tensor);
     if (prev) {
       const where = prev.shard === e.shard ? `"${e.shard}"` : `"${prev.shard}" and "${e.shard}"`;
-      add({ code: 'DUPLICATE_TENSOR', severity: 'warning', message: `tensor "${e.tensor}" is listed twice in weight_map (${where}); loaders keep only the last`, range: e.keyRange, tensor: e.tensor, related: [prev.keyRange] });
+      add({
+        code: 'DUPLICATE_TENSOR',
+        severity: 'warning',
+        message: `tensor "${e.tensor}" is listed twice in weight_map (${where}); loaders keep only the last`,
+        range: e.keyRange,
+        tensor: e.tensor,
+        related: [prev.keyRange],
+      });
     } else firstByTensor.set(e.tensor, e);
     if (e.shard === undefined || e.shard === '') {
-      add({ code: 'BAD_SHARD_NAME', severity: 'error', message: `weight_map["${e.tensor}"] must be a shard file name`, range: e.valueRange, tensor: e.tensor });
+      add({
+        code: 'BAD_SHARD_NAME',
+        severity: 'error',
+        message: `weight_map["${e.tensor}"] must be a shard file name`,
+        range: e.valueRange,
+        tensor: e.tensor,
+      });
       continue;
     }
     if (!isInsideFolder(e.shard)) {
-      add({ code: 'SHARD_OUTSIDE', severity: 'error', message: `shard "${e.shard}" of tensor "${e.tensor}" points outside the model folder`, range: e.valueRange, tensor: e.tensor, shard: e.shard });
+      add({
+        code: 'SHARD_OUTSIDE',
+        severity: 'error',
+        message: `shard "${e.shard}" of tensor "${e.tensor}" points outside the model folder`,
+        range: e.valueRange,
+        tensor: e.tensor,
+        shard: e.shard,
+      });
       continue;
     }
     let s = summaries.get(e.shard);
-    if (!s) summaries.set(e.shard, (s = { name: e.shard, state: 'missing', mapped: 0, firstRange: e.valueRange, ranges: [] }));
+    if (!s)
+      summaries.set(
+        e.shard,
+        (s = { name: e.shard, state: 'missing', mapped: 0, firstRange: e.valueRange, ranges: [] }),
+      );
     s.mapped++;
     s.ranges.push(e.valueRange);
   }
@@ -267,13 +315,28 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
     const mappedNote = s.mapped === 1 ? '1 tensor is mapped to it' : `${s.mapped} tensors are mapped to it`;
     if (h.state === 'missing') {
       allRead = false;
-      if (s.mapped > 0) add({ code: 'SHARD_MISSING', severity: 'error', message: `shard file "${s.name}" is missing (${mappedNote})`, range: where, shard: s.name, ...(related ? { related } : {}) });
+      if (s.mapped > 0)
+        add({
+          code: 'SHARD_MISSING',
+          severity: 'error',
+          message: `shard file "${s.name}" is missing (${mappedNote})`,
+          range: where,
+          shard: s.name,
+          ...(related ? { related } : {}),
+        });
       continue;
     }
     if (h.state === 'unreadable') {
       allRead = false;
       s.message = h.message;
-      add({ code: 'SHARD_UNREADABLE', severity: 'error', message: `shard "${s.name}" cannot be read: ${h.message}`, range: where, shard: s.name, ...(related ? { related } : {}) });
+      add({
+        code: 'SHARD_UNREADABLE',
+        severity: 'error',
+        message: `shard "${s.name}" cannot be read: ${h.message}`,
+        range: where,
+        shard: s.name,
+        ...(related ? { related } : {}),
+      });
       continue;
     }
     s.size = h.size;
@@ -281,7 +344,14 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
     s.tensorBytes = h.tensors.reduce((a, t) => a + t.bytes, 0);
     if (h.state === 'tzip') {
       s.tzipName = h.tzipName;
-      if (s.mapped > 0) add({ code: 'SHARD_COMPRESSED', severity: 'info', message: `shard "${s.name}" is compressed as "${h.tzipName}"; decompress it before loading the model`, range: where, shard: s.name });
+      if (s.mapped > 0)
+        add({
+          code: 'SHARD_COMPRESSED',
+          severity: 'info',
+          message: `shard "${s.name}" is compressed as "${h.tzipName}"; decompress it before loading the model`,
+          range: where,
+          shard: s.name,
+        });
     }
     const names = new Map<string, ShardTensor>();
     for (const t of h.tensors) {
@@ -312,17 +382,38 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
     totalKnown = false;
     const elsewhere = holders.get(e.tensor);
     const hint = elsewhere ? `; it is in ${listNames(elsewhere)}` : '';
-    add({ code: 'TENSOR_NOT_IN_SHARD', severity: 'error', message: `tensor "${e.tensor}" is mapped to "${e.shard}" but that shard does not contain it${hint}`, range: e.keyRange, tensor: e.tensor, shard: e.shard });
+    add({
+      code: 'TENSOR_NOT_IN_SHARD',
+      severity: 'error',
+      message: `tensor "${e.tensor}" is mapped to "${e.shard}" but that shard does not contain it${hint}`,
+      range: e.keyRange,
+      tensor: e.tensor,
+      shard: e.shard,
+    });
   }
 
   // tensors the shards hold: in two shards, or not listed
   for (const [tensor, where] of holders) {
     const listed = firstByTensor.get(tensor);
     if (where.length > 1) {
-      add({ code: 'DUPLICATE_TENSOR', severity: 'warning', message: `tensor "${tensor}" is stored in ${where.length} shards: ${listNames(where, 5)}`, range: listed?.keyRange ?? wmKey, tensor, shard: where[0]! });
+      add({
+        code: 'DUPLICATE_TENSOR',
+        severity: 'warning',
+        message: `tensor "${tensor}" is stored in ${where.length} shards: ${listNames(where, 5)}`,
+        range: listed?.keyRange ?? wmKey,
+        tensor,
+        shard: where[0]!,
+      });
     }
     if (!listed) {
-      add({ code: 'TENSOR_NOT_IN_INDEX', severity: 'warning', message: `tensor "${tensor}" is in shard "${where[0]}" but weight_map does not list it`, range: wmKey, tensor, shard: where[0]! });
+      add({
+        code: 'TENSOR_NOT_IN_INDEX',
+        severity: 'warning',
+        message: `tensor "${tensor}" is in shard "${where[0]}" but weight_map does not list it`,
+        range: wmKey,
+        tensor,
+        shard: where[0]!,
+      });
     }
   }
 
@@ -330,30 +421,57 @@ export function checkIndex(input: string | ParsedIndex, shards: ReadonlyMap<stri
   if (p.totalSize) {
     const v = p.totalSize.value;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-      add({ code: 'BAD_TOTAL_SIZE', severity: 'error', message: 'metadata.total_size must be a non-negative integer (bytes of all tensors)', range: p.totalSize.range });
+      add({
+        code: 'BAD_TOTAL_SIZE',
+        severity: 'error',
+        message: 'metadata.total_size must be a non-negative integer (bytes of all tensors)',
+        range: p.totalSize.range,
+      });
     } else if (totalKnown && v !== total) {
-      add({ code: 'TOTAL_SIZE_MISMATCH', severity: 'warning', message: `metadata.total_size is ${v} but the listed tensors hold ${total} bytes (${total > v ? '+' : ''}${total - v})`, range: p.totalSize.range });
+      add({
+        code: 'TOTAL_SIZE_MISMATCH',
+        severity: 'warning',
+        message:
+          `metadata.total_size is ${v} but the listed tensors hold ${total} bytes (` +
+          `${total > v ? '+' : ''}${total - v})`,
+        range: p.totalSize.range,
+      });
     }
   }
 
-  result.shards = [...summaries.values()].map(({ ranges: _r, ...s }) => s).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  result.shards = [...summaries.values()]
+    .map(({ ranges: _r, ...s }) => s)
+    .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
   result.fixes = fixesFor(p, problems, summaries, byShard, holders);
   return result;
 }
 
-const MAP_CODES: IndexProblemCode[] = ['SHARD_MISSING', 'TENSOR_NOT_IN_SHARD', 'TENSOR_NOT_IN_INDEX', 'DUPLICATE_TENSOR', 'BAD_SHARD_NAME'];
+const MAP_CODES: IndexProblemCode[] = [
+  'SHARD_MISSING',
+  'TENSOR_NOT_IN_SHARD',
+  'TENSOR_NOT_IN_INDEX',
+  'DUPLICATE_TENSOR',
+  'BAD_SHARD_NAME',
+];
 const SIZE_CODES: IndexProblemCode[] = ['TOTAL_SIZE_MISMATCH', 'BAD_TOTAL_SIZE'];
 
 /**
  * A fix is offered only when it is certain: every shard that is present (or compressed) was read,
  * none is unreadable, and no tensor is stored twice (which shard would win is a guess).
  */
-function fixesFor(p: ParsedIndex, problems: IndexProblem[], summaries: Map<string, ShardSummary>, byShard: Map<string, Map<string, ShardTensor>>, holders: Map<string, string[]>): IndexFix[] {
+function fixesFor(
+  p: ParsedIndex,
+  problems: IndexProblem[],
+  summaries: Map<string, ShardSummary>,
+  byShard: Map<string, Map<string, ShardTensor>>,
+  holders: Map<string, string[]>,
+): IndexFix[] {
   const codes = new Set(problems.map((x) => x.code));
   const mapBroken = MAP_CODES.some((c) => codes.has(c));
   const sizeBroken = SIZE_CODES.some((c) => codes.has(c));
   if (!mapBroken && !sizeBroken) return [];
-  if (codes.has('INVALID_JSON') || codes.has('SHARD_UNREADABLE') || codes.has('SHARD_OUTSIDE') || byShard.size === 0) return [];
+  if (codes.has('INVALID_JSON') || codes.has('SHARD_UNREADABLE') || codes.has('SHARD_OUTSIDE') || byShard.size === 0)
+    return [];
   for (const where of holders.values()) if (where.length > 1) return [];
   const names = [...byShard.keys()];
   const opts = { formattingOptions: detectFormatting(p.text) };
@@ -372,15 +490,32 @@ function fixesFor(p: ParsedIndex, problems: IndexProblem[], summaries: Map<strin
     const e2 = modify(text, ['weight_map'], wm, opts);
     const after = applyEditsTo(text, e2);
     const present = names.filter((n) => summaries.get(n)!.state !== 'missing');
-    return [{ kind: 'regenerate', title: `Regenerate weight_map and total_size from the ${present.length} shard${present.length === 1 ? '' : 's'} present`, edits: [wholeTextEdit(p.text, after)], fixes: [...MAP_CODES, ...SIZE_CODES] }];
+    return [
+      {
+        kind: 'regenerate',
+        title:
+          `Regenerate weight_map and total_size from the ${present.length} shard` +
+          `${present.length === 1 ? '' : 's'} present`,
+        edits: [wholeTextEdit(p.text, after)],
+        fixes: [...MAP_CODES, ...SIZE_CODES],
+      },
+    ];
   }
   // only the total is wrong: the map is consistent, so its sum is the answer
-  return [{ kind: 'totalSize', title: `Set metadata.total_size to ${total}`, edits: modify(p.text, ['metadata', 'total_size'], total, opts), fixes: SIZE_CODES }];
+  return [
+    {
+      kind: 'totalSize',
+      title: `Set metadata.total_size to ${total}`,
+      edits: modify(p.text, ['metadata', 'total_size'], total, opts),
+      fixes: SIZE_CODES,
+    },
+  ];
 }
 
 function applyEditsTo(text: string, edits: Edit[]): string {
   let out = text;
-  for (const e of [...edits].sort((a, b) => b.offset - a.offset)) out = out.slice(0, e.offset) + e.content + out.slice(e.offset + e.length);
+  for (const e of [...edits].sort((a, b) => b.offset - a.offset))
+    out = out.slice(0, e.offset) + e.content + out.slice(e.offset + e.length);
   return out;
 }
 

@@ -66,7 +66,8 @@ export function parseNpyHeader(b: Uint8Array, file: string): NpyHeader {
   const descr = lit.get('descr');
   const fo = lit.get('fortran_order');
   const shape = lit.get('shape');
-  if (Array.isArray(descr)) throw new TzError('UNSUPPORTED', file, 'structured .npy dtypes (record arrays) are not supported');
+  if (Array.isArray(descr))
+    throw new TzError('UNSUPPORTED', file, 'structured .npy dtypes (record arrays) are not supported');
   if (typeof descr !== 'string') throw new TzError('BAD_INPUT', file, ".npy header has no 'descr' string");
   if (typeof fo !== 'boolean') throw new TzError('BAD_INPUT', file, ".npy header has no 'fortran_order' boolean");
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
@@ -77,17 +78,31 @@ export function parseNpyHeader(b: Uint8Array, file: string): NpyHeader {
 }
 
 const KIND: Record<string, string> = {
-  f2: 'F16', f4: 'F32', f8: 'F64',
-  i1: 'I8', i2: 'I16', i4: 'I32', i8: 'I64',
-  u1: 'U8', u2: 'U16', u4: 'U32', u8: 'U64',
-  b1: 'BOOL', c8: 'C64',
+  f2: 'F16',
+  f4: 'F32',
+  f8: 'F64',
+  i1: 'I8',
+  i2: 'I16',
+  i4: 'I32',
+  i8: 'I64',
+  u1: 'U8',
+  u2: 'U16',
+  u4: 'U32',
+  u8: 'U64',
+  b1: 'BOOL',
+  c8: 'C64',
 };
 
 export function npyDtype(descr: string, file: string): NpyDtype {
   const m = /^([<>|=]?)([a-zA-Z])(\d*)(\[.*\])?$/.exec(descr);
   if (!m) throw new TzError('BAD_INPUT', file, `unrecognized .npy dtype "${descr.slice(0, 40)}"`);
   const [, order, kind, digits] = m;
-  if (kind === 'O') throw new TzError('UNSUPPORTED', file, 'object arrays (dtype "O") hold pickled Python objects, which TensorZip never unpickles');
+  if (kind === 'O')
+    throw new TzError(
+      'UNSUPPORTED',
+      file,
+      'object arrays (dtype "O") hold pickled Python objects, which TensorZip never unpickles',
+    );
   const n = digits ? Number(digits) : 0;
   const itemSize = kind === 'U' ? n * 4 : n; // numpy 'U<n>' is n UCS-4 code points
   const big = order === '>' && itemSize > 1;
@@ -101,14 +116,20 @@ export function npyDtype(descr: string, file: string): NpyDtype {
 export function npyTensor(name: string, h: NpyHeader, dataStart: number, available: number, file: string): TensorEntry {
   const dt = npyDtype(h.descr, file);
   const count = elementCount(h.shape);
-  if (Number.isNaN(count)) throw new TzError('BAD_INPUT', file, `.npy shape [${h.shape.join(', ')}] has more than 2^53 elements`);
+  if (Number.isNaN(count))
+    throw new TzError('BAD_INPUT', file, `.npy shape [${h.shape.join(', ')}] has more than 2^53 elements`);
   const extra: Record<string, unknown> = { descr: h.descr, npyVersion: h.version };
   if (h.fortranOrder) extra.fortranOrder = true;
   if (dt.bigEndian) extra.bigEndian = true;
   let bytes: number;
   if (dt.itemSize > 0) {
     bytes = count * dt.itemSize;
-    if (bytes > available) throw new TzError('BAD_INPUT', file, `"${name}": ${h.descr}[${h.shape.join(', ')}] needs ${bytes} bytes but only ${available} follow the header`);
+    if (bytes > available)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `"${name}": ${h.descr}[${h.shape.join(', ')}] needs ${bytes} bytes but only ${available} follow the header`,
+      );
     if (bytes < available) extra.trailingBytes = available - bytes;
   } else {
     bytes = available;
@@ -130,7 +151,13 @@ export const npyReader: FormatReader = {
       const h = parseNpyHeader((await w.bytes(0, total, '.npy header')).slice(), file);
       const name = path.basename(file).replace(/\.npy$/i, '');
       const t = npyTensor(name, h, total, w.size - total, file);
-      return { path: file, format: 'npy', size: w.size, tensors: [t], metadata: { version: h.version, descr: h.descr, fortranOrder: h.fortranOrder } };
+      return {
+        path: file,
+        format: 'npy',
+        size: w.size,
+        tensors: [t],
+        metadata: { version: h.version, descr: h.descr, fortranOrder: h.fortranOrder },
+      };
     });
   },
 };
@@ -188,7 +215,10 @@ class LitParser {
     const out: Lit[] = [];
     for (;;) {
       this.ws();
-      if (this.s[this.i] === close) { this.i++; return out; }
+      if (this.s[this.i] === close) {
+        this.i++;
+        return out;
+      }
       if (out.length > 1024) throw new Error('sequence too long');
       out.push(this.value());
       this.ws();
@@ -201,7 +231,10 @@ class LitParser {
     const out = new Map<string, Lit>();
     for (;;) {
       this.ws();
-      if (this.s[this.i] === '}') { this.i++; return out; }
+      if (this.s[this.i] === '}') {
+        this.i++;
+        return out;
+      }
       if (out.size > 64) throw new Error('dict too long');
       const k = this.value();
       if (typeof k !== 'string') throw new Error('dict key is not a string');

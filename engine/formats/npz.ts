@@ -53,7 +53,8 @@ async function memberTensor(zip: ZipArchive, w: FileWindow, m: ZipMember): Promi
   const name = m.name.slice(0, -'.npy'.length);
   const start = await zip.dataOffset(m);
   if (m.method === 0) {
-    if (m.compressedSize !== m.size) throw new TzError('BAD_INPUT', file, `stored member "${m.name}" has different compressed and uncompressed sizes`);
+    if (m.compressedSize !== m.size)
+      throw new TzError('BAD_INPUT', file, `stored member "${m.name}" has different compressed and uncompressed sizes`);
     const first = await w.bytes(start, Math.min(12, m.size), `header of "${m.name}"`);
     const { total } = npyHeaderLength(first, `${file}:${m.name}`);
     if (total > m.size) throw new TzError('BAD_INPUT', file, `member "${m.name}": .npy header runs past the member`);
@@ -62,9 +63,19 @@ async function memberTensor(zip: ZipArchive, w: FileWindow, m: ZipMember): Promi
     t.extra = { ...t.extra, member: m.name };
     return t;
   }
-  if (m.method !== 8) throw new TzError('UNSUPPORTED', file, `member "${m.name}" uses zip compression method ${m.method} (stored and deflate are supported)`);
+  if (m.method !== 8)
+    throw new TzError(
+      'UNSUPPORTED',
+      file,
+      `member "${m.name}" uses zip compression method ${m.method} (stored and deflate are supported)`,
+    );
   if (m.size > Math.max(1, m.compressedSize) * MAX_DEFLATE_RATIO) {
-    throw new TzError('BAD_INPUT', file, `member "${m.name}" claims a deflate ratio of ${Math.round(m.size / Math.max(1, m.compressedSize))}:1 (impossible; refused)`);
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `member "${m.name}" claims a deflate ratio of ` +
+        `${Math.round(m.size / Math.max(1, m.compressedSize))}:1 (impossible; refused)`,
+    );
   }
   const header = await peekInflated(w, start, m, `${file}:${m.name}`);
   const h = parseNpyHeader(header, `${file}:${m.name}`);
@@ -107,7 +118,10 @@ async function peekInflated(w: FileWindow, start: number, m: ZipMember, what: st
   const joined = (): Uint8Array => {
     const out = new Uint8Array(have);
     let p = 0;
-    for (const c of chunks) { out.set(c, p); p += c.length; }
+    for (const c of chunks) {
+      out.set(c, p);
+      p += c.length;
+    }
     return out;
   };
   let fed = 0;
@@ -129,7 +143,8 @@ async function peekInflated(w: FileWindow, start: number, m: ZipMember, what: st
       if (need > m.size) throw new TzError('BAD_INPUT', w.file, `member "${m.name}": .npy header runs past the member`);
     }
   }
-  if (failure) throw new TzError('BAD_INPUT', w.file, `member "${m.name}" is not a valid deflate stream (${failure.message})`);
+  if (failure)
+    throw new TzError('BAD_INPUT', w.file, `member "${m.name}" is not a valid deflate stream (${failure.message})`);
   if (have < need) throw new TzError('BAD_INPUT', w.file, `member "${m.name}": could not inflate its .npy header`);
   return joined().subarray(0, need);
 }
@@ -152,17 +167,28 @@ export async function inflateMember(file: string, t: TensorEntry, opts: InflateO
     throw new TzError('USAGE', file, `tensor "${t.name}" is not a deflated .npz member`);
   }
   const max = opts.maxBytes ?? 1 << 30;
-  if (size > max) throw new TzError('BAD_INPUT', file, `member "${t.name}" inflates to ${size} bytes, more than the ${max}-byte limit`);
-  if (size > Math.max(1, t.bytes) * MAX_DEFLATE_RATIO) throw new TzError('BAD_INPUT', file, `member "${t.name}" claims an impossible deflate ratio`);
+  if (size > max)
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `member "${t.name}" inflates to ${size} bytes, more than the ${max}-byte limit`,
+    );
+  if (size > Math.max(1, t.bytes) * MAX_DEFLATE_RATIO)
+    throw new TzError('BAD_INPUT', file, `member "${t.name}" claims an impossible deflate ratio`);
   return withWindow(file, async (w) => {
     const packed = await w.bytes(t.offset, t.bytes, `member "${t.name}"`);
     let out: Uint8Array;
     try {
       out = new Uint8Array(inflateRawSync(packed, { maxOutputLength: Math.max(1, size) }));
     } catch (e) {
-      throw new TzError('BAD_INPUT', file, `member "${t.name}" does not inflate to its declared ${size} bytes (${(e as Error).message.split('\n')[0]})`);
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `member "${t.name}" does not inflate to its declared ${size} bytes (${(e as Error).message.split('\n')[0]})`,
+      );
     }
-    if (out.length !== size) throw new TzError('BAD_INPUT', file, `member "${t.name}" inflates to ${out.length} bytes, declared ${size}`);
+    if (out.length !== size)
+      throw new TzError('BAD_INPUT', file, `member "${t.name}" inflates to ${out.length} bytes, declared ${size}`);
     if (crc32(out) !== crc) throw new TzError('BAD_INPUT', file, `member "${t.name}" fails its CRC-32 check`);
     return out.subarray(headerBytes);
   });

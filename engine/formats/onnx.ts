@@ -54,8 +54,19 @@ const MAX_TENSORS = 10_000_000;
 const MAX_STRING = 1 << 16;
 
 /** TensorProto field numbers */
-const T_DIMS = 1, T_DATA_TYPE = 2, T_SEGMENT = 3, T_FLOAT = 4, T_INT32 = 5, T_STRING = 6, T_INT64 = 7, T_NAME = 8, T_RAW = 9,
-  T_DOUBLE = 10, T_UINT64 = 11, T_EXTERNAL = 13, T_LOCATION = 14;
+const T_DIMS = 1,
+  T_DATA_TYPE = 2,
+  T_SEGMENT = 3,
+  T_FLOAT = 4,
+  T_INT32 = 5,
+  T_STRING = 6,
+  T_INT64 = 7,
+  T_NAME = 8,
+  T_RAW = 9,
+  T_DOUBLE = 10,
+  T_UINT64 = 11,
+  T_EXTERNAL = 13,
+  T_LOCATION = 14;
 
 interface Ctx {
   w: FileWindow;
@@ -98,11 +109,21 @@ async function readOnnx(w: FileWindow): Promise<ModelLayout> {
   const props: Record<string, string> = {};
   for (const f of await protoFields(w, 0, w.size, 'ModelProto')) {
     switch (f.no) {
-      case 1: if (f.wire === WIRE_VARINT) irVersion = f.value; break;
-      case 2: if (f.wire === WIRE_LEN) metadata.producer = await str(w, f); break;
-      case 3: if (f.wire === WIRE_LEN) metadata.producerVersion = await str(w, f); break;
-      case 4: if (f.wire === WIRE_LEN) metadata.domain = await str(w, f); break;
-      case 5: if (f.wire === WIRE_VARINT) metadata.modelVersion = f.value; break;
+      case 1:
+        if (f.wire === WIRE_VARINT) irVersion = f.value;
+        break;
+      case 2:
+        if (f.wire === WIRE_LEN) metadata.producer = await str(w, f);
+        break;
+      case 3:
+        if (f.wire === WIRE_LEN) metadata.producerVersion = await str(w, f);
+        break;
+      case 4:
+        if (f.wire === WIRE_LEN) metadata.domain = await str(w, f);
+        break;
+      case 5:
+        if (f.wire === WIRE_VARINT) metadata.modelVersion = f.value;
+        break;
       case 7:
         expectLen(w, f, 'ModelProto.graph');
         graphSeen = true;
@@ -140,7 +161,8 @@ async function readOnnx(w: FileWindow): Promise<ModelLayout> {
           }
         }
         break;
-      case 25: { // FunctionProto: name (1), node (7)
+      case 25: {
+        // FunctionProto: name (1), node (7)
         expectLen(w, f, 'ModelProto.functions');
         const fields = await collect(w, f.start, f.end, 'FunctionProto');
         let fname = 'function';
@@ -153,7 +175,11 @@ async function readOnnx(w: FileWindow): Promise<ModelLayout> {
     }
   }
   if (irVersion === undefined || !graphSeen) {
-    throw new TzError('BAD_INPUT', file, `not an ONNX model: no ${irVersion === undefined ? 'ir_version' : 'graph'} field`);
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `not an ONNX model: no ${irVersion === undefined ? 'ir_version' : 'graph'} field`,
+    );
   }
   metadata.irVersion = irVersion;
   metadata.opsets = opsets;
@@ -224,7 +250,15 @@ async function walkNode(ctx: Ctx, node: ProtoField, prefix: string, depth: numbe
       if (a.wire !== WIRE_LEN) continue;
       if (a.no === 5) {
         const fallback = opType === 'Constant' && firstOutput ? firstOutput : `${nodeName}.${attrName}`;
-        await readTensor(ctx, a, prefix, fallback, depth, { kind: 'attribute', node: nodeName, attribute: attrName }, opType === 'Constant' && !!firstOutput);
+        await readTensor(
+          ctx,
+          a,
+          prefix,
+          fallback,
+          depth,
+          { kind: 'attribute', node: nodeName, attribute: attrName },
+          opType === 'Constant' && !!firstOutput,
+        );
       } else if (a.no === 10) {
         const fallback = `${nodeName}.${attrName}${multiT ? `.${ti}` : ''}`;
         ti++;
@@ -239,14 +273,34 @@ async function walkNode(ctx: Ctx, node: ProtoField, prefix: string, depth: numbe
   }
 }
 
-async function readSparse(ctx: Ctx, f: ProtoField, prefix: string, fallback: string | undefined, depth: number, kind: string): Promise<void> {
+async function readSparse(
+  ctx: Ctx,
+  f: ProtoField,
+  prefix: string,
+  fallback: string | undefined,
+  depth: number,
+  kind: string,
+): Promise<void> {
   // SparseTensorProto: values 1, indices 2, dims 3
   const fields = await collect(ctx.w, f.start, f.end, 'SparseTensorProto');
   let valuesName: string | undefined;
   for (const g of fields) {
     if (g.wire !== WIRE_LEN) continue;
-    if (g.no === 1) valuesName = await readTensor(ctx, g, prefix, fallback ? `${fallback}/values` : undefined, depth, { kind, sparse: 'values' });
-    else if (g.no === 2) await readTensor(ctx, g, prefix, `${valuesName ?? fallback ?? 'sparse'}/indices`, depth, { kind, sparse: 'indices' }, true);
+    if (g.no === 1)
+      valuesName = await readTensor(ctx, g, prefix, fallback ? `${fallback}/values` : undefined, depth, {
+        kind,
+        sparse: 'values',
+      });
+    else if (g.no === 2)
+      await readTensor(
+        ctx,
+        g,
+        prefix,
+        `${valuesName ?? fallback ?? 'sparse'}/indices`,
+        depth,
+        { kind, sparse: 'indices' },
+        true,
+      );
   }
 }
 
@@ -309,7 +363,13 @@ async function readTensor(
         ext[k] = v;
         break;
       }
-      case T_RAW: case T_FLOAT: case T_INT32: case T_STRING: case T_INT64: case T_DOUBLE: case T_UINT64: {
+      case T_RAW:
+      case T_FLOAT:
+      case T_INT32:
+      case T_STRING:
+      case T_INT64:
+      case T_DOUBLE:
+      case T_UINT64: {
         const list = payloads.get(g.no) ?? [];
         if (list.length < 2) list.push(g); // more than one chunk is reported as unsupported anyway
         payloads.set(g.no, list);
@@ -321,7 +381,9 @@ async function readTensor(
   }
   let name = preferFallback && fallback ? fallback : protoName || fallback || `tensor_${ctx.tensors.length}`;
   name = uniqueName(ctx, prefix + name);
-  for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) bad(ctx, `tensor "${name}" has an invalid dimension ${Number.isNaN(d) ? '(out of range)' : d}`);
+  for (const d of dims)
+    if (!Number.isSafeInteger(d) || d < 0)
+      bad(ctx, `tensor "${name}" has an invalid dimension ${Number.isNaN(d) ? '(out of range)' : d}`);
   const count = elementCount(dims);
   if (Number.isNaN(count)) bad(ctx, `tensor "${name}" has an element count beyond 2^53`);
   const dt = ONNX_DTYPES[dataType];
@@ -345,7 +407,10 @@ async function readTensor(
     const bytes = r.end - r.start;
     if (dataType === 8) return unreported(ctx, name, 'STRING tensor');
     if (expected !== undefined && bytes !== expected) {
-      bad(ctx, `tensor "${name}" has ${bytes} bytes of raw_data, expected ${expected} for ${dt!.name}[${dims.join(', ')}]`);
+      bad(
+        ctx,
+        `tensor "${name}" has ${bytes} bytes of raw_data, expected ${expected} for ${dt!.name}[${dims.join(', ')}]`,
+      );
     }
     ctx.tensors.push(entry(name, dt?.name ?? `ONNX_${dataType}`, dims, r.start, bytes, extra));
     return name;
@@ -414,15 +479,27 @@ async function externalTensor(
   };
   const offset = num('offset', 0);
   const length = num('length', Math.max(0, size - offset));
-  if (offset + length > size) bad(ctx, `tensor "${name}" external data [${offset}, ${offset + length}) runs past the end of "${loc}" (${size} bytes)`);
-  if (expected !== undefined && length !== expected) bad(ctx, `tensor "${name}" external data has ${length} bytes, expected ${expected}`);
+  if (offset + length > size)
+    bad(
+      ctx,
+      `tensor "${name}" external data [${offset}, ${offset + length}) runs past the end of "${loc}" (${size} bytes)`,
+    );
+  if (expected !== undefined && length !== expected)
+    bad(ctx, `tensor "${name}" external data has ${length} bytes, expected ${expected}`);
   extra.external = { location: loc, offset, length };
   const e = entry(name, dtype, dims, offset, length, extra);
   e.file = resolved;
   ctx.tensors.push(e);
 }
 
-function entry(name: string, dtype: string, shape: number[], offset: number, bytes: number, extra: Record<string, unknown>): TensorEntry {
+function entry(
+  name: string,
+  dtype: string,
+  shape: number[],
+  offset: number,
+  bytes: number,
+  extra: Record<string, unknown>,
+): TensorEntry {
   return { name, dtype, shape, offset, bytes, extra };
 }
 
@@ -448,13 +525,23 @@ function collect(w: FileWindow, start: number, end: number, what: string): Promi
 async function str(w: FileWindow, f: ProtoField): Promise<string> {
   if (f.wire !== WIRE_LEN) return '';
   const n = f.end - f.start;
-  if (n > MAX_STRING) throw new TzError('BAD_INPUT', w.file, `string field of ${n} bytes at byte ${f.start} (names are limited to ${MAX_STRING})`);
+  if (n > MAX_STRING)
+    throw new TzError(
+      'BAD_INPUT',
+      w.file,
+      `string field of ${n} bytes at byte ${f.start} (names are limited to ${MAX_STRING})`,
+    );
   return text(await w.bytes(f.start, n, 'string'));
 }
 
-async function smallMessage(w: FileWindow, f: ProtoField, what: string): Promise<{ fields: ProtoField[]; slice: (g: ProtoField) => Uint8Array }> {
+async function smallMessage(
+  w: FileWindow,
+  f: ProtoField,
+  what: string,
+): Promise<{ fields: ProtoField[]; slice: (g: ProtoField) => Uint8Array }> {
   const n = f.end - f.start;
-  if (n > MAX_STRING * 4) throw new TzError('BAD_INPUT', w.file, `${what} entry of ${n} bytes at byte ${f.start} is implausibly large`);
+  if (n > MAX_STRING * 4)
+    throw new TzError('BAD_INPUT', w.file, `${what} entry of ${n} bytes at byte ${f.start} is implausibly large`);
   const b = (await w.bytes(f.start, n, what)).slice();
   let fields: ProtoField[];
   try {
@@ -466,7 +553,12 @@ async function smallMessage(w: FileWindow, f: ProtoField, what: string): Promise
 }
 
 function expectLen(w: FileWindow, f: ProtoField, what: string): void {
-  if (f.wire !== WIRE_LEN) throw new TzError('BAD_INPUT', w.file, `malformed protobuf: ${what} at byte ${f.start} has wire type ${f.wire}, expected a message`);
+  if (f.wire !== WIRE_LEN)
+    throw new TzError(
+      'BAD_INPUT',
+      w.file,
+      `malformed protobuf: ${what} at byte ${f.start} has wire type ${f.wire}, expected a message`,
+    );
 }
 
 function bad(ctx: Ctx, problem: string): never {

@@ -26,17 +26,60 @@ export type PValue =
   | PStorage
   | PTensor;
 
-export interface PBytes { kind: 'bytes'; length: number }
-export interface PList { kind: 'list'; items: PValue[] }
-export interface PTuple { kind: 'tuple'; items: PValue[] }
-export interface PDict { kind: 'dict'; entries: [PValue, PValue][]; state?: PValue }
-export interface PSet { kind: 'set'; items: PValue[] }
-export interface PGlobal { kind: 'global'; module: string; name: string }
+export interface PBytes {
+  kind: 'bytes';
+  length: number;
+}
+export interface PList {
+  kind: 'list';
+  items: PValue[];
+}
+export interface PTuple {
+  kind: 'tuple';
+  items: PValue[];
+}
+export interface PDict {
+  kind: 'dict';
+  entries: [PValue, PValue][];
+  state?: PValue;
+}
+export interface PSet {
+  kind: 'set';
+  items: PValue[];
+}
+export interface PGlobal {
+  kind: 'global';
+  module: string;
+  name: string;
+}
 /** REDUCE of something not on the allow-list, or NEWOBJ/INST/OBJ; BUILD state and SETITEM(S)/APPEND(S) land here */
-export interface PCall { kind: 'call'; fn: PValue; args: PValue; state?: PValue; entries?: [PValue, PValue][]; items?: PValue[] }
-export interface PObject { kind: 'object'; cls: PValue; args: PValue; state?: PValue; entries?: [PValue, PValue][]; items?: PValue[] }
-export interface PPersistent { kind: 'persistent'; pid: PValue }
-export interface PStorage { kind: 'storage'; key: string; typeName: string; location: string; numel: number }
+export interface PCall {
+  kind: 'call';
+  fn: PValue;
+  args: PValue;
+  state?: PValue;
+  entries?: [PValue, PValue][];
+  items?: PValue[];
+}
+export interface PObject {
+  kind: 'object';
+  cls: PValue;
+  args: PValue;
+  state?: PValue;
+  entries?: [PValue, PValue][];
+  items?: PValue[];
+}
+export interface PPersistent {
+  kind: 'persistent';
+  pid: PValue;
+}
+export interface PStorage {
+  kind: 'storage';
+  key: string;
+  typeName: string;
+  location: string;
+  numel: number;
+}
 export interface PTensor {
   kind: 'tensor';
   storage: PStorage;
@@ -66,10 +109,28 @@ export function readPickle(b: Uint8Array): PValue {
   const need = (n: number): void => {
     if (pos + n > b.length) throw new PickleError(`truncated at byte ${pos} (needs ${n} more bytes)`);
   };
-  const u8 = (): number => { need(1); return b[pos++]!; };
-  const u16 = (): number => { need(2); const v = d.getUint16(pos, true); pos += 2; return v; };
-  const u32 = (): number => { need(4); const v = d.getUint32(pos, true); pos += 4; return v; };
-  const i32 = (): number => { need(4); const v = d.getInt32(pos, true); pos += 4; return v; };
+  const u8 = (): number => {
+    need(1);
+    return b[pos++]!;
+  };
+  const u16 = (): number => {
+    need(2);
+    const v = d.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = d.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = (): number => {
+    need(4);
+    const v = d.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
   const u64n = (): number => {
     need(8);
     const lo = d.getUint32(pos, true);
@@ -78,7 +139,12 @@ export function readPickle(b: Uint8Array): PValue {
     if (hi > 0x1fffff) throw new PickleError(`length beyond 2^53 at byte ${pos - 8}`);
     return hi * 0x100000000 + lo;
   };
-  const take = (n: number): Uint8Array => { need(n); const s = b.subarray(pos, pos + n); pos += n; return s; };
+  const take = (n: number): Uint8Array => {
+    need(n);
+    const s = b.subarray(pos, pos + n);
+    pos += n;
+    return s;
+  };
   const line = (): string => {
     const end = b.indexOf(0x0a, pos);
     if (end < 0 || end - pos > MAX_LINE) throw new PickleError(`unterminated text argument at byte ${pos}`);
@@ -139,101 +205,286 @@ export function readPickle(b: Uint8Array): PValue {
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64n(); break; // FRAME (framing is transparent)
-      case 0x2e: { // STOP
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64n();
+        break; // FRAME (framing is transparent)
+      case 0x2e: {
+        // STOP
         const v = pop();
         return v;
       }
-      case 0x28: metastack.push(stack); stack = []; if (metastack.length > MAX_STACK) throw new PickleError('too many MARKs'); break; // MARK
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: push(top()); break; // DUP
+      case 0x28:
+        metastack.push(stack);
+        stack = [];
+        if (metastack.length > MAX_STACK) throw new PickleError('too many MARKs');
+        break; // MARK
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        push(top());
+        break; // DUP
       // numbers
-      case 0x49: { // INT
+      case 0x49: {
+        // INT
         const s = line();
         if (s === '01') push(true);
         else if (s === '00') push(false);
         else push(parseIntText(s));
         break;
       }
-      case 0x4a: push(i32()); break; // BININT
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x4c: push(parseIntText(line().replace(/L$/, ''))); break; // LONG
-      case 0x8a: push(long(u8())); break; // LONG1
-      case 0x8b: { const n = i32(); if (n < 0) throw new PickleError('negative LONG4 length'); push(long(n)); break; }
-      case 0x46: push(Number(line())); break; // FLOAT
-      case 0x47: { need(8); push(d.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
+      case 0x4a:
+        push(i32());
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x4c:
+        push(parseIntText(line().replace(/L$/, '')));
+        break; // LONG
+      case 0x8a:
+        push(long(u8()));
+        break; // LONG1
+      case 0x8b: {
+        const n = i32();
+        if (n < 0) throw new PickleError('negative LONG4 length');
+        push(long(n));
+        break;
+      }
+      case 0x46:
+        push(Number(line()));
+        break; // FLOAT
+      case 0x47: {
+        need(8);
+        push(d.getFloat64(pos, false));
+        pos += 8;
+        break;
+      } // BINFLOAT (big-endian)
       // strings and bytes
-      case 0x53: push(unquote(line())); break; // STRING
-      case 0x54: { const n = i32(); if (n < 0) throw new PickleError('negative BINSTRING length'); push(latin1.decode(take(n))); break; }
-      case 0x55: push(latin1.decode(take(u8()))); break; // SHORT_BINSTRING
-      case 0x56: push(line()); break; // UNICODE (raw-unicode-escape; escapes kept as text)
-      case 0x58: push(te.decode(take(u32()))); break; // BINUNICODE
-      case 0x8c: push(te.decode(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: push(te.decode(take(u64n()))); break; // BINUNICODE8
-      case 0x42: { const n = u32(); take(n); push({ kind: 'bytes', length: n }); break; } // BINBYTES
-      case 0x43: { const n = u8(); take(n); push({ kind: 'bytes', length: n }); break; } // SHORT_BINBYTES
-      case 0x8e: case 0x96: { const n = u64n(); take(n); push({ kind: 'bytes', length: n }); break; } // BINBYTES8, BYTEARRAY8
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
+      case 0x53:
+        push(unquote(line()));
+        break; // STRING
+      case 0x54: {
+        const n = i32();
+        if (n < 0) throw new PickleError('negative BINSTRING length');
+        push(latin1.decode(take(n)));
+        break;
+      }
+      case 0x55:
+        push(latin1.decode(take(u8())));
+        break; // SHORT_BINSTRING
+      case 0x56:
+        push(line());
+        break; // UNICODE (raw-unicode-escape; escapes kept as text)
+      case 0x58:
+        push(te.decode(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        push(te.decode(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(te.decode(take(u64n())));
+        break; // BINUNICODE8
+      case 0x42: {
+        const n = u32();
+        take(n);
+        push({ kind: 'bytes', length: n });
+        break;
+      } // BINBYTES
+      case 0x43: {
+        const n = u8();
+        take(n);
+        push({ kind: 'bytes', length: n });
+        break;
+      } // SHORT_BINBYTES
+      case 0x8e:
+      case 0x96: {
+        const n = u64n();
+        take(n);
+        push({ kind: 'bytes', length: n });
+        break;
+      } // BINBYTES8, BYTEARRAY8
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
       // containers
-      case 0x5d: push({ kind: 'list', items: [] }); break; // EMPTY_LIST
-      case 0x6c: push({ kind: 'list', items: popMark() }); break; // LIST
-      case 0x61: { const v = pop(); appendItems(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); appendItems(top(), items); break; } // APPENDS
-      case 0x29: push({ kind: 'tuple', items: [] }); break; // EMPTY_TUPLE
-      case 0x74: push({ kind: 'tuple', items: popMark() }); break; // TUPLE
-      case 0x85: push({ kind: 'tuple', items: [pop()] }); break; // TUPLE1
-      case 0x86: { const b2 = pop(); const a = pop(); push({ kind: 'tuple', items: [a, b2] }); break; }
-      case 0x87: { const c = pop(); const b2 = pop(); const a = pop(); push({ kind: 'tuple', items: [a, b2, c] }); break; }
-      case 0x7d: push({ kind: 'dict', entries: [] }); break; // EMPTY_DICT
-      case 0x64: { const dct: PDict = { kind: 'dict', entries: [] }; setItems(dct, popMark()); push(dct); break; } // DICT
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kvs = popMark(); setItems(top(), kvs); break; } // SETITEMS
-      case 0x8f: push({ kind: 'set', items: [] }); break; // EMPTY_SET
-      case 0x90: { const items = popMark(); appendItems(top(), items); break; } // ADDITEMS
-      case 0x91: push({ kind: 'set', items: popMark() }); break; // FROZENSET
+      case 0x5d:
+        push({ kind: 'list', items: [] });
+        break; // EMPTY_LIST
+      case 0x6c:
+        push({ kind: 'list', items: popMark() });
+        break; // LIST
+      case 0x61: {
+        const v = pop();
+        appendItems(top(), [v]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        appendItems(top(), items);
+        break;
+      } // APPENDS
+      case 0x29:
+        push({ kind: 'tuple', items: [] });
+        break; // EMPTY_TUPLE
+      case 0x74:
+        push({ kind: 'tuple', items: popMark() });
+        break; // TUPLE
+      case 0x85:
+        push({ kind: 'tuple', items: [pop()] });
+        break; // TUPLE1
+      case 0x86: {
+        const b2 = pop();
+        const a = pop();
+        push({ kind: 'tuple', items: [a, b2] });
+        break;
+      }
+      case 0x87: {
+        const c = pop();
+        const b2 = pop();
+        const a = pop();
+        push({ kind: 'tuple', items: [a, b2, c] });
+        break;
+      }
+      case 0x7d:
+        push({ kind: 'dict', entries: [] });
+        break; // EMPTY_DICT
+      case 0x64: {
+        const dct: PDict = { kind: 'dict', entries: [] };
+        setItems(dct, popMark());
+        push(dct);
+        break;
+      } // DICT
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const kvs = popMark();
+        setItems(top(), kvs);
+        break;
+      } // SETITEMS
+      case 0x8f:
+        push({ kind: 'set', items: [] });
+        break; // EMPTY_SET
+      case 0x90: {
+        const items = popMark();
+        appendItems(top(), items);
+        break;
+      } // ADDITEMS
+      case 0x91:
+        push({ kind: 'set', items: popMark() });
+        break; // FROZENSET
       // memo
-      case 0x67: push(memoGet(parseIntText(line()) as number)); break; // GET
-      case 0x68: push(memoGet(u8())); break; // BINGET
-      case 0x6a: push(memoGet(u32())); break; // LONG_BINGET
-      case 0x70: memoPut(parseIntText(line()) as number, top()); break; // PUT
-      case 0x71: memoPut(u8(), top()); break; // BINPUT
-      case 0x72: memoPut(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memoPut(memo.size, top()); break; // MEMOIZE
+      case 0x67:
+        push(memoGet(parseIntText(line()) as number));
+        break; // GET
+      case 0x68:
+        push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        push(memoGet(u32()));
+        break; // LONG_BINGET
+      case 0x70:
+        memoPut(parseIntText(line()) as number, top());
+        break; // PUT
+      case 0x71:
+        memoPut(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memoPut(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memoPut(memo.size, top());
+        break; // MEMOIZE
       // "code": recorded, never executed
-      case 0x63: { const module = line(); const name = line(); push({ kind: 'global', module, name }); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
+      case 0x63: {
+        const module = line();
+        const name = line();
+        push({ kind: 'global', module, name });
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof name !== 'string' || typeof module !== 'string') throw new PickleError('STACK_GLOBAL needs two strings');
+        if (typeof name !== 'string' || typeof module !== 'string')
+          throw new PickleError('STACK_GLOBAL needs two strings');
         push({ kind: 'global', module, name });
         break;
       }
-      case 0x52: { const args = pop(); const fn = pop(); push(reduce(fn, args)); break; } // REDUCE
-      case 0x62: { // BUILD
+      case 0x52: {
+        const args = pop();
+        const fn = pop();
+        push(reduce(fn, args));
+        break;
+      } // REDUCE
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (isKind(obj, 'call') || isKind(obj, 'object') || isKind(obj, 'dict')) obj.state = state;
-        else if (isKind(obj, 'tensor')) { /* tensor state (e.g. Parameter attributes): ignored */ }
+        else if (isKind(obj, 'tensor')) {
+          /* tensor state (e.g. Parameter attributes): ignored */
+        }
         break;
       }
-      case 0x81: { const args = pop(); const cls = pop(); push({ kind: 'object', cls, args }); break; } // NEWOBJ
-      case 0x92: { const kwargs = pop(); const args = pop(); const cls = pop(); push({ kind: 'object', cls, args: { kind: 'tuple', items: [args, kwargs] } }); break; }
-      case 0x69: { // INST
+      case 0x81: {
+        const args = pop();
+        const cls = pop();
+        push({ kind: 'object', cls, args });
+        break;
+      } // NEWOBJ
+      case 0x92: {
+        const kwargs = pop();
+        const args = pop();
+        const cls = pop();
+        push({ kind: 'object', cls, args: { kind: 'tuple', items: [args, kwargs] } });
+        break;
+      }
+      case 0x69: {
+        // INST
         const module = line();
         const name = line();
         push({ kind: 'object', cls: { kind: 'global', module, name }, args: { kind: 'tuple', items: popMark() } });
         break;
       }
-      case 0x6f: { const items = popMark(); if (items.length === 0) throw new PickleError('OBJ without class'); push({ kind: 'object', cls: items[0]!, args: { kind: 'tuple', items: items.slice(1) } }); break; }
-      case 0x50: push(persistent(line())); break; // PERSID
-      case 0x51: push(persistent(pop())); break; // BINPERSID
-      case 0x82: case 0x83: case 0x84: throw new PickleError('extension registry opcodes (EXT1/2/4) are not supported');
-      case 0x97: case 0x98: throw new PickleError('out-of-band buffers (protocol 5) are not supported');
+      case 0x6f: {
+        const items = popMark();
+        if (items.length === 0) throw new PickleError('OBJ without class');
+        push({ kind: 'object', cls: items[0]!, args: { kind: 'tuple', items: items.slice(1) } });
+        break;
+      }
+      case 0x50:
+        push(persistent(line()));
+        break; // PERSID
+      case 0x51:
+        push(persistent(pop()));
+        break; // BINPERSID
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        throw new PickleError('extension registry opcodes (EXT1/2/4) are not supported');
+      case 0x97:
+      case 0x98:
+        throw new PickleError('out-of-band buffers (protocol 5) are not supported');
       default:
         throw new PickleError(`unknown opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1}`);
     }
@@ -273,8 +524,20 @@ function isGlobal(v: PValue, module: string, name: string): boolean {
 function persistent(pid: PValue): PValue {
   if (isKind(pid, 'tuple') && pid.items[0] === 'storage' && pid.items.length >= 5) {
     const [, type, key, location, numel] = pid.items;
-    if (isKind(type!, 'global') && typeof key === 'string' && typeof numel === 'number' && Number.isSafeInteger(numel) && numel >= 0) {
-      return { kind: 'storage', key, typeName: type.name, location: typeof location === 'string' ? location : '', numel };
+    if (
+      isKind(type!, 'global') &&
+      typeof key === 'string' &&
+      typeof numel === 'number' &&
+      Number.isSafeInteger(numel) &&
+      numel >= 0
+    ) {
+      return {
+        kind: 'storage',
+        key,
+        typeName: type.name,
+        location: typeof location === 'string' ? location : '',
+        numel,
+      };
     }
   }
   return { kind: 'persistent', pid };
@@ -297,12 +560,23 @@ function reduce(fn: PValue, args: PValue): PValue {
     const [storage, offset, size, stride] = a;
     const shape = intList(size);
     const strides = intList(stride);
-    if (storage && isKind(storage, 'storage') && typeof offset === 'number' && shape && strides && shape.length === strides.length) {
+    if (
+      storage &&
+      isKind(storage, 'storage') &&
+      typeof offset === 'number' &&
+      shape &&
+      strides &&
+      shape.length === strides.length
+    ) {
       const t: PTensor = { kind: 'tensor', storage, storageOffset: offset, shape, stride: strides };
       return t;
     }
   }
-  if (a && (isGlobal(fn, 'torch._utils', '_rebuild_parameter') || isGlobal(fn, 'torch._utils', '_rebuild_parameter_with_state'))) {
+  if (
+    a &&
+    (isGlobal(fn, 'torch._utils', '_rebuild_parameter') ||
+      isGlobal(fn, 'torch._utils', '_rebuild_parameter_with_state'))
+  ) {
     const t = a[0];
     if (t && isKind(t, 'tensor')) return { ...t, parameter: true };
   }
@@ -313,7 +587,13 @@ function reduce(fn: PValue, args: PValue): PValue {
     if (isKind(r, 'tensor')) return r;
   }
   if (isGlobal(fn, 'collections', 'OrderedDict') && a && a.length === 0) return { kind: 'dict', entries: [] };
-  if (a && a.length === 1 && isKind(fn, 'global') && fn.module === 'torch.jit._pickle' && fn.name.startsWith('build_')) {
+  if (
+    a &&
+    a.length === 1 &&
+    isKind(fn, 'global') &&
+    fn.module === 'torch.jit._pickle' &&
+    fn.name.startsWith('build_')
+  ) {
     const l = a[0]!;
     if (isKind(l, 'list')) return l;
   }
@@ -347,15 +627,21 @@ export function walkTensors(root: PValue, maxDepth = 200): FoundTensor[] {
         out.push({ name: path.join('.') || 'tensor', tensor: v });
         return;
       case 'storage':
-        out.push({ name: path.join('.') || 'storage', tensor: { kind: 'tensor', storage: v, storageOffset: 0, shape: [v.numel], stride: [1] } });
+        out.push({
+          name: path.join('.') || 'storage',
+          tensor: { kind: 'tensor', storage: v, storageOffset: 0, shape: [v.numel], stride: [1] },
+        });
         return;
       case 'dict':
         visitEntries(v.entries, path, depth);
         return;
-      case 'list': case 'tuple': case 'set':
+      case 'list':
+      case 'tuple':
+      case 'set':
         v.items.forEach((x, i) => visit(x, [...path, String(i)], depth + 1));
         return;
-      case 'call': case 'object': {
+      case 'call':
+      case 'object': {
         if (v.entries) visitEntries(v.entries, path, depth);
         if (v.items) v.items.forEach((x, i) => visit(x, [...path, String(i)], depth + 1));
         if (v.state !== undefined) visitState(v.state, path, depth);
@@ -377,7 +663,8 @@ export function walkTensors(root: PValue, maxDepth = 200): FoundTensor[] {
   // BUILD state is a dict of attributes, or (dict, slots) for classes with __slots__
   const visitState = (s: PValue, path: string[], depth: number): void => {
     if (isKind(s, 'dict')) visitEntries(s.entries, path, depth);
-    else if (isKind(s, 'tuple')) s.items.forEach((x) => (isKind(x, 'dict') ? visitEntries(x.entries, path, depth) : visit(x, path, depth + 1)));
+    else if (isKind(s, 'tuple'))
+      s.items.forEach((x) => (isKind(x, 'dict') ? visitEntries(x.entries, path, depth) : visit(x, path, depth + 1)));
     else visit(s, path, depth + 1);
   };
   visit(root, [], 0);

@@ -77,7 +77,9 @@ export const pytorchReader: FormatReader = {
           throw new TzError(
             'UNSUPPORTED',
             file,
-            'legacy (non-zip) PyTorch file: it can only be read by unpickling it, which runs code from the file and which TensorZip never does; re-save it with torch.save(obj, path) (zip format, the default since PyTorch 1.6)',
+            'legacy (non-zip) PyTorch file: it can only be read by unpickling it, which runs code from the ' +
+              'file and which TensorZip never does; re-save it with torch.save(obj, path) (zip format, the ' +
+              'default since PyTorch 1.6)',
           );
         }
         throw new TzError('BAD_INPUT', file, 'not a PyTorch zip checkpoint (no zip header)');
@@ -101,7 +103,8 @@ export const pytorchReader: FormatReader = {
           root = readPickle(bytes);
           list = walkTensors(root);
         } catch (e) {
-          if (e instanceof PickleError) throw new TzError('BAD_INPUT', file, `${m.name}: malformed pickle: ${e.message}`);
+          if (e instanceof PickleError)
+            throw new TzError('BAD_INPUT', file, `${m.name}: malformed pickle: ${e.message}`);
           throw e;
         }
         for (const t of list) found.push({ pkl: m.name, dir, t: { ...t, name: namePrefix + t.name } });
@@ -113,7 +116,14 @@ export const pytorchReader: FormatReader = {
       const torchscript = !!constants || zip.members.some((m) => m.name.startsWith(`${prefix}code/`));
 
       // group views by storage member
-      interface Group { member: ZipMember; dtype: string; size: number; numel: number; key: string; views: FoundTensor[] }
+      interface Group {
+        member: ZipMember;
+        dtype: string;
+        size: number;
+        numel: number;
+        key: string;
+        views: FoundTensor[];
+      }
       const groups = new Map<string, Group>();
       for (const { dir, t } of found) {
         const s = t.tensor.storage;
@@ -122,7 +132,12 @@ export const pytorchReader: FormatReader = {
         let g = groups.get(memberName);
         if (!g) {
           const member = zip.get(memberName);
-          if (!member) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" refers to storage "${s.key}" but member "${memberName}" is missing`);
+          if (!member)
+            throw new TzError(
+              'BAD_INPUT',
+              file,
+              `tensor "${t.name}" refers to storage "${s.key}" but member "${memberName}" is missing`,
+            );
           g = { member, dtype: st.dtype, size: st.size, numel: s.numel, key: s.key, views: [] };
           groups.set(memberName, g);
         } else if (g.dtype !== st.dtype) {
@@ -138,7 +153,11 @@ export const pytorchReader: FormatReader = {
         const offset = await zip.dataOffset(m);
         const first = g.views[0]!;
         const ft = first.tensor;
-        const whole = g.views.length === 1 && ft.storageOffset === 0 && elementCount(ft.shape) === g.numel && isContiguous(ft.shape, ft.stride);
+        const whole =
+          g.views.length === 1 &&
+          ft.storageOffset === 0 &&
+          elementCount(ft.shape) === g.numel &&
+          isContiguous(ft.shape, ft.stride);
         const extra: Record<string, unknown> = {
           storage: g.key,
           member: memberName,
@@ -160,7 +179,11 @@ export const pytorchReader: FormatReader = {
         }
         if (g.size > 0 && m.size !== g.numel * g.size) {
           // torch writes exactly numel*size bytes; anything else means a corrupted or edited archive
-          throw new TzError('BAD_INPUT', file, `storage "${g.key}" (${first.name}) holds ${m.size} bytes, expected ${g.numel} × ${g.size}`);
+          throw new TzError(
+            'BAD_INPUT',
+            file,
+            `storage "${g.key}" (${first.name}) holds ${m.size} bytes, expected ${g.numel} × ${g.size}`,
+          );
         }
         if (m.method === 0) {
           tensors.push({ name: first.name, dtype, shape, offset, bytes: m.size, extra });
@@ -170,7 +193,14 @@ export const pytorchReader: FormatReader = {
           extra.method = m.method;
           extra.innerDtype = dtype;
           extra.uncompressedBytes = m.size;
-          tensors.push({ name: first.name, dtype: m.method === 8 ? 'DEFLATE' : `ZIP_METHOD_${m.method}`, shape, offset, bytes: m.compressedSize, extra });
+          tensors.push({
+            name: first.name,
+            dtype: m.method === 8 ? 'DEFLATE' : `ZIP_METHOD_${m.method}`,
+            shape,
+            offset,
+            bytes: m.compressedSize,
+            extra,
+          });
         }
       }
       tensors.sort((a, b) => a.offset - b.offset);
@@ -205,12 +235,18 @@ function isContiguous(shape: number[], stride: number[]): boolean {
 /** A view must stay inside its storage: offset + Σ (size-1)·stride < numel. */
 function checkView(file: string, t: FoundTensor, numel: number): void {
   const { shape, stride, storageOffset } = t.tensor;
-  if (!Number.isSafeInteger(storageOffset) || storageOffset < 0) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has an invalid storage offset`);
-  if (shape.some((d) => d < 0) || stride.some((s) => s < 0)) throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has a negative size or stride`);
+  if (!Number.isSafeInteger(storageOffset) || storageOffset < 0)
+    throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has an invalid storage offset`);
+  if (shape.some((d) => d < 0) || stride.some((s) => s < 0))
+    throw new TzError('BAD_INPUT', file, `tensor "${t.name}" has a negative size or stride`);
   if (shape.some((d) => d === 0)) return;
   let last = storageOffset;
   for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * stride[i]!;
   if (!Number.isSafeInteger(last) || last >= numel) {
-    throw new TzError('BAD_INPUT', file, `tensor "${t.name}" [${shape.join(', ')}] reaches element ${last} of a storage of ${numel}`);
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `tensor "${t.name}" [${shape.join(', ')}] reaches element ${last} of a storage of ${numel}`,
+    );
   }
 }

@@ -35,7 +35,14 @@ export function topLevelKeys(json: string): string[] {
       i++;
       if (depth === 1) {
         let j = i;
-        while (j < n && (json.charCodeAt(j) === 0x20 || json.charCodeAt(j) === 0x0a || json.charCodeAt(j) === 0x0d || json.charCodeAt(j) === 0x09)) j++;
+        while (
+          j < n &&
+          (json.charCodeAt(j) === 0x20 ||
+            json.charCodeAt(j) === 0x0a ||
+            json.charCodeAt(j) === 0x0d ||
+            json.charCodeAt(j) === 0x09)
+        )
+          j++;
         if (json.charCodeAt(j) === 0x3a /* : */) keys.push(JSON.parse(str) as string);
       }
       continue;
@@ -66,7 +73,8 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
   const n = new DataView(lenBuf.buffer, lenBuf.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) throw badInput(file, `header length ${n} exceeds the 100 MB limit`);
   const headerBytes = Number(n);
-  if (8 + headerBytes > f.size) throw badInput(file, `header length ${headerBytes} is larger than the file (${f.size} bytes)`);
+  if (8 + headerBytes > f.size)
+    throw badInput(file, `header length ${headerBytes} is larger than the file (${f.size} bytes)`);
   if (headerBytes < 2) throw badInput(file, `header length ${headerBytes} is too small for a JSON object`);
   const raw = await f.readExact(8, headerBytes, 'header');
   let text: string;
@@ -81,7 +89,8 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
   } catch (e) {
     throw badInput(file, `header is not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badInput(file, `header must be a JSON object, found ${describe(json)}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw badInput(file, `header must be a JSON object, found ${describe(json)}`);
   const keys = topLevelKeys(text);
   const seen = new Set<string>();
   for (const k of keys) {
@@ -95,30 +104,43 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
   const tensors: TensorEntry[] = [];
   for (const [name, value] of Object.entries(obj)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(file, '__metadata__ must be an object of strings');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw badInput(file, '__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(value)) {
         if (typeof v !== 'string') throw badInput(file, `__metadata__["${k}"] must be a string, found ${describe(v)}`);
       }
       metadata = value as Record<string, string>;
       continue;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(file, `tensor "${name}" must be an object, found ${describe(value)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw badInput(file, `tensor "${name}" must be an object, found ${describe(value)}`);
     const t = value as Record<string, unknown>;
     for (const k of Object.keys(t)) {
-      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') throw badInput(file, `tensor "${name}" has unknown field "${k}"`);
+      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets')
+        throw badInput(file, `tensor "${name}" has unknown field "${k}"`);
     }
     const { dtype, shape, data_offsets: offs } = t;
     if (typeof dtype !== 'string') throw badInput(file, `tensor "${name}" is missing a string "dtype"`);
     if (!(dtype in DTYPES)) throw badInput(file, `tensor "${name}" has unknown dtype "${dtype}"`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badInput(file, `tensor "${name}" has an invalid "shape" (must be an array of non-negative integers)`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badInput(file, `tensor "${name}" has invalid "data_offsets" (must be [begin, end])`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw badInput(file, `tensor "${name}" has an invalid "shape" (must be an array of non-negative integers)`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw badInput(file, `tensor "${name}" has invalid "data_offsets" (must be [begin, end])`);
     const [begin, end] = offs as [number, number];
     if (begin > end) throw badInput(file, `tensor "${name}" has data_offsets [${begin}, ${end}] with begin after end`);
-    if (end > dataBytes) throw badInput(file, `tensor "${name}" data_offsets [${begin}, ${end}] out of range (data section is ${dataBytes} bytes)`);
+    if (end > dataBytes)
+      throw badInput(
+        file,
+        `tensor "${name}" data_offsets [${begin}, ${end}] out of range (data section is ${dataBytes} bytes)`,
+      );
     const count = elementCount(shape as number[]);
     const size = dtypeInfo(dtype).size;
     if (!Number.isSafeInteger(count) || count * size !== end - begin) {
-      throw badInput(file, `tensor "${name}" has ${end - begin} bytes but shape [${(shape as number[]).join(', ')}] x ${dtype} needs ${Number.isSafeInteger(count) ? count * size : 'an absurd number of'} bytes`);
+      throw badInput(
+        file,
+        `tensor "${name}" has ${end - begin} bytes but shape [${(shape as number[]).join(', ')}] x ` +
+          `${dtype} needs ${Number.isSafeInteger(count) ? count * size : 'an absurd number of'} bytes`,
+      );
     }
     tensors.push({ name, dtype, shape: shape as number[], offset: dataStart + begin, bytes: end - begin });
   }
@@ -126,7 +148,8 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
   for (let i = 1; i < tensors.length; i++) {
     const p = tensors[i - 1]!;
     const c = tensors[i]!;
-    if (c.offset < p.offset + p.bytes && c.bytes > 0 && p.bytes > 0) throw badInput(file, `tensors "${p.name}" and "${c.name}" overlap`);
+    if (c.offset < p.offset + p.bytes && c.bytes > 0 && p.bytes > 0)
+      throw badInput(file, `tensors "${p.name}" and "${c.name}" overlap`);
   }
   return { headerBytes, dataStart, metadata, tensors };
 }
@@ -171,12 +194,15 @@ export const safetensorsIndexReader: FormatReader = {
       }
       return { index: parsed, size: f.size };
     });
-    if (typeof index !== 'object' || index === null || Array.isArray(index)) throw badInput(file, 'index must be a JSON object');
+    if (typeof index !== 'object' || index === null || Array.isArray(index))
+      throw badInput(file, 'index must be a JSON object');
     const wm = (index as Record<string, unknown>).weight_map;
-    if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw badInput(file, 'index has no "weight_map" object');
+    if (typeof wm !== 'object' || wm === null || Array.isArray(wm))
+      throw badInput(file, 'index has no "weight_map" object');
     const byShard = new Map<string, string[]>();
     for (const [tensor, shard] of Object.entries(wm)) {
-      if (typeof shard !== 'string' || shard === '') throw badInput(file, `weight_map["${tensor}"] must be a shard file name`);
+      if (typeof shard !== 'string' || shard === '')
+        throw badInput(file, `weight_map["${tensor}"] must be a shard file name`);
       const resolved = path.resolve(dir, shard);
       if (path.dirname(resolved) !== path.resolve(dir) && !resolved.startsWith(path.resolve(dir) + path.sep)) {
         throw badInput(file, `shard "${shard}" points outside the model folder`);
@@ -195,12 +221,18 @@ export const safetensorsIndexReader: FormatReader = {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') throw badInput(file, `missing shard "${path.relative(dir, shard)}"`);
         // the name in the index cannot be opened at all (too long, through a file, a loop...)
-        if (!(e instanceof TzError) && typeof code === 'string') throw new TzError('IO', file, `cannot open shard "${path.relative(dir, shard)}" (${code})`);
+        if (!(e instanceof TzError) && typeof code === 'string')
+          throw new TzError('IO', file, `cannot open shard "${path.relative(dir, shard)}" (${code})`);
         throw e;
       }
       files.push(shard);
       const have = new Set(h.tensors.map((t) => t.name));
-      for (const n of names) if (!have.has(n)) throw badInput(file, `tensor "${n}" is mapped to shard "${path.relative(dir, shard)}" but that shard does not contain it`);
+      for (const n of names)
+        if (!have.has(n))
+          throw badInput(
+            file,
+            `tensor "${n}" is mapped to shard "${path.relative(dir, shard)}" but that shard does not contain it`,
+          );
       for (const t of h.tensors) tensors.push({ ...t, file: shard });
     }
     const meta = (index as Record<string, unknown>).metadata;

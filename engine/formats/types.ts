@@ -4,7 +4,8 @@
  * where its tensors are. Bytes outside tensor ranges are "structure" and are kept verbatim by the
  * container.
  */
-export type FormatName = 'safetensors' | 'safetensors-index' | 'gguf' | 'pytorch' | 'onnx' | 'npy' | 'npz' | 'tzip' | 'znn';
+export type FormatName =
+  'safetensors' | 'safetensors-index' | 'gguf' | 'pytorch' | 'onnx' | 'npy' | 'npz' | 'tzip' | 'znn';
 
 export interface TensorEntry {
   name: string;

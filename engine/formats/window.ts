@@ -32,7 +32,11 @@ export class FileWindow {
 
   /** Fails with a one-line BAD_INPUT error naming what was being read. */
   truncated(what: string, pos: number): never {
-    throw new TzError('BAD_INPUT', this.file, `truncated: ${what} at byte ${pos} runs past the end of the file (${this.size} bytes)`);
+    throw new TzError(
+      'BAD_INPUT',
+      this.file,
+      `truncated: ${what} at byte ${pos} runs past the end of the file (${this.size} bytes)`,
+    );
   }
 
   /**
@@ -40,7 +44,8 @@ export class FileWindow {
    * `len` must be bounded by the caller; reading past the end is a truncation error.
    */
   async bytes(pos: number, len: number, what = 'field'): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(len) || pos < 0 || len < 0 || pos + len > this.size) this.truncated(what, pos);
+    if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(len) || pos < 0 || len < 0 || pos + len > this.size)
+      this.truncated(what, pos);
     if (pos >= this.winStart && pos + len <= this.winStart + this.win.length) {
       return this.win.subarray(pos - this.winStart, pos - this.winStart + len);
     }

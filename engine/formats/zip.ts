@@ -31,7 +31,10 @@ const MAX_MEMBERS = 2_000_000;
 export class ZipArchive {
   readonly members: ZipMember[];
   private readonly byName = new Map<string, ZipMember>();
-  private constructor(readonly w: FileWindow, members: ZipMember[]) {
+  private constructor(
+    readonly w: FileWindow,
+    members: ZipMember[],
+  ) {
     this.members = members;
     for (const m of members) {
       if (this.byName.has(m.name)) throw new TzError('BAD_INPUT', w.file, `zip has two members named "${m.name}"`);
@@ -57,7 +60,8 @@ export class ZipArchive {
         break;
       }
     }
-    if (eocd < 0) throw new TzError('BAD_INPUT', file, 'zip end-of-central-directory record not found (truncated or not a zip)');
+    if (eocd < 0)
+      throw new TzError('BAD_INPUT', file, 'zip end-of-central-directory record not found (truncated or not a zip)');
     let count = td.getUint16(eocd + 10, true);
     let cdSize = td.getUint32(eocd + 12, true);
     let cdOffset = td.getUint32(eocd + 16, true);
@@ -67,24 +71,35 @@ export class ZipArchive {
       const loc = await w.bytes(eocdAbs - 20, 20, 'ZIP64 locator');
       if (dv(loc).getUint32(0, true) !== SIG_Z64_LOCATOR) throw new TzError('BAD_INPUT', file, 'ZIP64 locator missing');
       const z64 = u64(loc, 8);
-      if (!(z64 + 56 <= eocdAbs)) throw new TzError('BAD_INPUT', file, `ZIP64 end record offset ${z64} is out of range`);
+      if (!(z64 + 56 <= eocdAbs))
+        throw new TzError('BAD_INPUT', file, `ZIP64 end record offset ${z64} is out of range`);
       const rec = await w.bytes(z64, 56, 'ZIP64 end record');
-      if (dv(rec).getUint32(0, true) !== SIG_Z64_EOCD) throw new TzError('BAD_INPUT', file, 'ZIP64 end record signature mismatch');
+      if (dv(rec).getUint32(0, true) !== SIG_Z64_EOCD)
+        throw new TzError('BAD_INPUT', file, 'ZIP64 end record signature mismatch');
       count = u64(rec, 32);
       cdSize = u64(rec, 40);
       cdOffset = u64(rec, 48);
     }
-    if (!Number.isSafeInteger(count) || count > MAX_MEMBERS) throw new TzError('BAD_INPUT', file, `absurd zip member count ${count}`);
-    if (!Number.isSafeInteger(cdSize) || cdSize > MAX_CD_BYTES) throw new TzError('BAD_INPUT', file, `absurd zip central directory size ${cdSize}`);
-    if (!Number.isSafeInteger(cdOffset) || cdOffset + cdSize > w.size) throw new TzError('BAD_INPUT', file, `zip central directory [${cdOffset}, ${cdOffset + cdSize}) is outside the file`);
-    if (count * 46 > cdSize) throw new TzError('BAD_INPUT', file, `zip claims ${count} members in a ${cdSize}-byte central directory`);
+    if (!Number.isSafeInteger(count) || count > MAX_MEMBERS)
+      throw new TzError('BAD_INPUT', file, `absurd zip member count ${count}`);
+    if (!Number.isSafeInteger(cdSize) || cdSize > MAX_CD_BYTES)
+      throw new TzError('BAD_INPUT', file, `absurd zip central directory size ${cdSize}`);
+    if (!Number.isSafeInteger(cdOffset) || cdOffset + cdSize > w.size)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `zip central directory [${cdOffset}, ${cdOffset + cdSize}) is outside the file`,
+      );
+    if (count * 46 > cdSize)
+      throw new TzError('BAD_INPUT', file, `zip claims ${count} members in a ${cdSize}-byte central directory`);
     const cd = (await w.bytes(cdOffset, cdSize, 'zip central directory')).slice();
     const d = dv(cd);
     const members: ZipMember[] = [];
     const utf8 = new TextDecoder('utf-8');
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || d.getUint32(p, true) !== SIG_CENTRAL) throw new TzError('BAD_INPUT', file, `zip central directory entry ${i} is malformed`);
+      if (p + 46 > cd.length || d.getUint32(p, true) !== SIG_CENTRAL)
+        throw new TzError('BAD_INPUT', file, `zip central directory entry ${i} is malformed`);
       const flags = d.getUint16(p + 8, true);
       const method = d.getUint16(p + 10, true);
       const crc32 = d.getUint32(p + 16, true);
@@ -95,7 +110,8 @@ export class ZipArchive {
       const commentLen = d.getUint16(p + 32, true);
       let localHeaderOffset = d.getUint32(p + 42, true);
       const end = p + 46 + nameLen + extraLen + commentLen;
-      if (end > cd.length) throw new TzError('BAD_INPUT', file, `zip central directory entry ${i} runs past the directory`);
+      if (end > cd.length)
+        throw new TzError('BAD_INPUT', file, `zip central directory entry ${i} runs past the directory`);
       const name = utf8.decode(cd.subarray(p + 46, p + 46 + nameLen));
       // ZIP64 extra field: sizes/offset present only when the 32-bit field is saturated
       let e = p + 46 + nameLen;
@@ -107,7 +123,8 @@ export class ZipArchive {
         if (id === 0x0001) {
           let q = e + 4;
           const next = (): number => {
-            if (q + 8 > e + 4 + len) throw new TzError('BAD_INPUT', file, `zip member "${name}" has a short ZIP64 extra field`);
+            if (q + 8 > e + 4 + len)
+              throw new TzError('BAD_INPUT', file, `zip member "${name}" has a short ZIP64 extra field`);
             const v = u64(cd, q);
             q += 8;
             return v;
@@ -119,11 +136,19 @@ export class ZipArchive {
         e += 4 + len;
       }
       checkName(file, name);
-      if (!Number.isSafeInteger(size) || !Number.isSafeInteger(compressedSize) || !Number.isSafeInteger(localHeaderOffset)) {
+      if (
+        !Number.isSafeInteger(size) ||
+        !Number.isSafeInteger(compressedSize) ||
+        !Number.isSafeInteger(localHeaderOffset)
+      ) {
         throw new TzError('BAD_INPUT', file, `zip member "${name}" has sizes beyond 2^53`);
       }
       if (localHeaderOffset + 30 + compressedSize > w.size) {
-        throw new TzError('BAD_INPUT', file, `zip member "${name}" [${localHeaderOffset}, +${compressedSize}) runs past the end of the file`);
+        throw new TzError(
+          'BAD_INPUT',
+          file,
+          `zip member "${name}" [${localHeaderOffset}, +${compressedSize}) runs past the end of the file`,
+        );
       }
       members.push({ name, method, flags, crc32, compressedSize, size, localHeaderOffset });
       p = end;
@@ -136,9 +161,15 @@ export class ZipArchive {
     const file = this.w.file;
     const h = await this.w.bytes(m.localHeaderOffset, 30, `local header of "${m.name}"`);
     const d = dv(h);
-    if (d.getUint32(0, true) !== SIG_LOCAL) throw new TzError('BAD_INPUT', file, `zip member "${m.name}": local header signature mismatch at byte ${m.localHeaderOffset}`);
+    if (d.getUint32(0, true) !== SIG_LOCAL)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `zip member "${m.name}": local header signature mismatch at byte ${m.localHeaderOffset}`,
+      );
     const start = m.localHeaderOffset + 30 + d.getUint16(26, true) + d.getUint16(28, true);
-    if (start + m.compressedSize > this.w.size) throw new TzError('BAD_INPUT', file, `zip member "${m.name}" data runs past the end of the file`);
+    if (start + m.compressedSize > this.w.size)
+      throw new TzError('BAD_INPUT', file, `zip member "${m.name}" data runs past the end of the file`);
     if (m.flags & 1) throw new TzError('UNSUPPORTED', file, `zip member "${m.name}" is encrypted`);
     return start;
   }
@@ -155,7 +186,8 @@ function checkName(file: string, name: string): void {
     parts.includes('..')
   ) {
     // eslint-disable-next-line no-control-regex -- control characters are what is replaced
-    throw new TzError('BAD_INPUT', file, `zip member name "${name.replace(/[\0-\x1f]/g, '?')}" is unsafe (absolute path or "..")`);
+    const shown = name.replace(/[\0-\x1f]/g, '?');
+    throw new TzError('BAD_INPUT', file, `zip member name "${shown}" is unsafe (absolute path or "..")`);
   }
 }
 
@@ -199,25 +231,54 @@ const MAX_DEFLATE_RATIO = 1100;
  */
 export async function readMember(zip: ZipArchive, m: ZipMember, limit: number): Promise<Uint8Array> {
   const file = zip.w.file;
-  if (m.size > limit) throw new TzError('BAD_INPUT', file, `zip member "${m.name}" is ${m.size} bytes, more than the ${limit}-byte limit for it`);
+  if (m.size > limit)
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `zip member "${m.name}" is ${m.size} bytes, more than the ${limit}-byte limit for it`,
+    );
   const start = await zip.dataOffset(m);
   let out: Uint8Array;
   if (m.method === 0) {
-    if (m.compressedSize !== m.size) throw new TzError('BAD_INPUT', file, `stored zip member "${m.name}" has different compressed and uncompressed sizes`);
+    if (m.compressedSize !== m.size)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `stored zip member "${m.name}" has different compressed and uncompressed sizes`,
+      );
     out = (await zip.w.bytes(start, m.size, `zip member "${m.name}"`)).slice();
   } else if (m.method === 8) {
     if (m.size > Math.max(1, m.compressedSize) * MAX_DEFLATE_RATIO) {
-      throw new TzError('BAD_INPUT', file, `zip member "${m.name}" claims a deflate ratio of ${Math.round(m.size / Math.max(1, m.compressedSize))}:1 (impossible; refused)`);
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `zip member "${m.name}" claims a deflate ratio of ` +
+          `${Math.round(m.size / Math.max(1, m.compressedSize))}:1 (impossible; refused)`,
+      );
     }
     const packed = await zip.w.bytes(start, m.compressedSize, `zip member "${m.name}"`);
     try {
       out = new Uint8Array(inflateRawSync(packed, { maxOutputLength: Math.max(1, m.size) }));
     } catch (e) {
-      throw new TzError('BAD_INPUT', file, `zip member "${m.name}" does not inflate to its declared ${m.size} bytes (${(e as Error).message.split('\n')[0]})`);
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `zip member "${m.name}" does not inflate to its declared ${m.size} bytes (` +
+          `${(e as Error).message.split('\n')[0]})`,
+      );
     }
-    if (out.length !== m.size) throw new TzError('BAD_INPUT', file, `zip member "${m.name}" inflates to ${out.length} bytes, declared ${m.size}`);
+    if (out.length !== m.size)
+      throw new TzError(
+        'BAD_INPUT',
+        file,
+        `zip member "${m.name}" inflates to ${out.length} bytes, declared ${m.size}`,
+      );
   } else {
-    throw new TzError('UNSUPPORTED', file, `zip member "${m.name}" uses compression method ${m.method} (only stored and deflate are supported)`);
+    throw new TzError(
+      'UNSUPPORTED',
+      file,
+      `zip member "${m.name}" uses compression method ${m.method} (only stored and deflate are supported)`,
+    );
   }
   if (crc32(out) !== m.crc32) throw new TzError('BAD_INPUT', file, `zip member "${m.name}" fails its CRC-32 check`);
   return out;

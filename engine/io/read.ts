@@ -3,7 +3,11 @@ import { badInput } from '../core/errors';
 
 /** A read-only file with bounded, exact reads. All parsers read through this. */
 export class InputFile {
-  private constructor(readonly path: string, readonly fh: FileHandle, readonly size: number) {}
+  private constructor(
+    readonly path: string,
+    readonly fh: FileHandle,
+    readonly size: number,
+  ) {}
 
   static async open(path: string): Promise<InputFile> {
     const fh = await open(path, 'r');
@@ -23,7 +27,10 @@ export class InputFile {
       throw badInput(this.path, `invalid range for ${what}`);
     }
     if (offset + length > this.size) {
-      throw badInput(this.path, `truncated: ${what} needs bytes ${offset}..${offset + length} but the file has ${this.size}`);
+      throw badInput(
+        this.path,
+        `truncated: ${what} needs bytes ${offset}..${offset + length} but the file has ${this.size}`,
+      );
     }
     const buf = into ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;

@@ -5,7 +5,11 @@
  */
 export class ReadAhead {
   private pending = new Map<number, Promise<Uint8Array>>();
-  constructor(private readonly count: number, private readonly depth: number, private readonly read: (k: number) => Promise<Uint8Array>) {}
+  constructor(
+    private readonly count: number,
+    private readonly depth: number,
+    private readonly read: (k: number) => Promise<Uint8Array>,
+  ) {}
 
   take(k: number): Promise<Uint8Array> {
     for (let j = k; j <= k + this.depth && j < this.count; j++) {

@@ -36,19 +36,34 @@ export function valuesOf(data: Uint8Array, dtype: string): Float64Array {
   return out;
 }
 
-/** Error of block-normalised rounding of `values` (blocks of n, k bits kept); `accPlain` gets plain rounding for comparison. */
-export function measureBlock(values: Float64Array, dtype: string, k: number, n: number, acc: ErrorAcc = newAcc(), accPlain?: ErrorAcc): ErrorAcc {
+/** Error of block-normalised rounding of `values` (blocks of n, k bits kept); `accPlain` gets plain rounding for
+ * comparison. */
+export function measureBlock(
+  values: Float64Array,
+  dtype: string,
+  k: number,
+  n: number,
+  acc: ErrorAcc = newAcc(),
+  accPlain?: ErrorAcc,
+): ErrorAcc {
   const M = LOSSY_DTYPES[dtype]!;
   for (let b = 0; b < values.length; b += n) {
     const end = Math.min(values.length, b + n);
     let amax = 0;
-    for (let i = b; i < end; i++) { const a = Math.abs(values[i]!); if (Number.isFinite(a) && a > amax) amax = a; }
+    for (let i = b; i < end; i++) {
+      const a = Math.abs(values[i]!);
+      if (Number.isFinite(a) && a > amax) amax = a;
+    }
     const s = amax > 0 ? amax / 2 ** Math.floor(Math.log2(amax)) : 1;
     for (let i = b; i < end; i++) {
       const x = values[i]!;
       acc.elements++;
       if (accPlain) accPlain.elements++;
-      if (!Number.isFinite(x)) { acc.nonFinite++; if (accPlain) accPlain.nonFinite++; continue; }
+      if (!Number.isFinite(x)) {
+        acc.nonFinite++;
+        if (accPlain) accPlain.nonFinite++;
+        continue;
+      }
       const xb = roundValue(roundValue(x / s, k) * s, M);
       add(acc, x, xb);
       if (accPlain) add(accPlain, x, roundValue(x, k));

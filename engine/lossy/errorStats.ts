@@ -45,7 +45,14 @@ export function mergeAcc(into: ErrorAcc, a: ErrorAcc): ErrorAcc {
 
 /** Scales the additive parts (for figures measured on a sample). */
 export function scaleAcc(a: ErrorAcc, f: number): ErrorAcc {
-  return { ...a, elements: Math.round(a.elements * f), nonFinite: Math.round(a.nonFinite * f), changed: Math.round(a.changed * f), sumSqErr: a.sumSqErr * f, sumSqRef: a.sumSqRef * f };
+  return {
+    ...a,
+    elements: Math.round(a.elements * f),
+    nonFinite: Math.round(a.nonFinite * f),
+    changed: Math.round(a.changed * f),
+    sumSqErr: a.sumSqErr * f,
+    sumSqRef: a.sumSqRef * f,
+  };
 }
 
 export function summarize(a: ErrorAcc): ErrorSummary {

@@ -26,14 +26,15 @@ export function mantissaBitsOf(dtype: string): number | undefined {
 export function checkBits(dtype: string, k: number): void {
   const m = LOSSY_DTYPES[dtype];
   if (m === undefined) throw new RangeError(`lossy rounding does not apply to ${dtype}`);
-  if (!Number.isInteger(k) || k < 0 || k >= m) throw new RangeError(`${dtype}: mantissa bits kept must be an integer from 0 to ${m - 1}, got ${k}`);
+  if (!Number.isInteger(k) || k < 0 || k >= m)
+    throw new RangeError(`${dtype}: mantissa bits kept must be an integer from 0 to ${m - 1}, got ${k}`);
 }
 
 /** Rounds a magnitude bit pattern (sign cleared) of a float with M mantissa bits to k bits (widths up to 32). */
 function roundMag(mag: number, M: number, k: number, expMask: number, maxK: number): number {
   if (mag >= expMask) return mag; // Inf / NaN
   let d = M - k;
-  if (mag < (1 << M)) {
+  if (mag < 1 << M) {
     if (mag === 0) return 0;
     const lead = 31 - Math.clz32(mag); // bits after the leading one
     if (lead <= k) return mag;
@@ -47,15 +48,21 @@ function roundMag(mag: number, M: number, k: number, expMask: number, maxK: numb
   return r >= expMask ? maxK : r;
 }
 
-interface Fmt { M: number; E: number; expMask: number }
+interface Fmt {
+  M: number;
+  E: number;
+  expMask: number;
+}
 /** Field widths from dtypes.ts; expMask: the exponent field in place. */
-const FMT: Record<string, Fmt> = Object.fromEntries(['BF16', 'F16', 'F32'].map((d) => {
-  const { mantissaBits: M, exponentBits: E } = dtypeInfo(d).float!;
-  return [d, { M, E, expMask: (2 ** E - 1) * 2 ** M }];
-}));
+const FMT: Record<string, Fmt> = Object.fromEntries(
+  ['BF16', 'F16', 'F32'].map((d) => {
+    const { mantissaBits: M, exponentBits: E } = dtypeInfo(d).float!;
+    return [d, { M, E, expMask: (2 ** E - 1) * 2 ** M }];
+  }),
+);
 
 function maxFinite(f: Fmt, k: number): number {
-  return ((2 ** f.E - 2) * 2 ** f.M) + (2 ** f.M - 2 ** (f.M - k));
+  return (2 ** f.E - 2) * 2 ** f.M + (2 ** f.M - 2 ** (f.M - k));
 }
 
 /** Rounds one BF16/F16/F32 bit pattern (unsigned, as a number). */
@@ -77,7 +84,7 @@ export function roundBitsF64(bits: bigint, k: number): bigint {
   const mag = bits & F64_MAG;
   if (mag >= F64_EXP || mag === 0n) return bits;
   let d = 52 - k;
-  if (mag < (1n << 52n)) {
+  if (mag < 1n << 52n) {
     const lead = mag.toString(2).length - 1;
     if (lead <= k) return bits;
     d = lead - k;
@@ -119,7 +126,10 @@ function round16(u: Uint16Array, dtype: 'BF16' | 'F16', k: number, acc: ErrorAcc
   for (let i = 0; i < u.length; i++) {
     const v = u[i]!;
     const mag = v & 0x7fff;
-    if (mag >= expMask) { nonFinite++; continue; }
+    if (mag >= expMask) {
+      nonFinite++;
+      continue;
+    }
     const x = tbl[v]!;
     sumSqRef += x * x;
     const r = map[mag]!;
@@ -149,7 +159,10 @@ function round32(u: Uint32Array, k: number, acc: ErrorAcc): void {
   for (let i = 0; i < u.length; i++) {
     const v = u[i]!;
     const mag = (v & 0x7fffffff) >>> 0;
-    if (mag >= 0x7f800000) { nonFinite++; continue; }
+    if (mag >= 0x7f800000) {
+      nonFinite++;
+      continue;
+    }
     const x = fl[i]!;
     sumSqRef += x * x;
     let r: number;
@@ -178,7 +191,10 @@ function round64(u: BigUint64Array, k: number, acc: ErrorAcc): void {
   const fl = new Float64Array(u.buffer, u.byteOffset, u.length);
   for (let i = 0; i < u.length; i++) {
     const v = u[i]!;
-    if ((v & F64_MAG) >= F64_EXP) { acc.nonFinite++; continue; }
+    if ((v & F64_MAG) >= F64_EXP) {
+      acc.nonFinite++;
+      continue;
+    }
     const x = fl[i]!;
     acc.sumSqRef += x * x;
     const r = roundBitsF64(v, k);

@@ -12,7 +12,17 @@
  */
 import { LOSSY_DTYPES } from './round';
 
-export const DEFAULT_LOSSLESS_GLOBS = ['*embed*', '*embd*', '*wte*', '*wpe*', '*norm*', '*bias*', '*.ln_*', 'ln_*', '*.b_0'];
+export const DEFAULT_LOSSLESS_GLOBS = [
+  '*embed*',
+  '*embd*',
+  '*wte*',
+  '*wpe*',
+  '*norm*',
+  '*bias*',
+  '*.ln_*',
+  'ln_*',
+  '*.b_0',
+];
 
 export interface LossySelection {
   bits: number;
@@ -24,7 +34,10 @@ const cache = new Map<string, RegExp>();
 export function globToRegExp(glob: string): RegExp {
   let re = cache.get(glob);
   if (!re) {
-    const body = glob.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+    const body = glob
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('');
     re = new RegExp(`^${body}$`, 'is');
     cache.set(glob, re);
   }
@@ -38,7 +51,10 @@ export function matchesAny(name: string, globs: readonly string[] | undefined): 
 export type SelectionReason = 'dtype' | 'exclude' | 'include' | 'default-1d' | 'default-name' | 'default';
 
 /** Mantissa bits to keep for this tensor, or undefined to keep it lossless (with the rule that decided). */
-export function selectTensor(t: { name: string; dtype: string; shape?: readonly number[] }, sel: LossySelection): { bits?: number; reason: SelectionReason } {
+export function selectTensor(
+  t: { name: string; dtype: string; shape?: readonly number[] },
+  sel: LossySelection,
+): { bits?: number; reason: SelectionReason } {
   const m = LOSSY_DTYPES[t.dtype];
   if (m === undefined || sel.bits >= m) return { reason: 'dtype' };
   if (matchesAny(t.name, sel.exclude)) return { reason: 'exclude' };

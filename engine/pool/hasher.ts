@@ -72,7 +72,9 @@ export class OrderedHasher {
       (p.resolve as (v?: string) => void)(m.digest);
     });
     w.on('error', (e) => fail(new Error(`worker thread crashed (hashing): ${e.message}`)));
-    w.on('exit', (code) => { if (this.worker === w) fail(new Error(`worker thread exited (hashing, code ${code})`)); });
+    w.on('exit', (code) => {
+      if (this.worker === w) fail(new Error(`worker thread exited (hashing, code ${code})`));
+    });
     this.worker = w;
     return w;
   }

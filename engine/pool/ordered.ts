@@ -82,7 +82,10 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
     return {
       input,
       out: new Uint8Array(outMem, s * run.outSlotBytes, run.outSlotBytes),
-      behind: (b) => { b.catch(() => undefined); held[s]!.push(b); },
+      behind: (b) => {
+        b.catch(() => undefined);
+        held[s]!.push(b);
+      },
     };
   };
   const queue: Array<{ slot: OrderedSlot; p: Promise<R> }> = [];
@@ -125,14 +128,26 @@ export const MAX_GROUP = 4096;
  * `joinable` with the previous one, at most `maxBytes` in all) share one item; anything else is
  * alone. Returns [first, end) ranges covering 0 .. count-1 in order.
  */
-export function groupSmall(count: number, bytesOf: (k: number) => number, maxBytes: number, joinable: (k: number) => boolean = () => true): Array<[number, number]> {
+export function groupSmall(
+  count: number,
+  bytesOf: (k: number) => number,
+  maxBytes: number,
+  joinable: (k: number) => boolean = () => true,
+): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   let k = 0;
   while (k < count) {
     let end = k + 1;
     let bytes = bytesOf(k);
     if (bytes < SMALL_ITEM) {
-      while (end < count && end - k < MAX_GROUP && bytesOf(end) < SMALL_ITEM && bytes + bytesOf(end) <= maxBytes && joinable(end)) bytes += bytesOf(end++);
+      while (
+        end < count &&
+        end - k < MAX_GROUP &&
+        bytesOf(end) < SMALL_ITEM &&
+        bytes + bytesOf(end) <= maxBytes &&
+        joinable(end)
+      )
+        bytes += bytesOf(end++);
     }
     out.push([k, end]);
     k = end;

@@ -30,8 +30,15 @@ export function workerScript(): { file: string; execArgv?: string[] } {
   return { file: path.join(__dirname, 'worker.ts'), execArgv: ['--import', 'tsx'] };
 }
 
-interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
-interface Slot { worker: Worker; busy: Map<number, Pending>; ready: boolean }
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+interface Slot {
+  worker: Worker;
+  busy: Map<number, Pending>;
+  ready: boolean;
+}
 
 /** Test knob (property tests of the threaded path): with more than one thread, tasks wait for a
  *  booted worker instead of starting inline, so every task really runs on a worker thread. */
@@ -56,18 +63,27 @@ export class WorkerPool {
     const { file, execArgv } = workerScript();
     const worker = new Worker(file, execArgv ? { execArgv } : {});
     const slot: Slot = { worker, busy: new Map(), ready: false };
-    worker.on('message', (m: { id: number; ready?: boolean; reply?: unknown; error?: { message: string; corrupt: boolean; item?: number } }) => {
-      if (m.ready) {
-        slot.ready = true;
-        for (const w of this.readyWaiters.splice(0)) w();
-        return;
-      }
-      const p = slot.busy.get(m.id);
-      if (!p) return;
-      slot.busy.delete(m.id);
-      if (m.error) p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message, m.error.item) : new Error(m.error.message));
-      else p.resolve(m.reply);
-    });
+    worker.on(
+      'message',
+      (m: {
+        id: number;
+        ready?: boolean;
+        reply?: unknown;
+        error?: { message: string; corrupt: boolean; item?: number };
+      }) => {
+        if (m.ready) {
+          slot.ready = true;
+          for (const w of this.readyWaiters.splice(0)) w();
+          return;
+        }
+        const p = slot.busy.get(m.id);
+        if (!p) return;
+        slot.busy.delete(m.id);
+        if (m.error)
+          p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message, m.error.item) : new Error(m.error.message));
+        else p.resolve(m.reply);
+      },
+    );
     // Every way a worker can end settles the tasks it holds: a promise left pending would let the
     // caller's event loop run dry, and the process would end without an answer.
     const fail = (err: Error) => {
@@ -79,7 +95,9 @@ export class WorkerPool {
       }
     };
     worker.on('error', (e) => fail(new Error(`worker thread crashed: ${e.message}`)));
-    worker.on('exit', (code) => fail(new Error(this.closed ? 'worker pool closed' : `worker thread exited (code ${code})`)));
+    worker.on('exit', (code) =>
+      fail(new Error(this.closed ? 'worker pool closed' : `worker thread exited (code ${code})`)),
+    );
     worker.unref();
     return slot;
   }
@@ -93,7 +111,8 @@ export class WorkerPool {
         const booting = this.slots.map((s) => s.worker);
         for (const w of booting) w.ref();
         await new Promise<void>((r) => this.readyWaiters.push(r));
-        for (const w of booting) if (!this.closed && !this.slots.some((s) => s.worker === w && s.busy.size > 0)) w.unref();
+        for (const w of booting)
+          if (!this.closed && !this.slots.some((s) => s.worker === w && s.busy.size > 0)) w.unref();
         if (this.closed) throw new Error('pool is closed');
       }
     }
@@ -130,6 +149,11 @@ export class WorkerPool {
     this.slots = [];
     // terminate() settles on the worker's 'exit' event, and an idle worker is unref'd: without ref()
     // the event loop can run dry before that event, ending the process mid-`await` (exit 0, no answer).
-    await Promise.all(slots.map((s) => { s.worker.ref(); return s.worker.terminate(); }));
+    await Promise.all(
+      slots.map((s) => {
+        s.worker.ref();
+        return s.worker.terminate();
+      }),
+    );
   }
 }

@@ -3,7 +3,15 @@
  * inline path (threads = 1), so both produce identical bytes.
  */
 import { createHash } from 'node:crypto';
-import { decodeChunk, decodeChunkInto, decodeDeltaChunkInto, encodeChunk, encodeDeltaChunk, initCodec, CodecError } from '../codec/index';
+import {
+  decodeChunk,
+  decodeChunkInto,
+  decodeDeltaChunkInto,
+  encodeChunk,
+  encodeDeltaChunk,
+  initCodec,
+  CodecError,
+} from '../codec/index';
 import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../codec/checksum';
 import type { ErrorAcc } from '../lossy/errorStats';
 import { lossyEncodeOptions } from '../lossy/encodeOptions';
@@ -12,7 +20,10 @@ import { roundChunk } from '../lossy/round';
 /** lossyBits: round the chunk in place to that many mantissa bits first (lossy mode); `data` in
  *  the reply is then the rounded chunk and `crc` its checksum. */
 export interface EncodeTask {
-  op: 'encode'; dtype: string; data: Uint8Array; lossyBits?: number;
+  op: 'encode';
+  dtype: string;
+  data: Uint8Array;
+  lossyBits?: number;
   /** GGUF block types: the chunk's offset in the tensor mod the block size (encodeChunk) */
   phase?: number;
   /** where to write the payload (data.length + 1 bytes fit any payload); typically a slot of a
@@ -24,13 +35,36 @@ export interface EncodeTask {
   base?: Uint8Array;
 }
 /** crc / payloadCrc: checksums of the raw chunk and of the payload (algorithm: the task's `sum`). */
-export interface EncodeReply { payload: Uint8Array; crc: number; payloadCrc: number; data: Uint8Array; lossy?: ErrorAcc }
+export interface EncodeReply {
+  payload: Uint8Array;
+  crc: number;
+  payloadCrc: number;
+  data: Uint8Array;
+  lossy?: ErrorAcc;
+}
 /** Lossy what-if: for each entry of `bits` (undefined = lossless), the coded size of the chunk
  *  rounded that way, the error statistics, and a digest of the rounded bytes (for dedupe). */
-export interface WhatIfTask { op: 'whatif'; dtype: string; data: Uint8Array; bits: Array<number | undefined>; phase?: number; sum?: ChunkChecksum }
-export interface WhatIfReply { sizes: number[]; errors: Array<ErrorAcc | undefined>; digests: string[]; crcs: number[]; payloadCrcs: number[] }
+export interface WhatIfTask {
+  op: 'whatif';
+  dtype: string;
+  data: Uint8Array;
+  bits: Array<number | undefined>;
+  phase?: number;
+  sum?: ChunkChecksum;
+}
+export interface WhatIfReply {
+  sizes: number[];
+  errors: Array<ErrorAcc | undefined>;
+  digests: string[];
+  crcs: number[];
+  payloadCrcs: number[];
+}
 export interface DecodeTask {
-  op: 'decode'; dtype: string; payload: Uint8Array; rawLength: number; payloadCrc: number;
+  op: 'decode';
+  dtype: string;
+  payload: Uint8Array;
+  rawLength: number;
+  payloadCrc: number;
   /** the container's checksum algorithm (index "checksum") for payloadCrc and crc */
   sum: ChunkChecksum;
   /** checksum the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
@@ -40,17 +74,32 @@ export interface DecodeTask {
   /** delta files: the base bytes of this chunk (delta payload modes need them) */
   base?: Uint8Array;
 }
-export interface DecodeReply { data: Uint8Array }
+export interface DecodeReply {
+  data: Uint8Array;
+}
 /**
  * Many small chunks in one task (small tensors): `data` holds them back to back (item k at
  * items[k].at), each coded on its own exactly as an EncodeTask would, the payloads placed back to
  * back in `out` (payloads[k] = [start, length] in out).
  */
-export interface EncodeBatchTask { op: 'encodeBatch'; data: Uint8Array; out: Uint8Array; sum?: ChunkChecksum; items: Array<{ dtype: string; at: number; length: number; phase?: number }> }
-export interface EncodeBatchReply { payloads: Array<[number, number]>; crcs: number[]; payloadCrcs: number[] }
+export interface EncodeBatchTask {
+  op: 'encodeBatch';
+  data: Uint8Array;
+  out: Uint8Array;
+  sum?: ChunkChecksum;
+  items: Array<{ dtype: string; at: number; length: number; phase?: number }>;
+}
+export interface EncodeBatchReply {
+  payloads: Array<[number, number]>;
+  crcs: number[];
+  payloadCrcs: number[];
+}
 /** Many small chunks whose payloads lie back to back in `payload`, decoded back to back into `out`. */
 export interface DecodeBatchTask {
-  op: 'decodeBatch'; payload: Uint8Array; out: Uint8Array; sum: ChunkChecksum;
+  op: 'decodeBatch';
+  payload: Uint8Array;
+  out: Uint8Array;
+  sum: ChunkChecksum;
   items: Array<{ dtype: string; payloadLength: number; rawLength: number; payloadCrc: number; crc?: number }>;
 }
 export type Task = EncodeTask | DecodeTask | WhatIfTask | EncodeBatchTask | DecodeBatchTask;
@@ -58,7 +107,12 @@ export type Task = EncodeTask | DecodeTask | WhatIfTask | EncodeBatchTask | Deco
 /** A decode whose output does not match its checksum, or whose payload is not a valid chunk;
  *  `item`: which chunk of a batch task. */
 export class ChunkCorrupt extends Error {
-  constructor(message: string, readonly item?: number) { super(message); }
+  constructor(
+    message: string,
+    readonly item?: number,
+  ) {
+    super(message);
+  }
 }
 
 let ready: Promise<void> | undefined;
@@ -77,7 +131,12 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply | Enco
       const payload = owned(encodeChunk(t.data, t.dtype, lossyEncodeOptions(t.lossyBits), 0, t.out), t.out);
       return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data, lossy };
     }
-    const payload = owned(t.base ? encodeDeltaChunk(t.data, t.base, t.dtype, undefined, t.phase, t.out) : encodeChunk(t.data, t.dtype, undefined, t.phase, t.out), t.out);
+    const payload = owned(
+      t.base
+        ? encodeDeltaChunk(t.data, t.base, t.dtype, undefined, t.phase, t.out)
+        : encodeChunk(t.data, t.dtype, undefined, t.phase, t.out),
+      t.out,
+    );
     return { payload, crc: chunkChecksum(sum, t.data), payloadCrc: chunkChecksum(sum, payload), data: t.data };
   }
   // A payload in shared memory is copied once (aligned, a memmove) into this thread's memory: the
@@ -98,7 +157,8 @@ export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply | Enco
     if (e instanceof CodecError) throw new ChunkCorrupt(`corrupted chunk data (${e.message})`);
     throw e;
   }
-  if (data.length !== t.rawLength || (t.crc !== undefined && chunkChecksum(t.sum, data) !== t.crc)) throw new ChunkCorrupt('chunk checksum mismatch');
+  if (data.length !== t.rawLength || (t.crc !== undefined && chunkChecksum(t.sum, data) !== t.crc))
+    throw new ChunkCorrupt('chunk checksum mismatch');
   // a view on the caller's own buffer is sent back as it is; anything else must own its buffer
   return { data: t.out && data.buffer === t.out.buffer ? data : standalone(data) };
 }
@@ -156,7 +216,8 @@ function runDecodeBatch(t: DecodeBatchTask): DecodeReply {
   let o = 0;
   t.items.forEach((it, k) => {
     const p = payload.subarray(at, at + it.payloadLength);
-    if (p.length !== it.payloadLength || chunkChecksum(t.sum, p) !== it.payloadCrc) throw new ChunkCorrupt('chunk payload checksum mismatch', k);
+    if (p.length !== it.payloadLength || chunkChecksum(t.sum, p) !== it.payloadCrc)
+      throw new ChunkCorrupt('chunk payload checksum mismatch', k);
     const dst = batchOut.subarray(o, o + it.rawLength);
     try {
       decodeChunkInto(p, it.dtype, it.rawLength, dst);
@@ -164,7 +225,8 @@ function runDecodeBatch(t: DecodeBatchTask): DecodeReply {
       if (e instanceof CodecError) throw new ChunkCorrupt(`corrupted chunk data (${e.message})`, k);
       throw e;
     }
-    if (it.crc !== undefined && chunkChecksum(t.sum, dst) !== it.crc) throw new ChunkCorrupt('chunk checksum mismatch', k);
+    if (it.crc !== undefined && chunkChecksum(t.sum, dst) !== it.crc)
+      throw new ChunkCorrupt('chunk checksum mismatch', k);
     at += it.payloadLength;
     o += it.rawLength;
   });
@@ -183,7 +245,10 @@ function runWhatIf(t: WhatIfTask): WhatIfReply {
   for (const k of t.bits) {
     work.set(t.data);
     errors.push(k === undefined ? undefined : roundChunk(work, t.dtype, k));
-    const payload = k === undefined ? encodeChunk(work, t.dtype, undefined, t.phase) : encodeChunk(work, t.dtype, lossyEncodeOptions(k));
+    const payload =
+      k === undefined
+        ? encodeChunk(work, t.dtype, undefined, t.phase)
+        : encodeChunk(work, t.dtype, lossyEncodeOptions(k));
     sizes.push(payload.length);
     payloadCrcs.push(chunkChecksum(sum, payload));
     crcs.push(chunkChecksum(sum, work));

@@ -11,27 +11,42 @@ else runCoder(port);
 /** The hashing worker of OrderedHasher (hasher.ts): SHA-256 of shared-memory views, in order. */
 function runHasher(port: MessagePort): void {
   const h = createHash('sha256');
-  port.on('message', (m: { hash: 'update' | 'digest'; id: number; buf?: SharedArrayBuffer; off?: number; len?: number }) => {
-    if (m.hash === 'update') {
-      h.update(new Uint8Array(m.buf!, m.off!, m.len!));
-      port.postMessage({ id: m.id });
-    } else port.postMessage({ id: m.id, digest: h.digest('hex') });
-  });
+  port.on(
+    'message',
+    (m: { hash: 'update' | 'digest'; id: number; buf?: SharedArrayBuffer; off?: number; len?: number }) => {
+      if (m.hash === 'update') {
+        h.update(new Uint8Array(m.buf!, m.off!, m.len!));
+        port.postMessage({ id: m.id });
+      } else port.postMessage({ id: m.id, digest: h.digest('hex') });
+    },
+  );
 }
 
 function runCoder(port: MessagePort): void {
   // Tells the pool this thread can take work; until a worker says so, the pool codes on the calling
   // thread (which would otherwise wait for Node to boot the workers).
-  void initTasks().then(() => port.postMessage({ ready: true }), () => undefined);
+  void initTasks().then(
+    () => port.postMessage({ ready: true }),
+    () => undefined,
+  );
   port.on('message', async (msg: { id: number; task: Task }) => {
     try {
       await initTasks();
       const reply = runTask(msg.task);
       const transfer: ArrayBuffer[] = [];
-      for (const v of Object.values(reply)) if (v instanceof Uint8Array && v.buffer instanceof ArrayBuffer && !transfer.includes(v.buffer)) transfer.push(v.buffer);
+      for (const v of Object.values(reply))
+        if (v instanceof Uint8Array && v.buffer instanceof ArrayBuffer && !transfer.includes(v.buffer))
+          transfer.push(v.buffer);
       port.postMessage({ id: msg.id, reply }, transfer);
     } catch (e) {
-      port.postMessage({ id: msg.id, error: { message: (e as Error).message, corrupt: e instanceof ChunkCorrupt, ...(e instanceof ChunkCorrupt && e.item !== undefined ? { item: e.item } : {}) } });
+      port.postMessage({
+        id: msg.id,
+        error: {
+          message: (e as Error).message,
+          corrupt: e instanceof ChunkCorrupt,
+          ...(e instanceof ChunkCorrupt && e.item !== undefined ? { item: e.item } : {}),
+        },
+      });
     }
   });
 }

@@ -14,16 +14,26 @@ export function codeLenses(doc: TextDocument, model: DocModel): CodeLens[] {
   if (model.kind !== 'index' || !model.check.root) return [];
   const at = model.check.weightMapKey ?? { offset: model.check.root.offset, length: 1 };
   const range = toRange(doc, at);
-  const lenses: CodeLens[] = [{ range, command: { title: 'Open whole-model view', command: LensCommands.openModelView, arguments: [doc.uri] } }];
-  const shards = model.check.shards.filter((s) => s.state === 'present').map((s) => fileUri(path.join(model.dir, s.name)));
+  const lenses: CodeLens[] = [
+    { range, command: { title: 'Open whole-model view', command: LensCommands.openModelView, arguments: [doc.uri] } },
+  ];
+  const shards = model.check.shards
+    .filter((s) => s.state === 'present')
+    .map((s) => fileUri(path.join(model.dir, s.name)));
   if (shards.length) {
     const args: LensCommandArgs = [shards[0]!, shards];
-    lenses.push({ range, command: { title: `Compress all shards (${shards.length})`, command: LensCommands.compress, arguments: args } });
+    lenses.push({
+      range,
+      command: { title: `Compress all shards (${shards.length})`, command: LensCommands.compress, arguments: args },
+    });
   }
   const tzips = [...model.tzips.values()].sort().map(fileUri);
   if (tzips.length) {
     const args: LensCommandArgs = [tzips[0]!, tzips];
-    lenses.push({ range, command: { title: `Verify all shards (${tzips.length} .tzip)`, command: LensCommands.verify, arguments: args } });
+    lenses.push({
+      range,
+      command: { title: `Verify all shards (${tzips.length} .tzip)`, command: LensCommands.verify, arguments: args },
+    });
   }
   return lenses;
 }

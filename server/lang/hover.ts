@@ -32,13 +32,20 @@ export function hoverAt(doc: TextDocument, model: DocModel, offset: number, fact
       if (e.header) {
         const h = e.header;
         const n = elementCount(h.shape);
-        lines.push(`\`${h.dtype}\` \`[${h.shape.join(', ')}]\` · ${Number.isFinite(n) ? `${params(n)} parameters` : 'parameters unknown'} · ${formatBytes(h.bytes)}`);
+        lines.push(
+          `\`${h.dtype}\` \`[${h.shape.join(', ')}]\` · ` +
+            `${Number.isFinite(n) ? `${params(n)} parameters` : 'parameters unknown'} · ${formatBytes(h.bytes)}`,
+        );
       } else lines.push('_not found in its shard (see Problems)_');
       if (e.shard) lines.push('', `shard \`${e.shard}\``);
       const a = facts.tensor(e.tensor, model.file, ...(shardFile ? [shardFile] : []));
       if (a) {
         const ent = a.exponentEntropy === null ? 'not a float' : `${a.exponentEntropy.toFixed(2)} bits`;
-        lines.push('', `exponent entropy ${ent} · estimated ${formatBytes(a.boundBytes)} coded (${((100 * a.boundBytes) / Math.max(1, a.bytes)).toFixed(1)}%)${a.estimate ? ', sampled' : ''}`);
+        lines.push(
+          '',
+          `exponent entropy ${ent} · estimated ${formatBytes(a.boundBytes)} coded (` +
+            `${((100 * a.boundBytes) / Math.max(1, a.bytes)).toFixed(1)}%)${a.estimate ? ', sampled' : ''}`,
+        );
       }
       return { contents: { kind: 'markdown', value: lines.join('\n') }, range: toRange(doc, e.keyRange) };
     }
@@ -47,13 +54,20 @@ export function hoverAt(doc: TextDocument, model: DocModel, offset: number, fact
       if (!s) return null;
       const lines = [`**${s.name}**`, ''];
       if (s.state === 'present' || s.state === 'tzip') {
-        lines.push(`${formatBytes(s.size ?? 0)}${s.state === 'tzip' ? ` as \`${s.tzipName}\` (compressed)` : ''} · ${s.tensorCount} tensors (${formatBytes(s.tensorBytes ?? 0)}) · ${s.mapped} listed here`);
+        lines.push(
+          `${formatBytes(s.size ?? 0)}${s.state === 'tzip' ? ` as \`${s.tzipName}\` (compressed)` : ''} · ` +
+            `${s.tensorCount} tensors (${formatBytes(s.tensorBytes ?? 0)}) · ${s.mapped} listed here`,
+        );
       } else if (s.state === 'missing') lines.push('**missing**: no such file beside the index');
       else lines.push(`**unreadable**: ${s.message ?? ''}`);
       const tz = model.tzips.get(s.name);
       if (tz) {
         const v = facts.verify(tz);
-        lines.push('', `\`${path.basename(tz)}\`: ${v === undefined ? 'not verified' : v.ok ? 'verified' : `verify failed: ${v.problems[0] ?? ''}`}`);
+        lines.push(
+          '',
+          `\`${path.basename(tz)}\`: ` +
+            `${v === undefined ? 'not verified' : v.ok ? 'verified' : `verify failed: ${v.problems[0] ?? ''}`}`,
+        );
       }
       return { contents: { kind: 'markdown', value: lines.join('\n') }, range: toRange(doc, e.valueRange) };
     }

@@ -57,7 +57,11 @@ export function registerLanguageFeatures(connection: Connection, log: (line: str
   let watching = false;
   let dynamicWatch = false;
   let currentRoots: string[] = [];
-  const symbols = new WorkspaceSymbols([], headers, { watched: () => watching, tensorUris: () => client.tensorUris === true, log });
+  const symbols = new WorkspaceSymbols([], headers, {
+    watched: () => watching,
+    tensorUris: () => client.tensorUris === true,
+    log,
+  });
 
   const timers = new Map<string, NodeJS.Timeout>();
   const publish = async (doc: TextDocument) => {
@@ -111,18 +115,32 @@ export function registerLanguageFeatures(connection: Connection, log: (line: str
     symbols.setRoots(currentRoots);
   });
 
-  const withModel = async <R>(uri: string, empty: R, fn: (doc: TextDocument, m: Awaited<ReturnType<DocModels['get']>>) => R): Promise<R> => {
+  const withModel = async <R>(
+    uri: string,
+    empty: R,
+    fn: (doc: TextDocument, m: Awaited<ReturnType<DocModels['get']>>) => R,
+  ): Promise<R> => {
     const doc = documents.get(uri);
     if (!doc) return empty;
     return fn(doc, await models.get(doc));
   };
 
-  connection.onHover((p) => withModel(p.textDocument.uri, null, (doc, m) => hoverAt(doc, m, doc.offsetAt(p.position), facts)));
-  connection.onDefinition((p) => withModel(p.textDocument.uri, null, (doc, m) => definition(doc, m, doc.offsetAt(p.position), client.tensorUris === true)));
+  connection.onHover((p) =>
+    withModel(p.textDocument.uri, null, (doc, m) => hoverAt(doc, m, doc.offsetAt(p.position), facts)),
+  );
+  connection.onDefinition((p) =>
+    withModel(p.textDocument.uri, null, (doc, m) =>
+      definition(doc, m, doc.offsetAt(p.position), client.tensorUris === true),
+    ),
+  );
   connection.onDocumentLinks((p) => withModel(p.textDocument.uri, [], (doc, m) => documentLinks(doc, m)));
-  connection.onCodeLens((p) => withModel(p.textDocument.uri, [], (doc, m) => (client.clientCommands ? codeLenses(doc, m) : [])));
+  connection.onCodeLens((p) =>
+    withModel(p.textDocument.uri, [], (doc, m) => (client.clientCommands ? codeLenses(doc, m) : [])),
+  );
   connection.onDocumentSymbol((p) => withModel(p.textDocument.uri, [], (doc, m) => documentSymbols(doc, m)));
-  connection.onCodeAction((p) => withModel(p.textDocument.uri, [], (doc, m) => codeActions(doc, m, p.context.diagnostics)));
+  connection.onCodeAction((p) =>
+    withModel(p.textDocument.uri, [], (doc, m) => codeActions(doc, m, p.context.diagnostics)),
+  );
   connection.onWorkspaceSymbol((p, token) => symbols.query(p.query, token));
 
   documents.listen(connection);

@@ -30,7 +30,12 @@ export function documentLinks(doc: TextDocument, model: DocModel): DocumentLink[
     }
     const target = targets.get(e.shard);
     // the link covers the name inside the quotes
-    if (target) out.push({ range: toRange(doc, { offset: e.valueRange.offset + 1, length: Math.max(0, e.valueRange.length - 2) }), target, tooltip: 'Open in the TensorZip model viewer' });
+    if (target)
+      out.push({
+        range: toRange(doc, { offset: e.valueRange.offset + 1, length: Math.max(0, e.valueRange.length - 2) }),
+        target,
+        tooltip: 'Open in the TensorZip model viewer',
+      });
   }
   return out;
 }

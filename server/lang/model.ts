@@ -14,7 +14,13 @@ import { checkIndex, parseIndex, shardNames, type IndexCheck, type ShardTensor }
 import type { HeaderCache } from './headerCache';
 
 export type DocModel =
-  | { kind: 'index'; file: string; dir: string; check: IndexCheck; /** shard name -> `<shard>.tzip` that exists beside it */ tzips: Map<string, string> }
+  | {
+      kind: 'index';
+      file: string;
+      dir: string;
+      check: IndexCheck;
+      /** shard name -> `<shard>.tzip` that exists beside it */ tzips: Map<string, string>;
+    }
   | { kind: 'config'; file: string; dir: string; problems: ConfigProblem[]; weightsLabel?: string }
   | { kind: 'none' };
 
@@ -83,7 +89,8 @@ export class DocModels {
       await Promise.all(
         check.shards.map(async (s) => {
           if (s.state === 'tzip') tzips.set(s.name, path.join(dir, s.tzipName!));
-          else if (s.state === 'present' && (await isFile(path.join(dir, s.name + '.tzip')))) tzips.set(s.name, path.join(dir, s.name + '.tzip'));
+          else if (s.state === 'present' && (await isFile(path.join(dir, s.name + '.tzip'))))
+            tzips.set(s.name, path.join(dir, s.name + '.tzip'));
         }),
       );
       return { kind, file, dir, check, tzips };
@@ -91,7 +98,13 @@ export class DocModels {
     if (kind === 'config') {
       const weights = await this.weightsBeside(dir);
       if (!weights) return { kind, file, dir, problems: [] };
-      return { kind, file, dir, problems: checkConfig(text, weights.tensors, weights.label), weightsLabel: weights.label };
+      return {
+        kind,
+        file,
+        dir,
+        problems: checkConfig(text, weights.tensors, weights.label),
+        weightsLabel: weights.label,
+      };
     }
     return { kind: 'none' };
   }
@@ -106,7 +119,10 @@ export class DocModels {
     if (index) {
       const text = await readFile(path.join(dir, index), 'utf8').catch(() => undefined);
       if (text === undefined) return undefined;
-      const shards = await readShardStates(path.join(dir, index), shardNames(parseIndex(text)), { read: this.read, siblings: false });
+      const shards = await readShardStates(path.join(dir, index), shardNames(parseIndex(text)), {
+        read: this.read,
+        siblings: false,
+      });
       const tensors: ShardTensor[] = [];
       let n = 0;
       for (const s of shards.values()) {
@@ -131,5 +147,8 @@ export class DocModels {
 }
 
 export async function isFile(file: string): Promise<boolean> {
-  return stat(file).then((s) => s.isFile(), () => false);
+  return stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }

@@ -17,7 +17,14 @@ export function codeActions(doc: TextDocument, model: DocModel, diagnostics: Dia
       kind: CodeActionKind.QuickFix,
       diagnostics: solves,
       isPreferred: true,
-      edit: { changes: { [doc.uri]: fix.edits.map((e) => ({ range: toRange(doc, { offset: e.offset, length: e.length }), newText: e.content })) } },
+      edit: {
+        changes: {
+          [doc.uri]: fix.edits.map((e) => ({
+            range: toRange(doc, { offset: e.offset, length: e.length }),
+            newText: e.content,
+          })),
+        },
+      },
     });
   }
   return out;

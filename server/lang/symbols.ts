@@ -11,11 +11,20 @@ export function documentSymbols(doc: TextDocument, model: DocModel): DocumentSym
   const out: DocumentSymbol[] = [];
   if (c.totalSize) {
     const r = toRange(doc, c.totalSize.range);
-    out.push({ name: 'total_size', detail: String(c.totalSize.value), kind: SymbolKind.Number, range: r, selectionRange: r });
+    out.push({
+      name: 'total_size',
+      detail: String(c.totalSize.value),
+      kind: SymbolKind.Number,
+      range: r,
+      selectionRange: r,
+    });
   }
   const layers = new Map<string, DocumentSymbol>();
   for (const e of c.entries) {
-    const whole = toRange(doc, { offset: e.keyRange.offset, length: e.valueRange.offset + e.valueRange.length - e.keyRange.offset });
+    const whole = toRange(doc, {
+      offset: e.keyRange.offset,
+      length: e.valueRange.offset + e.valueRange.length - e.keyRange.offset,
+    });
     const t: DocumentSymbol = {
       name: e.tensor,
       detail: e.header ? `${e.header.dtype} [${e.header.shape.join(', ')}]` : (e.shard ?? ''),
@@ -30,7 +39,8 @@ export function documentSymbols(doc: TextDocument, model: DocModel): DocumentSym
       layers.set(name, l);
       out.push(l);
     } else if (doc.offsetAt(whole.end) > doc.offsetAt(l.range.end)) l.range = { start: l.range.start, end: whole.end };
-    else if (doc.offsetAt(whole.start) < doc.offsetAt(l.range.start)) l.range = { start: whole.start, end: l.range.end };
+    else if (doc.offsetAt(whole.start) < doc.offsetAt(l.range.start))
+      l.range = { start: whole.start, end: l.range.end };
     l.children!.push(t);
   }
   for (const l of layers.values()) l.detail = `${l.children!.length} tensor${l.children!.length === 1 ? '' : 's'}`;

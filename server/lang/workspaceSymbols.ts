@@ -31,7 +31,11 @@ export class WorkspaceSymbols {
   private listedAt = 0;
   private readonly names = new WeakMap<TensorList, Names>();
 
-  constructor(private roots: string[], private readonly headers: HeaderCache, private readonly opts: { watched: () => boolean; tensorUris: () => boolean; log: (line: string) => void }) {}
+  constructor(
+    private roots: string[],
+    private readonly headers: HeaderCache,
+    private readonly opts: { watched: () => boolean; tensorUris: () => boolean; log: (line: string) => void },
+  ) {}
 
   setRoots(roots: string[]): void {
     this.roots = roots;
@@ -53,7 +57,14 @@ export class WorkspaceSymbols {
   async query(query: string, token?: { isCancellationRequested: boolean }): Promise<SymbolInformation[]> {
     const files = await this.list();
     const q = query.toLowerCase();
-    const lists = await Promise.all(files.map((f) => this.headers.get(f).then((l) => this.namesOf(l), () => undefined)));
+    const lists = await Promise.all(
+      files.map((f) =>
+        this.headers.get(f).then(
+          (l) => this.namesOf(l),
+          () => undefined,
+        ),
+      ),
+    );
     const exact: SymbolInformation[] = [];
     const fuzzy: SymbolInformation[] = [];
     const tensorUris = this.opts.tensorUris();
@@ -66,14 +77,18 @@ export class WorkspaceSymbols {
       const container = this.containerOf(file);
       for (let k = 0; k < n.lower.length; k++) {
         const name = n.lower[k]!;
-        const hit = q === '' || name.includes(q) ? exact : fuzzy.length < MAX_RESULTS && subsequence(q, name) ? fuzzy : undefined;
+        const hit =
+          q === '' || name.includes(q) ? exact : fuzzy.length < MAX_RESULTS && subsequence(q, name) ? fuzzy : undefined;
         if (!hit) continue;
         const t = n.list.tensors[k]!;
         hit.push({
           name: t.name,
           kind: SymbolKind.Field,
           containerName: `${container} · ${t.dtype} [${t.shape.join(', ')}]`,
-          location: { uri: tensorUris ? tensorUri(uri, t.name) : uri, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
+          location: {
+            uri: tensorUris ? tensorUri(uri, t.name) : uri,
+            range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+          },
         });
         if (exact.length >= MAX_RESULTS) break;
       }
@@ -114,7 +129,10 @@ async function walk(roots: string[], log: (line: string) => void): Promise<strin
       }
       if (e.isDirectory()) {
         if (!SKIP_DIR.test(e.name)) queue.push(path.join(dir, e.name));
-      } else if (MODEL_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(path.join(dir, e.name)))))) {
+      } else if (
+        MODEL_FILE.test(e.name) &&
+        (e.isFile() || (e.isSymbolicLink() && (await isFile(path.join(dir, e.name)))))
+      ) {
         // symlinked files count (the Hugging Face cache links snapshots to blobs); linked folders are not followed
         out.push(path.join(dir, e.name));
       }

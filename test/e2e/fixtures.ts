@@ -5,7 +5,17 @@
  * Everything is written into the session's temporary workspace, never into the repository.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** Tests run from the repository root; the desktop VS Code suite says where it is (cwd is VS Code's there). */
@@ -38,11 +48,20 @@ export function safetensorsTensors(path: string): HeaderTensor[] {
     const n = Number(len.readBigUInt64LE());
     const json = Buffer.alloc(n);
     readSync(fd, json, 0, n, 8);
-    const header = JSON.parse(json.toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const header = JSON.parse(json.toString('utf8')) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >;
     return Object.entries(header)
       .filter(([k]) => k !== '__metadata__')
       .sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0])
-      .map(([name, t], index) => ({ name, dtype: t.dtype, shape: t.shape, bytes: t.data_offsets[1] - t.data_offsets[0], index }));
+      .map(([name, t], index) => ({
+        name,
+        dtype: t.dtype,
+        shape: t.shape,
+        bytes: t.data_offsets[1] - t.data_offsets[0],
+        index,
+      }));
   } finally {
     closeSync(fd);
   }
@@ -59,8 +78,12 @@ export function smallModel(dir: string, as = 'stories260k.bf16.safetensors'): st
   mkdirSync(dir, { recursive: true });
   const tensors: SynthTensor[] = [{ name: 'tok_embeddings.weight', shape: [512, 64] }];
   for (let l = 0; l < 5; l++) {
-    for (const w of ['attention.wq', 'attention.wk', 'attention.wv', 'attention.wo']) tensors.push({ name: `layers.${l}.${w}.weight`, shape: [64, 64] });
-    tensors.push({ name: `layers.${l}.feed_forward.w1.weight`, shape: [172, 64] }, { name: `layers.${l}.attention_norm.weight`, shape: [64] });
+    for (const w of ['attention.wq', 'attention.wk', 'attention.wv', 'attention.wo'])
+      tensors.push({ name: `layers.${l}.${w}.weight`, shape: [64, 64] });
+    tensors.push(
+      { name: `layers.${l}.feed_forward.w1.weight`, shape: [172, 64] },
+      { name: `layers.${l}.attention_norm.weight`, shape: [64] },
+    );
   }
   tensors.push({ name: 'norm.weight', shape: [64] }, { name: 'output.weight', shape: [512, 64] });
   writeSyntheticSafetensors(p, tensors);
@@ -96,10 +119,22 @@ export function writeSyntheticSafetensors(path: string, tensors: SynthTensor[]):
     writeAll(fd, Buffer.from(json));
     // Exponent byte (sign + 7 exponent bits) drawn from a skewed table: ~2.7 bits of entropy, like the corpus.
     const table = Buffer.alloc(256);
-    const exps = [[0x3c, 90], [0x3d, 70], [0x3b, 40], [0x3e, 20], [0x3a, 20], [0x39, 10], [0x3f, 4], [0x38, 2]] as const;
+    const exps = [
+      [0x3c, 90],
+      [0x3d, 70],
+      [0x3b, 40],
+      [0x3e, 20],
+      [0x3a, 20],
+      [0x39, 10],
+      [0x3f, 4],
+      [0x38, 2],
+    ] as const;
     let k = 0;
     for (const [e, w] of exps) for (let i = 0; i < w && k < 128; i++) table[k++] = e;
-    while (k < 256) { table[k] = table[k - 128]! | 0x80; k++; }
+    while (k < 256) {
+      table[k] = table[k - 128]! | 0x80;
+      k++;
+    }
     let left = off;
     while (left > 0) {
       const n = Math.min(left, 4 << 20);

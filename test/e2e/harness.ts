@@ -11,7 +11,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,10 +32,18 @@ export const ROOT = resolve(__dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'test', 'e2e', 'artifacts');
 /** The extension under test: this repository, or (to debug the harness itself) another unpacked extension. */
 const EXT_ROOT = process.env.TENSORZIP_E2E_EXTENSION_DIR ? resolve(process.env.TENSORZIP_E2E_EXTENSION_DIR) : ROOT;
-const manifest = () => JSON.parse(readFileSync(join(EXT_ROOT, 'package.json'), 'utf8')) as {
-  name: string; publisher: string; version: string; main?: string; scripts?: Record<string, string>;
-  contributes?: { commands?: { command: string; title: string; category?: string }[]; menus?: Record<string, { command: string; when?: string }[]> };
-};
+const manifest = () =>
+  JSON.parse(readFileSync(join(EXT_ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    publisher: string;
+    version: string;
+    main?: string;
+    scripts?: Record<string, string>;
+    contributes?: {
+      commands?: { command: string; title: string; category?: string }[];
+      menus?: Record<string, { command: string; when?: string }[]>;
+    };
+  };
 
 /** Ids of contributed commands that the palette always lists (no `when` in menus.commandPalette). */
 export function paletteCommands(): string[] {
@@ -38,7 +55,8 @@ export function paletteCommands(): string[] {
 /** Why the extension cannot be put into VS Code yet, or null. */
 export function extensionSkipReason(): string | null {
   const m = manifest();
-  if (EXT_ROOT === ROOT && !existsSync(join(ROOT, 'client', 'extension.ts'))) return 'the extension has no client/extension.ts yet';
+  if (EXT_ROOT === ROOT && !existsSync(join(ROOT, 'client', 'extension.ts')))
+    return 'the extension has no client/extension.ts yet';
   if (!m.contributes?.commands?.length) return 'package.json contributes no commands yet';
   return null;
 }
@@ -70,7 +88,12 @@ export function menuTitle(id: string): string {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls fn until it returns a truthy value; the timer is always cleared. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -80,7 +103,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     await sleep(everyMs);
   }
 }
@@ -112,8 +138,27 @@ function hashTree(h: ReturnType<typeof createHash>, p: string): void {
  */
 function extensionKey(): string {
   const h = createHash('sha256');
-  for (const p of ['package.json', 'package-lock.json', '.vscodeignore', 'README.md', 'LICENSE', 'CHANGELOG.md', 'esbuild.mjs', 'tsconfig.json',
-    'client', 'server', 'engine', 'webview', 'protocol', 'cli', 'scripts', 'assets', 'media', 'images']) hashTree(h, join(ROOT, p));
+  for (const p of [
+    'package.json',
+    'package-lock.json',
+    '.vscodeignore',
+    'README.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'esbuild.mjs',
+    'tsconfig.json',
+    'client',
+    'server',
+    'engine',
+    'webview',
+    'protocol',
+    'cli',
+    'scripts',
+    'assets',
+    'media',
+    'images',
+  ])
+    hashTree(h, join(ROOT, p));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -157,14 +202,21 @@ export async function packageExtension(): Promise<ExtensionSource> {
       throw new PackageError((e as Error).message);
     }
     // vsce writes <name>-<version>.vsix where the script says; find the one just written.
-    const fresh = findVsix(ROOT, before) ?? (/\b(\S+\.vsix)\b/.exec(out)?.[1] ? resolve(ROOT, /\b(\S+\.vsix)\b/.exec(out)![1]!) : undefined);
+    const fresh =
+      findVsix(ROOT, before) ??
+      (/\b(\S+\.vsix)\b/.exec(out)?.[1] ? resolve(ROOT, /\b(\S+\.vsix)\b/.exec(out)![1]!) : undefined);
     if (!fresh || !existsSync(fresh)) throw new Error(`npm run package produced no .vsix:\n${out.slice(-2000)}`);
     copyFileSync(fresh, cached);
     rmSync(fresh, { force: true }); // the repository keeps no build output
     // keep the three newest packages
-    const old = readdirSync(dir).filter((n) => n.endsWith('.vsix')).map((n) => join(dir, n)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    const old = readdirSync(dir)
+      .filter((n) => n.endsWith('.vsix'))
+      .map((n) => join(dir, n))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
     for (const p of old.slice(3)) rmSync(p, { force: true });
-    for (const n of readdirSync(dir)) if (n.endsWith('.failed') && statSync(join(dir, n)).mtimeMs < Date.now() - 3600_000) rmSync(join(dir, n), { force: true });
+    for (const n of readdirSync(dir))
+      if (n.endsWith('.failed') && statSync(join(dir, n)).mtimeMs < Date.now() - 3600_000)
+        rmSync(join(dir, n), { force: true });
     return { kind: 'vsix', path: cached };
   } finally {
     release();
@@ -190,7 +242,8 @@ function findVsix(dir: string, since: number, depth = 0): string | undefined {
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 << 20 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.error?.message}):\n${out.slice(-3000)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.error?.message}):\n${out.slice(-3000)}`);
   return out;
 }
 
@@ -220,7 +273,8 @@ export interface SessionOptions {
   populate?: (workspace: string) => void | Promise<void>;
   /** the test, so that a failing `npm run package` skips it (until TENSORZIP_E2E_STRICT=1) */
   t?: { skip(message?: string): void };
-  /** a command id whose title must be in the palette before the test starts (default: the first the palette always lists) */
+  /** a command id whose title must be in the palette before the test starts (default: the first the palette always
+   * lists) */
   readyCommand?: string;
 }
 
@@ -268,7 +322,11 @@ export class Session {
   /** Closes the palette and waits until it is gone (a closing widget still reports visible). */
   private async closePalette(): Promise<void> {
     await this.page.keyboard.press('Escape');
-    await this.page.locator('.quick-input-widget').first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+    await this.page
+      .locator('.quick-input-widget')
+      .first()
+      .waitFor({ state: 'hidden', timeout: 5000 })
+      .catch(() => {});
   }
 
   private paletteRow(title: string): Locator {
@@ -279,31 +337,55 @@ export class Session {
   /** True when the command with this title is in the palette (its contributions are registered). */
   async hasCommand(title: string): Promise<boolean> {
     await this.palette(title);
-    const ok = await this.paletteRow(title).waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+    const ok = await this.paletteRow(title)
+      .waitFor({ state: 'visible', timeout: 3000 })
+      .then(
+        () => true,
+        () => false,
+      );
     await this.closePalette();
     return ok;
   }
 
   /** Waits until the command appears in the palette (see the race in docs/e2e.md). */
   async waitForCommand(title: string, timeoutMs = 60_000): Promise<void> {
-    await waitFor(`command "${title}" in the palette`, async () => {
-      await this.palette(title);
-      const row = this.paletteRow(title);
-      const ok = await row.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false);
-      await this.closePalette();
-      return ok;
-    }, timeoutMs, 500);
+    await waitFor(
+      `command "${title}" in the palette`,
+      async () => {
+        await this.palette(title);
+        const row = this.paletteRow(title);
+        const ok = await row.waitFor({ state: 'visible', timeout: 2000 }).then(
+          () => true,
+          () => false,
+        );
+        await this.closePalette();
+        return ok;
+      },
+      timeoutMs,
+      500,
+    );
   }
 
   /** Runs a command by its palette title. */
   async runCommand(title: string): Promise<void> {
-    await waitFor(`command "${title}" to run`, async () => {
-      await this.palette(title);
-      const row = this.paletteRow(title);
-      if (!(await row.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) return false;
-      await row.click();
-      return true;
-    }, 20_000, 500);
+    await waitFor(
+      `command "${title}" to run`,
+      async () => {
+        await this.palette(title);
+        const row = this.paletteRow(title);
+        if (
+          !(await row.waitFor({ state: 'visible', timeout: 3000 }).then(
+            () => true,
+            () => false,
+          ))
+        )
+          return false;
+        await row.click();
+        return true;
+      },
+      20_000,
+      500,
+    );
   }
 
   /** Shows the explorer view and returns the row of a workspace-relative path, expanding folders on the way. */
@@ -318,13 +400,21 @@ export class Session {
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
       const level = i + 1;
-      row = tree.locator(`.monaco-list-row[aria-level="${level}"]`).filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }) }).first();
-      await waitFor(`explorer row ${parts.slice(0, i + 1).join('/')}`, async () => {
-        if (await row!.isVisible()) return true;
-        // The explorer may not have seen a file created a moment ago: refresh it.
-        await this.refreshExplorer().catch(() => {});
-        return false;
-      }, 20_000, 500);
+      row = tree
+        .locator(`.monaco-list-row[aria-level="${level}"]`)
+        .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }) })
+        .first();
+      await waitFor(
+        `explorer row ${parts.slice(0, i + 1).join('/')}`,
+        async () => {
+          if (await row!.isVisible()) return true;
+          // The explorer may not have seen a file created a moment ago: refresh it.
+          await this.refreshExplorer().catch(() => {});
+          return false;
+        },
+        20_000,
+        500,
+      );
       if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
     }
     return row!;
@@ -339,7 +429,10 @@ export class Session {
   async openFile(relPath: string): Promise<void> {
     const row = await this.explorerRow(relPath);
     await row.dblclick();
-    await this.page.locator('.tabs-container .tab', { hasText: basename(relPath) }).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await this.page
+      .locator('.tabs-container .tab', { hasText: basename(relPath) })
+      .first()
+      .waitFor({ state: 'visible', timeout: 20_000 });
   }
 
   /** Right-clicks a workspace path in the explorer and picks the context-menu item with this label. */
@@ -354,7 +447,13 @@ export class Session {
     // A click that lands while the menu is still opening can be swallowed (seen once in ~40 runs:
     // the item highlighted, the menu still open). The item then has focus, so Enter runs it.
     const menu = this.page.locator('.monaco-menu');
-    const closed = await menu.first().waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false);
+    const closed = await menu
+      .first()
+      .waitFor({ state: 'hidden', timeout: 1500 })
+      .then(
+        () => true,
+        () => false,
+      );
     if (!closed) {
       await item.hover();
       await this.page.keyboard.press('Enter');
@@ -367,13 +466,28 @@ export class Session {
     const toasts = this.page.locator('.notifications-toasts .notification-toast .notification-list-item');
     const n = await toasts.count();
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push((await toasts.nth(i).innerText().catch(() => '')).replace(/\s+/g, ' ').trim());
+    for (let i = 0; i < n; i++)
+      out.push(
+        (
+          await toasts
+            .nth(i)
+            .innerText()
+            .catch(() => '')
+        )
+          .replace(/\s+/g, ' ')
+          .trim(),
+      );
     return out.filter(Boolean);
   }
 
   /** Waits for a notification whose text matches. */
   async waitForNotification(re: RegExp, timeoutMs = 60_000): Promise<string> {
-    return waitFor(`a notification matching ${re}`, async () => (await this.notifications()).find((t) => re.test(t)), timeoutMs, 300);
+    return waitFor(
+      `a notification matching ${re}`,
+      async () => (await this.notifications()).find((t) => re.test(t)),
+      timeoutMs,
+      300,
+    );
   }
 
   /** The content document of the visible webview (two nested iframes in the web workbench). */
@@ -394,7 +508,9 @@ export class Session {
     mkdirSync(this.artifacts, { recursive: true });
     writeFileSync(logPath, this.log.join(''));
     if (this.failed) {
-      process.stderr.write(`[e2e] ${this.name} failed: sandbox kept at ${this.sandbox}, screenshots and log in ${this.artifacts}\n`);
+      process.stderr.write(
+        `[e2e] ${this.name} failed: sandbox kept at ${this.sandbox}, screenshots and log in ${this.artifacts}\n`,
+      );
     } else {
       rmSync(this.sandbox, { recursive: true, force: true });
     }
@@ -408,11 +524,21 @@ function escapeRe(s: string): string {
 async function killGroup(p: ChildProcess): Promise<void> {
   if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  try { process.kill(-p.pid, 'SIGTERM'); } catch { return; }
+  try {
+    process.kill(-p.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), 5000); });
+  const late = new Promise<'late'>((r) => {
+    timer = setTimeout(() => r('late'), 5000);
+  });
   if ((await Promise.race([exited, late])) === 'late') {
-    try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     await exited;
   }
   clearTimeout(timer);
@@ -426,12 +552,21 @@ let setupPromise: Promise<E2EPaths> | undefined;
  */
 const liveGroups = new Set<number>();
 function killLiveGroups(): void {
-  for (const pid of liveGroups) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   liveGroups.clear();
 }
 process.once('exit', killLiveGroups);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => { killLiveGroups(); process.kill(process.pid, sig); });
+  process.once(sig, () => {
+    killLiveGroups();
+    process.kill(process.pid, sig);
+  });
 }
 
 /**
@@ -448,13 +583,24 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
   const log: string[] = [];
   const sandbox = mkdtempSync(join(tmpdir(), `tz-e2e-${opts.name}-`));
   try {
-    const d = (n: string) => { const p = join(sandbox, n); mkdirSync(p, { recursive: true, mode: 0o700 }); return p; };
+    const d = (n: string) => {
+      const p = join(sandbox, n);
+      mkdirSync(p, { recursive: true, mode: 0o700 });
+      return p;
+    };
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      XDG_CONFIG_HOME: d('xdg/config'), XDG_DATA_HOME: d('xdg/data'), XDG_CACHE_HOME: d('xdg/cache'), XDG_RUNTIME_DIR: d('xdg/runtime'),
-      TMPDIR: d('tmp'), EXTENSIONS_GALLERY: '{}', PATH: `${dirname(tools.node)}:${process.env.PATH}`,
+      XDG_CONFIG_HOME: d('xdg/config'),
+      XDG_DATA_HOME: d('xdg/data'),
+      XDG_CACHE_HOME: d('xdg/cache'),
+      XDG_RUNTIME_DIR: d('xdg/runtime'),
+      TMPDIR: d('tmp'),
+      EXTENSIONS_GALLERY: '{}',
+      PATH: `${dirname(tools.node)}:${process.env.PATH}`,
     };
-    for (const k of Object.keys(env)) if (k.startsWith('VSCODE_') || k.startsWith('npm_') || k === 'NODE_OPTIONS' || k.startsWith('NODE_TEST')) delete env[k];
+    for (const k of Object.keys(env))
+      if (k.startsWith('VSCODE_') || k.startsWith('npm_') || k === 'NODE_OPTIONS' || k.startsWith('NODE_TEST'))
+        delete env[k];
     const userData = d('user-data');
     const extensions = d('extensions');
     const workspace = d('workspace');
@@ -472,11 +618,24 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
       installFolder(ext.path, extensions);
     }
 
-    server = spawn(tools.node, [
-      tools.codeServerEntry, ...common,
-      '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-      '--disable-getting-started-override', '--ignore-last-opened', workspace,
-    ], { cwd: sandbox, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(
+      tools.node,
+      [
+        tools.codeServerEntry,
+        ...common,
+        '--auth',
+        'none',
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        workspace,
+      ],
+      { cwd: sandbox, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const srv = server;
     if (srv.pid !== undefined) {
       liveGroups.add(srv.pid);
@@ -484,16 +643,30 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
     }
     srv.stdout!.setEncoding('utf8').on('data', (s: string) => log.push(s));
     srv.stderr!.setEncoding('utf8').on('data', (s: string) => log.push(s));
-    await waitFor('code-server to listen', () => {
-      if (srv.exitCode !== null) throw new Error(`code-server exited with ${srv.exitCode}:\n${log.join('').slice(-3000)}`);
-      return log.join('').includes('HTTP server listening on');
-    }, 90_000, 100);
+    await waitFor(
+      'code-server to listen',
+      () => {
+        if (srv.exitCode !== null)
+          throw new Error(`code-server exited with ${srv.exitCode}:\n${log.join('').slice(-3000)}`);
+        return log.join('').includes('HTTP server listening on');
+      },
+      90_000,
+      100,
+    );
 
     context = await chromium.launchPersistentContext(d('browser-profile'), {
       executablePath: tools.chromium,
       headless: true,
       viewport: { width: 1400, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       env,
     });
     const page = context.pages()[0] ?? (await context.newPage());
@@ -505,7 +678,13 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
     srv.stdout!.removeAllListeners('data').on('data', (s: string) => session.log.push(s));
     srv.stderr!.removeAllListeners('data').on('data', (s: string) => session.log.push(s));
     const close = session.close.bind(session);
-    session.close = async () => { try { await close(); } finally { release(); } };
+    session.close = async () => {
+      try {
+        await close();
+      } finally {
+        release();
+      }
+    };
 
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
@@ -571,7 +750,11 @@ export async function withSession(opts: SessionOptions, body: (s: Session) => Pr
  */
 export function skipUnpackaged(e: unknown, t?: { skip(message?: string): void }): undefined {
   if (!(e instanceof PackageError) || process.env.TENSORZIP_E2E_STRICT === '1' || !t) throw e;
-  const first = e.message.split('\n').find((l) => /ERROR|error/.test(l))?.trim() ?? e.message.split('\n')[0];
+  const first =
+    e.message
+      .split('\n')
+      .find((l) => /ERROR|error/.test(l))
+      ?.trim() ?? e.message.split('\n')[0];
   process.stderr.write(`\n[e2e] SKIPPED: npm run package failed, the extension cannot be installed: ${first}\n`);
   t.skip(`npm run package failed: ${first}`);
   return undefined;

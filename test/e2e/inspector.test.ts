@@ -144,7 +144,8 @@ test(
         ).catch((e: Error) => {
           throw new Error(`${e.message} (shown: "${hoverText}", canvas at ${JSON.stringify(box)})`);
         });
-        // heatmap and value histogram on screen together (an element screenshot inside the webview's iframes comes out blank)
+        // heatmap and value histogram on screen together (an element screenshot inside the webview's iframes comes out
+        // blank)
         await section.evaluate((el) => el.scrollIntoView({ block: 'start' }));
         const sb = (await wv.locator('#tz-heatmap').boundingBox())!;
         await page.mouse.move(sb.x + sb.width * 0.3, sb.y + sb.height * 0.6);

@@ -40,7 +40,8 @@ function run(cmd, args, opts = {}) {
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 const hasCmd = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
 const dpkgInstalled = (p) =>
-  spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') ?? false;
+  spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') ??
+  false;
 const stamped = (dir, version) => existsSync(stamp(dir)) && readFileSync(stamp(dir), 'utf8').trim() === version;
 
 function missingApt() {
@@ -53,9 +54,11 @@ function missingApt() {
  */
 export function e2eSkipReason() {
   if (process.env.TENSORZIP_E2E === '0') return 'TENSORZIP_E2E=0';
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `needs linux-x64 (this is ${process.platform}-${process.arch})`;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `needs linux-x64 (this is ${process.platform}-${process.arch})`;
   const apt = missingApt();
-  if (apt.length && !(isRoot() && hasCmd('apt-get'))) return `${apt.join(', ')} not installed and no apt-get as root to install them`;
+  if (apt.length && !(isRoot() && hasCmd('apt-get')))
+    return `${apt.join(', ')} not installed and no apt-get as root to install them`;
   return null;
 }
 
@@ -79,18 +82,35 @@ export async function acquireLock(name, timeoutMs = 20 * 60_000) {
         if (!held) return;
         held = false;
         let owner;
-        try { owner = readFileSync(join(dir, 'pid'), 'utf8'); } catch { return; }
+        try {
+          owner = readFileSync(join(dir, 'pid'), 'utf8');
+        } catch {
+          return;
+        }
         if (owner === token) rmSync(dir, { recursive: true, force: true });
       };
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       let owner = 0;
-      try { owner = Number(readFileSync(join(dir, 'pid'), 'utf8')); } catch { /* being written */ }
+      try {
+        owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      } catch {
+        /* being written */
+      }
       let alive = true;
-      if (owner) { try { process.kill(owner, 0); } catch { alive = false; } }
-      else if (Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000) alive = false;
-      if (!alive) { rmSync(dir, { recursive: true, force: true }); continue; }
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for lock ${dir} (held by pid ${owner})`, { cause: e });
+      if (owner) {
+        try {
+          process.kill(owner, 0);
+        } catch {
+          alive = false;
+        }
+      } else if (Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000) alive = false;
+      if (!alive) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`timed out waiting for lock ${dir} (held by pid ${owner})`, { cause: e });
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -116,8 +136,14 @@ function ensureApt(timings) {
 
 function npmInstall(dir, deps, env, extra = {}) {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tensorzip-e2e-cache', private: true, ...extra }, null, 2));
-  return run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ...deps], { cwd: dir, env }).ms;
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'tensorzip-e2e-cache', private: true, ...extra }, null, 2),
+  );
+  return run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ...deps], {
+    cwd: dir,
+    env,
+  }).ms;
 }
 
 function ensureNode24(timings) {
@@ -151,7 +177,9 @@ function ensureCodeServer(timings) {
     npm_config_dangerously_allow_all_scripts: 'true',
   };
   delete env.npm_config_prefix;
-  timings.codeServer = npmInstall(CS_DIR, [`code-server@${CODE_SERVER_VERSION}`], env, { allowScripts: { 'code-server': true, argon2: true } });
+  timings.codeServer = npmInstall(CS_DIR, [`code-server@${CODE_SERVER_VERSION}`], env, {
+    allowScripts: { 'code-server': true, argon2: true },
+  });
   run(NODE24, [CODE_SERVER_ENTRY, '--version'], { env });
   writeFileSync(stamp(CS_DIR), CODE_SERVER_VERSION);
 }
@@ -179,7 +207,12 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
       ...(stamped(NODE_DIR, NODE_VERSION) ? [] : [`Node ${NODE_VERSION}`]),
       ...(stamped(CS_DIR, CODE_SERVER_VERSION) ? [] : [`code-server ${CODE_SERVER_VERSION} (~4 min)`]),
     ];
-    console.log(reason ? `e2e: will skip: ${reason}` : `e2e: will run${todo.length ? `, installing first: ${todo.join(', ')}` : ' (tools cached in test/e2e/.cache)'}`);
+    console.log(
+      reason
+        ? `e2e: will skip: ${reason}`
+        : `e2e: will run` +
+            `${todo.length ? `, installing first: ${todo.join(', ')}` : ' (tools cached in test/e2e/.cache)'}`,
+    );
     process.exit(0);
   }
   if (reason) {
@@ -187,11 +220,16 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
     process.exit(0);
   }
   // No top-level await: test files load this module through tsx's require().
-  ensureE2E().then((r) => {
-    const fmt = Object.entries(r.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ');
-    console.log(`e2e setup done: ${fmt}`);
-  }, (e) => {
-    console.error(e.message);
-    process.exit(1);
-  });
+  ensureE2E().then(
+    (r) => {
+      const fmt = Object.entries(r.timings)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+        .join(', ');
+      console.log(`e2e setup done: ${fmt}`);
+    },
+    (e) => {
+      console.error(e.message);
+      process.exit(1);
+    },
+  );
 }

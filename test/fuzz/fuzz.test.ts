@@ -10,12 +10,18 @@ const seconds = Number(process.env.TZ_FUZZ_SECONDS ?? 30);
 
 describe('coverage-guided fuzzing (Jazzer.js)', { concurrency: 2 }, () => {
   for (const name of Object.keys(TARGETS)) {
-    test(`fuzz ${name} for ${seconds} s: only the reader's own errors, no hang, bounded memory`, { timeout: (seconds + 240) * 1000 }, async (t) => {
-      let out = '';
-      const r = await fuzz(name, seconds, (s) => { out = (out + s).slice(-4000); });
-      t.diagnostic(summary(r));
-      assert.equal(r.exitCode, 0, `${summary(r)}\n${out}`);
-      assert.ok(r.executions > 0 && r.cov > 0, `no executions or no coverage: ${summary(r)}\n${out}`);
-    });
+    test(
+      `fuzz ${name} for ${seconds} s: only the reader's own errors, no hang, bounded memory`,
+      { timeout: (seconds + 240) * 1000 },
+      async (t) => {
+        let out = '';
+        const r = await fuzz(name, seconds, (s) => {
+          out = (out + s).slice(-4000);
+        });
+        t.diagnostic(summary(r));
+        assert.equal(r.exitCode, 0, `${summary(r)}\n${out}`);
+        assert.ok(r.executions > 0 && r.cov > 0, `no executions or no coverage: ${summary(r)}\n${out}`);
+      },
+    );
   }
 });

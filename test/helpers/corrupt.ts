@@ -11,7 +11,16 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { compressFile } from '../../engine/api';
 import { readVarint } from '../../engine/codec/bitio';
-import { KIND_CONST, KIND_RANS, KIND_RAW, MODE_BLOCKS, MODE_PALETTE, MODE_PLANES, MODE_STORED, MODE_ZSTD } from '../../engine/codec/codec';
+import {
+  KIND_CONST,
+  KIND_RANS,
+  KIND_RAW,
+  MODE_BLOCKS,
+  MODE_PALETTE,
+  MODE_PLANES,
+  MODE_STORED,
+  MODE_ZSTD,
+} from '../../engine/codec/codec';
 import { MODE_SAME, MODE_ULP, MODE_ULPG, MODE_XOR } from '../../engine/codec/delta';
 import { CHUNK_FLAG_DUPLICATE, FOOTER_BYTES } from '../../engine/container/format';
 import { openContainer } from '../../engine/container/read';
@@ -19,7 +28,20 @@ import { gguf } from './gguf';
 import { gaussianF32, REGISTRY_ONNX, rng, safetensorsBytes, toBF16Bytes, type RawTensor } from './safetensors';
 
 /** Every position class the property covers. */
-export const CLASSES = ['header', 'rANS', 'RAW', 'PALETTE', 'ZSTD', 'BLOCKS', 'dedup', 'XOR', 'ULP', 'SAME', 'index', 'footer'] as const;
+export const CLASSES = [
+  'header',
+  'rANS',
+  'RAW',
+  'PALETTE',
+  'ZSTD',
+  'BLOCKS',
+  'dedup',
+  'XOR',
+  'ULP',
+  'SAME',
+  'index',
+  'footer',
+] as const;
 export type PositionClass = (typeof CLASSES)[number];
 
 export interface Target {
@@ -47,7 +69,8 @@ function mixTensors(seed: number): RawTensor[] {
   ];
 }
 
-/** The mix with changes a fine-tune makes: one ulp here and there (ULP), sign flips (XOR), an untouched tensor (SAME). */
+/** The mix with changes a fine-tune makes: one ulp here and there (ULP), sign flips (XOR), an untouched tensor (SAME).
+ * */
 function deltaTensors(base: RawTensor[]): RawTensor[] {
   const r = rng(99);
   return base.map((t) => {
@@ -100,7 +123,16 @@ function ransBytes(p: Uint8Array, rawLength: number): number[] {
   return out;
 }
 
-const MODE_CLASS: Record<number, PositionClass> = { [MODE_STORED]: 'RAW', [MODE_PALETTE]: 'PALETTE', [MODE_ZSTD]: 'ZSTD', [MODE_BLOCKS]: 'BLOCKS', [MODE_XOR]: 'XOR', [MODE_ULP]: 'ULP', [MODE_ULPG]: 'ULP', [MODE_SAME]: 'SAME' };
+const MODE_CLASS: Record<number, PositionClass> = {
+  [MODE_STORED]: 'RAW',
+  [MODE_PALETTE]: 'PALETTE',
+  [MODE_ZSTD]: 'ZSTD',
+  [MODE_BLOCKS]: 'BLOCKS',
+  [MODE_XOR]: 'XOR',
+  [MODE_ULP]: 'ULP',
+  [MODE_ULPG]: 'ULP',
+  [MODE_SAME]: 'SAME',
+};
 
 /** Byte positions of each class in a container: for payloads, the mode byte, a middle byte and the last byte. */
 export async function positionsOf(tzip: string): Promise<Target['classes']> {
@@ -116,12 +148,18 @@ export async function positionsOf(tzip: string): Promise<Target['classes']> {
   const indexOffset = Number(bytes.readBigUInt64LE(bytes.length - FOOTER_BYTES));
   const ixLen = bytes.length - FOOTER_BYTES - indexOffset;
   add('index', [indexOffset, indexOffset + (ixLen >> 1), indexOffset + ixLen - 1]);
-  add('footer', [0, 8, 12, 16, 20, 24].map((o) => bytes.length - FOOTER_BYTES + o));
+  add(
+    'footer',
+    [0, 8, 12, 16, 20, 24].map((o) => bytes.length - FOOTER_BYTES + o),
+  );
   for (const ch of c.chunks) {
     const at = ch.payloadOffset;
     const p = bytes.subarray(at, at + ch.payloadLength);
     const edges = [at, at + (ch.payloadLength >> 1), at + ch.payloadLength - 1];
-    if (ch.flags & CHUNK_FLAG_DUPLICATE) { add('dedup', edges); continue; }
+    if (ch.flags & CHUNK_FLAG_DUPLICATE) {
+      add('dedup', edges);
+      continue;
+    }
     if (p[0] === MODE_PLANES) {
       const rans = ransBytes(p, ch.rawLength);
       if (rans.length) add('rANS', [at, ...rans.slice(0, 2).map((o) => at + o)]);
@@ -131,11 +169,13 @@ export async function positionsOf(tzip: string): Promise<Target['classes']> {
     if (k) add(k, edges);
   }
   // a few positions per class and container keep the runs affordable
-  for (const k of Object.keys(classes) as PositionClass[]) classes[k] = classes[k]!.slice(0, k === 'header' || k === 'footer' ? 6 : 3);
+  for (const k of Object.keys(classes) as PositionClass[])
+    classes[k] = classes[k]!.slice(0, k === 'header' || k === 'footer' ? 6 : 3);
   return classes;
 }
 
-/** Writes the models and their containers under `dir` (compressed with one thread: the output does not depend on it). */
+/** Writes the models and their containers under `dir` (compressed with one thread: the output does not depend on it).
+ * */
 export async function buildTargets(dir: string): Promise<Target[]> {
   const mix = mixTensors(11);
   const files = {

@@ -102,7 +102,13 @@ function payloadKinds(p: Uint8Array, rawLength: number, out: Set<string>): void 
   }
   throw new Error(`unknown chunk mode ${mode}`);
 }
-const MODE_NAMES: Record<number, string> = { [MODE_STORED]: 'STORED', [MODE_PLANES]: 'PLANES', [MODE_ZSTD]: 'ZSTD', [MODE_PALETTE]: 'PALETTE', [MODE_BLOCKS]: 'BLOCKS' };
+const MODE_NAMES: Record<number, string> = {
+  [MODE_STORED]: 'STORED',
+  [MODE_PLANES]: 'PLANES',
+  [MODE_ZSTD]: 'ZSTD',
+  [MODE_PALETTE]: 'PALETTE',
+  [MODE_BLOCKS]: 'BLOCKS',
+};
 
 export async function kindsOf(file: string): Promise<string[]> {
   const c = await openContainer(file);
@@ -120,4 +126,3 @@ export async function kindsOf(file: string): Promise<string[]> {
     await c.file.close();
   }
 }
-

@@ -16,7 +16,10 @@ export interface RawTensor {
 }
 
 /** Serializes a safetensors file; `header` may be overridden to craft broken files. */
-export function safetensorsBytes(tensors: RawTensor[], opts: { metadata?: Record<string, string>; headerOverride?: string; lengthOverride?: bigint } = {}): Uint8Array {
+export function safetensorsBytes(
+  tensors: RawTensor[],
+  opts: { metadata?: Record<string, string>; headerOverride?: string; lengthOverride?: bigint } = {},
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (opts.metadata) header.__metadata__ = opts.metadata;
   let off = 0;
@@ -31,7 +34,10 @@ export function safetensorsBytes(tensors: RawTensor[], opts: { metadata?: Record
   new DataView(out.buffer).setBigUint64(0, opts.lengthOverride ?? BigInt(hb.length), true);
   out.set(hb, 8);
   let p = 8 + hb.length;
-  for (const t of tensors) { out.set(t.data, p); p += t.data.length; }
+  for (const t of tensors) {
+    out.set(t.data, p);
+    p += t.data.length;
+  }
   return out;
 }
 
@@ -50,9 +56,11 @@ export function writeFile(dir: string, name: string, bytes: Uint8Array | string)
 export function rng(seed = 12345): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 4294967296;
   };
 }

@@ -48,19 +48,30 @@ export function layerTensors(l: number, hidden = 8, dtype = 'BF16'): [string, st
 export function writeShardedModel(
   dir: string,
   shards: ShardSpec[],
-  opts: { prefix?: string; indexName?: string; edit?: (index: { metadata: { total_size: number }; weight_map: Record<string, string> }) => void; skipShards?: number[] } = {},
+  opts: {
+    prefix?: string;
+    indexName?: string;
+    edit?: (index: { metadata: { total_size: number }; weight_map: Record<string, string> }) => void;
+    skipShards?: number[];
+  } = {},
 ): ShardedModel {
   mkdirSync(dir, { recursive: true });
   const names = shards.map((_, i) => shardName(i, shards.length, opts.prefix));
   const weightMap: Record<string, string> = {};
   let total = 0;
   shards.forEach((s, i) => {
-    const raw: RawTensor[] = s.tensors.map(([name, dtype, shape]) => ({ name, dtype, shape, data: bytesFor(dtype, shape) }));
+    const raw: RawTensor[] = s.tensors.map(([name, dtype, shape]) => ({
+      name,
+      dtype,
+      shape,
+      data: bytesFor(dtype, shape),
+    }));
     for (const t of raw) {
       weightMap[t.name] = names[i]!;
       total += t.data.length;
     }
-    if (!opts.skipShards?.includes(i)) writeFileSync(path.join(dir, names[i]!), safetensorsBytes(raw, { metadata: { format: 'pt' } }));
+    if (!opts.skipShards?.includes(i))
+      writeFileSync(path.join(dir, names[i]!), safetensorsBytes(raw, { metadata: { format: 'pt' } }));
   });
   const sorted: Record<string, string> = {};
   for (const k of Object.keys(weightMap).sort()) sorted[k] = weightMap[k]!;

@@ -3,7 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CORPUS, NO_CORPUS, REGISTRY_ONNX, gaussianF32, safetensorsBytes, tempDir, writeFile } from '../helpers/safetensors';
+import {
+  CORPUS,
+  NO_CORPUS,
+  REGISTRY_ONNX,
+  gaussianF32,
+  safetensorsBytes,
+  tempDir,
+  writeFile,
+} from '../helpers/safetensors';
 
 const CLI = path.resolve('dist/cli.js');
 const tmp = tempDir('tz-cli-');
@@ -28,7 +36,9 @@ describe('CLI', () => {
     const ok = safetensorsBytes([{ name: 'a', dtype: 'F32', shape: [4], data: new Uint8Array(16) }]);
     const cases: Record<string, Uint8Array | string> = {
       'trunc.safetensors': ok.subarray(0, ok.length - 3),
-      'liar.safetensors': safetensorsBytes([], { headerOverride: '{"a":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}' }),
+      'liar.safetensors': safetensorsBytes([], {
+        headerOverride: '{"a":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}',
+      }),
       'huge.safetensors': safetensorsBytes([], { lengthOverride: 1n << 62n }),
       'json.safetensors': safetensorsBytes([], { headerOverride: '{{{' }),
       'empty.safetensors': new Uint8Array(0),
@@ -47,7 +57,10 @@ describe('CLI', () => {
       }
     }
     assert.equal(run(['analyze', path.join(tmp.dir, 'does-not-exist.safetensors')]).code, 1);
-    assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.includes('.tmp-')), []);
+    assert.deepEqual(
+      readdirSync(tmp.dir).filter((f) => f.includes('.tmp-')),
+      [],
+    );
   });
 
   test('analyze --json has the documented shape', () => {
@@ -78,7 +91,9 @@ describe('CLI', () => {
   });
 
   test('analyze on every corpus safetensors file succeeds', { skip: NO_CORPUS }, () => {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(CORPUS, f));
+    const files = readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => path.join(CORPUS, f));
     const r = run(['analyze', '--json', ...files]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { files: unknown[] }).files.length, files.length);
@@ -90,12 +105,25 @@ describe('CLI on a sharded model', () => {
     const d = path.join(tmp.dir, 'sharded');
     mkdirSync(d);
     const w = (n: number, seed: number) => new Uint8Array(gaussianF32(n, 0.02, seed).buffer);
-    const s1 = writeFile(d, 'model-00001-of-00002.safetensors', safetensorsBytes([{ name: 'layers.0.w', dtype: 'F32', shape: [256, 64], data: w(16384, 1) }]));
-    const s2 = writeFile(d, 'model-00002-of-00002.safetensors', safetensorsBytes([{ name: 'layers.1.w', dtype: 'F32', shape: [256, 64], data: w(16384, 2) }]));
-    const idx = writeFile(d, 'model.safetensors.index.json', JSON.stringify({ weight_map: { 'layers.0.w': path.basename(s1), 'layers.1.w': path.basename(s2) } }));
+    const s1 = writeFile(
+      d,
+      'model-00001-of-00002.safetensors',
+      safetensorsBytes([{ name: 'layers.0.w', dtype: 'F32', shape: [256, 64], data: w(16384, 1) }]),
+    );
+    const s2 = writeFile(
+      d,
+      'model-00002-of-00002.safetensors',
+      safetensorsBytes([{ name: 'layers.1.w', dtype: 'F32', shape: [256, 64], data: w(16384, 2) }]),
+    );
+    const idx = writeFile(
+      d,
+      'model.safetensors.index.json',
+      JSON.stringify({ weight_map: { 'layers.0.w': path.basename(s1), 'layers.1.w': path.basename(s2) } }),
+    );
     const a = run(['analyze', '--json', idx]);
     assert.equal(a.code, 0, a.stderr);
-    const fa = (JSON.parse(a.stdout) as { files: Array<{ bytes: number; tensors: unknown[]; format: string }> }).files[0]!;
+    const fa = (JSON.parse(a.stdout) as { files: Array<{ bytes: number; tensors: unknown[]; format: string }> })
+      .files[0]!;
     assert.equal(fa.format, 'safetensors-index');
     assert.equal(fa.tensors.length, 2);
     assert.equal(fa.bytes, statSync(s1).size + statSync(s2).size + statSync(idx).size);

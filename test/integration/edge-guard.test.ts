@@ -18,9 +18,16 @@ describe('edge guards: an operation that never settles fails loudly', { skip: NO
     try {
       const input = writeSyntheticSafetensors(path.join(dir, 'm.safetensors'), 1 << 20, 2);
       for (let run = 0; run < 5; run++) {
-        const r = spawnSync(process.execPath, [CLI, 'compress', '--force', input], { encoding: 'utf8', env: { ...process.env, TZ_TEST_STALL_AFTER_TEMP: '1' }, timeout: 30_000 });
+        const r = spawnSync(process.execPath, [CLI, 'compress', '--force', input], {
+          encoding: 'utf8',
+          env: { ...process.env, TZ_TEST_STALL_AFTER_TEMP: '1' },
+          timeout: 30_000,
+        });
         assert.equal(r.status, 1, `run ${run}: exit ${r.status}, stderr ${r.stderr}`);
-        assert.match(r.stderr, /^tensorzip: internal error: compress ended without an answer \(removed 1 temp file\)\n$/);
+        assert.match(
+          r.stderr,
+          /^tensorzip: internal error: compress ended without an answer \(removed 1 temp file\)\n$/,
+        );
         assert.deepEqual(readdirSync(dir), ['m.safetensors'], 'no temp file, no output');
       }
     } finally {

@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { realBf16Sample, writeSyntheticSafetensors } from './server-harness';
@@ -17,11 +27,14 @@ const CLI = path.resolve('dist/cli.js');
 const NO_BUILD = !existsSync(CLI) && 'no dist/cli.js (run npm run build)';
 const tmp = tempDir('tz-faults-');
 after(() => tmp.cleanup());
-/** A safetensors file of `mib` MiB of real BF16 weights, each MiB a different rotation of them (so no chunk deduplicates). */
+/** A safetensors file of `mib` MiB of real BF16 weights, each MiB a different rotation of them (so no chunk
+ * deduplicates). */
 function bigModel(file: string, mib: number): string {
   const sample = realBf16Sample();
   const chunk = 1 << 20;
-  const header = JSON.stringify({ w: { dtype: 'BF16', shape: [(mib * chunk) / 2], data_offsets: [0, mib * chunk] } }).padEnd(120, ' ');
+  const header = JSON.stringify({
+    w: { dtype: 'BF16', shape: [(mib * chunk) / 2], data_offsets: [0, mib * chunk] },
+  }).padEnd(120, ' ');
   const fd = openSync(file, 'w');
   try {
     const len = Buffer.alloc(8);
@@ -48,45 +61,52 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
 }
 
 describe('faults: CLI process', { skip: NO_BUILD }, () => {
-  test('SIGKILL half-way through compress: no output, the next run is not fooled by the temp file and removes it; clean names it', async () => {
-    const dir = path.join(tmp.dir, 'kill');
-    mkdirSync(dir);
-    const input = bigModel(path.join(dir, 'big.safetensors'), 96);
-    const before = sha(input);
-    const out = `${input}.tzip`;
-    const child = spawn(process.execPath, [CLI, 'compress', input, '--threads', '1'], { stdio: 'ignore' });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, s) => resolve(s)));
-    // half-way: the temp output holds at least a quarter of the expected ~68% (i.e. > 16 MB of payloads)
-    let partial = 0;
-    for (let i = 0; i < 6000 && child.exitCode === null; i++) {
-      const t = temps(dir)[0];
-      partial = t ? (statSync(path.join(dir, t), { throwIfNoEntry: false })?.size ?? 0) : 0;
-      if (partial > 16 << 20) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    child.kill('SIGKILL');
-    assert.equal(await exited, 'SIGKILL', 'the compress was still running when killed');
-    assert.ok(partial > 16 << 20, `killed with ${partial} bytes written`);
-    assert.ok(!existsSync(out), 'no partial output under the final name');
-    const left = temps(dir);
-    assert.equal(left.length, 1, `one temp file left: ${left}`);
-    assert.equal(sha(input), before, 'input unchanged');
+  test(
+    'SIGKILL half-way through compress: no output, the next run is not fooled by the temp file and ' +
+      'removes it; clean names it',
+    async () => {
+      const dir = path.join(tmp.dir, 'kill');
+      mkdirSync(dir);
+      const input = bigModel(path.join(dir, 'big.safetensors'), 96);
+      const before = sha(input);
+      const out = `${input}.tzip`;
+      const child = spawn(process.execPath, [CLI, 'compress', input, '--threads', '1'], { stdio: 'ignore' });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, s) => resolve(s)));
+      // half-way: the temp output holds at least a quarter of the expected ~68% (i.e. > 16 MB of payloads)
+      let partial = 0;
+      for (let i = 0; i < 6000 && child.exitCode === null; i++) {
+        const t = temps(dir)[0];
+        partial = t ? (statSync(path.join(dir, t), { throwIfNoEntry: false })?.size ?? 0) : 0;
+        if (partial > 16 << 20) break;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL', 'the compress was still running when killed');
+      assert.ok(partial > 16 << 20, `killed with ${partial} bytes written`);
+      assert.ok(!existsSync(out), 'no partial output under the final name');
+      const left = temps(dir);
+      assert.equal(left.length, 1, `one temp file left: ${left}`);
+      assert.equal(sha(input), before, 'input unchanged');
 
-    const dry = cli(['clean', '--dry-run', dir]);
-    assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, new RegExp(`would remove .*${left[0]!.replace(/[.]/g, '\\.')}.*its process \\d+ is gone`));
-    assert.deepEqual(temps(dir), left, '--dry-run deletes nothing');
+      const dry = cli(['clean', '--dry-run', dir]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(
+        dry.stdout,
+        new RegExp(`would remove .*${left[0]!.replace(/[.]/g, '\\.')}.*its process \\d+ is gone`),
+      );
+      assert.deepEqual(temps(dir), left, '--dry-run deletes nothing');
 
-    // The next run writes its own temp file (never the leftover), finishes, and removes the leftover.
-    const again = cli(['compress', input, '--threads', '1']);
-    assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(temps(dir), [], 'the stale temp file was removed');
-    const v = cli(['verify', out, '--against', input]);
-    assert.equal(v.code, 0, v.stderr);
-    assert.equal(sha(input), before, 'input unchanged');
-  });
+      // The next run writes its own temp file (never the leftover), finishes, and removes the leftover.
+      const again = cli(['compress', input, '--threads', '1']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(temps(dir), [], 'the stale temp file was removed');
+      const v = cli(['verify', out, '--against', input]);
+      assert.equal(v.code, 0, v.stderr);
+      assert.equal(sha(input), before, 'input unchanged');
+    },
+  );
 
-  test('clean: removes stale temps, keeps a running job\'s, exit 1 naming a missing folder', async () => {
+  test("clean: removes stale temps, keeps a running job's, exit 1 naming a missing folder", async () => {
     const dir = path.join(tmp.dir, 'clean');
     mkdirSync(dir);
     const input = path.join(dir, 'vad.onnx');

@@ -17,7 +17,8 @@ async function floatRatio(file: string): Promise<{ ratio: number; bytes: number 
   await compressFile(file, { output: out, force: true });
   assert.ok((await verifyFile(out, { against: file })).ok, `${file} round trip`);
   const info = await infoFile(out);
-  let raw = 0, comp = 0;
+  let raw = 0,
+    comp = 0;
   for (const r of info.regions) {
     if (r.kind !== 'tensor' || !FLOATS.has(r.dtype) || r.bytes < 4096) continue;
     raw += r.bytes;
@@ -42,7 +43,10 @@ describe('float tensors compress alike in every format', { skip: NO_CORPUS }, ()
       const b = await floatRatio(path.join(CORPUS, st));
       // the same weights: comparable amounts of float data (the .jit is a different export of Silero)
       assert.ok(a.bytes > 0.8 * b.bytes && a.bytes < 1.25 * b.bytes, `${a.bytes} vs ${b.bytes} float bytes`);
-      assert.ok(Math.abs(a.ratio - b.ratio) <= 0.005, `${(100 * a.ratio).toFixed(2)}% vs ${(100 * b.ratio).toFixed(2)}%`);
+      assert.ok(
+        Math.abs(a.ratio - b.ratio) <= 0.005,
+        `${(100 * a.ratio).toFixed(2)}% vs ${(100 * b.ratio).toFixed(2)}%`,
+      );
     });
   }
 });

@@ -35,7 +35,9 @@ import {
 import { gaussianF32, safetensorsBytes, toBF16Bytes } from '../helpers/safetensors';
 import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
 
-const HAVE_COMPRESS = ['compressFile', 'decompressFile', 'verifyFile'].every((f) => typeof (api as unknown as Record<string, unknown>)[f] === 'function');
+const HAVE_COMPRESS = ['compressFile', 'decompressFile', 'verifyFile'].every(
+  (f) => typeof (api as unknown as Record<string, unknown>)[f] === 'function',
+);
 const SKIP = NO_BUILD || (!HAVE_COMPRESS && 'engine has no compressFile/decompressFile/verifyFile yet');
 const HAVE_INFO = typeof (api as unknown as Record<string, unknown>).infoFile === 'function';
 
@@ -54,7 +56,11 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
     assert.deepEqual(h.stderr, []);
   });
 
-  const sources = HAVE_CORPUS ? ['stories260k.bf16.safetensors', 'stories260k.f32.safetensors', 'stories260k.f16.gguf'].map((n) => path.join(CORPUS, n)) : [];
+  const sources = HAVE_CORPUS
+    ? ['stories260k.bf16.safetensors', 'stories260k.f32.safetensors', 'stories260k.f16.gguf'].map((n) =>
+        path.join(CORPUS, n),
+      )
+    : [];
   for (const src of sources) {
     test(`${path.basename(src)}: round trip through the server`, async () => {
       const input = path.join(dir, path.basename(src));
@@ -78,43 +84,81 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
       assert.equal(d.sha256, c.sha256);
       if (HAVE_INFO) {
         const info = await h.conn.sendRequest(InfoRequest, { path: c.output });
-        assert.deepEqual([info.original.name, info.original.size, info.original.sha256, info.bytes], [path.basename(input), c.originalBytes, c.sha256, c.bytes]);
+        assert.deepEqual(
+          [info.original.name, info.original.size, info.original.sha256, info.bytes],
+          [path.basename(input), c.originalBytes, c.sha256, c.bytes],
+        );
       }
     });
   }
 
-  test('a checkpoint chain member through the server: coded against both bases, the smaller kept, restored bit-exact', { skip: ensureCheckpoints() }, async () => {
-    const { steps } = checkpointFiles('bf16');
-    const [kf, pred, member] = steps.slice(0, 3).map((f) => { const to = path.join(dir, path.basename(f)); copyFileSync(f, to); return to; });
-    const out = `${member}.tzip`;
-    const c = await h.conn.sendRequest(CompressRequest, { path: member!, output: out, bases: [kf!, pred!] });
-    const sizes = [];
-    for (const b of [kf!, pred!]) sizes.push((await api.compressFile(member!, { base: b, output: path.join(dir, 'alt.tzip'), force: true, threads: 1 })).bytes);
-    assert.equal(c.bytes, Math.min(...sizes), `kept ${c.bytes}, candidates ${sizes.join(', ')}`);
-    assert.equal(statSync(out).size, c.bytes);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
-    const info = await h.conn.sendRequest(InfoRequest, { path: out });
-    assert.equal(info.base?.name, path.basename(sizes[0]! <= sizes[1]! ? kf! : pred!));
-    const restored = path.join(dir, 'restored-member.safetensors');
-    await h.conn.sendRequest(DecompressRequest, { path: out, output: restored });
-    assert.equal(sha256(restored), sha256(member!));
-    const bad = await rejection(h.conn.sendRequest(CompressRequest, { path: member!, output: out, force: true, bases: ['relative.safetensors'] }));
-    assert.ok(bad, 'a relative base path is refused');
-  });
+  test(
+    'a checkpoint chain member through the server: coded against both bases, the smaller kept, restored bit-exact',
+    { skip: ensureCheckpoints() },
+    async () => {
+      const { steps } = checkpointFiles('bf16');
+      const [kf, pred, member] = steps.slice(0, 3).map((f) => {
+        const to = path.join(dir, path.basename(f));
+        copyFileSync(f, to);
+        return to;
+      });
+      const out = `${member}.tzip`;
+      const c = await h.conn.sendRequest(CompressRequest, { path: member!, output: out, bases: [kf!, pred!] });
+      const sizes = [];
+      for (const b of [kf!, pred!])
+        sizes.push(
+          (await api.compressFile(member!, { base: b, output: path.join(dir, 'alt.tzip'), force: true, threads: 1 }))
+            .bytes,
+        );
+      assert.equal(c.bytes, Math.min(...sizes), `kept ${c.bytes}, candidates ${sizes.join(', ')}`);
+      assert.equal(statSync(out).size, c.bytes);
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => n.includes('.tmp-')),
+        [],
+      );
+      const info = await h.conn.sendRequest(InfoRequest, { path: out });
+      assert.equal(info.base?.name, path.basename(sizes[0]! <= sizes[1]! ? kf! : pred!));
+      const restored = path.join(dir, 'restored-member.safetensors');
+      await h.conn.sendRequest(DecompressRequest, { path: out, output: restored });
+      assert.equal(sha256(restored), sha256(member!));
+      const bad = await rejection(
+        h.conn.sendRequest(CompressRequest, {
+          path: member!,
+          output: out,
+          force: true,
+          bases: ['relative.safetensors'],
+        }),
+      );
+      assert.ok(bad, 'a relative base path is refused');
+    },
+  );
 
   test('lossy compress and the what-if estimate through the server', async () => {
     assert.equal(h.features?.lossy, true);
     assert.equal(h.features?.lossyWhatIf, true);
     // 2-D weight matrices: the default selection rounds them (1-D tensors and norms stay lossless)
     const input = path.join(dir, 'lossy.safetensors');
-    writeFileSync(input, safetensorsBytes([0, 1].map((i) => ({ name: `layers.${i}.mlp.weight`, dtype: 'BF16', shape: [512, 512], data: toBF16Bytes(gaussianF32(512 * 512, 0.02, 20 + i)) }))));
+    writeFileSync(
+      input,
+      safetensorsBytes(
+        [0, 1].map((i) => ({
+          name: `layers.${i}.mlp.weight`,
+          dtype: 'BF16',
+          shape: [512, 512],
+          data: toBF16Bytes(gaussianF32(512 * 512, 0.02, 20 + i)),
+        })),
+      ),
+    );
     const w = await h.conn.sendRequest(WhatIfRequest, { path: input, bits: [3] });
     const p3 = w.points.find((p) => p.bits === 3)!;
     assert.ok(p3 && p3.error !== null, 'a point for k=3 with error figures');
     assert.ok(p3.error!.maxRelError <= 2 ** -4 + 1e-12, `max rel error ${p3.error!.maxRelError}`);
     const out = path.join(dir, 'lossy.k3.tzip');
     const c = await h.conn.sendRequest(CompressRequest, { path: input, output: out, lossyBits: 3 });
-    assert.ok(Math.abs(p3.predictedBytes - c.bytes) / c.bytes < 0.02, `predicted ${p3.predictedBytes} vs actual ${c.bytes}`);
+    assert.ok(
+      Math.abs(p3.predictedBytes - c.bytes) / c.bytes < 0.02,
+      `predicted ${p3.predictedBytes} vs actual ${c.bytes}`,
+    );
     const lossless = w.points.find((p) => p.bits === null)!;
     assert.ok(c.bytes < lossless.predictedBytes * 0.8, `lossy ${c.bytes} vs lossless ${lossless.predictedBytes}`);
     const info = await h.conn.sendRequest(InfoRequest, { path: out });
@@ -164,17 +208,27 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
     assert.ok(['BAD_INPUT', 'VERIFY_FAILED'].includes(e.data!.code), e.data!.code);
     assert.ok(e.message.startsWith(c.output + ': ') && !e.message.includes('\n'), e.message);
     assert.equal(existsSync(out), false);
-    const v = await h.conn.sendRequest(VerifyRequest, { path: c.output }).catch((err: { data?: { code: string } }) => err);
+    const v = await h.conn
+      .sendRequest(VerifyRequest, { path: c.output })
+      .catch((err: { data?: { code: string } }) => err);
     if ('ok' in v) assert.equal(v.ok, false);
     else assert.ok(['BAD_INPUT', 'VERIFY_FAILED'].includes(v.data!.code));
   });
 
   test('4 concurrent compressions with a limit of 2 all finish and verify against their originals', async () => {
-    const inputs = [0, 1, 2, 3].map((i) => writeSyntheticSafetensors(path.join(dir, `four-${i}.safetensors`), (3 + i) << 20, 2 + i));
+    const inputs = [0, 1, 2, 3].map((i) =>
+      writeSyntheticSafetensors(path.join(dir, `four-${i}.safetensors`), (3 + i) << 20, 2 + i),
+    );
     const pending = inputs.map((p) => h.conn.sendRequest(CompressRequest, { path: p }));
     const listed = await h.conn.sendRequest(JobsRequest);
-    assert.deepEqual(listed.jobs.map((j) => j.state), ['running', 'running', 'queued', 'queued']);
-    assert.deepEqual(listed.jobs.map((j) => j.output), inputs.map((p) => `${p}.tzip`));
+    assert.deepEqual(
+      listed.jobs.map((j) => j.state),
+      ['running', 'running', 'queued', 'queued'],
+    );
+    assert.deepEqual(
+      listed.jobs.map((j) => j.output),
+      inputs.map((p) => `${p}.tzip`),
+    );
     const results = await Promise.all(pending);
     for (let i = 0; i < 4; i++) {
       assert.equal(results[i].output, `${inputs[i]}.tzip`);
@@ -191,7 +245,9 @@ describe('server: compress, decompress, verify', { skip: SKIP }, () => {
       const before = readdirSync(sub).sort();
       const progress = h.watchProgress('wd-cancel-compress');
       const cts = new CancellationTokenSource();
-      const pending = rejection(h.conn.sendRequest(CompressRequest, { path: input, workDoneToken: 'wd-cancel-compress' }, cts.token));
+      const pending = rejection(
+        h.conn.sendRequest(CompressRequest, { path: input, workDoneToken: 'wd-cancel-compress' }, cts.token),
+      );
       await until(progress, isRunningWithBytes, 'compress progress');
       const t0 = performance.now();
       cts.cancel();
@@ -215,9 +271,14 @@ describe('server: compress worker that ignores cancel', { skip: SKIP }, () => {
       const before = readdirSync(dir).sort();
       const progress = h.watchProgress('wd-hang-c');
       const cts = new CancellationTokenSource();
-      const pending = rejection(h.conn.sendRequest(CompressRequest, { path: input, workDoneToken: 'wd-hang-c' }, cts.token));
+      const pending = rejection(
+        h.conn.sendRequest(CompressRequest, { path: input, workDoneToken: 'wd-hang-c' }, cts.token),
+      );
       await until(progress, isRunningWithBytes, 'progress');
-      assert.ok(readdirSync(dir).some((n) => n.includes('.tmp-')), 'the stuck worker left a temp file');
+      assert.ok(
+        readdirSync(dir).some((n) => n.includes('.tmp-')),
+        'the stuck worker left a temp file',
+      );
       cts.cancel();
       const e = await pending;
       assert.equal(e.code, REQUEST_CANCELLED);

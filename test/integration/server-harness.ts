@@ -16,7 +16,15 @@ import {
   type ProgressToken,
 } from 'vscode-jsonrpc/node';
 import type { LangClientOptions } from '../../protocol/lang';
-import { AnalyzePartialResultProgress, JobWorkDoneProgress, type AnalyzePartialResult, type JobProgress, type JobsResult, type ServerFeatures, type ServerSettings } from '../../protocol/server';
+import {
+  AnalyzePartialResultProgress,
+  JobWorkDoneProgress,
+  type AnalyzePartialResult,
+  type JobProgress,
+  type JobsResult,
+  type ServerFeatures,
+  type ServerSettings,
+} from '../../protocol/server';
 
 export const REQUEST_CANCELLED = -32800;
 export const INVALID_PARAMS = -32602;
@@ -53,8 +61,13 @@ export interface InitExtras {
   capabilities?: Record<string, unknown>;
 }
 
-export async function startServer(opts: { settings?: ServerSettings; env?: NodeJS.ProcessEnv; init?: InitExtras } = {}): Promise<Harness> {
-  const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+export async function startServer(
+  opts: { settings?: ServerSettings; env?: NodeJS.ProcessEnv; init?: InitExtras } = {},
+): Promise<Harness> {
+  const proc = spawn(process.execPath, [SERVER, '--stdio'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   const stderr: string[] = [];
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
   const conn = createMessageConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
@@ -63,13 +76,17 @@ export async function startServer(opts: { settings?: ServerSettings; env?: NodeJ
   const jobsChanged: JobsResult[] = [];
   conn.onNotification('tensorzip/jobsChanged', (r: JobsResult) => jobsChanged.push(r));
   conn.listen();
-  const init = await conn.sendRequest<{ capabilities: { experimental?: { tensorzip?: ServerFeatures } } }>('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    workspaceFolders: opts.init?.folders?.map((f) => ({ uri: pathToFileURL(f).href, name: path.basename(f) })) ?? null,
-    capabilities: { window: { workDoneProgress: true }, ...opts.init?.capabilities },
-    initializationOptions: { ...opts.settings, ...(opts.init?.lang ? { lang: opts.init.lang } : {}) },
-  });
+  const init = await conn.sendRequest<{ capabilities: { experimental?: { tensorzip?: ServerFeatures } } }>(
+    'initialize',
+    {
+      processId: process.pid,
+      rootUri: null,
+      workspaceFolders:
+        opts.init?.folders?.map((f) => ({ uri: pathToFileURL(f).href, name: path.basename(f) })) ?? null,
+      capabilities: { window: { workDoneProgress: true }, ...opts.init?.capabilities },
+      initializationOptions: { ...opts.settings, ...(opts.init?.lang ? { lang: opts.init.lang } : {}) },
+    },
+  );
   await conn.sendNotification('initialized', {});
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return {
@@ -109,7 +126,13 @@ export async function startServer(opts: { settings?: ServerSettings; env?: NodeJ
 /** `node dist/cli.js analyze --json <file>` → its FileAnalysis, or the one-line error it printed. */
 export function cliAnalyze(file: string): { analysis?: unknown; error?: string } {
   const r = spawnSync(process.execPath, [CLI, 'analyze', '--json', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
-  if (r.status !== 0) return { error: r.stderr.trim().split('\n')[0].replace(/^tensorzip: /, '') };
+  if (r.status !== 0)
+    return {
+      error: r.stderr
+        .trim()
+        .split('\n')[0]
+        .replace(/^tensorzip: /, ''),
+    };
   const report = JSON.parse(r.stdout) as { files: unknown[] };
   return { analysis: report.files[0] };
 }
@@ -136,7 +159,10 @@ export function realBf16Sample(): Uint8Array {
   if (existsSync(file)) {
     const buf = readFileSync(file);
     const n = Number(buf.readBigUInt64LE(0));
-    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype?: string; data_offsets?: [number, number] }>;
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+      string,
+      { dtype?: string; data_offsets?: [number, number] }
+    >;
     let best: [number, number] | undefined;
     for (const [k, v] of Object.entries(header)) {
       if (k === '__metadata__' || v.dtype !== 'BF16' || !v.data_offsets) continue;
@@ -167,7 +193,8 @@ export function writeSyntheticSafetensors(file: string, totalBytes: number, tens
   const sample = realBf16Sample();
   const per = Math.max(2, Math.floor(totalBytes / tensors / 2) * 2);
   const header: Record<string, unknown> = {};
-  for (let i = 0; i < tensors; i++) header[`layers.${i}.weight`] = { dtype: 'BF16', shape: [per / 2], data_offsets: [i * per, (i + 1) * per] };
+  for (let i = 0; i < tensors; i++)
+    header[`layers.${i}.weight`] = { dtype: 'BF16', shape: [per / 2], data_offsets: [i * per, (i + 1) * per] };
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const fd = openSync(file, 'w');
@@ -177,8 +204,10 @@ export function writeSyntheticSafetensors(file: string, totalBytes: number, tens
     writeSync(fd, len);
     writeSync(fd, json);
     const block = Buffer.alloc(4 << 20);
-    for (let o = 0; o < block.length; o += sample.length) Buffer.from(sample.buffer, sample.byteOffset, Math.min(sample.length, block.length - o)).copy(block, o);
-    for (let left = per * tensors; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(block.length, left));
+    for (let o = 0; o < block.length; o += sample.length)
+      Buffer.from(sample.buffer, sample.byteOffset, Math.min(sample.length, block.length - o)).copy(block, o);
+    for (let left = per * tensors; left > 0; left -= block.length)
+      writeSync(fd, block, 0, Math.min(block.length, left));
   } finally {
     closeSync(fd);
   }
@@ -200,7 +229,8 @@ export async function until<T>(values: T[], pred: (v: T) => boolean, what: strin
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export const isRunningWithBytes = (v: JobProgress) => v.kind === 'report' && v.state === 'running' && (v.bytesDone ?? 0) > 0;
+export const isRunningWithBytes = (v: JobProgress) =>
+  v.kind === 'report' && v.state === 'running' && (v.bytesDone ?? 0) > 0;
 
 /** begin, reports with non-decreasing percentage and bytes, end. */
 export function assertProgressInOrder(values: JobProgress[]): void {

@@ -60,24 +60,35 @@ describe('server: analyze', { skip: NO_BUILD }, () => {
     });
   }
 
-  test('registry ONNX file: same JSON as `analyze --json`', { skip: !existsSync(ONNX) && 'no @ricky0123/vad-web in node_modules' }, async () => {
-    const cli = cliAnalyze(ONNX);
-    assert.equal(cli.error, undefined);
-    const got = await h.conn.sendRequest(AnalyzeRequest, { path: ONNX });
-    assert.deepEqual(got, cli.analysis);
-    assert.equal(got.format, 'onnx');
-  });
+  test(
+    'registry ONNX file: same JSON as `analyze --json`',
+    { skip: !existsSync(ONNX) && 'no @ricky0123/vad-web in node_modules' },
+    async () => {
+      const cli = cliAnalyze(ONNX);
+      assert.equal(cli.error, undefined);
+      const got = await h.conn.sendRequest(AnalyzeRequest, { path: ONNX });
+      assert.deepEqual(got, cli.analysis);
+      assert.equal(got.format, 'onnx');
+    },
+  );
 
   test('progress arrives in order and partial results cover every tensor in file order', async () => {
     const file = writeSyntheticSafetensors(path.join(dir, 'progress.safetensors'), 24 << 20, 24);
     const progress = h.watchProgress('wd-progress');
     const partials = h.watchPartials('pr-progress');
-    const result: FileAnalysis = await h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: 'wd-progress', partialResultToken: 'pr-progress' });
+    const result: FileAnalysis = await h.conn.sendRequest(AnalyzeRequest, {
+      path: file,
+      workDoneToken: 'wd-progress',
+      partialResultToken: 'pr-progress',
+    });
     assertProgressInOrder(progress);
     const begin = progress[0];
     assert.ok(begin.kind === 'begin' && begin.title.includes('progress.safetensors') && begin.cancellable);
     const last = progress.at(-2)!;
-    assert.ok(last.kind === 'report' && last.bytesDone === last.bytesTotal && last.percentage === 100, 'last report is complete');
+    assert.ok(
+      last.kind === 'report' && last.bytesDone === last.bytesTotal && last.percentage === 100,
+      'last report is complete',
+    );
     const streamed = partials.flatMap((p) => p.tensors);
     assert.deepEqual(streamed, result.tensors);
     let next = 0;
@@ -112,12 +123,35 @@ describe('server: analyze', { skip: NO_BUILD }, () => {
   });
 
   test('malformed params never crash the server: each gets a typed invalid-params error', async () => {
-    const bad: unknown[] = [null, {}, { path: 42 }, { path: ['/a'] }, { path: '' }, { path: 'rel/x' }, { path: '/abs', output: 7 }, { path: '/abs', against: 'rel' }, { path: '/abs', lossyBits: -1 }, { path: '/abs', lossyBits: 'x' }];
-    for (const method of ['tensorzip/analyze', 'tensorzip/compress', 'tensorzip/decompress', 'tensorzip/verify', 'tensorzip/info']) {
+    const bad: unknown[] = [
+      null,
+      {},
+      { path: 42 },
+      { path: ['/a'] },
+      { path: '' },
+      { path: 'rel/x' },
+      { path: '/abs', output: 7 },
+      { path: '/abs', against: 'rel' },
+      { path: '/abs', lossyBits: -1 },
+      { path: '/abs', lossyBits: 'x' },
+    ];
+    for (const method of [
+      'tensorzip/analyze',
+      'tensorzip/compress',
+      'tensorzip/decompress',
+      'tensorzip/verify',
+      'tensorzip/info',
+    ]) {
       for (const params of bad) {
         const p = params as { path?: unknown; output?: unknown; against?: unknown; lossyBits?: unknown } | null;
         // params that are valid for this method (an absolute path it then fails to open) are skipped
-        const relevant = !p || typeof p.path !== 'string' || !p.path.startsWith('/') || (method === 'tensorzip/compress' && (p.output !== undefined || p.lossyBits !== undefined)) || (method === 'tensorzip/decompress' && p.output !== undefined) || (method === 'tensorzip/verify' && p.against !== undefined);
+        const relevant =
+          !p ||
+          typeof p.path !== 'string' ||
+          !p.path.startsWith('/') ||
+          (method === 'tensorzip/compress' && (p.output !== undefined || p.lossyBits !== undefined)) ||
+          (method === 'tensorzip/decompress' && p.output !== undefined) ||
+          (method === 'tensorzip/verify' && p.against !== undefined);
         if (!relevant) continue;
         const e = await rejection(h.conn.sendRequest(method, params));
         assert.equal(e.code, INVALID_PARAMS, `${method} ${JSON.stringify(params)}: ${e.message}`);
@@ -131,7 +165,9 @@ describe('server: analyze', { skip: NO_BUILD }, () => {
     const file = writeSyntheticSafetensors(path.join(dir, 'cancel.safetensors'), 96 << 20, 8);
     const progress = h.watchProgress('wd-cancel');
     const cts = new CancellationTokenSource();
-    const pending = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: 'wd-cancel' }, cts.token));
+    const pending = rejection(
+      h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: 'wd-cancel' }, cts.token),
+    );
     await until(progress, isRunningWithBytes, 'running progress');
     const t0 = performance.now();
     cts.cancel();
@@ -183,7 +219,9 @@ describe('server: queue', { skip: NO_BUILD }, () => {
 
   test('4 concurrent jobs with a limit of 2: two run, two queue, all finish with the same result', async () => {
     const progress = [0, 1, 2, 3].map((i) => h.watchProgress(`wd-q${i}`));
-    const results = [0, 1, 2, 3].map((i) => h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: `wd-q${i}` }));
+    const results = [0, 1, 2, 3].map((i) =>
+      h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: `wd-q${i}` }),
+    );
     const listed = await h.conn.sendRequest(JobsRequest);
     assert.equal(listed.maxConcurrentJobs, 2);
     assert.deepEqual(
@@ -206,58 +244,73 @@ describe('server: queue', { skip: NO_BUILD }, () => {
     await until(h.jobsChanged, (r) => r === h.jobsChanged.at(-1) && r.jobs.length === 0, 'empty jobsChanged');
   });
 
-  test('a queued job can be cancelled (by request cancel or tensorzip/cancelJob) without touching the others', async () => {
-    const cts = new CancellationTokenSource();
-    const a = h.conn.sendRequest(AnalyzeRequest, { path: file });
-    const b = h.conn.sendRequest(AnalyzeRequest, { path: file });
-    const c = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file }, cts.token));
-    const d = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file }));
-    const jobs = (await h.conn.sendRequest(JobsRequest)).jobs;
-    assert.equal(jobs[2].state, 'queued');
-    cts.cancel();
-    assert.equal(await h.conn.sendRequest(CancelJobRequest, { id: jobs[3].id }), true);
-    assert.equal((await c).code, REQUEST_CANCELLED);
-    assert.equal((await d).code, REQUEST_CANCELLED);
-    const [ra, rb] = await Promise.all([a, b]);
-    assert.deepEqual(ra, rb);
-    assert.equal(await h.conn.sendRequest(CancelJobRequest, { id: 999999 }), false);
-  });
+  test(
+    'a queued job can be cancelled (by request cancel or tensorzip/cancelJob) without touching the ' + 'others',
+    async () => {
+      const cts = new CancellationTokenSource();
+      const a = h.conn.sendRequest(AnalyzeRequest, { path: file });
+      const b = h.conn.sendRequest(AnalyzeRequest, { path: file });
+      const c = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file }, cts.token));
+      const d = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file }));
+      const jobs = (await h.conn.sendRequest(JobsRequest)).jobs;
+      assert.equal(jobs[2].state, 'queued');
+      cts.cancel();
+      assert.equal(await h.conn.sendRequest(CancelJobRequest, { id: jobs[3].id }), true);
+      assert.equal((await c).code, REQUEST_CANCELLED);
+      assert.equal((await d).code, REQUEST_CANCELLED);
+      const [ra, rb] = await Promise.all([a, b]);
+      assert.deepEqual(ra, rb);
+      assert.equal(await h.conn.sendRequest(CancelJobRequest, { id: 999999 }), false);
+    },
+  );
 
   test('workspace/didChangeConfiguration changes the limit of a running server', async () => {
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: { tensorzip: { server: { maxConcurrentJobs: 1 } } } });
+    await h.conn.sendNotification('workspace/didChangeConfiguration', {
+      settings: { tensorzip: { server: { maxConcurrentJobs: 1 } } },
+    });
     const a = h.conn.sendRequest(AnalyzeRequest, { path: file });
     const b = h.conn.sendRequest(AnalyzeRequest, { path: file });
     const listed = await h.conn.sendRequest(JobsRequest);
     assert.equal(listed.maxConcurrentJobs, 1);
-    assert.deepEqual(listed.jobs.map((j) => j.state), ['running', 'queued']);
+    assert.deepEqual(
+      listed.jobs.map((j) => j.state),
+      ['running', 'queued'],
+    );
     await Promise.all([a, b]);
-    await h.conn.sendNotification('workspace/didChangeConfiguration', { settings: { tensorzip: { server: { maxConcurrentJobs: 2 } } } });
+    await h.conn.sendNotification('workspace/didChangeConfiguration', {
+      settings: { tensorzip: { server: { maxConcurrentJobs: 2 } } },
+    });
     assert.equal((await h.conn.sendRequest(JobsRequest)).maxConcurrentJobs, 2);
   });
 });
 
 describe('server: misbehaving job workers', { skip: NO_BUILD }, () => {
-  test('a job worker that ignores cancel is terminated after the grace period; the request answers RequestCancelled', async (t) => {
-    const h = await startServer({ env: { TZ_SERVER_TEST_HANG: 'hang-me' } });
-    const dir = tempDir();
-    try {
-      const file = writeSyntheticSafetensors(path.join(dir, 'hang-me.safetensors'), 1 << 20, 2);
-      const progress = h.watchProgress('wd-hang');
-      const cts = new CancellationTokenSource();
-      const pending = rejection(h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: 'wd-hang' }, cts.token));
-      await until(progress, isRunningWithBytes, 'running progress');
-      const t0 = performance.now();
-      cts.cancel();
-      const e = await pending;
-      t.diagnostic(`cancel of a hung worker answered after ${(performance.now() - t0).toFixed(1)} ms`);
-      assert.equal(e.code, REQUEST_CANCELLED);
-      assert.deepEqual((await h.conn.sendRequest(JobsRequest)).jobs, []);
-      assert.ok(h.proc.exitCode === null, 'server still running');
-    } finally {
-      await h.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test(
+    'a job worker that ignores cancel is terminated after the grace period; the request answers ' + 'RequestCancelled',
+    async (t) => {
+      const h = await startServer({ env: { TZ_SERVER_TEST_HANG: 'hang-me' } });
+      const dir = tempDir();
+      try {
+        const file = writeSyntheticSafetensors(path.join(dir, 'hang-me.safetensors'), 1 << 20, 2);
+        const progress = h.watchProgress('wd-hang');
+        const cts = new CancellationTokenSource();
+        const pending = rejection(
+          h.conn.sendRequest(AnalyzeRequest, { path: file, workDoneToken: 'wd-hang' }, cts.token),
+        );
+        await until(progress, isRunningWithBytes, 'running progress');
+        const t0 = performance.now();
+        cts.cancel();
+        const e = await pending;
+        t.diagnostic(`cancel of a hung worker answered after ${(performance.now() - t0).toFixed(1)} ms`);
+        assert.equal(e.code, REQUEST_CANCELLED);
+        assert.deepEqual((await h.conn.sendRequest(JobsRequest)).jobs, []);
+        assert.ok(h.proc.exitCode === null, 'server still running');
+      } finally {
+        await h.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('a crashing job worker fails only that job; the server keeps serving', async () => {
     const h = await startServer({ env: { TZ_SERVER_TEST_CRASH: 'crash-me' } });
@@ -265,7 +318,10 @@ describe('server: misbehaving job workers', { skip: NO_BUILD }, () => {
     try {
       const bad = writeSyntheticSafetensors(path.join(dir, 'crash-me.safetensors'), 1 << 20, 2);
       const good = writeSyntheticSafetensors(path.join(dir, 'fine.safetensors'), 1 << 20, 2);
-      const [e, ok] = await Promise.all([rejection(h.conn.sendRequest(AnalyzeRequest, { path: bad })), h.conn.sendRequest(AnalyzeRequest, { path: good })]);
+      const [e, ok] = await Promise.all([
+        rejection(h.conn.sendRequest(AnalyzeRequest, { path: bad })),
+        h.conn.sendRequest(AnalyzeRequest, { path: good }),
+      ]);
       assert.equal(e.code, JOB_FAILED_ERROR);
       assert.equal(e.data?.code, 'INTERNAL');
       assert.match(e.message, /crash-me\.safetensors: job worker crashed \(simulated job worker crash\)/);
@@ -293,7 +349,10 @@ describe('server: transports', { skip: NO_BUILD }, () => {
     conn.listen();
     const exited = new Promise((r) => proc.once('exit', r));
     try {
-      const init = await conn.sendRequest<{ serverInfo: { name: string }; capabilities: { experimental: { tensorzip: ServerFeatures } } }>('initialize', {
+      const init = await conn.sendRequest<{
+        serverInfo: { name: string };
+        capabilities: { experimental: { tensorzip: ServerFeatures } };
+      }>('initialize', {
         processId: process.pid,
         rootUri: null,
         capabilities: {},

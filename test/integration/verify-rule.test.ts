@@ -44,7 +44,14 @@ async function engine(tz: string, against: string) {
 function cli(tz: string, against: string) {
   const r = spawnSync(process.execPath, [CLI, 'verify', tz, '--against', against], { encoding: 'utf8' });
   assert.ok(r.status === 0 || r.status === 1, `exit ${r.status}: ${r.stderr}`);
-  return { ok: r.status === 0, problems: r.stderr.trim().split('\n').filter(Boolean).map((l) => l.replace(/^tensorzip: /, '')) };
+  return {
+    ok: r.status === 0,
+    problems: r.stderr
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^tensorzip: /, '')),
+  };
 }
 async function server(tz: string, against: string) {
   const r = await h!.conn.sendRequest(VerifyRequest, { path: tz, against });
@@ -53,21 +60,49 @@ async function server(tz: string, against: string) {
 
 describe('one verify rule: engine, CLI and server agree', { skip: NO_BUILD }, () => {
   const cases = [
-    { name: 'lossy .tzip against the file it was made from passes', tz: lossyTz, against: model, ok: true, message: undefined },
-    { name: 'lossy .tzip against another file of the same size fails (SHA-256)', tz: lossyTz, against: changed, ok: false, message: /vad-changed\.onnx: not the file this lossy \.tzip was made from/ },
-    { name: 'lossless .tzip against a changed original fails at the first differing byte', tz: losslessTz, against: changed, ok: false, message: /vad-changed\.onnx: differs from the decoded data at byte \d+/ },
-    { name: 'lossless .tzip against its original passes', tz: losslessTz, against: model, ok: true, message: undefined },
+    {
+      name: 'lossy .tzip against the file it was made from passes',
+      tz: lossyTz,
+      against: model,
+      ok: true,
+      message: undefined,
+    },
+    {
+      name: 'lossy .tzip against another file of the same size fails (SHA-256)',
+      tz: lossyTz,
+      against: changed,
+      ok: false,
+      message: /vad-changed\.onnx: not the file this lossy \.tzip was made from/,
+    },
+    {
+      name: 'lossless .tzip against a changed original fails at the first differing byte',
+      tz: losslessTz,
+      against: changed,
+      ok: false,
+      message: /vad-changed\.onnx: differs from the decoded data at byte \d+/,
+    },
+    {
+      name: 'lossless .tzip against its original passes',
+      tz: losslessTz,
+      against: model,
+      ok: true,
+      message: undefined,
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      const answers = { engine: await engine(c.tz, c.against), cli: cli(c.tz, c.against), server: await server(c.tz, c.against) };
+      const answers = {
+        engine: await engine(c.tz, c.against),
+        cli: cli(c.tz, c.against),
+        server: await server(c.tz, c.against),
+      };
       for (const [surface, a] of Object.entries(answers)) {
         assert.equal(a.ok, c.ok, `${surface}: ${a.problems.join('; ')}`);
         if (c.message) assert.match(a.problems.join('\n'), c.message, surface);
         else assert.deepEqual(a.problems, [], surface);
       }
-      assert.deepEqual(answers.cli.problems, answers.engine.problems, 'CLI prints the engine\'s problems');
-      assert.deepEqual(answers.server.problems, answers.engine.problems, 'the server answers the engine\'s problems');
+      assert.deepEqual(answers.cli.problems, answers.engine.problems, "CLI prints the engine's problems");
+      assert.deepEqual(answers.server.problems, answers.engine.problems, "the server answers the engine's problems");
     });
   }
 

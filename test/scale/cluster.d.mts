@@ -13,6 +13,13 @@ export declare function slurmSkipReason(): string | null;
 export declare function ensureSlurm(): void;
 export declare function startCluster(dir: string, opts?: { cpus?: number }): Promise<Cluster>;
 export declare function jobScript(file: string, command: string, doneDir: string): void;
-export declare function waitTasks(cluster: Cluster, doneDir: string, job: string, tasks: number[], timeoutMs: number, orGone?: Set<number>): Promise<Map<number, number | null>>;
+export declare function waitTasks(
+  cluster: Cluster,
+  doneDir: string,
+  job: string,
+  tasks: number[],
+  timeoutMs: number,
+  orGone?: Set<number>,
+): Promise<Map<number, number | null>>;
 export declare function writeModel(file: string, seed: number, elements: number): string;
 export declare function filesUnder(dir: string): string[];

@@ -21,7 +21,10 @@ function bin(name) {
 
 /** Why Slurm cannot run here (null: it can, installing the packages first if needed). */
 export function slurmSkipReason() {
-  if (BINARIES.every(have)) return process.getuid?.() === 0 ? null : 'Slurm is installed but the test needs root (it runs the daemons as SlurmUser=root)';
+  if (BINARIES.every(have))
+    return process.getuid?.() === 0
+      ? null
+      : 'Slurm is installed but the test needs root (it runs the daemons as SlurmUser=root)';
   if (process.getuid?.() !== 0) return 'Slurm (slurmctld, slurmd, munge) is not installed and installing it needs root';
   if (!have('apt-get')) return 'Slurm is not installed and there is no apt-get to install it';
   return null;
@@ -31,7 +34,15 @@ export function slurmSkipReason() {
 export function ensureSlurm() {
   if (BINARIES.every(have)) return;
   console.log(`installing ${PACKAGES.join(' ')} (Debian) ...`);
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PACKAGES.join(' ')} >/dev/null`], { stdio: 'inherit' });
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ` +
+        `${PACKAGES.join(' ')} >/dev/null`,
+    ],
+    { stdio: 'inherit' },
+  );
 }
 
 function freePort() {
@@ -79,7 +90,9 @@ export async function startCluster(dir, opts = {}) {
   chmodSync(S('munge/munge.key'), 0o400);
   chmodSync(S('munge'), 0o700);
   const [ctldPort, dPort] = [await freePort(), await freePort()];
-  writeFileSync(S('slurm.conf'), `ClusterName=tz
+  writeFileSync(
+    S('slurm.conf'),
+    `ClusterName=tz
 SlurmctldHost=${host}
 SlurmUser=root
 SlurmdUser=root
@@ -105,17 +118,41 @@ SlurmdLogFile=${S('log/slurmd.log')}
 MpiDefault=none
 NodeName=${host} CPUs=${cpus} State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
-`);
+`,
+  );
   const env = { ...process.env, SLURM_CONF: S('slurm.conf') };
   const pidFiles = [S('run/slurmd.pid'), S('run/slurmctld.pid'), S('munge/munged.pid')];
   const stop = async () => {
     const pids = pidFiles.map(readPid).filter((p) => p !== undefined && alive(p));
-    for (const p of pids) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
     for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
-    for (const p of pids.filter(alive)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    for (const p of pids.filter(alive)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   };
   try {
-    execFileSync(bin('munged'), [`--key-file=${S('munge/munge.key')}`, `--socket=${S('munge/munge.sock')}`, `--pid-file=${S('munge/munged.pid')}`, `--log-file=${S('munge/munged.log')}`, `--seed-file=${S('munge/seed')}`, '-f'], { stdio: 'pipe' });
+    execFileSync(
+      bin('munged'),
+      [
+        `--key-file=${S('munge/munge.key')}`,
+        `--socket=${S('munge/munge.sock')}`,
+        `--pid-file=${S('munge/munged.pid')}`,
+        `--log-file=${S('munge/munged.log')}`,
+        `--seed-file=${S('munge/seed')}`,
+        '-f',
+      ],
+      { stdio: 'pipe' },
+    );
     execFileSync(bin('slurmctld'), ['-f', S('slurm.conf')], { env, stdio: 'pipe' });
     execFileSync(bin('slurmd'), ['-f', S('slurm.conf')], { env, stdio: 'pipe' });
     const end = Date.now() + 60_000;
@@ -130,7 +167,11 @@ PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
     throw e;
   }
   return {
-    dir, env, host, cpus, stop,
+    dir,
+    env,
+    host,
+    cpus,
+    stop,
     /** sbatch; returns the job id */
     sbatch(args) {
       const out = execFileSync('sbatch', ['--parsable', ...args], { env, encoding: 'utf8' }).trim();
@@ -153,19 +194,24 @@ PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
  * these files, not on squeue/sacct.
  */
 export function jobScript(file, command, doneDir) {
-  writeFileSync(file, `#!/bin/sh
+  writeFileSync(
+    file,
+    `#!/bin/sh
 # a trap (not an ignore) so the shell outlives a SIGTERM and still records the exit code
 trap 'echo "job script: SIGTERM"' TERM
 ${command}
 rc=$?
 echo $rc > "${doneDir}/$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID.rc.tmp"
-mv "${doneDir}/$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID.rc.tmp" "${doneDir}/$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID.rc"
+mv "${doneDir}/$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID.rc.tmp" \\
+  "${doneDir}/$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID.rc"
 exit $rc
-`);
+`,
+  );
   chmodSync(file, 0o755);
 }
 
-/** Exit codes of tasks `tasks` of array job `job`, waiting for their done files (or, for `orGone`, their leaving the queue). */
+/** Exit codes of tasks `tasks` of array job `job`, waiting for their done files (or, for `orGone`, their leaving the
+ * queue). */
 export async function waitTasks(cluster, doneDir, job, tasks, timeoutMs, orGone = new Set()) {
   const end = Date.now() + timeoutMs;
   const codes = new Map();
@@ -177,7 +223,11 @@ export async function waitTasks(cluster, doneDir, job, tasks, timeoutMs, orGone 
       else if (orGone.has(t) && !cluster.queued(`${job}_${t}`)) codes.set(t, null);
     }
     if (codes.size < tasks.length) {
-      if (Date.now() > end) throw new Error(`array job ${job}: tasks ${tasks.filter((t) => !codes.has(t)).join(',')} not done after ${timeoutMs} ms; logs in ${cluster.dir}/log`);
+      if (Date.now() > end)
+        throw new Error(
+          `array job ${job}: tasks ${tasks.filter((t) => !codes.has(t)).join(',')} not done after ` +
+            `${timeoutMs} ms; logs in ${cluster.dir}/log`,
+        );
       await sleep(200);
     }
   }
@@ -187,9 +237,11 @@ export async function waitTasks(cluster, doneDir, job, tasks, timeoutMs, orGone 
 function rng(seed) {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 4294967296;
   };
 }
@@ -210,7 +262,9 @@ export function writeModel(file, seed, elements) {
       if (dtype === 'BF16') h[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
       else {
         // float32 -> float16 (values here are small normals or subnormals, no overflow)
-        const s = (x >>> 16) & 0x8000, e = ((x >>> 23) & 0xff) - 112, m = x & 0x7fffff;
+        const s = (x >>> 16) & 0x8000,
+          e = ((x >>> 23) & 0xff) - 112,
+          m = x & 0x7fffff;
         h[i] = e <= 0 ? s | (e < -10 ? 0 : ((m | 0x800000) >>> (14 - e)) >>> 0) : s | (e << 10) | (m >>> 13);
       }
     }
@@ -218,7 +272,11 @@ export function writeModel(file, seed, elements) {
   }
   const half = Math.floor(elements / 2);
   const width = dtype === 'F32' ? 4 : 2;
-  const header = { __metadata__: { seed: String(seed) }, 'a.weight': { dtype, shape: [half], data_offsets: [0, half * width] }, 'b.weight': { dtype, shape: [elements - half], data_offsets: [half * width, elements * width] } };
+  const header = {
+    __metadata__: { seed: String(seed) },
+    'a.weight': { dtype, shape: [half], data_offsets: [0, half * width] },
+    'b.weight': { dtype, shape: [elements - half], data_offsets: [half * width, elements * width] },
+  };
   let json = JSON.stringify(header);
   while ((json.length + 8) % 8) json += ' ';
   const hb = Buffer.from(json);
@@ -233,5 +291,7 @@ export function writeModel(file, seed, elements) {
 /** Every file under `dir` (recursive). */
 export function filesUnder(dir) {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
 }

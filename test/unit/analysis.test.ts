@@ -4,7 +4,16 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { analyzeFile } from '../../engine/analysis/analyze';
 import { layerOf } from '../../shared/layers';
-import { CORPUS, NO_CORPUS, gaussianF32, rng, safetensorsBytes, tempDir, toBF16Bytes, writeFile } from '../helpers/safetensors';
+import {
+  CORPUS,
+  NO_CORPUS,
+  gaussianF32,
+  rng,
+  safetensorsBytes,
+  tempDir,
+  toBF16Bytes,
+  writeFile,
+} from '../helpers/safetensors';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -13,7 +22,12 @@ after(() => tmp.cleanup());
 function refExponentEntropy(buf: Uint8Array, dtype: string): number {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const counts = new Map<number, number>();
-  const spec: Record<string, [number, number, number]> = { F32: [4, 23, 0xff], BF16: [2, 7, 0xff], F16: [2, 10, 0x1f], F64: [8, 52, 0x7ff] };
+  const spec: Record<string, [number, number, number]> = {
+    F32: [4, 23, 0xff],
+    BF16: [2, 7, 0xff],
+    F16: [2, 10, 0x1f],
+    F64: [8, 52, 0x7ff],
+  };
   const [size, shift, mask] = spec[dtype]!;
   const n = buf.length / size;
   for (let i = 0; i < n; i++) {
@@ -57,8 +71,17 @@ function refBoundBytes(buf: Uint8Array, dtype: string): number {
 function readTensors(file: string): Array<{ name: string; dtype: string; data: Uint8Array }> {
   const b = readFileSync(file);
   const n = Number(b.readBigUInt64LE(0));
-  const hdr = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  return Object.entries(hdr).filter(([k]) => k !== '__metadata__').map(([name, t]) => ({ name, dtype: t.dtype, data: new Uint8Array(b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1])) }));
+  const hdr = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; data_offsets: [number, number] }
+  >;
+  return Object.entries(hdr)
+    .filter(([k]) => k !== '__metadata__')
+    .map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      data: new Uint8Array(b.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1])),
+    }));
 }
 
 describe('analysis on real weights', { skip: NO_CORPUS }, () => {
@@ -107,12 +130,21 @@ describe('analysis on synthetic data', () => {
   test('value statistics, special values and layers', async () => {
     const w = gaussianF32(4096, 0.02, 11);
     const special = new Float32Array([0, -0, NaN, Infinity, -Infinity, 1e-40, 3, -2]);
-    const p = writeFile(tmp.dir, 'syn.safetensors', safetensorsBytes([
-      { name: 'model.layers.0.mlp.weight', dtype: 'F32', shape: [64, 64], data: new Uint8Array(w.buffer) },
-      { name: 'model.layers.0.special', dtype: 'F32', shape: [8], data: new Uint8Array(special.buffer) },
-      { name: 'model.layers.1.mlp.weight', dtype: 'BF16', shape: [64, 64], data: toBF16Bytes(w) },
-      { name: 'lm_head.weight', dtype: 'I64', shape: [4], data: new Uint8Array(new BigInt64Array([1n, 2n, 3n, 1n]).buffer) },
-    ]));
+    const p = writeFile(
+      tmp.dir,
+      'syn.safetensors',
+      safetensorsBytes([
+        { name: 'model.layers.0.mlp.weight', dtype: 'F32', shape: [64, 64], data: new Uint8Array(w.buffer) },
+        { name: 'model.layers.0.special', dtype: 'F32', shape: [8], data: new Uint8Array(special.buffer) },
+        { name: 'model.layers.1.mlp.weight', dtype: 'BF16', shape: [64, 64], data: toBF16Bytes(w) },
+        {
+          name: 'lm_head.weight',
+          dtype: 'I64',
+          shape: [4],
+          data: new Uint8Array(new BigInt64Array([1n, 2n, 3n, 1n]).buffer),
+        },
+      ]),
+    );
     const fa = await analyzeFile(p);
     const [a, s, b, i] = fa.tensors;
     let mean = 0;
@@ -128,14 +160,25 @@ describe('analysis on synthetic data', () => {
     assert.equal(s!.min, -2);
     assert.equal(i!.exponentEntropy, null);
     assert.equal(b!.distinctValues! > 100, true);
-    assert.deepEqual(fa.layers.map((l) => [l.name, l.tensors]), [['model.layers.0', 2], ['model.layers.1', 1], ['lm_head', 1]]);
+    assert.deepEqual(
+      fa.layers.map((l) => [l.name, l.tensors]),
+      [
+        ['model.layers.0', 2],
+        ['model.layers.1', 1],
+        ['lm_head', 1],
+      ],
+    );
     assert.equal(fa.parameters, 4096 + 8 + 4096 + 4);
   });
 
   test('F16 subnormals have their value (m * 2^-24): min, max, mean and the count', async () => {
     // 0x0001 = 2^-24, 0x03ff = 1023 * 2^-24, 0x8200 = -512 * 2^-24 (subnormals), 0x3c00 = 1, 0x0000 = 0
     const bits = new Uint16Array([0x0001, 0x03ff, 0x8200, 0x3c00, 0x0000, 0x03ff]);
-    const p = writeFile(tmp.dir, 'f16sub.safetensors', safetensorsBytes([{ name: 'h', dtype: 'F16', shape: [6], data: new Uint8Array(bits.buffer) }]));
+    const p = writeFile(
+      tmp.dir,
+      'f16sub.safetensors',
+      safetensorsBytes([{ name: 'h', dtype: 'F16', shape: [6], data: new Uint8Array(bits.buffer) }]),
+    );
     const [t] = (await analyzeFile(p)).tensors;
     const u = 2 ** -24;
     assert.equal(t!.subnormals, 4);
@@ -156,9 +199,17 @@ describe('analysis on synthetic data', () => {
       for (const k of c.values()) h -= (k / m.length) * Math.log2(k / m.length);
       return h;
     };
-    const pick = (): number => { const x = r(); return x < 0.5 ? 0 : x < 0.75 ? 1 : x < 0.875 ? 5 : 100; };
-    const bf = new Uint16Array(n), f16 = new Uint16Array(n), f32 = new Uint32Array(n);
-    const mb: number[] = [], mh: number[] = [], mfHi: number[] = [], mfLo: number[] = [];
+    const pick = (): number => {
+      const x = r();
+      return x < 0.5 ? 0 : x < 0.75 ? 1 : x < 0.875 ? 5 : 100;
+    };
+    const bf = new Uint16Array(n),
+      f16 = new Uint16Array(n),
+      f32 = new Uint32Array(n);
+    const mb: number[] = [],
+      mh: number[] = [],
+      mfHi: number[] = [],
+      mfLo: number[] = [];
     for (let i = 0; i < n; i++) {
       const m = pick() & 0x7f;
       bf[i] = (r() < 0.5 ? 0x8000 : 0) | ((120 + Math.floor(r() * 8)) << 7) | m;
@@ -166,20 +217,28 @@ describe('analysis on synthetic data', () => {
       const m10 = pick() * 7;
       f16[i] = (r() < 0.5 ? 0x8000 : 0) | ((10 + Math.floor(r() * 8)) << 10) | m10;
       mh.push(m10);
-      const hi = pick(), lo = Math.floor(r() * 3) * 1000;
+      const hi = pick(),
+        lo = Math.floor(r() * 3) * 1000;
       f32[i] = (((120 + Math.floor(r() * 8)) << 23) | (hi << 16) | lo) >>> 0;
       mfHi.push(hi);
       mfLo.push(lo);
     }
-    const p = writeFile(tmp.dir, 'mant.safetensors', safetensorsBytes([
-      { name: 'bf', dtype: 'BF16', shape: [n], data: new Uint8Array(bf.buffer) },
-      { name: 'h', dtype: 'F16', shape: [n], data: new Uint8Array(f16.buffer) },
-      { name: 'f', dtype: 'F32', shape: [n], data: new Uint8Array(f32.buffer) },
-    ]));
+    const p = writeFile(
+      tmp.dir,
+      'mant.safetensors',
+      safetensorsBytes([
+        { name: 'bf', dtype: 'BF16', shape: [n], data: new Uint8Array(bf.buffer) },
+        { name: 'h', dtype: 'F16', shape: [n], data: new Uint8Array(f16.buffer) },
+        { name: 'f', dtype: 'F32', shape: [n], data: new Uint8Array(f32.buffer) },
+      ]),
+    );
     const [a, b, c] = (await analyzeFile(p)).tensors;
     assert.ok(Math.abs(a!.mantissaEntropy! - ref(mb)) < 1e-9, `BF16 ${a!.mantissaEntropy} vs ${ref(mb)}`);
     assert.ok(Math.abs(b!.mantissaEntropy! - ref(mh)) < 1e-9, `F16 ${b!.mantissaEntropy} vs ${ref(mh)}`);
-    assert.ok(Math.abs(c!.mantissaEntropy! - (ref(mfHi) + ref(mfLo))) < 1e-9, `F32 ${c!.mantissaEntropy} vs ${ref(mfHi) + ref(mfLo)}`);
+    assert.ok(
+      Math.abs(c!.mantissaEntropy! - (ref(mfHi) + ref(mfLo))) < 1e-9,
+      `F32 ${c!.mantissaEntropy} vs ${ref(mfHi) + ref(mfLo)}`,
+    );
     assert.ok(ref(mb) > 1.5 && ref(mb) < 1.8, 'the reference is not trivial');
   });
 
@@ -188,16 +247,26 @@ describe('analysis on synthetic data', () => {
     const w = toBF16Bytes(gaussianF32(n, 0.02, 41));
     const u = new Uint16Array(w.buffer);
     for (let i = 0; i < n; i += 4) u[i] = 0; // every fourth value zero
-    const p = writeFile(tmp.dir, 'quick.safetensors', safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [n], data: w }]));
+    const p = writeFile(
+      tmp.dir,
+      'quick.safetensors',
+      safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [n], data: w }]),
+    );
     const [full] = (await analyzeFile(p)).tensors;
     const [quick] = (await analyzeFile(p, { quick: true })).tensors;
     assert.equal(quick!.estimate, true);
     const total = (h: number[]): number => h.reduce((x, y) => x + y, 0);
     assert.equal(total(full!.exponentHistogram!), n);
-    assert.ok(Math.abs(total(quick!.exponentHistogram!) - n) < 1e-6 * n, `quick histogram counts ${total(quick!.exponentHistogram!)} of ${n} elements`);
+    assert.ok(
+      Math.abs(total(quick!.exponentHistogram!) - n) < 1e-6 * n,
+      `quick histogram counts ${total(quick!.exponentHistogram!)} of ${n} elements`,
+    );
     assert.equal(full!.zeros, n / 4);
     assert.ok(Math.abs(quick!.zeros! - n / 4) < 0.01 * n, `quick zeros ${quick!.zeros}`);
-    assert.ok(Math.abs(quick!.boundBytes - full!.boundBytes) < 0.02 * full!.boundBytes, `quick bound ${quick!.boundBytes} vs ${full!.boundBytes}`);
+    assert.ok(
+      Math.abs(quick!.boundBytes - full!.boundBytes) < 0.02 * full!.boundBytes,
+      `quick bound ${quick!.boundBytes} vs ${full!.boundBytes}`,
+    );
   });
 
   test('layer naming conventions', () => {
@@ -231,9 +300,15 @@ describe('analysis of every dtype', () => {
       if (isFloat) {
         const bits = { F64: 11, F32: 8, F16: 5, BF16: 8, F8_E4M3: 4, F8_E5M2: 5 }[t.dtype as 'F64']!;
         assert.equal(t.exponentHistogram!.length, 2 ** bits, `${t.dtype} histogram size`);
-        assert.ok(t.exponentEntropy! > Math.min(bits, 12) - 0.6 && t.exponentEntropy! <= bits, `${t.dtype}: random bits have ~${bits} bits of exponent entropy, got ${t.exponentEntropy}`);
+        assert.ok(
+          t.exponentEntropy! > Math.min(bits, 12) - 0.6 && t.exponentEntropy! <= bits,
+          `${t.dtype}: random bits have ~${bits} bits of exponent entropy, got ${t.exponentEntropy}`,
+        );
       }
-      assert.ok(t.boundBytes <= t.bytes && t.boundBytes > 0.95 * t.bytes, `${t.dtype}: random data bound ${t.boundBytes} of ${t.bytes}`);
+      assert.ok(
+        t.boundBytes <= t.bytes && t.boundBytes > 0.95 * t.bytes,
+        `${t.dtype}: random data bound ${t.boundBytes} of ${t.bytes}`,
+      );
     }
   });
 });

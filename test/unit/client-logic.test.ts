@@ -14,7 +14,11 @@ test('output paths next to the input or in a folder', () => {
   const folder = { location: 'folder' as const, folder: '/out' };
   assert.equal(compressOutputPath('/m/model.safetensors', next), '/m/model.safetensors.tzip');
   assert.equal(compressOutputPath('/m/model.safetensors', folder), '/out/model.safetensors.tzip');
-  assert.equal(compressOutputPath('/m/model.safetensors', { location: 'folder', folder: '  ' }), '/m/model.safetensors.tzip', 'empty folder falls back');
+  assert.equal(
+    compressOutputPath('/m/model.safetensors', { location: 'folder', folder: '  ' }),
+    '/m/model.safetensors.tzip',
+    'empty folder falls back',
+  );
   assert.equal(decompressOutputPath('/m/model.safetensors.tzip', next), '/m/model.safetensors');
   assert.equal(decompressOutputPath('/m/model.safetensors.TZIP', folder), '/out/model.safetensors');
   assert.equal(decompressOutputPath('/m/model.safetensors', next), undefined);
@@ -46,26 +50,33 @@ test('JobQueue runs at most `limit` jobs, in order, and a failure does not block
   const order: number[] = [];
   const seen: [number, number][] = [];
   q.onChange((r, w) => seen.push([r, w]));
-  const job = (i: number) => q.run(async () => {
-    running++;
-    peak = Math.max(peak, running);
-    order.push(i);
-    await new Promise((r) => setImmediate(r));
-    running--;
-    if (i === 1) throw new Error('boom');
-    return i;
-  });
+  const job = (i: number) =>
+    q.run(async () => {
+      running++;
+      peak = Math.max(peak, running);
+      order.push(i);
+      await new Promise((r) => setImmediate(r));
+      running--;
+      if (i === 1) throw new Error('boom');
+      return i;
+    });
   const results = await Promise.allSettled([0, 1, 2, 3, 4].map(job));
   assert.equal(peak, 2);
   assert.deepEqual(order, [0, 1, 2, 3, 4]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+  );
   assert.equal(q.active, 0);
   assert.equal(q.queued, 0);
   assert.ok(seen.some(([r, w]) => r === 2 && w > 0));
   // an aborted job that has not started is dropped
   const ac = new AbortController();
   ac.abort(new Error('cancelled'));
-  await assert.rejects(new JobQueue(1).run(async () => 1, ac.signal), /cancelled/);
+  await assert.rejects(
+    new JobQueue(1).run(async () => 1, ac.signal),
+    /cancelled/,
+  );
 });
 
 test('batch summary: bytes saved, failures with reasons, cancellations', () => {
@@ -80,13 +91,26 @@ test('batch summary: bytes saved, failures with reasons, cancellations', () => {
   assert.equal(s.bytesSaved, 420_000);
   assert.equal(s.failed.length, 1);
   assert.equal(s.cancelled, 1);
-  assert.equal(summaryMessage('Compressed', s, formatBytes), 'Compressed 2 of 4 files; saved 420 KB (1.50 MB → 1.08 MB, 72.0%); 1 failed; 1 cancelled.');
+  assert.equal(
+    summaryMessage('Compressed', s, formatBytes),
+    'Compressed 2 of 4 files; saved 420 KB (1.50 MB → 1.08 MB, 72.0%); 1 failed; 1 cancelled.',
+  );
   assert.deepEqual(failureLines(s), ['  ✗ /b: header length 99999999999 is larger than the file']);
-  assert.equal(summaryMessage('Decompressed', summarize([{ file: '/x', ok: true, inputBytes: 10, outputBytes: 30 }]), formatBytes), 'Decompressed 1 of 1 file; wrote 30 B.');
+  assert.equal(
+    summaryMessage('Decompressed', summarize([{ file: '/x', ok: true, inputBytes: 10, outputBytes: 30 }]), formatBytes),
+    'Decompressed 1 of 1 file; wrote 30 B.',
+  );
 });
 
 test('webview shell: strict CSP with a nonce, no inline code, escaped values', () => {
-  const html = webviewShell({ cspSource: 'https://x.vscode-cdn.net', scriptUri: 'https://x/main.js', styleUri: 'https://x/main.css', view: 'model', title: '<evil>"', nonce: 'abc123' });
+  const html = webviewShell({
+    cspSource: 'https://x.vscode-cdn.net',
+    scriptUri: 'https://x/main.js',
+    styleUri: 'https://x/main.css',
+    view: 'model',
+    title: '<evil>"',
+    nonce: 'abc123',
+  });
   const csp = contentSecurityPolicy('https://x.vscode-cdn.net', 'abc123');
   assert.match(csp, /default-src 'none'/);
   assert.match(csp, /script-src 'nonce-abc123'/);
@@ -100,7 +124,17 @@ test('webview shell: strict CSP with a nonce, no inline code, escaped values', (
 });
 
 test('tzip info parsing accepts plausible shapes and ignores junk', () => {
-  const s = parseTzipInfo({ originalBytes: 1000, bytes: 660, originalName: 'm.safetensors', lossy: false, tensors: [{ name: 'model.layers.0.w', dtype: 'BF16', shape: [10, 10], bytes: 200, storedBytes: 130 }, { nope: 1 }, null] });
+  const s = parseTzipInfo({
+    originalBytes: 1000,
+    bytes: 660,
+    originalName: 'm.safetensors',
+    lossy: false,
+    tensors: [
+      { name: 'model.layers.0.w', dtype: 'BF16', shape: [10, 10], bytes: 200, storedBytes: 130 },
+      { nope: 1 },
+      null,
+    ],
+  });
   assert.equal(s.originalBytes, 1000);
   assert.equal(s.storedBytes, 660);
   assert.equal(s.tensors.length, 1);

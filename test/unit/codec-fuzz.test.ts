@@ -2,7 +2,15 @@
 // mutation happens to stay valid, return exactly rawLength bytes) — never hang or crash otherwise.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initCodec, encodeChunk, decodeChunk, CodecError, createBackends, loadKernels, decodeWith } from '../../engine/codec/index';
+import {
+  initCodec,
+  encodeChunk,
+  decodeChunk,
+  CodecError,
+  createBackends,
+  loadKernels,
+  decodeWith,
+} from '../../engine/codec/index';
 import { rng } from './codec-helpers';
 import type { Backend } from '../../engine/codec/backend';
 
@@ -14,13 +22,24 @@ before(async () => {
 
 function samples(): [Uint8Array, string][] {
   const r = rng(42);
-  const gauss = () => { let s = 0; for (let i = 0; i < 6; i++) s += r(); return (s - 3) * 0.02; };
+  const gauss = () => {
+    let s = 0;
+    for (let i = 0; i < 6; i++) s += r();
+    return (s - 3) * 0.02;
+  };
   const f32 = new Float32Array(3000).map(gauss);
-  const bf16 = new Uint16Array(4001).map(() => { const b = new Float32Array([gauss()]); return new Uint32Array(b.buffer)[0]! >>> 16; });
+  const bf16 = new Uint16Array(4001).map(() => {
+    const b = new Float32Array([gauss()]);
+    return new Uint32Array(b.buffer)[0]! >>> 16;
+  });
   const pal = new Float32Array(2000).map(() => [0.5, -1, 2, 0][(r() * 4) | 0]!);
-  const json = new TextEncoder().encode(JSON.stringify({ tensors: Array.from({ length: 80 }, (_, i) => ({ name: `w${i}`, shape: [i, 2] })) }));
+  const json = new TextEncoder().encode(
+    JSON.stringify({ tensors: Array.from({ length: 80 }, (_, i) => ({ name: `w${i}`, shape: [i, 2] })) }),
+  );
   const clean = new Float32Array(2500).map(gauss).map((x) => Math.fround(x));
-  new Uint32Array(clean.buffer).forEach((v, i, a) => { a[i] = v & 0xffff0000; });
+  new Uint32Array(clean.buffer).forEach((v, i, a) => {
+    a[i] = v & 0xffff0000;
+  });
   return [
     [new Uint8Array(f32.buffer), 'F32'],
     [new Uint8Array(bf16.buffer).subarray(0, 8001), 'BF16'],
@@ -37,7 +56,8 @@ function check(payload: Uint8Array, dtype: string, rawLength: number): 'ok' | 'r
     assert.equal(out.length, rawLength);
     return 'ok';
   } catch (e) {
-    if (!(e instanceof CodecError)) throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    if (!(e instanceof CodecError))
+      throw new Error(`non-CodecError ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
     assert.ok(!/\n/.test(e.message), 'one-line message');
     return 'rejected';
   }
@@ -45,7 +65,8 @@ function check(payload: Uint8Array, dtype: string, rawLength: number): 'ok' | 'r
 
 test('byte flips, truncations, extensions and random payloads are rejected cleanly', () => {
   const r = rng(1234);
-  let rejected = 0, total = 0;
+  let rejected = 0,
+    total = 0;
   const modes = new Set<number>();
   for (const [data, dtype] of samples()) {
     const payload = encodeChunk(data, dtype);
@@ -59,7 +80,11 @@ test('byte flips, truncations, extensions and random payloads are rejected clean
     }
     for (let k = 0; k < 100; k++) {
       const cut = (r() * payload.length) | 0;
-      assert.equal(check(payload.subarray(0, cut), dtype, data.length), 'rejected', `truncation at ${cut} of ${payload.length} accepted`);
+      assert.equal(
+        check(payload.subarray(0, cut), dtype, data.length),
+        'rejected',
+        `truncation at ${cut} of ${payload.length} accepted`,
+      );
       total++;
     }
     const longer = new Uint8Array(payload.length + 3);
@@ -87,8 +112,19 @@ test('the reference decoder rejects the same corruptions as the WebAssembly one'
       const m = payload.slice();
       m[(r() * m.length) | 0] ^= 1 + ((r() * 255) | 0);
       let a: string, b: string;
-      try { decodeChunk(m, dtype, data.length); a = 'ok'; } catch { a = 'rejected'; }
-      try { decodeWith(ref, m, data.length); b = 'ok'; } catch (e) { assert.ok(e instanceof CodecError); b = 'rejected'; }
+      try {
+        decodeChunk(m, dtype, data.length);
+        a = 'ok';
+      } catch {
+        a = 'rejected';
+      }
+      try {
+        decodeWith(ref, m, data.length);
+        b = 'ok';
+      } catch (e) {
+        assert.ok(e instanceof CodecError);
+        b = 'rejected';
+      }
       assert.equal(a, b);
     }
   }

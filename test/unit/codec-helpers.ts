@@ -17,7 +17,10 @@ export interface RawTensor {
 export function readSafetensors(file: string): { header: Uint8Array; tensors: RawTensor[] } {
   const buf = readFileSync(file);
   const hlen = Number(buf.readBigUInt64LE(0));
-  const json = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const json = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8')) as Record<
+    string,
+    { dtype: string; data_offsets: [number, number] }
+  >;
   const base = 8 + hlen;
   const tensors: RawTensor[] = [];
   for (const [name, t] of Object.entries(json)) {
@@ -30,12 +33,18 @@ export function readSafetensors(file: string): { header: Uint8Array; tensors: Ra
 
 export function corpusFiles(suffix = '.safetensors'): string[] {
   if (!HAVE_CORPUS) return [];
-  return readdirSync(CORPUS).filter((f) => f.endsWith(suffix)).sort().map((f) => path.join(CORPUS, f));
+  return readdirSync(CORPUS)
+    .filter((f) => f.endsWith(suffix))
+    .sort()
+    .map((f) => path.join(CORPUS, f));
 }
 
 import { mulberry32 as rng } from '../helpers/random';
 export { rng };
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }

@@ -48,7 +48,13 @@ after(() => {
 
 let caseNo = 0;
 /** Runs one corrupted file REPS times through verify and decompress with `threads`; returns the messages. */
-async function mustFail(t: Target, bytes: Uint8Array, threads: number, what: string, onWorkers: boolean): Promise<string[]> {
+async function mustFail(
+  t: Target,
+  bytes: Uint8Array,
+  threads: number,
+  what: string,
+  onWorkers: boolean,
+): Promise<string[]> {
   const dir = path.join(tmp.dir, `case-${caseNo++}`);
   mkdirSync(dir);
   const file = path.join(dir, path.basename(t.tzip));
@@ -61,17 +67,29 @@ async function mustFail(t: Target, bytes: Uint8Array, threads: number, what: str
       poolStats.length = 0;
       const v = await verifyFile(file, { threads, ...base });
       assert.equal(v.ok, false, `${label}: verify passed`);
-      assert.ok(v.problems.length > 0 && v.problems.every((m) => !m.includes('\n') && m.includes(file)), `${label}: ${v.problems.join(' | ')}`);
+      assert.ok(
+        v.problems.length > 0 && v.problems.every((m) => !m.includes('\n') && m.includes(file)),
+        `${label}: ${v.problems.join(' | ')}`,
+      );
       messages.push(v.problems[0]!);
       const out = path.join(dir, 'restored');
       let err: unknown;
-      await decompressFile(file, { output: out, threads, ...base }).then(() => undefined, (e: unknown) => { err = e; });
-      assert.ok(err instanceof TzError, `${label}: decompress ${err ? `threw a non-TzError: ${String(err)}` : 'succeeded'}`);
+      await decompressFile(file, { output: out, threads, ...base }).then(
+        () => undefined,
+        (e: unknown) => {
+          err = e;
+        },
+      );
+      assert.ok(
+        err instanceof TzError,
+        `${label}: decompress ${err ? `threw a non-TzError: ${String(err)}` : 'succeeded'}`,
+      );
       assert.ok(!err.message.includes('\n') && err.message.includes(file), `${label}: ${err.message}`);
       assert.deepEqual(readdirSync(dir), [path.basename(file)], `${label}: left something behind`);
       if (onWorkers) {
         assert.equal(poolStats.length, 2, `${label}: one pool per verify and decompress`);
-        for (const s of poolStats) assert.ok(s.inline === 0 && s.workers > 0, `${label}: chunks decoded on workers (${JSON.stringify(s)})`);
+        for (const s of poolStats)
+          assert.ok(s.inline === 0 && s.workers > 0, `${label}: chunks decoded on workers (${JSON.stringify(s)})`);
       }
     }
     return messages;
@@ -83,7 +101,11 @@ async function mustFail(t: Target, bytes: Uint8Array, threads: number, what: str
 describe('corrupted containers fail on every thread count, every time', () => {
   test('the containers hold every position class', () => {
     const found = new Set(targets.flatMap((t) => Object.keys(t.classes)));
-    assert.deepEqual(CLASSES.filter((k) => !found.has(k)), [], 'classes no container holds');
+    assert.deepEqual(
+      CLASSES.filter((k) => !found.has(k)),
+      [],
+      'classes no container holds',
+    );
   });
 
   test('a single flipped byte in every position class (1, 2, 4 threads, 5 runs each)', async () => {
@@ -100,14 +122,23 @@ describe('corrupted containers fail on every thread count, every time', () => {
             if (threads > 1 && !STRUCTURE.includes(k) && (!first || pi !== 1 % positions.length)) continue;
             const bad = new Uint8Array(good);
             bad[pos] = bad[pos]! ^ 0x5a;
-            await mustFail(t, bad, threads, `${t.name}: ${k} byte ${pos} flipped`, threads > 1 && !STRUCTURE.includes(k));
+            await mustFail(
+              t,
+              bad,
+              threads,
+              `${t.name}: ${k} byte ${pos} flipped`,
+              threads > 1 && !STRUCTURE.includes(k),
+            );
             runs += 2 * REPS;
             hit.set(k, (hit.get(k) ?? 0) + 1);
           }
         }
       }
     }
-    assert.deepEqual(CLASSES.filter((k) => !hit.has(k)), []);
+    assert.deepEqual(
+      CLASSES.filter((k) => !hit.has(k)),
+      [],
+    );
     console.log(`flips: ${runs} runs, ${[...hit].map(([k, n]) => `${k} ${n}`).join(', ')} cases`);
   });
 

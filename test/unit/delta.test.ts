@@ -6,7 +6,16 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine/api';
 import { createBackends, loadKernels } from '../../engine/codec/index';
-import { decodeDeltaInto, encodeDeltaWith, MODE_SAME, MODE_ULP, MODE_ULPG, MODE_XOR, ulpForward, ulpInverse } from '../../engine/codec/delta';
+import {
+  decodeDeltaInto,
+  encodeDeltaWith,
+  MODE_SAME,
+  MODE_ULP,
+  MODE_ULPG,
+  MODE_XOR,
+  ulpForward,
+  ulpInverse,
+} from '../../engine/codec/delta';
 import { TzError } from '../../engine/core/errors';
 import { withTensors } from '../../engine/container/tensorReader';
 import { checkpointFiles, ensureCheckpoints } from '../helpers/checkpoints';
@@ -37,9 +46,17 @@ describe('delta kernels', () => {
   test('ULP residual is the signed distance in representable values (BF16, every pattern against random bases)', () => {
     const r = mulberry32(3);
     const n = 65536;
-    const a = new Uint8Array(2 * n), b = new Uint8Array(2 * n), z = new Uint8Array(2 * n), back = new Uint8Array(2 * n);
-    const av = new Uint16Array(a.buffer), bv = new Uint16Array(b.buffer), zv = new Uint16Array(z.buffer);
-    for (let i = 0; i < n; i++) { av[i] = i; bv[i] = Math.floor(r() * 65536); }
+    const a = new Uint8Array(2 * n),
+      b = new Uint8Array(2 * n),
+      z = new Uint8Array(2 * n),
+      back = new Uint8Array(2 * n);
+    const av = new Uint16Array(a.buffer),
+      bv = new Uint16Array(b.buffer),
+      zv = new Uint16Array(z.buffer);
+    for (let i = 0; i < n; i++) {
+      av[i] = i;
+      bv[i] = Math.floor(r() * 65536);
+    }
     ulpForward(a, b, 2, z);
     ulpInverse(z, b, 2, back);
     assert.deepEqual(back, a, 'inverse restores every bit pattern, NaNs and -0 included');
@@ -47,7 +64,9 @@ describe('delta kernels', () => {
     const finite = [...Array(n).keys()].filter((p) => !Number.isNaN(valueOf(p, 2)));
     finite.sort((p, q) => valueOf(p, 2) - valueOf(q, 2) || (p & 0x8000 ? -1 : 0) - (q & 0x8000 ? -1 : 0));
     const rank = new Int32Array(n).fill(-1);
-    finite.forEach((p, i) => { rank[p] = i; });
+    finite.forEach((p, i) => {
+      rank[p] = i;
+    });
     let checked = 0;
     for (let i = 0; i < n; i++) {
       if (rank[av[i]!]! < 0 || rank[bv[i]!]! < 0) continue;
@@ -55,12 +74,18 @@ describe('delta kernels', () => {
       const want = rank[av[i]!]! - rank[bv[i]!]!;
       // 16-bit residuals: distances of 2^15 or more wrap around (still exact, modulo 2^16)
       if (Math.abs(want) < 32768) assert.equal(d, want, `distance at ${i}`);
-      else assert.equal(((d - want) % 65536 + 65536) % 65536, 0, `distance mod 2^16 at ${i}`);
+      else assert.equal((((d - want) % 65536) + 65536) % 65536, 0, `distance mod 2^16 at ${i}`);
       checked++;
     }
     assert.ok(checked > 60000);
     // neighbours: one step up in value is distance 1 (across zero too: -0 -> +0)
-    const one = (p: number, q: number): number => { const x = Uint16Array.of(p), y = Uint16Array.of(q), o = new Uint16Array(1); ulpForward(new Uint8Array(x.buffer), new Uint8Array(y.buffer), 2, new Uint8Array(o.buffer)); return o[0]!; };
+    const one = (p: number, q: number): number => {
+      const x = Uint16Array.of(p),
+        y = Uint16Array.of(q),
+        o = new Uint16Array(1);
+      ulpForward(new Uint8Array(x.buffer), new Uint8Array(y.buffer), 2, new Uint8Array(o.buffer));
+      return o[0]!;
+    };
     assert.equal(one(0x3f81, 0x3f80), 2); // zigzag(+1)
     assert.equal(one(0x3f80, 0x3f81), 1); // zigzag(-1)
     assert.equal(one(0x0000, 0x8000), 2); // +0 is the successor of -0
@@ -70,7 +95,10 @@ describe('delta kernels', () => {
   for (const w of [2, 4, 8] as const) {
     test(`ULP and XOR round trips, width ${w}, with a partial trailing element`, () => {
       const len = 4096 * w + w - 1;
-      const a = randomBytes(len, w), b = randomBytes(len, w + 100), z = new Uint8Array(len), back = new Uint8Array(len);
+      const a = randomBytes(len, w),
+        b = randomBytes(len, w + 100),
+        z = new Uint8Array(len),
+        back = new Uint8Array(len);
       ulpForward(a, b, w, z);
       ulpInverse(z, b, w, back);
       assert.deepEqual(back, a);
@@ -85,32 +113,57 @@ describe('delta kernels', () => {
     });
   }
 
-  test('encodeDelta picks SAME, XOR or ULP, never larger than standalone, and round-trips on both backends', async () => {
-    const kernels = await loadKernels();
-    const bes = createBackends(kernels);
-    const r = mulberry32(9);
-    const n = 50001;
-    const f = new Float32Array(n), g = new Float32Array(n);
-    for (let i = 0; i < n; i++) { f[i] = (r() - 0.5) * 0.1; g[i] = f[i]! + (r() - 0.5) * 1e-6; }
-    const base = new Uint8Array(f.buffer), near = new Uint8Array(g.buffer);
-    const bf = new Uint8Array(2 * n), bfNear = new Uint8Array(2 * n);
-    for (let i = 0; i < n; i++) { bf[2 * i] = base[4 * i + 2]!; bf[2 * i + 1] = base[4 * i + 3]!; bfNear[2 * i] = near[4 * i + 2]!; bfNear[2 * i + 1] = near[4 * i + 3]!; }
-    for (const be of [bes.reference, ...(bes.wasm ? [bes.wasm] : [])]) {
-      const cases: Array<[Uint8Array, Uint8Array, string]> = [[near, base, 'F32'], [bfNear, bf, 'BF16'], [near.subarray(0, 4001 * 4 + 3), base.subarray(0, 4001 * 4 + 3), 'F32'], [randomBytes(3000, 1), randomBytes(3000, 2), 'RAW']];
-      for (const [data, b, dtype] of cases) {
-        const p = encodeDeltaWith(be, data, b, dtype);
-        const out = new Uint8Array(data.length);
-        decodeDeltaInto(be, p, data.length, b, out);
-        assert.deepEqual(out, data, `${be.name} ${dtype} round trip (mode ${p[0]})`);
+  test(
+    'encodeDelta picks SAME, XOR or ULP, never larger than standalone, and round-trips on both ' + 'backends',
+    async () => {
+      const kernels = await loadKernels();
+      const bes = createBackends(kernels);
+      const r = mulberry32(9);
+      const n = 50001;
+      const f = new Float32Array(n),
+        g = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        f[i] = (r() - 0.5) * 0.1;
+        g[i] = f[i]! + (r() - 0.5) * 1e-6;
       }
-      const same = encodeDeltaWith(be, near, near.slice(), 'F32');
-      assert.deepEqual([...same], [MODE_SAME]);
-      const p = encodeDeltaWith(be, near, base, 'F32');
-      assert.ok(p[0] === MODE_ULP || p[0] === MODE_ULPG || p[0] === MODE_XOR, `F32 near base codes as a delta (mode ${p[0]})`);
-      assert.ok(p.length < 0.7 * near.length, `F32 delta ${p.length} of ${near.length}`);
-      assert.throws(() => decodeDeltaInto(be, p, near.length, undefined, new Uint8Array(near.length)), /without its base/);
-    }
-  });
+      const base = new Uint8Array(f.buffer),
+        near = new Uint8Array(g.buffer);
+      const bf = new Uint8Array(2 * n),
+        bfNear = new Uint8Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        bf[2 * i] = base[4 * i + 2]!;
+        bf[2 * i + 1] = base[4 * i + 3]!;
+        bfNear[2 * i] = near[4 * i + 2]!;
+        bfNear[2 * i + 1] = near[4 * i + 3]!;
+      }
+      for (const be of [bes.reference, ...(bes.wasm ? [bes.wasm] : [])]) {
+        const cases: Array<[Uint8Array, Uint8Array, string]> = [
+          [near, base, 'F32'],
+          [bfNear, bf, 'BF16'],
+          [near.subarray(0, 4001 * 4 + 3), base.subarray(0, 4001 * 4 + 3), 'F32'],
+          [randomBytes(3000, 1), randomBytes(3000, 2), 'RAW'],
+        ];
+        for (const [data, b, dtype] of cases) {
+          const p = encodeDeltaWith(be, data, b, dtype);
+          const out = new Uint8Array(data.length);
+          decodeDeltaInto(be, p, data.length, b, out);
+          assert.deepEqual(out, data, `${be.name} ${dtype} round trip (mode ${p[0]})`);
+        }
+        const same = encodeDeltaWith(be, near, near.slice(), 'F32');
+        assert.deepEqual([...same], [MODE_SAME]);
+        const p = encodeDeltaWith(be, near, base, 'F32');
+        assert.ok(
+          p[0] === MODE_ULP || p[0] === MODE_ULPG || p[0] === MODE_XOR,
+          `F32 near base codes as a delta (mode ${p[0]})`,
+        );
+        assert.ok(p.length < 0.7 * near.length, `F32 delta ${p.length} of ${near.length}`);
+        assert.throws(
+          () => decodeDeltaInto(be, p, near.length, undefined, new Uint8Array(near.length)),
+          /without its base/,
+        );
+      }
+    },
+  );
 });
 
 function dirListing(dir: string): string[] {
@@ -128,7 +181,11 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     const dir = path.join(tmp.dir, name);
     mkdirSync(dir, { recursive: true });
     const std = await compressFile(file, { output: path.join(dir, 'standalone.tzip'), force: true });
-    const d = await compressFile(file, { output: path.join(dir, `${path.basename(file)}.tzip`), base: baseFile, force: true });
+    const d = await compressFile(file, {
+      output: path.join(dir, `${path.basename(file)}.tzip`),
+      base: baseFile,
+      force: true,
+    });
     assert.equal(d.base?.sha256, sha(readFileSync(baseFile)));
     const back = path.join(dir, 'back.safetensors');
     await decompressFile(path.join(dir, `${path.basename(file)}.tzip`), { output: back, base: baseFile, force: true });
@@ -142,7 +199,10 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     const { steps } = checkpointFiles('bf16');
     for (let i = 1; i < steps.length; i++) {
       const r = await pair(`bf16-${i}`, steps[i - 1]!, steps[i]!);
-      assert.ok(r.delta <= 0.7 * r.standalone, `${path.basename(steps[i]!)}: ${(100 * r.delta / r.standalone).toFixed(1)}% of standalone`);
+      assert.ok(
+        r.delta <= 0.7 * r.standalone,
+        `${path.basename(steps[i]!)}: ${((100 * r.delta) / r.standalone).toFixed(1)}% of standalone`,
+      );
     }
   });
 
@@ -150,7 +210,10 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     for (const dt of ['bf16', 'f32'] as const) {
       const { steps, finetune } = checkpointFiles(dt);
       const r = await pair(`${dt}-ft`, steps[steps.length - 1]!, finetune);
-      assert.ok(r.delta <= (dt === 'bf16' ? 0.62 : 0.86) * r.standalone, `${dt} fine-tune: ${(100 * r.delta / r.standalone).toFixed(1)}% of standalone`);
+      assert.ok(
+        r.delta <= (dt === 'bf16' ? 0.62 : 0.86) * r.standalone,
+        `${dt} fine-tune: ${((100 * r.delta) / r.standalone).toFixed(1)}% of standalone`,
+      );
     }
   });
 
@@ -164,7 +227,11 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     const { steps } = checkpointFiles('bf16');
     const dir = path.join(tmp.dir, 'nested');
     mkdirSync(dir, { recursive: true });
-    const [s0, s1, s2] = steps.map((f) => { const to = path.join(dir, path.basename(f)); copyFileSync(f, to); return to; });
+    const [s0, s1, s2] = steps.map((f) => {
+      const to = path.join(dir, path.basename(f));
+      copyFileSync(f, to);
+      return to;
+    });
     await compressFile(s0!, { force: true });
     await compressFile(s1!, { base: `${s0}.tzip`, force: true });
     await compressFile(s2!, { base: `${s1}.tzip`, force: true });
@@ -180,76 +247,106 @@ describe('delta files on really trained checkpoints', { skip: ensureCheckpoints(
     assert.equal((await infoFile(path.join(only, `${path.basename(s2!)}.tzip`))).base?.name, path.basename(s1!));
   });
 
-  test('random access (viewer, extract, analyze) into a delta .tzip reads its tensors through the base, bit-exact; a missing base is a one-line refusal', async () => {
-    const { steps } = checkpointFiles('bf16');
-    const dir = path.join(tmp.dir, 'random-access');
-    mkdirSync(dir, { recursive: true });
-    const [s0, s1, s2] = steps.map((f) => { const to = path.join(dir, path.basename(f)); copyFileSync(f, to); return to; });
-    await compressFile(s0!, { force: true });
-    await compressFile(s1!, { base: `${s0}.tzip`, force: true });
-    await compressFile(s2!, { base: `${s1}.tzip`, force: true });
-    const original = new Map(readSafetensors(s2!).tensors.map((t) => [t.name, t.data]));
-    let deltaTensors = 0;
-    await withTensors(`${s2}.tzip`, async (src) => {
-      assert.equal(src.tensors().length, original.size);
-      for (const t of src.tensors()) {
-        const want = original.get(t.name)!;
-        const got = new Uint8Array(want.length);
-        await src.readBytes(t.name, 0, want.length, (piece, at) => void got.set(piece, at));
-        assert.ok(Buffer.from(got).equals(Buffer.from(want)), `${t.name}: bytes through the base chain`);
-        // a window in the middle, as the inspector pages
-        if (want.length > 64) {
-          const mid = new Uint8Array(32);
-          await src.readBytes(t.name, want.length >> 1, 32, (piece, at) => void mid.set(piece, at - (want.length >> 1)));
-          assert.ok(Buffer.from(mid).equals(Buffer.from(want.subarray(want.length >> 1, (want.length >> 1) + 32))), `${t.name}: window`);
+  test(
+    'random access (viewer, extract, analyze) into a delta .tzip reads its tensors through the base, ' +
+      'bit-exact; a missing base is a one-line refusal',
+    async () => {
+      const { steps } = checkpointFiles('bf16');
+      const dir = path.join(tmp.dir, 'random-access');
+      mkdirSync(dir, { recursive: true });
+      const [s0, s1, s2] = steps.map((f) => {
+        const to = path.join(dir, path.basename(f));
+        copyFileSync(f, to);
+        return to;
+      });
+      await compressFile(s0!, { force: true });
+      await compressFile(s1!, { base: `${s0}.tzip`, force: true });
+      await compressFile(s2!, { base: `${s1}.tzip`, force: true });
+      const original = new Map(readSafetensors(s2!).tensors.map((t) => [t.name, t.data]));
+      let deltaTensors = 0;
+      await withTensors(`${s2}.tzip`, async (src) => {
+        assert.equal(src.tensors().length, original.size);
+        for (const t of src.tensors()) {
+          const want = original.get(t.name)!;
+          const got = new Uint8Array(want.length);
+          await src.readBytes(t.name, 0, want.length, (piece, at) => void got.set(piece, at));
+          assert.ok(Buffer.from(got).equals(Buffer.from(want)), `${t.name}: bytes through the base chain`);
+          // a window in the middle, as the inspector pages
+          if (want.length > 64) {
+            const mid = new Uint8Array(32);
+            await src.readBytes(
+              t.name,
+              want.length >> 1,
+              32,
+              (piece, at) => void mid.set(piece, at - (want.length >> 1)),
+            );
+            assert.ok(
+              Buffer.from(mid).equals(Buffer.from(want.subarray(want.length >> 1, (want.length >> 1) + 32))),
+              `${t.name}: window`,
+            );
+          }
+          deltaTensors++;
         }
-        deltaTensors++;
-      }
-    });
-    assert.ok(deltaTensors > 0);
-    const only = path.join(dir, 'alone');
-    mkdirSync(only);
-    copyFileSync(`${s2}.tzip`, path.join(only, `${path.basename(s2!)}.tzip`));
-    await assert.rejects(withTensors(path.join(only, `${path.basename(s2!)}.tzip`), async () => undefined), (e: unknown) => e instanceof TzError && /needs its base .*not found next to it \(pass --base\)/.test(e.message) && !e.message.includes('\n'));
-  });
+      });
+      assert.ok(deltaTensors > 0);
+      const only = path.join(dir, 'alone');
+      mkdirSync(only);
+      copyFileSync(`${s2}.tzip`, path.join(only, `${path.basename(s2!)}.tzip`));
+      await assert.rejects(
+        withTensors(path.join(only, `${path.basename(s2!)}.tzip`), async () => undefined),
+        (e: unknown) =>
+          e instanceof TzError &&
+          /needs its base .*not found next to it \(pass --base\)/.test(e.message) &&
+          !e.message.includes('\n'),
+      );
+    },
+  );
 
-  test('missing or wrong base: one-line refusal, exit 1, nothing written', { skip: !existsSync(CLI) && 'dist/cli.js not built (npm run build)' }, () => {
-    const { steps } = checkpointFiles('bf16');
-    const dir = path.join(tmp.dir, 'refuse');
-    mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, path.basename(steps[1]!));
-    copyFileSync(steps[1]!, file);
-    let r = runCli(['compress', file, '--base', steps[0]!], dir);
-    assert.equal(r.status, 0, r.stderr);
-    const tz = `${file}.tzip`;
-    const lone = path.join(dir, 'lone');
-    mkdirSync(lone);
-    copyFileSync(tz, path.join(lone, path.basename(tz)));
-    const before = dirListing(lone);
-    r = runCli(['decompress', path.basename(tz)], lone);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /needs its base step-\d+\.safetensors .*not found next to it/);
-    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
-    assert.deepEqual(dirListing(lone), before, 'nothing written');
-    // wrong base: another checkpoint
-    r = runCli(['decompress', path.basename(tz), '--base', steps[2]!], lone);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /needs its base .* is not that file \(size \d+, sha256 [0-9a-f]{12}/);
-    assert.equal(r.stderr.trim().split('\n').length, 1);
-    assert.deepEqual(dirListing(lone), before, 'nothing written');
-    r = runCli(['verify', path.basename(tz), '--base', steps[2]!], lone);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /is not that file/);
-    r = runCli(['decompress', path.basename(tz), '--base', path.join(lone, 'absent.safetensors')], lone);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /absent\.safetensors does not exist/);
-    assert.deepEqual(dirListing(lone), before);
-    r = runCli(['verify', path.basename(tz), '--base', steps[0]!], lone);
-    assert.equal(r.status, 0, r.stderr);
-  });
+  test(
+    'missing or wrong base: one-line refusal, exit 1, nothing written',
+    { skip: !existsSync(CLI) && 'dist/cli.js not built (npm run build)' },
+    () => {
+      const { steps } = checkpointFiles('bf16');
+      const dir = path.join(tmp.dir, 'refuse');
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, path.basename(steps[1]!));
+      copyFileSync(steps[1]!, file);
+      let r = runCli(['compress', file, '--base', steps[0]!], dir);
+      assert.equal(r.status, 0, r.stderr);
+      const tz = `${file}.tzip`;
+      const lone = path.join(dir, 'lone');
+      mkdirSync(lone);
+      copyFileSync(tz, path.join(lone, path.basename(tz)));
+      const before = dirListing(lone);
+      r = runCli(['decompress', path.basename(tz)], lone);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /needs its base step-\d+\.safetensors .*not found next to it/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+      assert.deepEqual(dirListing(lone), before, 'nothing written');
+      // wrong base: another checkpoint
+      r = runCli(['decompress', path.basename(tz), '--base', steps[2]!], lone);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /needs its base .* is not that file \(size \d+, sha256 [0-9a-f]{12}/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.deepEqual(dirListing(lone), before, 'nothing written');
+      r = runCli(['verify', path.basename(tz), '--base', steps[2]!], lone);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /is not that file/);
+      r = runCli(['decompress', path.basename(tz), '--base', path.join(lone, 'absent.safetensors')], lone);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /absent\.safetensors does not exist/);
+      assert.deepEqual(dirListing(lone), before);
+      r = runCli(['verify', path.basename(tz), '--base', steps[0]!], lone);
+      assert.equal(r.status, 0, r.stderr);
+    },
+  );
 
   after(() => {
-    for (const [k, v] of Object.entries(results)) process.stdout.write(`# delta ${k}: original ${v.original}, standalone ${v.standalone}, delta ${v.delta} (${(100 * v.delta / v.standalone).toFixed(1)}%)\n`);
+    for (const [k, v] of Object.entries(results))
+      process.stdout.write(
+        `# delta ${k}: original ${v.original}, standalone ${v.standalone}, delta ${v.delta} (` +
+          `${((100 * v.delta) / v.standalone).toFixed(1)}%)\n`,
+      );
   });
 });
 
@@ -268,13 +365,22 @@ describe('format version', { skip: ensureCheckpoints() }, () => {
     assert.equal(info.version, '3.0');
     // the reader as released before delta files (2.0): its own parseHeader, from git history
     const old = spawnSync('git', ['show', 'f9c45b3:engine/container/format.ts'], { encoding: 'utf8' });
-    if (old.status !== 0) { process.stdout.write('# skipped the 2.0 reader check: git history not available\n'); return; }
+    if (old.status !== 0) {
+      process.stdout.write('# skipped the 2.0 reader check: git history not available\n');
+      return;
+    }
     const dir = path.join(tmp.dir, 'old-reader');
     mkdirSync(dir, { recursive: true });
-    const src = old.stdout.replace(/from '\.\.\/errors'/g, `from '${path.resolve('engine/core/errors')}'`).replace(/from '\.\/(checksum|crc32)'/g, (_m, f: string) => `from '${path.resolve('engine/codec', f)}'`);
+    const src = old.stdout
+      .replace(/from '\.\.\/errors'/g, `from '${path.resolve('engine/core/errors')}'`)
+      .replace(/from '\.\/(checksum|crc32)'/g, (_m, f: string) => `from '${path.resolve('engine/codec', f)}'`);
     writeFileSync(path.join(dir, 'format20.ts'), src);
     const mod = (await import(path.join(dir, 'format20.ts'))) as { parseHeader: (f: string, b: Uint8Array) => unknown };
-    assert.throws(() => mod.parseHeader(tz, new Uint8Array(b.subarray(0, 16))), (e: unknown) => e instanceof Error && /unsupported \.tzip version 3\.0/.test(e.message) && e.message.startsWith(tz));
+    assert.throws(
+      () => mod.parseHeader(tz, new Uint8Array(b.subarray(0, 16))),
+      (e: unknown) =>
+        e instanceof Error && /unsupported \.tzip version 3\.0/.test(e.message) && e.message.startsWith(tz),
+    );
   });
 
   test('a 2.x header with a base record, or 3.0 without one, is refused', async () => {
@@ -282,7 +388,10 @@ describe('format version', { skip: ensureCheckpoints() }, () => {
     b.writeUInt16LE(2, 4);
     const f = path.join(tmp.dir, 'v2-with-base.tzip');
     writeFileSync(f, b);
-    await assert.rejects(infoFile(f), (e: unknown) => e instanceof TzError && /version 2 has a base model record/.test(e.message));
+    await assert.rejects(
+      infoFile(f),
+      (e: unknown) => e instanceof TzError && /version 2 has a base model record/.test(e.message),
+    );
   });
 });
 
@@ -303,7 +412,12 @@ describe('corpus pair: stories260k F32 against its BF16 rounding upcast back', {
     const base = path.join(tmp.dir, 'stories-up.safetensors');
     writeFileSync(base, safetensorsBytes(up));
     const file = path.join(tmp.dir, 'stories-f32.safetensors');
-    writeFileSync(file, safetensorsBytes(tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [t.data.length / 4], data: t.data }))));
+    writeFileSync(
+      file,
+      safetensorsBytes(
+        tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [t.data.length / 4], data: t.data })),
+      ),
+    );
     const std = await compressFile(file, { output: `${file}.std.tzip`, force: true });
     const d = await compressFile(file, { base, force: true });
     assert.ok(d.bytes < 0.75 * std.bytes, `delta ${d.bytes} < 75% of standalone ${std.bytes}`);

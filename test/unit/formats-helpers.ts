@@ -45,7 +45,11 @@ export function sha256(b: Uint8Array): string {
 }
 
 /** Minimal independent safetensors header parse (not the engine's reader). */
-export function safetensorsHeader(file: string): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; dataStart: number; buf: Buffer } {
+export function safetensorsHeader(file: string): {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  dataStart: number;
+  buf: Buffer;
+} {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
@@ -53,8 +57,14 @@ export function safetensorsHeader(file: string): { header: Record<string, { dtyp
   return { header, dataStart: 8 + n, buf };
 }
 
-/** A reader call on mangled input must either succeed with a sane layout or throw a one-line TzError naming the file. */
-export async function expectSaneOrTzError(reader: FormatReader, file: string, mustThrow: boolean, label: string): Promise<'ok' | 'error'> {
+/** A reader call on mangled input must either succeed with a sane layout or throw a one-line TzError naming the file.
+ * */
+export async function expectSaneOrTzError(
+  reader: FormatReader,
+  file: string,
+  mustThrow: boolean,
+  label: string,
+): Promise<'ok' | 'error'> {
   try {
     const l = await reader.read(file);
     if (mustThrow) assert.fail(`${label}: expected an error, got ${l.tensors.length} tensors`);
@@ -80,7 +90,14 @@ export { rng };
 export async function fuzzFile(
   reader: FormatReader,
   src: string,
-  opts: { headerBytes: number; truncations: number; flips: number; seed: number; ext?: string; truncationsMustThrow?: boolean },
+  opts: {
+    headerBytes: number;
+    truncations: number;
+    flips: number;
+    seed: number;
+    ext?: string;
+    truncationsMustThrow?: boolean;
+  },
 ): Promise<{ truncErrors: number; flipErrors: number; flipOk: number }> {
   const data = readFileSync(src);
   const dir = mkdtempSync(path.join(tmpdir(), 'tz-fuzz-'));
@@ -126,5 +143,8 @@ export function tempFile(name: string, bytes: Uint8Array): { file: string; done:
 /** The committed fixtures are there (false), or why the tests that need them skip. */
 export function ensureFixtures(): string | false {
   if (existsSync(path.join(FIXTURES, 'expected.json'))) return false;
-  return `no ${path.relative(process.cwd(), FIXTURES)}/expected.json (regenerate: /usr/bin/python3 scripts/make-fixtures.py test/fixtures/torch ../shared/corpus)`;
+  return (
+    `no ${path.relative(process.cwd(), FIXTURES)}/expected.json (regenerate: /usr/bin/python3 ` +
+    `scripts/make-fixtures.py test/fixtures/torch ../shared/corpus)`
+  );
 }

@@ -38,36 +38,43 @@ for (const [onnx, st] of [
   [`${VAD}/silero_vad_v6.onnx`, 'silero_vad_v6.f32.safetensors'],
   [`${OCR}/ch_PP-OCRv4_rec_infer.onnx`, 'ppocrv4_rec.f32.safetensors'],
 ] as const) {
-  test(`${path.basename(onnx)} matches ${st} (names, dtypes, shapes, bytes)`, { skip: !HAS_CORPUS && 'no ../shared/corpus' }, async () => {
-    const l = await onnxReader.read(onnx);
-    const { header, dataStart, buf } = safetensorsHeader(path.join(CORPUS, st));
-    const model = readFileSync(onnx);
-    const byName = new Map(l.tensors.map((t) => [t.name, t]));
-    assert.equal(l.tensors.length, Object.keys(header).length, 'tensor count');
-    let varints = 0;
-    for (const [name, h] of Object.entries(header)) {
-      const t = byName.get(name);
-      assert.ok(t, `missing ${name}`);
-      assert.deepEqual(t.shape, h.shape, `${name} shape`);
-      if (t.dtype === 'VARINT') {
-        // int64_data packed as varints: not codable in place, but the element type must match
-        assert.equal(t.extra?.elementType, h.dtype, `${name} element type`);
-        varints++;
-        continue;
+  test(
+    `${path.basename(onnx)} matches ${st} (names, dtypes, shapes, bytes)`,
+    { skip: !HAS_CORPUS && 'no ../shared/corpus' },
+    async () => {
+      const l = await onnxReader.read(onnx);
+      const { header, dataStart, buf } = safetensorsHeader(path.join(CORPUS, st));
+      const model = readFileSync(onnx);
+      const byName = new Map(l.tensors.map((t) => [t.name, t]));
+      assert.equal(l.tensors.length, Object.keys(header).length, 'tensor count');
+      let varints = 0;
+      for (const [name, h] of Object.entries(header)) {
+        const t = byName.get(name);
+        assert.ok(t, `missing ${name}`);
+        assert.deepEqual(t.shape, h.shape, `${name} shape`);
+        if (t.dtype === 'VARINT') {
+          // int64_data packed as varints: not codable in place, but the element type must match
+          assert.equal(t.extra?.elementType, h.dtype, `${name} element type`);
+          varints++;
+          continue;
+        }
+        assert.equal(t.dtype, h.dtype, `${name} dtype`);
+        const want = buf.subarray(dataStart + h.data_offsets[0], dataStart + h.data_offsets[1]);
+        assert.ok(model.subarray(t.offset, t.offset + t.bytes).equals(want), `${name} bytes differ`);
       }
-      assert.equal(t.dtype, h.dtype, `${name} dtype`);
-      const want = buf.subarray(dataStart + h.data_offsets[0], dataStart + h.data_offsets[1]);
-      assert.ok(model.subarray(t.offset, t.offset + t.bytes).equals(want), `${name} bytes differ`);
-    }
-    assert.ok(varints <= 2, `${varints} varint tensors`);
-  });
+      assert.ok(varints <= 2, `${varints} varint tensors`);
+    },
+  );
 }
 
 test('silero v6: subgraph initializers and Constant nodes are found', async () => {
   const l = await onnxReader.read(`${VAD}/silero_vad_v6.onnx`);
   const sub = l.tensors.filter((t) => t.name.startsWith('If_0/'));
   assert.ok(sub.length > 300, `${sub.length} subgraph tensors`);
-  assert.ok(l.tensors.some((t) => t.extra?.kind === 'attribute'), 'Constant node tensors');
+  assert.ok(
+    l.tensors.some((t) => t.extra?.kind === 'attribute'),
+    'Constant node tensors',
+  );
   assert.ok((l.metadata?.subgraphs as number) >= 2);
   const f32 = l.tensors.filter((t) => t.dtype === 'F32').reduce((s, t) => s + t.bytes, 0);
   assert.ok(f32 > 0.9 * l.size, `F32 bytes ${f32} of ${l.size}`);
@@ -89,9 +96,16 @@ test('external data: resolved next to the model; escaping paths refused', async 
     assert.deepEqual(l.files, [path.resolve(model), path.join(dir, 'm', 'w.bin')]);
     checkLayout(l);
 
-    for (const [loc, why] of [['../w.bin', /escapes the model's folder/], ['/etc/passwd', /absolute path/], ['missing.bin', /not found/]] as const) {
+    for (const [loc, why] of [
+      ['../w.bin', /escapes the model's folder/],
+      ['/etc/passwd', /absolute path/],
+      ['missing.bin', /not found/],
+    ] as const) {
       writeFileSync(model, makeModel([tensorProto('w', [2, 3], 1, { location: loc })]));
-      await assert.rejects(onnxReader.read(model), (e: unknown) => e instanceof TzError && why.test(e.message) && !e.message.includes('\n'));
+      await assert.rejects(
+        onnxReader.read(model),
+        (e: unknown) => e instanceof TzError && why.test(e.message) && !e.message.includes('\n'),
+      );
     }
     writeFileSync(model, makeModel([tensorProto('w', [2, 3], 1, { location: 'w.bin', offset: '8', length: '4000' })]));
     await assert.rejects(onnxReader.read(model), /runs past the end/);
@@ -130,8 +144,18 @@ test('Constant nodes, sparse initializers and subgraph prefixes are named as doc
   const dir = mkdtempSync(path.join(tmpdir(), 'tz-onnx-'));
   try {
     const constNode = Buffer.concat([
-      field(2, 2, 'c_out'), field(3, 2, 'Const_1'), field(4, 2, 'Constant'),
-      field(5, 2, Buffer.concat([field(1, 2, 'value'), field(5, 2, tensorProto('', [2], 7, undefined, [[9, Buffer.alloc(16)]])), field(20, 0, 4)])),
+      field(2, 2, 'c_out'),
+      field(3, 2, 'Const_1'),
+      field(4, 2, 'Constant'),
+      field(
+        5,
+        2,
+        Buffer.concat([
+          field(1, 2, 'value'),
+          field(5, 2, tensorProto('', [2], 7, undefined, [[9, Buffer.alloc(16)]])),
+          field(20, 0, 4),
+        ]),
+      ),
     ]);
     const sparse = Buffer.concat([
       field(1, 2, tensorProto('sp', [2], 1, undefined, [[9, Buffer.alloc(8)]])),
@@ -139,7 +163,12 @@ test('Constant nodes, sparse initializers and subgraph prefixes are named as doc
       field(3, 0, 10),
     ]);
     const inner = graph([], [tensorProto('inner_w', [1], 1, undefined, [[9, Buffer.alloc(4)]])]);
-    const g = Buffer.concat([field(1, 2, constNode), field(1, 2, node('Loop', 'Loop_3', [attrGraph('body', inner)])), field(2, 2, 'main'), field(15, 2, sparse)]);
+    const g = Buffer.concat([
+      field(1, 2, constNode),
+      field(1, 2, node('Loop', 'Loop_3', [attrGraph('body', inner)])),
+      field(2, 2, 'main'),
+      field(15, 2, sparse),
+    ]);
     const model = path.join(dir, 'names.onnx');
     writeFileSync(model, Buffer.concat([field(1, 0, 8), field(7, 2, g)]));
     const l = await onnxReader.read(model);
@@ -170,7 +199,10 @@ test('hostile ONNX: truncations throw, flips never crash, lying lengths and deep
     // a length prefix claiming 2^40 bytes
     const lying = path.join(dir, 'lying.onnx');
     writeFileSync(lying, Buffer.concat([field(1, 0, 8), Buffer.from([0x3a]), varint(2 ** 40), Buffer.alloc(10)]));
-    await assert.rejects(onnxReader.read(lying), (e: unknown) => e instanceof TzError && /truncated|runs past/.test(e.message));
+    await assert.rejects(
+      onnxReader.read(lying),
+      (e: unknown) => e instanceof TzError && /truncated|runs past/.test(e.message),
+    );
     // not a model at all
     const junk = path.join(dir, 'junk.onnx');
     writeFileSync(junk, Buffer.from('hello world, not protobuf'));
@@ -196,7 +228,13 @@ function field(no: number, wire: number, v: number | Uint8Array | string): Buffe
   const b = typeof v === 'string' ? Buffer.from(v) : Buffer.from(v as Uint8Array);
   return Buffer.concat([key, varint(b.length), b]);
 }
-function tensorProto(name: string, dims: number[], dataType: number, ext?: Record<string, string>, payload: [number, Buffer][] = []): Buffer {
+function tensorProto(
+  name: string,
+  dims: number[],
+  dataType: number,
+  ext?: Record<string, string>,
+  payload: [number, Buffer][] = [],
+): Buffer {
   const parts = [...dims.map((d) => field(1, 0, d)), field(2, 0, dataType), field(8, 2, name)];
   for (const [no, b] of payload) parts.push(field(no, 2, b));
   if (ext) {

@@ -24,7 +24,11 @@ test('golden: every committed container decodes to its recorded original and ver
     for (const [name, g] of Object.entries(manifest.containers)) {
       const tz = path.join(GOLDEN, name);
       assert.equal(sha(readFileSync(tz)), g.sha256, `${name}: the committed file is the recorded one`);
-      assert.equal(sha(readFileSync(path.join(GOLDEN, g.original))), g.originalSha256, `${g.original} is the recorded original`);
+      assert.equal(
+        sha(readFileSync(path.join(GOLDEN, g.original))),
+        g.originalSha256,
+        `${g.original} is the recorded original`,
+      );
       const base = g.base ? path.join(GOLDEN, g.base) : undefined;
       if (base) assert.equal(sha(readFileSync(base)), g.baseSha256);
       const out = path.join(tmp.dir, g.original);
@@ -43,16 +47,43 @@ test('golden: every committed container decodes to its recorded original and ver
 test('golden: the containers together use every payload kind of every version', () => {
   const all = new Set(Object.values(manifest.containers).flatMap((g) => g.kinds));
   const required = [
-    'version 1.0', 'version 2.0', 'version 3.0', 'checksum crc32', 'checksum xxh32',
-    'STORED', 'PLANES', 'ZSTD', 'PALETTE', 'BLOCKS', 'duplicate',
-    'plane RAW', 'plane CONST', 'plane RANS', 'rANS 1 lanes', 'rANS 8 lanes', 'rANS 16 lanes',
-    'transform 1 width 2', 'transform 2 width 4', 'transform 3 width 8', 'transform 0 width 2', 'transform 0 width 1',
-    'delta SAME', 'delta XOR', 'delta ULP', 'delta ULPG',
+    'version 1.0',
+    'version 2.0',
+    'version 3.0',
+    'checksum crc32',
+    'checksum xxh32',
+    'STORED',
+    'PLANES',
+    'ZSTD',
+    'PALETTE',
+    'BLOCKS',
+    'duplicate',
+    'plane RAW',
+    'plane CONST',
+    'plane RANS',
+    'rANS 1 lanes',
+    'rANS 8 lanes',
+    'rANS 16 lanes',
+    'transform 1 width 2',
+    'transform 2 width 4',
+    'transform 3 width 8',
+    'transform 0 width 2',
+    'transform 0 width 1',
+    'delta SAME',
+    'delta XOR',
+    'delta ULP',
+    'delta ULPG',
   ];
-  assert.deepEqual(required.filter((k) => !all.has(k)), [], 'kinds no golden file uses');
+  assert.deepEqual(
+    required.filter((k) => !all.has(k)),
+    [],
+    'kinds no golden file uses',
+  );
   // 1.x files never had 16 lanes nor XXH32
   const v1 = Object.values(manifest.containers).filter((g) => g.kinds.includes('version 1.0'));
-  assert.ok(v1.length >= 1 && v1.every((g) => !g.kinds.includes('rANS 16 lanes') && g.kinds.includes('checksum crc32')));
+  assert.ok(
+    v1.length >= 1 && v1.every((g) => !g.kinds.includes('rANS 16 lanes') && g.kinds.includes('checksum crc32')),
+  );
 });
 
 test('golden: every refusal case is refused by decompress and verify with its one-line message', async () => {
@@ -66,7 +97,10 @@ test('golden: every refusal case is refused by decompress and verify with its on
         assert.ok(e instanceof TzError, `${bad.file}: a TzError`);
         assert.equal(e.code, bad.code, `${bad.file}: ${e.message}`);
         assert.match(e.message, new RegExp(bad.message), bad.file);
-        assert.ok(!e.message.includes('\n') && e.message.includes(bad.file), `${bad.file}: one line naming the file: ${e.message}`);
+        assert.ok(
+          !e.message.includes('\n') && e.message.includes(bad.file),
+          `${bad.file}: one line naming the file: ${e.message}`,
+        );
         return true;
       });
       assert.ok(!existsSync(out), `${bad.file}: no output`);
@@ -89,7 +123,10 @@ test('golden: the current writer makes the committed files byte for byte (script
     const files = readdirSync(GOLDEN).filter((n) => n !== 'README.md');
     assert.deepEqual(readdirSync(tmp.dir).sort(), files.sort(), 'the script makes exactly the committed files');
     for (const n of files) {
-      assert.ok(readFileSync(path.join(tmp.dir, n)).equals(readFileSync(path.join(GOLDEN, n))), `${n} is made byte for byte (rerun scripts/make-golden.mjs if the change is intended)`);
+      assert.ok(
+        readFileSync(path.join(tmp.dir, n)).equals(readFileSync(path.join(GOLDEN, n))),
+        `${n} is made byte for byte (rerun scripts/make-golden.mjs if the change is intended)`,
+      );
     }
     assert.deepEqual(made.refuse, manifest.refuse);
   } finally {

@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { compressFile } from '../../engine/container/compress';
 import { readShardStates } from '../../engine/container/shards';
-import { checkIndex, isInsideFolder, parseIndex, shardNames, type IndexCheck, type IndexProblemCode, type JsonEdit } from '../../engine/formats/indexCheck';
+import {
+  checkIndex,
+  isInsideFolder,
+  parseIndex,
+  shardNames,
+  type IndexCheck,
+  type IndexProblemCode,
+  type JsonEdit,
+} from '../../engine/formats/indexCheck';
 import { tempDir } from '../helpers/safetensors';
 import { layerTensors, shardName, writeShardedModel, type ShardSpec } from '../helpers/shardedModel';
 
@@ -13,7 +21,11 @@ after(() => tmp.cleanup());
 let n = 0;
 const fresh = () => path.join(tmp.dir, `m${n++}`);
 
-const THREE: ShardSpec[] = [{ tensors: [...layerTensors(0), ['model.embed_tokens.weight', 'BF16', [32, 8]]] }, { tensors: layerTensors(1) }, { tensors: [...layerTensors(2), ['lm_head.weight', 'F32', [32, 8]]] }];
+const THREE: ShardSpec[] = [
+  { tensors: [...layerTensors(0), ['model.embed_tokens.weight', 'BF16', [32, 8]]] },
+  { tensors: layerTensors(1) },
+  { tensors: [...layerTensors(2), ['lm_head.weight', 'F32', [32, 8]]] },
+];
 
 async function check(indexFile: string, text = readFileSync(indexFile, 'utf8')): Promise<IndexCheck> {
   const parsed = parseIndex(text);
@@ -27,7 +39,8 @@ const slice = (text: string, r: { offset: number; length: number }) => text.slic
 
 function apply(text: string, edits: JsonEdit[]): string {
   let out = text;
-  for (const e of [...edits].sort((a, b) => b.offset - a.offset)) out = out.slice(0, e.offset) + e.content + out.slice(e.offset + e.length);
+  for (const e of [...edits].sort((a, b) => b.offset - a.offset))
+    out = out.slice(0, e.offset) + e.content + out.slice(e.offset + e.length);
   return out;
 }
 
@@ -37,7 +50,10 @@ describe('index check', () => {
     const c = await check(m.index);
     assert.deepEqual(c.problems, []);
     assert.equal(c.computedTotalSize, m.totalSize);
-    assert.deepEqual(c.shards.map((s) => [s.name, s.state, s.mapped]), m.shardNames.map((s, i) => [s, 'present', THREE[i]!.tensors.length]));
+    assert.deepEqual(
+      c.shards.map((s) => [s.name, s.state, s.mapped]),
+      m.shardNames.map((s, i) => [s, 'present', THREE[i]!.tensors.length]),
+    );
     const e = c.entries.find((x) => x.tensor === 'lm_head.weight')!;
     assert.deepEqual(e.header, { name: 'lm_head.weight', dtype: 'F32', shape: [32, 8], bytes: 32 * 8 * 4 });
     assert.deepEqual(c.fixes, []);
@@ -80,9 +96,15 @@ describe('index check', () => {
   });
 
   test('a tensor mapped to the wrong shard names the shard that has it', async () => {
-    const m = writeShardedModel(fresh(), THREE, { edit: (ix) => void (ix.weight_map['lm_head.weight'] = shardName(1, 3)) });
+    const m = writeShardedModel(fresh(), THREE, {
+      edit: (ix) => void (ix.weight_map['lm_head.weight'] = shardName(1, 3)),
+    });
     const c = await check(m.index);
-    assert.deepEqual(codes(c), ['TENSOR_NOT_IN_SHARD'], 'listed (under the wrong shard), so not "missing from the index"');
+    assert.deepEqual(
+      codes(c),
+      ['TENSOR_NOT_IN_SHARD'],
+      'listed (under the wrong shard), so not "missing from the index"',
+    );
     assert.match(at(c, 'TENSOR_NOT_IN_SHARD')[0]!.message, /it is in "model-00003-of-00003\.safetensors"/);
   });
 
@@ -91,7 +113,10 @@ describe('index check', () => {
     const m = writeShardedModel(fresh(), dup);
     // JSON.stringify cannot write a duplicate key: splice one in by hand
     let text = readFileSync(m.index, 'utf8');
-    text = text.replace('"weight_map": {', `"weight_map": {\n    "model.layers.1.mlp.down_proj.weight": "${shardName(0, 2)}",`);
+    text = text.replace(
+      '"weight_map": {',
+      `"weight_map": {\n    "model.layers.1.mlp.down_proj.weight": "${shardName(0, 2)}",`,
+    );
     const c = await check(m.index, text);
     const d = at(c, 'DUPLICATE_TENSOR');
     assert.equal(d.length, 2, JSON.stringify(c.problems));
@@ -114,13 +139,20 @@ describe('index check', () => {
     const p = c.problems[0]!;
     assert.equal(p.severity, 'warning');
     assert.equal(slice(text, p.range), String(m.totalSize + 1000));
-    assert.match(p.message, new RegExp(`total_size is ${m.totalSize + 1000} but the listed tensors hold ${m.totalSize} bytes \\(-1000\\)`));
+    assert.match(
+      p.message,
+      new RegExp(`total_size is ${m.totalSize + 1000} but the listed tensors hold ${m.totalSize} bytes \\(-1000\\)`),
+    );
     assert.equal(c.fixes.length, 1);
     assert.equal(c.fixes[0]!.kind, 'totalSize');
     const fixed = apply(text, c.fixes[0]!.edits);
     assert.equal(JSON.parse(fixed).metadata.total_size, m.totalSize);
     assert.deepEqual((await check(m.index, fixed)).problems, []);
-    assert.equal(fixed.replace(String(m.totalSize), 'X'), text.replace(String(m.totalSize + 1000), 'X'), 'only the number changed');
+    assert.equal(
+      fixed.replace(String(m.totalSize), 'X'),
+      text.replace(String(m.totalSize + 1000), 'X'),
+      'only the number changed',
+    );
   });
 
   test('regenerate fix: weight_map and total_size from the shards present, re-check clean', async () => {
@@ -166,7 +198,9 @@ describe('index check', () => {
   });
 
   test('a shard present only as .tzip: info, tensors checked from the container index', async () => {
-    const m = writeShardedModel(fresh(), THREE, { edit: (ix) => void (ix.weight_map['model.layers.1.nope'] = shardName(1, 3)) });
+    const m = writeShardedModel(fresh(), THREE, {
+      edit: (ix) => void (ix.weight_map['model.layers.1.nope'] = shardName(1, 3)),
+    });
     const shard = path.join(m.dir, m.shardNames[1]!);
     await compressFile(shard, { output: shard + '.tzip', threads: 1 });
     rmSync(shard);
@@ -189,7 +223,14 @@ describe('index check', () => {
     });
     const c = await check(m.index);
     assert.equal(at(c, 'TENSOR_NOT_IN_INDEX').length, 5);
-    assert.deepEqual(c.shards.map((s) => [s.name, s.mapped]), [[shardName(0, 3), 5], [shardName(1, 3), 4], [shardName(2, 3), 0]]);
+    assert.deepEqual(
+      c.shards.map((s) => [s.name, s.mapped]),
+      [
+        [shardName(0, 3), 5],
+        [shardName(1, 3), 4],
+        [shardName(2, 3), 0],
+      ],
+    );
     assert.equal(c.computedTotalSize, (await check(m.index)).computedTotalSize);
     assert.equal(at(c, 'TOTAL_SIZE_MISMATCH').length, 0);
     assert.equal(c.fixes[0]!.kind, 'regenerate');
@@ -208,7 +249,12 @@ describe('index check', () => {
     assert.equal(slice(text, at(c2, 'SHARD_OUTSIDE')[0]!.range), '"../x.safetensors"');
     assert.deepEqual(shardNames(parseIndex(text)), []);
     assert.ok(isInsideFolder('a/b.safetensors') && isInsideFolder('./b.safetensors'));
-    assert.ok(!isInsideFolder('/abs.safetensors') && !isInsideFolder('C:\\x') && !isInsideFolder('a/../../b') && !isInsideFolder('.'));
+    assert.ok(
+      !isInsideFolder('/abs.safetensors') &&
+        !isInsideFolder('C:\\x') &&
+        !isInsideFolder('a/../../b') &&
+        !isInsideFolder('.'),
+    );
   });
 
   test('pure: a shard not supplied is not invented as a problem', () => {

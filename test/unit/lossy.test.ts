@@ -10,14 +10,26 @@ import { TzError } from '../../engine/core/errors';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-const bitsOf = (x: number) => { f32[0] = x; return u32[0]!; };
-const valOf = (b: number) => { u32[0] = b; return f32[0]!; };
+const bitsOf = (x: number) => {
+  f32[0] = x;
+  return u32[0]!;
+};
+const valOf = (b: number) => {
+  u32[0] = b;
+  return f32[0]!;
+};
 const bf16 = (x: number) => bitsOf(x) >>> 16; // exact for values with <= 7 mantissa bits
 const bf16Val = (b: number) => valOf(b << 16);
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);
-const f64Bits = (x: number) => { f64[0] = x; return u64[0]!; };
-const f64Val = (b: bigint) => { u64[0] = b; return f64[0]!; };
+const f64Bits = (x: number) => {
+  f64[0] = x;
+  return u64[0]!;
+};
+const f64Val = (b: bigint) => {
+  u64[0] = b;
+  return f64[0]!;
+};
 
 describe('round to nearest, ties to even', () => {
   test('BF16 ties at k = 0..3 go to the even neighbour, non-ties to the nearest', () => {
@@ -50,15 +62,25 @@ describe('round to nearest, ties to even', () => {
   });
 
   test('round-to-nearest agrees with an arithmetic reference on every BF16 and F16 pattern, every k', () => {
-    for (const [dtype, M, E] of [['BF16', 7, 8], ['F16', 10, 5]] as const) {
-      const val = dtype === 'BF16' ? bf16Val : (b: number) => { const e = (b >> 10) & 31, m = b & 1023; return (b & 0x8000 ? -1 : 1) * (e ? (1 + m / 1024) * 2 ** (e - 15) : m * 2 ** -24); };
+    for (const [dtype, M, E] of [
+      ['BF16', 7, 8],
+      ['F16', 10, 5],
+    ] as const) {
+      const val =
+        dtype === 'BF16'
+          ? bf16Val
+          : (b: number) => {
+              const e = (b >> 10) & 31,
+                m = b & 1023;
+              return (b & 0x8000 ? -1 : 1) * (e ? (1 + m / 1024) * 2 ** (e - 15) : m * 2 ** -24);
+            };
       const top = (1 << (M + E)) - (1 << M); // first Inf pattern
       for (let k = 0; k < M; k++) {
         for (let b = 1; b < top; b++) {
           const x = val(b);
           const y = val(roundBits(b, dtype, k));
           const step = 2 ** (Math.floor(Math.log2(x)) - k); // k significant bits after the leading one (subnormals too)
-          if (!(Math.abs(y - x) <= step / 2 && Number.isInteger(y / step) || y !== y)) {
+          if (!((Math.abs(y - x) <= step / 2 && Number.isInteger(y / step)) || y !== y)) {
             // the only exception: rounding up past the top of the range clamps to the largest finite value
             const maxK = val(((2 ** E - 2) << M) | ((1 << M) - (1 << (M - k))));
             assert.equal(y, maxK, `${dtype} k=${k} pattern ${b}: ${x} -> ${y}`);
@@ -66,7 +88,8 @@ describe('round to nearest, ties to even', () => {
           }
           // ties: the last kept bit of the pattern is 0 (with k = 0 that is the exponent's lowest bit)
           const clamped = y === val(((2 ** E - 2) << M) | ((1 << M) - (1 << (M - k)))) && x > y;
-          if (Math.abs(y - x) === step / 2 && b >= 1 << M && !clamped) assert.equal((roundBits(b, dtype, k) >> (M - k)) & 1, 0, `${dtype} k=${k} tie ${x} -> ${y} not even`);
+          if (Math.abs(y - x) === step / 2 && b >= 1 << M && !clamped)
+            assert.equal((roundBits(b, dtype, k) >> (M - k)) & 1, 0, `${dtype} k=${k} tie ${x} -> ${y} not even`);
         }
       }
     }
@@ -83,7 +106,8 @@ describe('special values', () => {
     assert.equal(roundBits(0x7bff, 'F16', 5), 0x7be0); // F16 65504 -> clamp (not Inf 0x7c00)
     assert.equal(roundBits(0x7f7fffff, 'F32', 10), 0x7f7fe000);
     assert.equal(roundBitsF64(0x7fefffffffffffffn, 20), 0x7fefffff00000000n);
-    for (const b of [0x7f80, 0xff80, 0x7fc0, 0x7f81, 0xffff, 0x7fa5]) for (let k = 0; k < 7; k++) assert.equal(roundBits(b, 'BF16', k), b);
+    for (const b of [0x7f80, 0xff80, 0x7fc0, 0x7f81, 0xffff, 0x7fa5])
+      for (let k = 0; k < 7; k++) assert.equal(roundBits(b, 'BF16', k), b);
     for (const b of [0x7c00, 0xfc00, 0x7e00, 0x7c01]) assert.equal(roundBits(b, 'F16', 2), b);
     for (const b of [0x7f800000, 0xff800000, 0x7fc00001, 0x7f800001]) assert.equal(roundBits(b, 'F32', 4), b);
     for (const b of [0x7ff0000000000000n, 0x7ff8000000000001n]) assert.equal(roundBitsF64(b, 4), b);
@@ -91,15 +115,18 @@ describe('special values', () => {
     assert.equal(roundBits(0x8000, 'BF16', 0), 0x8000); // -0 stays -0
   });
 
-  test('subnormals keep k significant bits (relative error bound holds); the top carry reaches the smallest normal', () => {
-    // BF16 subnormal with mantissa 0b1011011 (lead at bit 6): k = 2 keeps 0b101 + round -> 0b1100000
-    assert.equal(roundBits(0b1011011, 'BF16', 2), 0b1100000);
-    assert.equal(roundBits(0b0000101, 'BF16', 2), 0b0000101); // only 2 bits after its leading one: unchanged
-    assert.equal(roundBits(0b0000111, 'BF16', 1), 0b0001000); // 7 -> 8
-    assert.equal(roundBits(0b1111111, 'BF16', 3), 0b10000000); // carries into the smallest normal
-    assert.equal(roundBits(0x8000 | 0b1011011, 'BF16', 2), 0x8000 | 0b1100000);
-    assert.equal(f64Val(roundBitsF64(0x000fffffffffffffn, 3)), 2 ** -1022);
-  });
+  test(
+    'subnormals keep k significant bits (relative error bound holds); the top carry reaches the ' + 'smallest normal',
+    () => {
+      // BF16 subnormal with mantissa 0b1011011 (lead at bit 6): k = 2 keeps 0b101 + round -> 0b1100000
+      assert.equal(roundBits(0b1011011, 'BF16', 2), 0b1100000);
+      assert.equal(roundBits(0b0000101, 'BF16', 2), 0b0000101); // only 2 bits after its leading one: unchanged
+      assert.equal(roundBits(0b0000111, 'BF16', 1), 0b0001000); // 7 -> 8
+      assert.equal(roundBits(0b1111111, 'BF16', 3), 0b10000000); // carries into the smallest normal
+      assert.equal(roundBits(0x8000 | 0b1011011, 'BF16', 2), 0x8000 | 0b1100000);
+      assert.equal(f64Val(roundBitsF64(0x000fffffffffffffn, 3)), 2 ** -1022);
+    },
+  );
 
   test('roundChunk rounds in place, leaves NaN/Inf and a partial tail alone, and measures the error', () => {
     const vals = [1 + 1 / 16, 1.75, NaN, Infinity, -3, 0, 1 + 3 / 64];
@@ -109,7 +136,10 @@ describe('special values', () => {
     data[data.length - 1] = 0xab;
     const acc = roundChunk(data, 'BF16', 1);
     const out = new Uint16Array(data.buffer, 0, u.length);
-    assert.deepEqual([...out].map(bf16Val).map((x) => (Number.isNaN(x) ? 'NaN' : x)), [1, 2, 'NaN', Infinity, -3, 0, 1]);
+    assert.deepEqual(
+      [...out].map(bf16Val).map((x) => (Number.isNaN(x) ? 'NaN' : x)),
+      [1, 2, 'NaN', Infinity, -3, 0, 1],
+    );
     assert.equal(out[2], 0x7fc1);
     assert.equal(data[data.length - 1], 0xab);
     assert.equal(acc.elements, 7);
@@ -137,17 +167,30 @@ describe('special values', () => {
     assert.throws(() => roundBits(1, 'BF16', 7), RangeError);
     assert.throws(() => roundChunk(new Uint8Array(4), 'I32', 1), RangeError);
     assert.throws(() => roundChunk(new Uint8Array(4), 'F16', -1), RangeError);
-    assert.throws(() => checkLossyOptions('m', { lossyBits: 1.5 }), (e) => e instanceof TzError && e.code === 'USAGE');
-    assert.throws(() => checkLossyOptions('m', { lossyBits: 3, lossyBlock: 8 }), (e) => e instanceof TzError && e.code === 'USAGE');
-    assert.throws(() => checkLossyOptions('m', { lossyBits: 3, lossyBlock: 64 }), (e) => e instanceof TzError && e.code === 'UNSUPPORTED');
-    assert.throws(() => checkLossyOptions('m', { lossyInclude: ['*'] }), (e) => e instanceof TzError && e.code === 'USAGE');
+    assert.throws(
+      () => checkLossyOptions('m', { lossyBits: 1.5 }),
+      (e) => e instanceof TzError && e.code === 'USAGE',
+    );
+    assert.throws(
+      () => checkLossyOptions('m', { lossyBits: 3, lossyBlock: 8 }),
+      (e) => e instanceof TzError && e.code === 'USAGE',
+    );
+    assert.throws(
+      () => checkLossyOptions('m', { lossyBits: 3, lossyBlock: 64 }),
+      (e) => e instanceof TzError && e.code === 'UNSUPPORTED',
+    );
+    assert.throws(
+      () => checkLossyOptions('m', { lossyInclude: ['*'] }),
+      (e) => e instanceof TzError && e.code === 'USAGE',
+    );
   });
 });
 
 describe('selection', () => {
   test('defaults keep embeddings, norms, biases and 1-D tensors lossless; include/exclude override', () => {
     const sel = { bits: 3 };
-    const pick = (name: string, shape: number[], dtype = 'BF16', s: Parameters<typeof selectTensor>[1] = sel) => selectTensor({ name, dtype, shape }, s).bits;
+    const pick = (name: string, shape: number[], dtype = 'BF16', s: Parameters<typeof selectTensor>[1] = sel) =>
+      selectTensor({ name, dtype, shape }, s).bits;
     assert.equal(pick('layers.0.attention.wq.weight', [64, 64]), 3);
     assert.equal(pick('tok_embeddings.weight', [512, 64]), undefined);
     assert.equal(pick('model.embed_tokens.weight', [512, 64]), undefined);
@@ -164,8 +207,12 @@ describe('selection', () => {
     assert.equal(pick('w', [64, 64], 'F32', { bits: 7 }), 7);
     assert.equal(pick('tok_embeddings.weight', [512, 64], 'BF16', { bits: 2, include: ['tok_*'] }), 2);
     assert.equal(pick('norm.weight', [64], 'BF16', { bits: 2, include: ['*'] }), 2);
-    assert.equal(pick('layers.0.attention.wq.weight', [64, 64], 'BF16', { bits: 2, include: ['*'], exclude: ['layers.0.*'] }), undefined);
-    assert.equal(pick('Layers.1.W', [64, 64], 'BF16', { bits: 2, exclude: ['layers.?.w'] }), undefined); // case-insensitive, ? = one char
+    assert.equal(
+      pick('layers.0.attention.wq.weight', [64, 64], 'BF16', { bits: 2, include: ['*'], exclude: ['layers.0.*'] }),
+      undefined,
+    );
+    // case-insensitive, ? = one char
+    assert.equal(pick('Layers.1.W', [64, 64], 'BF16', { bits: 2, exclude: ['layers.?.w'] }), undefined);
     assert.ok(globToRegExp('a.b*').test('a.b/c.d'));
     assert.ok(!globToRegExp('a.b').test('axb'));
     assert.ok(DEFAULT_LOSSLESS_GLOBS.includes('*norm*'));

@@ -19,124 +19,183 @@ function fill(k: number, into: Uint8Array): Uint8Array {
 }
 
 for (const threads of [1, 2]) {
-  test(`${threads} thread(s): in order, slots held until their writes behind settle`, { skip: threads > 1 && !HAVE_WORKER && 'dist/worker.js not built' }, async () => {
-    const order: number[] = [];
-    const inUse = new Set<number>();
-    let overlap = false;
-    await runOrdered<EncodeReply>({
-      file: 'test', count: N, threads, inSlotBytes: BYTES, outSlotBytes: BYTES + 64,
-      read: async (k, into) => {
-        // the slot's previous occupant must be completely done (its write behind settled)
-        if (inUse.has(into.byteOffset)) overlap = true;
-        inUse.add(into.byteOffset);
-        return fill(k, into);
-      },
-      task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
-      consume: (k, reply, slot) => {
-        order.push(k);
-        assert.deepEqual([...reply.data.subarray(0, 8)], [...fill(k, new Uint8Array(BYTES)).subarray(0, 8)]);
-        const at = slot.input.byteOffset;
-        slot.behind(new Promise((res) => setTimeout(res, 2)).then(() => inUse.delete(at)));
-      },
-    });
-    assert.deepEqual(order, Array.from({ length: N }, (_, i) => i));
-    assert.equal(overlap, false, 'a slot was read into while its previous item was still being written');
-  });
+  test(
+    `${threads} thread(s): in order, slots held until their writes behind settle`,
+    { skip: threads > 1 && !HAVE_WORKER && 'dist/worker.js not built' },
+    async () => {
+      const order: number[] = [];
+      const inUse = new Set<number>();
+      let overlap = false;
+      await runOrdered<EncodeReply>({
+        file: 'test',
+        count: N,
+        threads,
+        inSlotBytes: BYTES,
+        outSlotBytes: BYTES + 64,
+        read: async (k, into) => {
+          // the slot's previous occupant must be completely done (its write behind settled)
+          if (inUse.has(into.byteOffset)) overlap = true;
+          inUse.add(into.byteOffset);
+          return fill(k, into);
+        },
+        task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
+        consume: (k, reply, slot) => {
+          order.push(k);
+          assert.deepEqual([...reply.data.subarray(0, 8)], [...fill(k, new Uint8Array(BYTES)).subarray(0, 8)]);
+          const at = slot.input.byteOffset;
+          slot.behind(new Promise((res) => setTimeout(res, 2)).then(() => inUse.delete(at)));
+        },
+      });
+      assert.deepEqual(
+        order,
+        Array.from({ length: N }, (_, i) => i),
+      );
+      assert.equal(overlap, false, 'a slot was read into while its previous item was still being written');
+    },
+  );
 }
 
 test('a failing write behind fails the run', async () => {
-  await assert.rejects(runOrdered<EncodeReply>({
-    file: 'test', count: N, threads: 1, inSlotBytes: BYTES, outSlotBytes: BYTES + 64,
-    read: async (k, into) => fill(k, into),
-    task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
-    consume: (k, _r, slot) => { slot.behind(k === 5 ? Promise.reject(new Error('disk full')) : Promise.resolve()); },
-  }), /disk full/);
+  await assert.rejects(
+    runOrdered<EncodeReply>({
+      file: 'test',
+      count: N,
+      threads: 1,
+      inSlotBytes: BYTES,
+      outSlotBytes: BYTES + 64,
+      read: async (k, into) => fill(k, into),
+      task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
+      consume: (k, _r, slot) => {
+        slot.behind(k === 5 ? Promise.reject(new Error('disk full')) : Promise.resolve());
+      },
+    }),
+    /disk full/,
+  );
 });
 
 test('an aborted signal ends the run with CANCELLED; a task error goes through taskError', async () => {
   const ac = new AbortController();
-  await assert.rejects(runOrdered<EncodeReply>({
-    file: 'f', count: N, threads: 1, signal: ac.signal, inSlotBytes: BYTES, outSlotBytes: BYTES + 64,
-    read: async (k, into) => fill(k, into),
-    task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
-    consume: (k) => { if (k === 3) ac.abort(); },
-  }), (e: unknown) => e instanceof TzError && e.code === 'CANCELLED');
-  await assert.rejects(runOrdered({
-    file: 'f', count: 3, threads: 1, inSlotBytes: BYTES, outSlotBytes: BYTES,
-    read: async (k, into) => fill(k, into),
-    task: (_k, { input: payload, out }) => ({ op: 'decode', dtype: 'U8', payload, rawLength: BYTES, payloadCrc: 0, sum: 'xxh32', out }),
-    consume: () => undefined,
-    taskError: (k, e) => new Error(`item ${k}: ${(e as Error).message}`),
-  }), /item 0: chunk payload checksum mismatch/);
+  await assert.rejects(
+    runOrdered<EncodeReply>({
+      file: 'f',
+      count: N,
+      threads: 1,
+      signal: ac.signal,
+      inSlotBytes: BYTES,
+      outSlotBytes: BYTES + 64,
+      read: async (k, into) => fill(k, into),
+      task: (_k, { input: data, out }) => ({ op: 'encode', dtype: 'U8', data, out }),
+      consume: (k) => {
+        if (k === 3) ac.abort();
+      },
+    }),
+    (e: unknown) => e instanceof TzError && e.code === 'CANCELLED',
+  );
+  await assert.rejects(
+    runOrdered({
+      file: 'f',
+      count: 3,
+      threads: 1,
+      inSlotBytes: BYTES,
+      outSlotBytes: BYTES,
+      read: async (k, into) => fill(k, into),
+      task: (_k, { input: payload, out }) => ({
+        op: 'decode',
+        dtype: 'U8',
+        payload,
+        rawLength: BYTES,
+        payloadCrc: 0,
+        sum: 'xxh32',
+        out,
+      }),
+      consume: () => undefined,
+      taskError: (k, e) => new Error(`item ${k}: ${(e as Error).message}`),
+    }),
+    /item 0: chunk payload checksum mismatch/,
+  );
 });
 
-test('OrderedHasher: the hashing worker gives the SHA-256 of the chunks in call order, as inline hashing does', { skip: !HAVE_WORKER && 'dist/worker.js not built' }, async () => {
-  const { OrderedHasher } = await import('../../engine/pool/hasher');
-  const { createHash } = await import('node:crypto');
-  const mem = new SharedArrayBuffer(64 * 1024);
-  const view = new Uint8Array(mem);
-  for (let i = 0; i < view.length; i++) view[i] = (i * 2654435761) >>> 24;
-  const ref = createHash('sha256');
-  const h = new OrderedHasher(true);
-  try {
-    const done: Array<Promise<void>> = [];
-    for (let k = 0; k < 50; k++) {
-      const part = view.subarray((k * 997) % 30000, (k * 997) % 30000 + 1 + k * 301);
-      ref.update(part);
-      done.push(h.update(part));
+test(
+  'OrderedHasher: the hashing worker gives the SHA-256 of the chunks in call order, as inline hashing does',
+  { skip: !HAVE_WORKER && 'dist/worker.js not built' },
+  async () => {
+    const { OrderedHasher } = await import('../../engine/pool/hasher');
+    const { createHash } = await import('node:crypto');
+    const mem = new SharedArrayBuffer(64 * 1024);
+    const view = new Uint8Array(mem);
+    for (let i = 0; i < view.length; i++) view[i] = (i * 2654435761) >>> 24;
+    const ref = createHash('sha256');
+    const h = new OrderedHasher(true);
+    try {
+      const done: Array<Promise<void>> = [];
+      for (let k = 0; k < 50; k++) {
+        const part = view.subarray((k * 997) % 30000, ((k * 997) % 30000) + 1 + k * 301);
+        ref.update(part);
+        done.push(h.update(part));
+      }
+      const plain = Uint8Array.from([1, 2, 3]); // not shared: copied, still in order
+      ref.update(plain);
+      done.push(h.update(plain));
+      await Promise.all(done);
+      assert.equal(await h.digest(), ref.digest('hex'));
+    } finally {
+      await h.close();
     }
-    const plain = Uint8Array.from([1, 2, 3]); // not shared: copied, still in order
-    ref.update(plain);
-    done.push(h.update(plain));
-    await Promise.all(done);
-    assert.equal(await h.digest(), ref.digest('hex'));
-  } finally {
-    await h.close();
-  }
-});
+  },
+);
 
-test('small tensors share tasks: same .tzip with 1 and 2 threads, bit-exact back, a corrupted one named', { skip: !HAVE_WORKER && 'dist/worker.js not built' }, async () => {
-  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { safetensorsBytes } = await import('../helpers/safetensors');
-  const { compressFile, decompressFile, infoFile } = await import('../../engine/api');
-  const { mulberry32 } = await import('../helpers/random');
-  const dir = mkdtempSync(path.join(tmpdir(), 'tz-small-'));
-  try {
-    const r = mulberry32(7);
-    // 600 tensors of 4-400 bytes (and one of 100 KiB in the middle): many small-chunk groups
-    const tensors = Array.from({ length: 600 }, (_, i) => {
-      const n = i === 300 ? 25600 : 1 + Math.floor(r() * 100);
-      const f = new Float32Array(n).map(() => (r() - 0.5) * 0.1);
-      return { name: `t${i}`, dtype: 'F32', shape: [n], data: new Uint8Array(f.buffer) };
-    });
-    const file = path.join(dir, 'small.safetensors');
-    const bytes = safetensorsBytes(tensors);
-    writeFileSync(file, bytes);
-    await compressFile(file, { output: `${file}.1.tzip`, threads: 1 });
-    await compressFile(file, { output: `${file}.2.tzip`, threads: 2 });
-    const tz = readFileSync(`${file}.1.tzip`);
-    assert.ok(tz.equals(readFileSync(`${file}.2.tzip`)), '.tzip differs between 1 and 2 threads');
-    for (const threads of [1, 2]) {
-      await decompressFile(`${file}.1.tzip`, { output: `${file}.${threads}.back`, threads });
-      assert.ok(readFileSync(`${file}.${threads}.back`).equals(Buffer.from(bytes)), `round trip with ${threads} threads`);
+test(
+  'small tensors share tasks: same .tzip with 1 and 2 threads, bit-exact back, a corrupted one named',
+  { skip: !HAVE_WORKER && 'dist/worker.js not built' },
+  async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { safetensorsBytes } = await import('../helpers/safetensors');
+    const { compressFile, decompressFile, infoFile } = await import('../../engine/api');
+    const { mulberry32 } = await import('../helpers/random');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tz-small-'));
+    try {
+      const r = mulberry32(7);
+      // 600 tensors of 4-400 bytes (and one of 100 KiB in the middle): many small-chunk groups
+      const tensors = Array.from({ length: 600 }, (_, i) => {
+        const n = i === 300 ? 25600 : 1 + Math.floor(r() * 100);
+        const f = new Float32Array(n).map(() => (r() - 0.5) * 0.1);
+        return { name: `t${i}`, dtype: 'F32', shape: [n], data: new Uint8Array(f.buffer) };
+      });
+      const file = path.join(dir, 'small.safetensors');
+      const bytes = safetensorsBytes(tensors);
+      writeFileSync(file, bytes);
+      await compressFile(file, { output: `${file}.1.tzip`, threads: 1 });
+      await compressFile(file, { output: `${file}.2.tzip`, threads: 2 });
+      const tz = readFileSync(`${file}.1.tzip`);
+      assert.ok(tz.equals(readFileSync(`${file}.2.tzip`)), '.tzip differs between 1 and 2 threads');
+      for (const threads of [1, 2]) {
+        await decompressFile(`${file}.1.tzip`, { output: `${file}.${threads}.back`, threads });
+        assert.ok(
+          readFileSync(`${file}.${threads}.back`).equals(Buffer.from(bytes)),
+          `round trip with ${threads} threads`,
+        );
+      }
+      // corrupt one payload byte of tensor t123 (a chunk inside a group)
+      const info = await infoFile(`${file}.1.tzip`);
+      assert.ok(info.regions.some((x) => x.name === 't123'));
+      const { openContainer } = await import('../../engine/container/read');
+      const c = await openContainer(`${file}.1.tzip`);
+      const ri = c.index.regions.findIndex((x) => x.name === 't123');
+      const ch = c.chunks[c.index.regions[ri]!.chunk]!;
+      await c.file.close();
+      const bad = Buffer.from(tz);
+      bad[ch.payloadOffset + ch.payloadLength - 1] ^= 0x55;
+      writeFileSync(`${file}.bad.tzip`, bad);
+      for (const threads of [1, 2]) {
+        await assert.rejects(
+          decompressFile(`${file}.bad.tzip`, { output: `${file}.bad.back`, threads, force: true }),
+          (e: unknown) => e instanceof TzError && e.code === 'BAD_INPUT' && /tensor "t123"/.test(e.message),
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    // corrupt one payload byte of tensor t123 (a chunk inside a group)
-    const info = await infoFile(`${file}.1.tzip`);
-    assert.ok(info.regions.some((x) => x.name === 't123'));
-    const { openContainer } = await import('../../engine/container/read');
-    const c = await openContainer(`${file}.1.tzip`);
-    const ri = c.index.regions.findIndex((x) => x.name === 't123');
-    const ch = c.chunks[c.index.regions[ri]!.chunk]!;
-    await c.file.close();
-    const bad = Buffer.from(tz);
-    bad[ch.payloadOffset + ch.payloadLength - 1] ^= 0x55;
-    writeFileSync(`${file}.bad.tzip`, bad);
-    for (const threads of [1, 2]) {
-      await assert.rejects(decompressFile(`${file}.bad.tzip`, { output: `${file}.bad.back`, threads, force: true }), (e: unknown) => e instanceof TzError && e.code === 'BAD_INPUT' && /tensor "t123"/.test(e.message));
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -19,7 +19,8 @@ import { WorkerPool } from ${JSON.stringify(path.resolve('engine/pool/pool.ts'))
   const pool = new WorkerPool(2);
   const data = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24);
   while (pool.stats().ready < 2) await new Promise((r) => setTimeout(r, 5));
-  const tasks = [0, 1, 2].map(() => pool.run({ op: 'encode', dtype: 'BF16', data: data.slice() }).catch(() => undefined));
+  const encode = () => pool.run({ op: 'encode', dtype: 'BF16', data: data.slice() }).catch(() => undefined);
+  const tasks = [0, 1, 2].map(encode);
   await tasks[0];
   // the main thread is busy (hashing, say) while the other replies queue up, then closes the pool
   const t = Date.now();
@@ -28,21 +29,31 @@ import { WorkerPool } from ${JSON.stringify(path.resolve('engine/pool/pool.ts'))
   process.stdout.write('closed');
 })();`;
 
-test('close() with replies in flight always returns (20 runs)', { skip: !existsSync(path.join(DIST, 'worker.js')) && 'no dist/worker.js (run `npm run build`)' }, () => {
-  // dist/<tmp>/../../dist/worker.js is where the pool looks for its worker entry
-  const dir = mkdtempSync(path.join(DIST, 'pool-close-'));
-  try {
-    const src = path.join(dir, 'close.ts');
-    writeFileSync(src, script);
-    buildSync({ entryPoints: [src], bundle: true, platform: 'node', outfile: path.join(dir, 'close.js'), logLevel: 'error' });
-    let closed = 0;
-    for (let run = 0; run < 20; run++) {
-      const r = spawnSync(process.execPath, [path.join(dir, 'close.js')], { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(r.status, 0, r.stderr);
-      if (r.stdout === 'closed') closed++;
+test(
+  'close() with replies in flight always returns (20 runs)',
+  { skip: !existsSync(path.join(DIST, 'worker.js')) && 'no dist/worker.js (run `npm run build`)' },
+  () => {
+    // dist/<tmp>/../../dist/worker.js is where the pool looks for its worker entry
+    const dir = mkdtempSync(path.join(DIST, 'pool-close-'));
+    try {
+      const src = path.join(dir, 'close.ts');
+      writeFileSync(src, script);
+      buildSync({
+        entryPoints: [src],
+        bundle: true,
+        platform: 'node',
+        outfile: path.join(dir, 'close.js'),
+        logLevel: 'error',
+      });
+      let closed = 0;
+      for (let run = 0; run < 20; run++) {
+        const r = spawnSync(process.execPath, [path.join(dir, 'close.js')], { encoding: 'utf8', timeout: 30_000 });
+        assert.equal(r.status, 0, r.stderr);
+        if (r.stdout === 'closed') closed++;
+      }
+      assert.equal(closed, 20, `close() returned in ${closed} of 20 runs`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    assert.equal(closed, 20, `close() returned in ${closed} of 20 runs`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

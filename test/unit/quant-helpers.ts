@@ -23,12 +23,12 @@ export function f16bits(v: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
@@ -72,7 +72,10 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
     let max = 0;
     for (let j = 0; j < 32; j++) {
       const v = x[i * 32 + j]!;
-      if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
     }
     const d = max / -8;
     const id = d ? 1 / d : 0;
@@ -100,7 +103,10 @@ export function quantizeQ4_K(x: Float32Array): Uint8Array {
     for (let j = 0; j < 8; j++) {
       let mn = 0;
       let mx = -Infinity;
-      for (let l = 0; l < 32; l++) { mn = Math.min(mn, xb[32 * j + l]!); mx = Math.max(mx, xb[32 * j + l]!); }
+      for (let l = 0; l < 32; l++) {
+        mn = Math.min(mn, xb[32 * j + l]!);
+        mx = Math.max(mx, xb[32 * j + l]!);
+      }
       scales[j] = (mx - mn) / 15;
       mins[j] = -mn;
       maxScale = Math.max(maxScale, scales[j]!);
@@ -152,9 +158,18 @@ export function quantizeQ6_K(x: Float32Array): Uint8Array {
     for (let ib = 0; ib < 16; ib++) {
       let amax = 0;
       let max = 0;
-      for (let l = 0; l < 16; l++) { const v = xb[16 * ib + l]!; if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; } }
+      for (let l = 0; l < 16; l++) {
+        const v = xb[16 * ib + l]!;
+        if (Math.abs(v) > amax) {
+          amax = Math.abs(v);
+          max = v;
+        }
+      }
       scales[ib] = max / -32; // make_qx_quants: iscale = -nmax / max
-      if (Math.abs(scales[ib]!) > maxAbs) { maxAbs = Math.abs(scales[ib]!); maxScale = scales[ib]!; }
+      if (Math.abs(scales[ib]!) > maxAbs) {
+        maxAbs = Math.abs(scales[ib]!);
+        maxScale = scales[ib]!;
+      }
     }
     const b = i * 210;
     if (!maxAbs) continue; // all-zero block: d = 0, codes 0
@@ -173,7 +188,8 @@ export function quantizeQ6_K(x: Float32Array): Uint8Array {
       for (let l = 0; l < 32; l++) {
         out[ql + l] = (L[j + l]! & 0xf) | ((L[j + l + 64]! & 0xf) << 4);
         out[ql + l + 32] = (L[j + l + 32]! & 0xf) | ((L[j + l + 96]! & 0xf) << 4);
-        out[qh + l] = (L[j + l]! >> 4) | ((L[j + l + 32]! >> 4) << 2) | ((L[j + l + 64]! >> 4) << 4) | ((L[j + l + 96]! >> 4) << 6);
+        out[qh + l] =
+          (L[j + l]! >> 4) | ((L[j + l + 32]! >> 4) << 2) | ((L[j + l + 64]! >> 4) << 4) | ((L[j + l + 96]! >> 4) << 6);
       }
     }
   }
@@ -187,8 +203,12 @@ function quantizeMinBlock32(x: Float32Array, bits: 4 | 5): Uint8Array {
   const out = new Uint8Array(nb * B);
   const nmax = (1 << bits) - 1;
   for (let i = 0; i < nb; i++) {
-    let mn = Infinity, mx = -Infinity;
-    for (let j = 0; j < 32; j++) { mn = Math.min(mn, x[i * 32 + j]!); mx = Math.max(mx, x[i * 32 + j]!); }
+    let mn = Infinity,
+      mx = -Infinity;
+    for (let j = 0; j < 32; j++) {
+      mn = Math.min(mn, x[i * 32 + j]!);
+      mx = Math.max(mx, x[i * 32 + j]!);
+    }
     const d = (mx - mn) / nmax;
     const id = d ? 1 / d : 0;
     const b = i * B;
@@ -212,8 +232,15 @@ export function quantizeQ5_0(x: Float32Array): Uint8Array {
   const nb = x.length / 32;
   const out = new Uint8Array(nb * 22);
   for (let i = 0; i < nb; i++) {
-    let amax = 0, max = 0;
-    for (let j = 0; j < 32; j++) { const v = x[i * 32 + j]!; if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; } }
+    let amax = 0,
+      max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = x[i * 32 + j]!;
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
     const d = max / -16;
     const id = d ? 1 / d : 0;
     const b = i * 22;
@@ -242,43 +269,73 @@ export function quantizeQ5_K(x: Float32Array): Uint8Array {
     const { d, dmin, ls, lm } = kScales(xb, 32, 31, out, b + 4);
     putF16(out, b, d);
     putF16(out, b + 2, dmin);
-    const dq = f16value(f16bits(d)), dm = f16value(f16bits(dmin));
+    const dq = f16value(f16bits(d)),
+      dm = f16value(f16bits(dmin));
     for (let j = 0; j < 8; j++) {
-      const sd = dq * ls[j]!, mm = dm * lm[j]!;
-      for (let l = 0; l < 32; l++) L[32 * j + l] = sd ? Math.max(0, Math.min(31, nearestInt((xb[32 * j + l]! + mm) / sd))) : 0;
+      const sd = dq * ls[j]!,
+        mm = dm * lm[j]!;
+      for (let l = 0; l < 32; l++)
+        L[32 * j + l] = sd ? Math.max(0, Math.min(31, nearestInt((xb[32 * j + l]! + mm) / sd))) : 0;
     }
-    let m1 = 1, m2 = 2;
+    let m1 = 1,
+      m2 = 2;
     for (let n = 0, ql = b + 48; n < 256; n += 64, ql += 32) {
       for (let j = 0; j < 32; j++) {
-        let l1 = L[n + j]!, l2 = L[n + j + 32]!;
-        if (l1 > 15) { l1 -= 16; out[b + 16 + j] |= m1; }
-        if (l2 > 15) { l2 -= 16; out[b + 16 + j] |= m2; }
+        let l1 = L[n + j]!,
+          l2 = L[n + j + 32]!;
+        if (l1 > 15) {
+          l1 -= 16;
+          out[b + 16 + j] |= m1;
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          out[b + 16 + j] |= m2;
+        }
         out[ql + j] = l1 | (l2 << 4);
       }
-      m1 <<= 2; m2 <<= 2;
+      m1 <<= 2;
+      m2 <<= 2;
     }
   }
   return out;
 }
 
 /** Sub-block scales/mins (min <= 0 folded), 6-bit packed as in Q4_K/Q5_K at out[at .. at+12). */
-function kScales(xb: Float32Array, sub: number, nmax: number, out: Uint8Array, at: number): { d: number; dmin: number; ls: Uint8Array; lm: Uint8Array } {
+function kScales(
+  xb: Float32Array,
+  sub: number,
+  nmax: number,
+  out: Uint8Array,
+  at: number,
+): { d: number; dmin: number; ls: Uint8Array; lm: Uint8Array } {
   const ns = 256 / sub;
-  const scales = new Float32Array(ns), mins = new Float32Array(ns);
-  let maxScale = 0, maxMin = 0;
+  const scales = new Float32Array(ns),
+    mins = new Float32Array(ns);
+  let maxScale = 0,
+    maxMin = 0;
   for (let j = 0; j < ns; j++) {
-    let mn = 0, mx = -Infinity;
-    for (let l = 0; l < sub; l++) { mn = Math.min(mn, xb[sub * j + l]!); mx = Math.max(mx, xb[sub * j + l]!); }
-    scales[j] = (mx - mn) / nmax; mins[j] = -mn;
-    maxScale = Math.max(maxScale, scales[j]!); maxMin = Math.max(maxMin, mins[j]!);
+    let mn = 0,
+      mx = -Infinity;
+    for (let l = 0; l < sub; l++) {
+      mn = Math.min(mn, xb[sub * j + l]!);
+      mx = Math.max(mx, xb[sub * j + l]!);
+    }
+    scales[j] = (mx - mn) / nmax;
+    mins[j] = -mn;
+    maxScale = Math.max(maxScale, scales[j]!);
+    maxMin = Math.max(maxMin, mins[j]!);
   }
-  const ls = new Uint8Array(ns), lm = new Uint8Array(ns);
-  const invS = maxScale > 0 ? 63 / maxScale : 0, invM = maxMin > 0 ? 63 / maxMin : 0;
+  const ls = new Uint8Array(ns),
+    lm = new Uint8Array(ns);
+  const invS = maxScale > 0 ? 63 / maxScale : 0,
+    invM = maxMin > 0 ? 63 / maxMin : 0;
   for (let j = 0; j < ns; j++) {
     ls[j] = Math.min(63, nearestInt(invS * scales[j]!));
     lm[j] = Math.min(63, nearestInt(invM * mins[j]!));
-    if (j < 4) { out[at + j] = ls[j]!; out[at + j + 4] = lm[j]!; }
-    else {
+    if (j < 4) {
+      out[at + j] = ls[j]!;
+      out[at + j + 4] = lm[j]!;
+    } else {
       out[at + j + 4] = (ls[j]! & 0xf) | ((lm[j]! & 0xf) << 4);
       out[at + j - 4] |= (ls[j]! >> 4) << 6;
       out[at + j] |= (lm[j]! >> 4) << 6;
@@ -295,25 +352,36 @@ export function quantizeQ2_K(x: Float32Array): Uint8Array {
   for (let i = 0; i < nb; i++) {
     const xb = x.subarray(i * 256, i * 256 + 256);
     const b = i * 84;
-    const scales = new Float32Array(16), mins = new Float32Array(16);
-    let maxScale = 0, maxMin = 0;
+    const scales = new Float32Array(16),
+      mins = new Float32Array(16);
+    let maxScale = 0,
+      maxMin = 0;
     for (let j = 0; j < 16; j++) {
-      let mn = 0, mx = -Infinity;
-      for (let l = 0; l < 16; l++) { mn = Math.min(mn, xb[16 * j + l]!); mx = Math.max(mx, xb[16 * j + l]!); }
-      scales[j] = (mx - mn) / 3; mins[j] = -mn;
-      maxScale = Math.max(maxScale, scales[j]!); maxMin = Math.max(maxMin, mins[j]!);
+      let mn = 0,
+        mx = -Infinity;
+      for (let l = 0; l < 16; l++) {
+        mn = Math.min(mn, xb[16 * j + l]!);
+        mx = Math.max(mx, xb[16 * j + l]!);
+      }
+      scales[j] = (mx - mn) / 3;
+      mins[j] = -mn;
+      maxScale = Math.max(maxScale, scales[j]!);
+      maxMin = Math.max(maxMin, mins[j]!);
     }
     const d = putF16(out, b + 80, maxScale / 15);
     const dmin = putF16(out, b + 82, maxMin / 15);
     for (let j = 0; j < 16; j++) {
-      const ls = maxScale > 0 ? Math.min(15, nearestInt(15 * scales[j]! / maxScale)) : 0;
-      const lm = maxMin > 0 ? Math.min(15, nearestInt(15 * mins[j]! / maxMin)) : 0;
+      const ls = maxScale > 0 ? Math.min(15, nearestInt((15 * scales[j]!) / maxScale)) : 0;
+      const lm = maxMin > 0 ? Math.min(15, nearestInt((15 * mins[j]!) / maxMin)) : 0;
       out[b + j] = ls | (lm << 4);
-      const sd = d * ls, mm = dmin * lm;
-      for (let l = 0; l < 16; l++) L[16 * j + l] = sd ? Math.max(0, Math.min(3, nearestInt((xb[16 * j + l]! + mm) / sd))) : 0;
+      const sd = d * ls,
+        mm = dmin * lm;
+      for (let l = 0; l < 16; l++)
+        L[16 * j + l] = sd ? Math.max(0, Math.min(3, nearestInt((xb[16 * j + l]! + mm) / sd))) : 0;
     }
     for (let j = 0; j < 256; j += 128) {
-      for (let l = 0; l < 32; l++) out[b + 16 + j / 4 + l] = L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6);
+      for (let l = 0; l < 32; l++)
+        out[b + 16 + j / 4 + l] = L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6);
     }
   }
   return out;
@@ -332,7 +400,10 @@ export const QUANTIZERS: Record<string, { id: number; block: number; quantize: (
 };
 
 /** The F32 tensors of a model file (any format the engine reads), at least minElements each. */
-export async function f32Weights(file: string, minElements = 4096): Promise<Array<{ name: string; data: Float32Array }>> {
+export async function f32Weights(
+  file: string,
+  minElements = 4096,
+): Promise<Array<{ name: string; data: Float32Array }>> {
   const layout = await openModel(file);
   const buf = readFileSync(file);
   const out: Array<{ name: string; data: Float32Array }> = [];
@@ -351,21 +422,38 @@ export function buildQuantGguf(tensors: Array<{ name: string; data: Float32Array
   const q = QUANTIZERS[type]!;
   const enc = new TextEncoder();
   const head: number[] = [];
-  const u32 = (v: number) => { for (let k = 0; k < 4; k++) head.push((v >>> (8 * k)) & 0xff); };
-  const u64 = (v: number) => { u32(v % 2 ** 32); u32(Math.floor(v / 2 ** 32)); };
-  const str = (s: string) => { const b = enc.encode(s); u64(b.length); head.push(...b); };
+  const u32 = (v: number) => {
+    for (let k = 0; k < 4; k++) head.push((v >>> (8 * k)) & 0xff);
+  };
+  const u64 = (v: number) => {
+    u32(v % 2 ** 32);
+    u32(Math.floor(v / 2 ** 32));
+  };
+  const str = (s: string) => {
+    const b = enc.encode(s);
+    u64(b.length);
+    head.push(...b);
+  };
   head.push(0x47, 0x47, 0x55, 0x46);
   u32(3);
   u64(tensors.length);
   u64(2);
-  str('general.architecture'); u32(8); str('test');
-  str('general.alignment'); u32(4); u32(32);
+  str('general.architecture');
+  u32(8);
+  str('test');
+  str('general.alignment');
+  u32(4);
+  u32(32);
   const datas: Uint8Array[] = [];
   let rel = 0;
   for (const t of tensors) {
     const n = Math.floor(t.data.length / 256) * 256;
     const data = q.quantize(t.data.subarray(0, n));
-    str(t.name); u32(1); u64(n); u32(q.id); u64(rel);
+    str(t.name);
+    u32(1);
+    u64(n);
+    u32(q.id);
+    u64(rel);
     datas.push(data);
     rel = Math.ceil((rel + data.length) / 32) * 32;
   }
@@ -373,6 +461,9 @@ export function buildQuantGguf(tensors: Array<{ name: string; data: Float32Array
   const out = new Uint8Array(start + rel);
   out.set(head, 0);
   let at = start;
-  for (const d of datas) { out.set(d, at); at = Math.ceil((at + d.length) / 32) * 32; }
+  for (const d of datas) {
+    out.set(d, at);
+    at = Math.ceil((at + d.length) / 32) * 32;
+  }
   return out;
 }

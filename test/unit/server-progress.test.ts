@@ -7,7 +7,13 @@ import { JobProgressReporter } from '../../server/progress';
 function setup(interval = 100) {
   let now = 1000;
   const sent: JobProgress[] = [];
-  const r = new JobProgressReporter((v) => sent.push(v), 'Compressing a.safetensors', 7, interval, () => now);
+  const r = new JobProgressReporter(
+    (v) => sent.push(v),
+    'Compressing a.safetensors',
+    7,
+    interval,
+    () => now,
+  );
   return { r, sent, advance: (ms: number) => (now += ms) };
 }
 
@@ -17,7 +23,17 @@ test('begin, throttled reports with rate and ETA, end', () => {
   assert.equal(sent.length, 1);
   assert.deepEqual(
     { ...sent[0] },
-    { kind: 'begin', title: 'Compressing a.safetensors', cancellable: true, percentage: 0, message: 'starting', jobId: 7, state: 'running', bytesDone: 0, bytesTotal: 0 },
+    {
+      kind: 'begin',
+      title: 'Compressing a.safetensors',
+      cancellable: true,
+      percentage: 0,
+      message: 'starting',
+      jobId: 7,
+      state: 'running',
+      bytesDone: 0,
+      bytesTotal: 0,
+    },
   );
   advance(100);
   r.update(50e6, 200e6);
@@ -54,7 +70,12 @@ test('percentage never decreases, even if bytes do', () => {
 test('queued jobs say so, then report running', () => {
   const { r, sent } = setup();
   r.begin('queued', 2);
-  assert.ok(sent[0].kind === 'begin' && sent[0].state === 'queued' && sent[0].queuePosition === 2 && sent[0].message === 'queued (2 ahead)');
+  assert.ok(
+    sent[0].kind === 'begin' &&
+      sent[0].state === 'queued' &&
+      sent[0].queuePosition === 2 &&
+      sent[0].message === 'queued (2 ahead)',
+  );
   r.queued(0);
   assert.equal(sent[1].message, 'queued');
   r.running();
@@ -65,7 +86,13 @@ test('queued jobs say so, then report running', () => {
 test('a throttled value is sent when the window closes', async () => {
   let now = 0;
   const sent: JobProgress[] = [];
-  const r = new JobProgressReporter((v) => sent.push(v), 't', 1, 20, () => now);
+  const r = new JobProgressReporter(
+    (v) => sent.push(v),
+    't',
+    1,
+    20,
+    () => now,
+  );
   r.begin('running');
   r.update(5, 10);
   assert.equal(sent.length, 1);

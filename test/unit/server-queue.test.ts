@@ -41,8 +41,19 @@ test('runs at most `limit` jobs and starts queued ones in order as slots free', 
   const q = new JobQueue(2, () => changes++);
   const jobs = [1, 2, 3, 4].map((i) => fakeJob(i));
   for (const j of jobs) q.add(j);
-  assert.deepEqual(jobs.map((j) => j.started), [true, true, false, false]);
-  assert.deepEqual(q.list().map((j) => [j.id, j.state]), [[1, 'running'], [2, 'running'], [3, 'queued'], [4, 'queued']]);
+  assert.deepEqual(
+    jobs.map((j) => j.started),
+    [true, true, false, false],
+  );
+  assert.deepEqual(
+    q.list().map((j) => [j.id, j.state]),
+    [
+      [1, 'running'],
+      [2, 'running'],
+      [3, 'queued'],
+      [4, 'queued'],
+    ],
+  );
   assert.deepEqual(jobs[2].positions, [0]);
   assert.deepEqual(jobs[3].positions, [1]);
   jobs[1].finish();
@@ -87,7 +98,10 @@ test('removeQueued removes only waiting jobs', async () => {
   assert.equal(q.removeQueued(1), false, 'running');
   assert.equal(q.removeQueued(2), true);
   assert.deepEqual(c.positions, [1, 0]);
-  assert.deepEqual(q.list().map((j) => j.id), [1, 3]);
+  assert.deepEqual(
+    q.list().map((j) => j.id),
+    [1, 3],
+  );
   a.finish();
   await tick();
   assert.equal(b.started, false);
@@ -105,7 +119,10 @@ test('two jobs writing the same output, or reading what another writes, are refu
     fakeJob(3, { kind: 'verify', reads: ['/m/a.tzip'], writes: [] }),
     fakeJob(4, { kind: 'decompress', reads: ['/m/x.tzip'], writes: ['/m/a'] }),
   ]) {
-    assert.throws(() => q.add(other), (e: unknown) => e instanceof JobError && e.code === 'BUSY' && /job 1 \(compress\)/.test(e.message));
+    assert.throws(
+      () => q.add(other),
+      (e: unknown) => e instanceof JobError && e.code === 'BUSY' && /job 1 \(compress\)/.test(e.message),
+    );
   }
   // reading the same input twice is fine
   assert.equal(conflict(fakeJob(5, { reads: ['/m/a'] }), [w]), undefined);
@@ -113,10 +130,17 @@ test('two jobs writing the same output, or reading what another writes, are refu
 });
 
 test('jobFiles: default outputs and normalized paths', () => {
-  assert.deepEqual(jobFiles({ kind: 'compress', path: '/m/x/../a.safetensors' }), { reads: ['/m/a.safetensors'], writes: ['/m/a.safetensors.tzip'], output: '/m/a.safetensors.tzip' });
+  assert.deepEqual(jobFiles({ kind: 'compress', path: '/m/x/../a.safetensors' }), {
+    reads: ['/m/a.safetensors'],
+    writes: ['/m/a.safetensors.tzip'],
+    output: '/m/a.safetensors.tzip',
+  });
   assert.deepEqual(jobFiles({ kind: 'decompress', path: '/m/a.safetensors.tzip' }).writes, ['/m/a.safetensors']);
   assert.deepEqual(jobFiles({ kind: 'decompress', path: '/m/a.tzip', output: '/o/b' }).writes, ['/o/b']);
-  assert.deepEqual(jobFiles({ kind: 'verify', path: '/m/a.tzip', against: '/m/a' }), { reads: ['/m/a.tzip', '/m/a'], writes: [] });
+  assert.deepEqual(jobFiles({ kind: 'verify', path: '/m/a.tzip', against: '/m/a' }), {
+    reads: ['/m/a.tzip', '/m/a'],
+    writes: [],
+  });
 });
 
 test('settings: initializationOptions and didChangeConfiguration, bad values ignored', () => {

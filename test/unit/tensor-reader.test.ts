@@ -372,7 +372,8 @@ describe('GGUF dequantization', () => {
           const rel = Math.sqrt(e2 / x2);
           assert.ok(
             rel < bound[type]!,
-            `${type} (${p.endsWith('.tzip') ? 'tzip' : 'gguf'}): relative RMS error ${rel.toFixed(4)} >= ${bound[type]}`,
+            `${type} (${p.endsWith('.tzip') ? 'tzip' : 'gguf'}): relative RMS error ${rel.toFixed(4)} >= ` +
+              `${bound[type]}`,
           );
           // a window that starts and ends inside blocks
           const w = await poolTensor(s, 'w', {

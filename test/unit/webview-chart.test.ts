@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TensorRow } from '../../protocol/webview';
-import { histogramEntropy, histogramGeometry, labelStride, layerChartGeometry, layersFromRows, niceTicks } from '../../webview/model/chart';
+import {
+  histogramEntropy,
+  histogramGeometry,
+  labelStride,
+  layerChartGeometry,
+  layersFromRows,
+  niceTicks,
+} from '../../webview/model/chart';
 import { mergeHistograms } from '../../shared/rows';
 
 test('niceTicks covers the maximum with 1/2/2.5/5 steps', () => {
@@ -12,11 +19,36 @@ test('niceTicks covers the maximum with 1/2/2.5/5 steps', () => {
   assert.ok(t.max >= 7.3e9 && t.ticks.length <= 6);
 });
 
-const r = (name: string, layer: string, bytes: number, bound: number | null, hist?: number[], stored?: number): TensorRow => ({ name, dtype: 'BF16', shape: [bytes / 2], bytes, layer, boundBytes: bound, exponentEntropy: null, exponentHistogram: hist, storedBytes: stored ?? null });
+const r = (
+  name: string,
+  layer: string,
+  bytes: number,
+  bound: number | null,
+  hist?: number[],
+  stored?: number,
+): TensorRow => ({
+  name,
+  dtype: 'BF16',
+  shape: [bytes / 2],
+  bytes,
+  layer,
+  boundBytes: bound,
+  exponentEntropy: null,
+  exponentHistogram: hist,
+  storedBytes: stored ?? null,
+});
 
 test('layersFromRows groups in model order; a partly analysed layer has no bound yet', () => {
-  const layers = layersFromRows([r('a.0.x', 'a.0', 100, 60), r('emb', 'emb', 50, 40), r('a.0.y', 'a.0', 100, null), r('a.1.x', 'a.1', 10, 5, undefined, 6)]);
-  assert.deepEqual(layers.map((l) => l.name), ['a.0', 'emb', 'a.1']);
+  const layers = layersFromRows([
+    r('a.0.x', 'a.0', 100, 60),
+    r('emb', 'emb', 50, 40),
+    r('a.0.y', 'a.0', 100, null),
+    r('a.1.x', 'a.1', 10, 5, undefined, 6),
+  ]);
+  assert.deepEqual(
+    layers.map((l) => l.name),
+    ['a.0', 'emb', 'a.1'],
+  );
   assert.equal(layers[0]!.bytes, 200);
   assert.equal(layers[0]!.tensors, 2);
   assert.ok(Number.isNaN(layers[0]!.boundBytes));
@@ -42,7 +74,10 @@ test('layerChartGeometry: bars in order, heights proportional, chart widens for 
   assert.equal(g.bars[1]!.boundY, null);
   assert.equal(g.bars[2]!.predKind, 'stored');
   assert.ok(g.bars[2]!.boundY! > g.bars[2]!.predY!, 'bound tick sits below the stored bar top when stored > bound');
-  const many = layerChartGeometry(Array.from({ length: 1000 }, (_, i) => ({ ...layers[0]!, name: `l${i}` })), { width: 400, height: 200, minBarWidth: 6 });
+  const many = layerChartGeometry(
+    Array.from({ length: 1000 }, (_, i) => ({ ...layers[0]!, name: `l${i}` })),
+    { width: 400, height: 200, minBarWidth: 6 },
+  );
   assert.ok(many.width >= 6000, 'scrolls horizontally instead of squeezing bars below 6 px');
 });
 
@@ -60,12 +95,20 @@ test('histogram geometry trims to the used exponent range; entropy and merge are
   const tallest = g.bins.reduce((a, b) => (b.h > a.h ? b : a));
   assert.equal(tallest.field, 125);
   const logG = histogramGeometry(hist, { width: 300, height: 160, log: true });
-  assert.ok(logG.bins.find((b) => b.field === 120)!.h > g.bins.find((b) => b.field === 120)!.h, 'log scale lifts rare bins');
+  assert.ok(
+    logG.bins.find((b) => b.field === 120)!.h > g.bins.find((b) => b.field === 120)!.h,
+    'log scale lifts rare bins',
+  );
   const expected = -[0.1, 0.3, 0.6].reduce((s, p) => s + p * Math.log2(p), 0);
   assert.ok(Math.abs(histogramEntropy(hist) - expected) < 1e-12);
   assert.deepEqual(histogramGeometry(new Array(32).fill(0), { width: 100, height: 100 }).bins, []);
   const f16 = new Array<number>(32).fill(1);
-  const m = mergeHistograms([r('x', 'l', 2, 1, hist), r('y', 'l', 2, 1, hist), r('z', 'l', 2, 1, f16), r('w', 'l', 2, 1)]);
+  const m = mergeHistograms([
+    r('x', 'l', 2, 1, hist),
+    r('y', 'l', 2, 1, hist),
+    r('z', 'l', 2, 1, f16),
+    r('w', 'l', 2, 1),
+  ]);
   assert.equal(m.used, 2);
   assert.equal(m.skipped, 1);
   assert.equal(m.hist![125], 120);

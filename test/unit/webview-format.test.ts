@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBits, formatBytes, formatCount, formatEta, formatInt, formatPercent, formatRate, formatShape } from '../../shared/format';
+import {
+  formatBits,
+  formatBytes,
+  formatCount,
+  formatEta,
+  formatInt,
+  formatPercent,
+  formatRate,
+  formatShape,
+} from '../../shared/format';
 
 test('formatBytes uses decimal units with 3 significant digits', () => {
   assert.equal(formatBytes(0), '0 B');

@@ -1,4 +1,5 @@
-/** Inspector logic of the webview: cell ranges agree with the engine's pooling rule, zoom windows, colour scale, wire decoding. */
+/** Inspector logic of the webview: cell ranges agree with the engine's pooling rule, zoom windows, colour scale, wire
+ * decoding. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
@@ -42,18 +43,21 @@ describe('webview inspector model', () => {
     assert.deepEqual(windowOfCells(v, 9, 2, 24, 3), { row0: 30, row1: 110, col0: 6, col1: 50 });
   });
 
-  test('zoomWindow stays inside the matrix, keeps the point under the cursor, and zooming out returns to the whole', () => {
-    const full = { row0: 0, row1: 1000, col0: 0, col1: 2000 };
-    const z = zoomWindow(full, 1000, 2000, 0.5, 0.5, 0.5);
-    assert.deepEqual(z, { row0: 250, row1: 750, col0: 500, col1: 1500 });
-    const corner = zoomWindow(full, 1000, 2000, 0.5, 0, 1);
-    assert.deepEqual(corner, { row0: 500, row1: 1000, col0: 0, col1: 1000 });
-    let w = { row0: 3, row1: 4, col0: 5, col1: 6 };
-    for (let i = 0; i < 60; i++) w = zoomWindow(w, 1000, 2000, 1.25, 0.3, 0.7);
-    assert.deepEqual(w, full);
-    const tiny = zoomWindow({ row0: 3, row1: 4, col0: 5, col1: 6 }, 1000, 2000, 0.5, 0.5, 0.5);
-    assert.ok(tiny.row1 - tiny.row0 >= 1 && tiny.col1 - tiny.col0 >= 1);
-  });
+  test(
+    'zoomWindow stays inside the matrix, keeps the point under the cursor, and zooming out returns to ' + 'the whole',
+    () => {
+      const full = { row0: 0, row1: 1000, col0: 0, col1: 2000 };
+      const z = zoomWindow(full, 1000, 2000, 0.5, 0.5, 0.5);
+      assert.deepEqual(z, { row0: 250, row1: 750, col0: 500, col1: 1500 });
+      const corner = zoomWindow(full, 1000, 2000, 0.5, 0, 1);
+      assert.deepEqual(corner, { row0: 500, row1: 1000, col0: 0, col1: 1000 });
+      let w = { row0: 3, row1: 4, col0: 5, col1: 6 };
+      for (let i = 0; i < 60; i++) w = zoomWindow(w, 1000, 2000, 1.25, 0.3, 0.7);
+      assert.deepEqual(w, full);
+      const tiny = zoomWindow({ row0: 3, row1: 4, col0: 5, col1: 6 }, 1000, 2000, 0.5, 0.5, 0.5);
+      assert.ok(tiny.row1 - tiny.row0 >= 1 && tiny.col1 - tiny.col0 >= 1);
+    },
+  );
 
   test('diverging colour scale is centred on 0 and symmetric; NaN and Inf cells are marked', () => {
     const mid = divergingRgb(0, 1);

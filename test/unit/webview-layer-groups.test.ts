@@ -1,11 +1,27 @@
-/** The per-layer chart at any size: blocks by name structure, zoom ranges, never more bars than room, labels that fit. */
+/** The per-layer chart at any size: blocks by name structure, zoom ranges, never more bars than room, labels that fit.
+ * */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LayerRow } from '../../protocol/webview';
-import { blockOf, blocksOf, chartItems, fitLabel, levelMembers, TOP, zoomToBars } from '../../webview/model/layerGroups';
+import {
+  blockOf,
+  blocksOf,
+  chartItems,
+  fitLabel,
+  levelMembers,
+  TOP,
+  zoomToBars,
+} from '../../webview/model/layerGroups';
 import { layersFromRows } from '../../webview/model/chart';
 
-const L = (name: string, bytes = 100, est = 60): LayerRow => ({ name, tensors: 2, bytes, boundBytes: est - 40, estimateBytes: est, elements: bytes / 2 });
+const L = (name: string, bytes = 100, est = 60): LayerRow => ({
+  name,
+  tensors: 2,
+  bytes,
+  boundBytes: est - 40,
+  estimateBytes: est,
+  elements: bytes / 2,
+});
 
 test('blockOf: the layer name without its trailing index', () => {
   assert.equal(blockOf('model.layers.12'), 'model.layers');
@@ -17,25 +33,60 @@ test('blockOf: the layer name without its trailing index', () => {
 });
 
 test('blocks keep storage order (first appearance) and their layers', () => {
-  const b = blocksOf([L('conv2d_0'), L('batch_normalization_0'), L('conv2d_1'), L('batch_normalization_1'), L('dense')]);
-  assert.deepEqual(b.map((x) => [x.name, x.layers.map((l) => l.name)]), [['conv2d', ['conv2d_0', 'conv2d_1']], ['batch_normalization', ['batch_normalization_0', 'batch_normalization_1']], ['dense', ['dense']]]);
+  const b = blocksOf([
+    L('conv2d_0'),
+    L('batch_normalization_0'),
+    L('conv2d_1'),
+    L('batch_normalization_1'),
+    L('dense'),
+  ]);
+  assert.deepEqual(
+    b.map((x) => [x.name, x.layers.map((l) => l.name)]),
+    [
+      ['conv2d', ['conv2d_0', 'conv2d_1']],
+      ['batch_normalization', ['batch_normalization_0', 'batch_normalization_1']],
+      ['dense', ['dense']],
+    ],
+  );
 });
 
 test('a model that fits shows its layers; one that does not shows blocks, then a block its layers', () => {
   const small = [L('emb'), L('layers.0'), L('layers.1'), L('norm')];
-  assert.deepEqual(levelMembers(small, null, 100).map((i) => i.kind), ['layer', 'layer', 'layer', 'layer']);
-  const big = [L('tok_embd', 1000), ...Array.from({ length: 5000 }, (_, i) => L(`blk.${i}`)), L('output_norm'), L('output', 1000)];
+  assert.deepEqual(
+    levelMembers(small, null, 100).map((i) => i.kind),
+    ['layer', 'layer', 'layer', 'layer'],
+  );
+  const big = [
+    L('tok_embd', 1000),
+    ...Array.from({ length: 5000 }, (_, i) => L(`blk.${i}`)),
+    L('output_norm'),
+    L('output', 1000),
+  ];
   const top = levelMembers(big, null, 300);
-  assert.deepEqual(top.map((i) => [i.kind, i.name]), [['layer', 'tok_embd'], ['block', 'blk'], ['layer', 'output_norm'], ['layer', 'output']]);
+  assert.deepEqual(
+    top.map((i) => [i.kind, i.name]),
+    [
+      ['layer', 'tok_embd'],
+      ['block', 'blk'],
+      ['layer', 'output_norm'],
+      ['layer', 'output'],
+    ],
+  );
   assert.equal(top[1]!.bytes, 5000 * 100);
-  assert.equal(top[1]!.estimateBytes, 5000 * 60, 'a block sums its layers\' estimates');
+  assert.equal(top[1]!.estimateBytes, 5000 * 60, "a block sums its layers' estimates");
   assert.equal(top[1]!.label, 'blk ×5000');
   // inside the block: 5,000 layers in at most 300 bars, every layer in exactly one bar, in order
   const inner = chartItems(big, { block: 'blk', start: 0, end: Infinity }, 300);
   assert.ok(inner.items.length <= 300, `${inner.items.length} bars`);
   assert.equal(inner.members, 5000);
-  assert.deepEqual(inner.items.flatMap((i) => i.layers.map((l) => l.name)), Array.from({ length: 5000 }, (_, i) => `blk.${i}`));
-  assert.equal(inner.items.reduce((a, i) => a + i.bytes, 0), 5000 * 100);
+  assert.deepEqual(
+    inner.items.flatMap((i) => i.layers.map((l) => l.name)),
+    Array.from({ length: 5000 }, (_, i) => `blk.${i}`),
+  );
+  assert.equal(
+    inner.items.reduce((a, i) => a + i.bytes, 0),
+    5000 * 100,
+  );
   assert.equal(inner.items[0]!.kind, 'run');
   assert.equal(inner.items[0]!.label, `blk.0 … blk.${inner.items[0]!.count - 1}`);
   // brushing bars 2..4 zooms to exactly their layers; that range fits, so bars are layers again
@@ -50,7 +101,10 @@ test('flat names with one layer per block (conv2d_0 … conv2d_5627) bucket into
   const flat = Array.from({ length: 5628 }, (_, i) => L(`t${i}x`));
   const v = chartItems(flat, TOP, 213);
   assert.ok(v.items.length <= 213);
-  assert.equal(v.items.reduce((a, i) => a + i.count, 0), 5628);
+  assert.equal(
+    v.items.reduce((a, i) => a + i.count, 0),
+    5628,
+  );
 });
 
 test('an unanalysed layer leaves its bar without an estimate (NaN), not a wrong one', () => {

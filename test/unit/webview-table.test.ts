@@ -1,10 +1,25 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TensorRow } from '../../protocol/webview';
-import { naturalKey, dtypesOf, nextSort, rowRatio, viewIndices, EMPTY_FILTER, DEFAULT_SORT } from '../../webview/model/table';
+import {
+  naturalKey,
+  dtypesOf,
+  nextSort,
+  rowRatio,
+  viewIndices,
+  EMPTY_FILTER,
+  DEFAULT_SORT,
+} from '../../webview/model/table';
 import { indexByName, mergeRows } from '../../shared/rows';
 
-function row(name: string, dtype: string, bytes: number, bound: number | null, layer = 'l', entropy: number | null = 2.5): TensorRow {
+function row(
+  name: string,
+  dtype: string,
+  bytes: number,
+  bound: number | null,
+  layer = 'l',
+  entropy: number | null = 2.5,
+): TensorRow {
   return { name, dtype, shape: [bytes / 2], bytes, layer, boundBytes: bound, exponentEntropy: entropy };
 }
 
@@ -54,7 +69,16 @@ test('mergeRows fills header rows by name and appends unknown ones', () => {
 
 test('100,000 rows: filter and sort give correct, complete orders', () => {
   const big: TensorRow[] = [];
-  for (let i = 0; i < 100_000; i++) big.push(row(`model.layers.${i % 500}.t${i}`, i % 3 ? 'BF16' : 'F32', 2 * ((i * 7919) % 100_003), i % 10 ? (i * 31) % 1000 : null, `model.layers.${i % 500}`));
+  for (let i = 0; i < 100_000; i++)
+    big.push(
+      row(
+        `model.layers.${i % 500}.t${i}`,
+        i % 3 ? 'BF16' : 'F32',
+        2 * ((i * 7919) % 100_003),
+        i % 10 ? (i * 31) % 1000 : null,
+        `model.layers.${i % 500}`,
+      ),
+    );
   const sorted = viewIndices(big, EMPTY_FILTER, { key: 'bytes', dir: 'desc' });
   assert.equal(sorted.length, 100_000);
   for (let k = 1; k < sorted.length; k++) assert.ok(big[sorted[k - 1]!]!.bytes >= big[sorted[k]!]!.bytes);

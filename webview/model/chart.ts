@@ -119,7 +119,15 @@ export function layerChartGeometry(layers: readonly LayerRow[], o: LayerChartOpt
       boundY: bound === null ? null : y(bound),
     };
   });
-  return { width, height: o.height, plotTop: top, plotBottom, plotLeft: left, ticks: ticks.map((v) => ({ value: v, y: y(v) })), bars };
+  return {
+    width,
+    height: o.height,
+    plotTop: top,
+    plotBottom,
+    plotLeft: left,
+    ticks: ticks.map((v) => ({ value: v, y: y(v) })),
+    bars,
+  };
 }
 
 /** Shannon entropy (bits) of a histogram. */
@@ -158,7 +166,10 @@ export interface HistogramGeometry {
  * bin, with one empty bin of margin each side). `log` scales heights by log10(1 + count), which
  * keeps rare exponents visible next to the peak.
  */
-export function histogramGeometry(hist: readonly number[], o: { width: number; height: number; log?: boolean; left?: number; bottom?: number; top?: number }): HistogramGeometry {
+export function histogramGeometry(
+  hist: readonly number[],
+  o: { width: number; height: number; log?: boolean; left?: number; bottom?: number; top?: number },
+): HistogramGeometry {
   const left = o.left ?? 8;
   const bottom = o.bottom ?? 20;
   const top = o.top ?? 6;
@@ -183,7 +194,15 @@ export function histogramGeometry(hist: readonly number[], o: { width: number; h
   for (let f = first; f <= last; f++) {
     const c = hist[f] ?? 0;
     const h = c > 0 ? Math.max(1, scale(c) * plotH) : 0;
-    bins.push({ field: f, exponent: f - bias, count: c, x: left + (f - first) * slot, width: Math.max(1, slot - (slot > 4 ? 1 : 0)), y: plotBottom - h, h });
+    bins.push({
+      field: f,
+      exponent: f - bias,
+      count: c,
+      x: left + (f - first) * slot,
+      width: Math.max(1, slot - (slot > 4 ? 1 : 0)),
+      y: plotBottom - h,
+      h,
+    });
   }
   return { bins, lo: first, hi: last, maxCount, plotBottom, log };
 }

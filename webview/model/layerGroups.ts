@@ -7,7 +7,8 @@
  */
 import type { LayerRow } from '../../protocol/webview';
 
-/** A layer's block: its name without the trailing index (`model.layers.12` -> `model.layers`, `conv2d_107` -> `conv2d`). */
+/** A layer's block: its name without the trailing index (`model.layers.12` -> `model.layers`, `conv2d_107` ->
+ * `conv2d`). */
 export function blockOf(layer: string): string {
   const m = /^(.*?)[._/-]?\d+$/.exec(layer);
   return m && m[1] ? m[1] : layer;
@@ -66,7 +67,14 @@ function layerEstimate(l: LayerRow): number {
   return l.estimateBytes ?? NaN;
 }
 
-function aggregate(kind: ChartItem['kind'], name: string, label: string, layers: LayerRow[], start: number, count: number): ChartItem {
+function aggregate(
+  kind: ChartItem['kind'],
+  name: string,
+  label: string,
+  layers: LayerRow[],
+  start: number,
+  count: number,
+): ChartItem {
   let tensors = 0;
   let bytes = 0;
   let est = 0;
@@ -95,17 +103,26 @@ export function levelMembers(layers: readonly LayerRow[], block: string | null, 
   if (layers.length <= capacity || blocks.length === 1 || blocks.length === layers.length) {
     return layers.map((l, i) => aggregate('layer', l.name, l.name, [l], i, 1));
   }
-  return blocks.map((b, i) => (b.layers.length === 1 ? aggregate('layer', b.layers[0]!.name, b.layers[0]!.name, b.layers, i, 1) : aggregate('block', b.name, `${b.name} ×${b.layers.length}`, b.layers, i, 1)));
+  return blocks.map((b, i) =>
+    b.layers.length === 1
+      ? aggregate('layer', b.layers[0]!.name, b.layers[0]!.name, b.layers, i, 1)
+      : aggregate('block', b.name, `${b.name} ×${b.layers.length}`, b.layers, i, 1),
+  );
 }
 
 /** Bars for a zoom: the range of the level's members, runs of consecutive members when more than `capacity`. */
-export function chartItems(layers: readonly LayerRow[], zoom: ChartZoom, capacity: number): { items: ChartItem[]; members: number; start: number; end: number } {
+export function chartItems(
+  layers: readonly LayerRow[],
+  zoom: ChartZoom,
+  capacity: number,
+): { items: ChartItem[]; members: number; start: number; end: number } {
   const cap = Math.max(1, Math.floor(capacity));
   const members = levelMembers(layers, zoom.block, cap);
   const start = Math.max(0, Math.min(members.length, zoom.start));
   const end = Math.max(start, Math.min(members.length, zoom.end));
   const range = members.slice(start, end);
-  if (range.length <= cap) return { items: range.map((m, i) => ({ ...m, start: start + i })), members: members.length, start, end };
+  if (range.length <= cap)
+    return { items: range.map((m, i) => ({ ...m, start: start + i })), members: members.length, start, end };
   const per = Math.ceil(range.length / cap);
   const items: ChartItem[] = [];
   for (let i = 0; i < range.length; i += per) {
@@ -113,7 +130,16 @@ export function chartItems(layers: readonly LayerRow[], zoom: ChartZoom, capacit
     const first = part[0]!;
     const last = part[part.length - 1]!;
     const label = part.length === 1 ? first.label : `${first.name} … ${last.name}`;
-    items.push(aggregate(part.length === 1 ? first.kind : 'run', label, label, part.flatMap((p) => p.layers), start + i, part.length));
+    items.push(
+      aggregate(
+        part.length === 1 ? first.kind : 'run',
+        label,
+        label,
+        part.flatMap((p) => p.layers),
+        start + i,
+        part.length,
+      ),
+    );
   }
   return { items, members: members.length, start, end };
 }

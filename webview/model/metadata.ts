@@ -25,7 +25,13 @@ interface ArraySummary {
 }
 
 function isArraySummary(v: unknown): v is ArraySummary {
-  return !!v && typeof v === 'object' && (v as ArraySummary).type === 'array' && typeof (v as ArraySummary).length === 'number' && Array.isArray((v as ArraySummary).first);
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    (v as ArraySummary).type === 'array' &&
+    typeof (v as ArraySummary).length === 'number' &&
+    Array.isArray((v as ArraySummary).first)
+  );
 }
 
 function scalarText(v: unknown): string {
@@ -36,9 +42,14 @@ function scalarText(v: unknown): string {
 
 function listText(items: readonly unknown[], total: number, elementType?: string): { short: string; full: string } {
   const shown = items.slice(0, 8).map((x) => (typeof x === 'string' ? JSON.stringify(x) : scalarText(x)));
-  const count = `${total.toLocaleString('en-US')} ${elementType ? elementType.toLowerCase() : 'value'}${total === 1 ? '' : 's'}`;
+  const count =
+    `${total.toLocaleString('en-US')} ${elementType ? elementType.toLowerCase() : 'value'}` +
+    `${total === 1 ? '' : 's'}`;
   const more = total > shown.length ? ', …' : '';
-  return { short: `${count}: ${shown.join(', ')}${more}`, full: items.length < total ? `${count} (first ${items.length}): ${JSON.stringify(items)}` : JSON.stringify(items) };
+  return {
+    short: `${count}: ${shown.join(', ')}${more}`,
+    full: items.length < total ? `${count} (first ${items.length}): ${JSON.stringify(items)}` : JSON.stringify(items),
+  };
 }
 
 function entry(key: string, short: string, full: string): MetadataEntry {
@@ -71,7 +82,8 @@ export function metadataEntries(metadata: Record<string, unknown> | undefined): 
   };
   for (const [k, v] of Object.entries(metadata)) {
     // GGUF: the key/values are the metadata; reader facts (version, alignment) follow them
-    if (k === 'kv' && v && typeof v === 'object' && !Array.isArray(v)) for (const [kk, vv] of Object.entries(v)) walk(kk, vv, 1);
+    if (k === 'kv' && v && typeof v === 'object' && !Array.isArray(v))
+      for (const [kk, vv] of Object.entries(v)) walk(kk, vv, 1);
   }
   for (const [k, v] of Object.entries(metadata)) if (k !== 'kv') walk(k, v, 0);
   return out;

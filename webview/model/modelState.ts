@@ -3,7 +3,16 @@
  * so the message handling is unit-tested in Node; the view re-renders the parts `apply` reports
  * as changed.
  */
-import type { AnalysisProgress, HostToWebview, JobView, LayerRow, LossyPoint, ModelInit, TensorRow, TzipFacts } from '../../protocol/webview';
+import type {
+  AnalysisProgress,
+  HostToWebview,
+  JobView,
+  LayerRow,
+  LossyPoint,
+  ModelInit,
+  TensorRow,
+  TzipFacts,
+} from '../../protocol/webview';
 import { fileEstimate, tensorEstimate } from '../../shared/estimate';
 import { indexByName, mergeRows } from '../../shared/rows';
 import { layersFromRows } from './chart';
@@ -42,8 +51,22 @@ export type Part = 'all' | 'summary' | 'rows' | 'progress' | 'job' | 'lossy' | '
 
 export function emptyModelState(): ModelState {
   return {
-    model: null, rows: [], byName: new Map(), serverLayers: null, analysis: null, progress: null,
-    analysisError: null, analysisDone: false, tzip: null, lossy: null, lossyLossless: null, lossyEstimate: false, job: null, canWrite: false, canWriteReason: undefined, achievedBytes: null,
+    model: null,
+    rows: [],
+    byName: new Map(),
+    serverLayers: null,
+    analysis: null,
+    progress: null,
+    analysisError: null,
+    analysisDone: false,
+    tzip: null,
+    lossy: null,
+    lossyLossless: null,
+    lossyEstimate: false,
+    job: null,
+    canWrite: false,
+    canWriteReason: undefined,
+    achievedBytes: null,
   };
 }
 
@@ -119,13 +142,21 @@ export function applyMessage(st: ModelState, msg: HostToWebview): Set<Part> {
   return changed;
 }
 
-/** The layers the chart shows, from the rows (storage order; the same sums as the server's layers, plus the estimate). */
+/** The layers the chart shows, from the rows (storage order; the same sums as the server's layers, plus the estimate).
+ * */
 export function currentLayers(st: ModelState): LayerRow[] {
   return layersFromRows(st.rows);
 }
 
 /** Sum of the rows' figures for the summary while the analysis is still streaming. */
-export function rowTotals(rows: readonly TensorRow[]): { bytes: number; parameters: number; bytesPerDtype: Record<string, number>; analysed: number; boundBytes: number; estimateBytes: number } {
+export function rowTotals(rows: readonly TensorRow[]): {
+  bytes: number;
+  parameters: number;
+  bytesPerDtype: Record<string, number>;
+  analysed: number;
+  boundBytes: number;
+  estimateBytes: number;
+} {
   let bytes = 0;
   let parameters = 0;
   let analysed = 0;
@@ -169,7 +200,8 @@ export function lossyPoints(st: ModelState): LossyPoint[] | null {
   if (!st.lossy) return null;
   const perDtype = st.analysis?.bytesPerDtype ?? rowTotals(st.rows).bytesPerDtype;
   let top: string | undefined;
-  for (const [d, b] of Object.entries(perDtype)) if (MANTISSA_BITS[d] !== undefined && (top === undefined || b > perDtype[top]!)) top = d;
+  for (const [d, b] of Object.entries(perDtype))
+    if (MANTISSA_BITS[d] !== undefined && (top === undefined || b > perDtype[top]!)) top = d;
   if (top === undefined) return st.lossy;
   const max = MANTISSA_BITS[top]!;
   const pts = st.lossy.filter((p) => p.bits < max);
@@ -177,18 +209,29 @@ export function lossyPoints(st: ModelState): LossyPoint[] | null {
 }
 
 /** Text shown under the job progress bar: "42.0% · 310 MB/s · ETA 12s · layer model.layers.3". */
-export function jobLine(job: JobView, fmt: { percent: (r: number) => string; rate: (b: number | null) => string; eta: (s: number | null) => string }): string {
+export function jobLine(
+  job: JobView,
+  fmt: { percent: (r: number) => string; rate: (b: number | null) => string; eta: (s: number | null) => string },
+): string {
   const verb = { compress: 'Compressing', decompress: 'Decompressing', verify: 'Verifying' }[job.kind];
   switch (job.state) {
-    case 'queued': return `${verb}: waiting for a free job slot…`;
+    case 'queued':
+      return `${verb}: waiting for a free job slot…`;
     case 'running': {
-      const parts = [`${verb} ${fmt.percent(job.percent / 100)}`, fmt.rate(job.bytesPerSecond), `ETA ${fmt.eta(job.etaSeconds)}`];
+      const parts = [
+        `${verb} ${fmt.percent(job.percent / 100)}`,
+        fmt.rate(job.bytesPerSecond),
+        `ETA ${fmt.eta(job.etaSeconds)}`,
+      ];
       if (job.layer) parts.push(`layer ${job.layer}`);
       else if (job.tensor) parts.push(job.tensor);
       return parts.join(' · ');
     }
-    case 'done': return job.message ?? `${{ compress: 'Compressed', decompress: 'Decompressed', verify: 'Verified' }[job.kind]} ✓`;
-    case 'failed': return `Failed: ${job.message ?? 'unknown error'}`;
-    case 'cancelled': return 'Cancelled';
+    case 'done':
+      return job.message ?? `${{ compress: 'Compressed', decompress: 'Decompressed', verify: 'Verified' }[job.kind]} ✓`;
+    case 'failed':
+      return `Failed: ${job.message ?? 'unknown error'}`;
+    case 'cancelled':
+      return 'Cancelled';
   }
 }

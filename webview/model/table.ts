@@ -6,7 +6,8 @@
 import type { TensorRow } from '../../protocol/webview';
 import { tensorEstimate } from '../../shared/estimate';
 
-export type SortKey = 'index' | 'name' | 'dtype' | 'shape' | 'bytes' | 'estimate' | 'ratio' | 'entropy' | 'layer' | 'stored' | 'shard';
+export type SortKey =
+  'index' | 'name' | 'dtype' | 'shape' | 'bytes' | 'estimate' | 'ratio' | 'entropy' | 'layer' | 'stored' | 'shard';
 export type SortDir = 'asc' | 'desc';
 
 export interface TableFilter {
@@ -45,14 +46,22 @@ export function rowRatio(r: TensorRow): number | null {
 
 function numericKey(r: TensorRow, i: number, key: SortKey): number {
   switch (key) {
-    case 'index': return i;
-    case 'shape': return elementsOf(r.shape);
-    case 'bytes': return r.bytes;
-    case 'estimate': return rowEstimate(r) ?? NaN;
-    case 'ratio': return rowRatio(r) ?? NaN;
-    case 'entropy': return r.exponentEntropy ?? NaN;
-    case 'stored': return r.storedBytes ?? NaN;
-    default: return NaN;
+    case 'index':
+      return i;
+    case 'shape':
+      return elementsOf(r.shape);
+    case 'bytes':
+      return r.bytes;
+    case 'estimate':
+      return rowEstimate(r) ?? NaN;
+    case 'ratio':
+      return rowRatio(r) ?? NaN;
+    case 'entropy':
+      return r.exponentEntropy ?? NaN;
+    case 'stored':
+      return r.storedBytes ?? NaN;
+    default:
+      return NaN;
   }
 }
 
@@ -65,7 +74,7 @@ export function naturalKey(s: string): string {
 }
 
 function stringKey(r: TensorRow, key: SortKey): string {
-  return naturalKey(key === 'name' ? r.name : key === 'dtype' ? r.dtype : key === 'shard' ? r.shard ?? '' : r.layer);
+  return naturalKey(key === 'name' ? r.name : key === 'dtype' ? r.dtype : key === 'shard' ? (r.shard ?? '') : r.layer);
 }
 
 /**
@@ -121,6 +130,7 @@ export function nextSort(current: TableSort, key: SortKey): TableSort {
 }
 
 export function dtypesOf(rows: readonly TensorRow[]): string[] {
-  return [...new Set(rows.map((r) => r.dtype))].sort((a, b) => (naturalKey(a) < naturalKey(b) ? -1 : naturalKey(a) > naturalKey(b) ? 1 : 0));
+  return [...new Set(rows.map((r) => r.dtype))].sort((a, b) =>
+    naturalKey(a) < naturalKey(b) ? -1 : naturalKey(a) > naturalKey(b) ? 1 : 0,
+  );
 }
-

@@ -13,7 +13,13 @@ export interface VisibleWindow {
   totalHeight: number;
 }
 
-export function visibleWindow(scrollTop: number, viewportHeight: number, rowHeight: number, count: number, overscan = 8): VisibleWindow {
+export function visibleWindow(
+  scrollTop: number,
+  viewportHeight: number,
+  rowHeight: number,
+  count: number,
+  overscan = 8,
+): VisibleWindow {
   const totalHeight = Math.max(0, count) * rowHeight;
   if (count <= 0 || rowHeight <= 0) return { start: 0, end: 0, offsetY: 0, totalHeight };
   const top = Math.min(Math.max(0, scrollTop), Math.max(0, totalHeight - viewportHeight));
@@ -41,12 +47,19 @@ export function moveSelection(current: number, key: string, count: number, pageR
   if (count <= 0) return -1;
   const c = current < 0 ? -1 : Math.min(current, count - 1);
   switch (key) {
-    case 'ArrowDown': return Math.min(count - 1, c + 1);
-    case 'ArrowUp': return c < 0 ? 0 : Math.max(0, c - 1);
-    case 'PageDown': return Math.min(count - 1, Math.max(0, c) + Math.max(1, pageRows));
-    case 'PageUp': return Math.max(0, c - Math.max(1, pageRows));
-    case 'Home': return 0;
-    case 'End': return count - 1;
-    default: return c;
+    case 'ArrowDown':
+      return Math.min(count - 1, c + 1);
+    case 'ArrowUp':
+      return c < 0 ? 0 : Math.max(0, c - 1);
+    case 'PageDown':
+      return Math.min(count - 1, Math.max(0, c) + Math.max(1, pageRows));
+    case 'PageUp':
+      return Math.max(0, c - Math.max(1, pageRows));
+    case 'Home':
+      return 0;
+    case 'End':
+      return count - 1;
+    default:
+      return c;
   }
 }

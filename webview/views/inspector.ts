@@ -399,7 +399,9 @@ export class InspectorView {
     }
     const nonFinite = d.flags.some((f) => f !== 0);
     byId('tz-legend-text').textContent =
-      `${POOL_LABEL[v.pool]} per cell: −${formatValue(limit)} … 0 … +${formatValue(limit)}${max > limit ? ` (cells beyond ±${formatValue(limit)} saturate; largest ${formatValue(max)})` : ''}; magenta NaN, yellow ±Inf${nonFinite ? ' (present)' : ''}`;
+      `${POOL_LABEL[v.pool]} per cell: −${formatValue(limit)} … 0 … +${formatValue(limit)}` +
+      (max > limit ? ` (cells beyond ±${formatValue(limit)} saturate; largest ${formatValue(max)})` : '') +
+      `; magenta NaN, yellow ±Inf${nonFinite ? ' (present)' : ''}`;
   }
 
   private drawStrips(): void {
@@ -450,7 +452,10 @@ export class InspectorView {
     const marks = [f & 1 ? 'NaN' : '', f & 2 ? '+Inf' : '', f & 4 ? '−Inf' : ''].filter(Boolean);
     const range = (a: number, b: number) => (b - a === 1 ? `${a}` : `${a}–${b - 1}`);
     const where = v.rowAxis === -1 ? `elements ${range(c0, c1)}` : `rows ${range(r0, r1)} × cols ${range(c0, c1)}`;
-    return `${where}: ${POOL_LABEL[v.pool]} ${formatValue(d.cells[k]!)}${marks.length ? ` (has ${marks.join(', ')})` : ''}`;
+    return (
+      `${where}: ${POOL_LABEL[v.pool]} ${formatValue(d.cells[k]!)}` +
+      `${marks.length ? ` (has ${marks.join(', ')})` : ''}`
+    );
   }
 
   private wireHeatmap(): void {
@@ -530,7 +535,9 @@ export class InspectorView {
         which === 'row' ? cellRange(b, n, w.row1 - w.row0, w.row0) : cellRange(b, n, w.col1 - w.col0, w.col0);
       const ln = which === 'row' ? v.rowNorms : v.colNorms;
       const mm = ln.min && ln.max ? ` (min ${formatValue(ln.min[b]!)}, max ${formatValue(ln.max[b]!)})` : '';
-      this.hover.textContent = `${which === 'row' ? 'rows' : 'cols'} ${z - a === 1 ? a : `${a}–${z - 1}`}: L2 norm ${z - a === 1 ? '' : 'rms '}${formatValue(ln.rms[b]!)}${z - a === 1 ? '' : mm}`;
+      this.hover.textContent =
+        `${which === 'row' ? 'rows' : 'cols'} ${z - a === 1 ? a : `${a}–${z - 1}`}: ` +
+        `L2 norm ${z - a === 1 ? '' : 'rms '}${formatValue(ln.rms[b]!)}${z - a === 1 ? '' : mm}`;
     };
     this.rowStrip.addEventListener('mousemove', (e) => norms('row', e));
     this.colStrip.addEventListener('mousemove', (e) => norms('col', e));
@@ -589,7 +596,8 @@ export class InspectorView {
       ),
     );
     byId('tz-value-hist-caption').textContent = hist.exact
-      ? `${formatInt(n)} distinct values, one bar per value${bars.length < n ? ` (${bars.length} px columns: neighbours on one pixel add up)` : ''}`
+      ? `${formatInt(n)} distinct values, one bar per value` +
+        `${bars.length < n ? ` (${bars.length} px columns: neighbours on one pixel add up)` : ''}`
       : `${n} equal-width bins over ${formatValue(lo)} … ${formatValue(hi)}`;
   }
 
@@ -603,7 +611,8 @@ export class InspectorView {
         'window',
         v.rowAxis === -1
           ? `elements ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}`
-          : `rows ${w.row0}–${w.row1 - 1} of ${formatInt(v.rows)}, cols ${w.col0}–${w.col1 - 1} of ${formatInt(v.cols)}`,
+          : `rows ${w.row0}–${w.row1 - 1} of ${formatInt(v.rows)}, cols ${w.col0}–${w.col1 - 1} of ` +
+            `${formatInt(v.cols)}`,
       ],
       ['values', formatInt(st.count)],
       ['min / max', `${formatValue(st.min)} / ${formatValue(st.max)}`],

@@ -29,7 +29,7 @@ export function renderActions(st: ModelState): void {
   compress.disabled = busy || !st.canWrite;
   decompress.disabled = busy || !st.canWrite;
   verify.disabled = busy; // verify only reads
-  const why = st.canWrite ? '' : st.canWriteReason ?? 'Writing files is not available here';
+  const why = st.canWrite ? '' : (st.canWriteReason ?? 'Writing files is not available here');
   compress.title = why || 'Compress losslessly to a .tzip next to this file';
   decompress.title = why || 'Restore the original file from this .tzip';
   verify.title = 'Decode every chunk and check the checksums and the original SHA-256';

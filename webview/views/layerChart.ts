@@ -37,7 +37,13 @@ export class LayerChartView {
   private brushFrom: number | null = null;
   private brushRect: SVGElement | null = null;
 
-  constructor(private readonly host: HTMLElement, private readonly svg: SVGSVGElement, private readonly caption: HTMLElement, private readonly nav: { path: HTMLElement; out: HTMLElement }, private readonly cb: LayerChartCallbacks) {
+  constructor(
+    private readonly host: HTMLElement,
+    private readonly svg: SVGSVGElement,
+    private readonly caption: HTMLElement,
+    private readonly nav: { path: HTMLElement; out: HTMLElement },
+    private readonly cb: LayerChartCallbacks,
+  ) {
     host.addEventListener('keydown', (e) => this.onKey(e));
     svg.addEventListener('pointerdown', (e) => {
       if (e.button !== 0 || !this.items.length) return;
@@ -110,7 +116,7 @@ export class LayerChartView {
    */
   setJobLayer(layer: string | null): void {
     this.activeLayer = layer;
-    const idx = layer === null ? -1 : this.itemOfLayer.get(layer) ?? -1;
+    const idx = layer === null ? -1 : (this.itemOfLayer.get(layer) ?? -1);
     this.svg.querySelectorAll<SVGGElement>('g[data-layer-index]').forEach((g) => {
       const i = Number(g.getAttribute('data-layer-index'));
       g.classList.toggle('tz-job-active', i === idx);
@@ -161,13 +167,35 @@ export class LayerChartView {
       const x = LEFT + i * this.slot + gap / 2;
       const sel = this.selected !== null && it.layers.some((l) => l.name === this.selected);
       const dmg = this.damaged.size > 0 && it.layers.some((l) => this.damaged.has(l.name));
-      const cls = ['tz-layer-bar', `tz-kind-${it.kind}`, sel ? 'tz-selected' : '', dmg ? 'tz-damaged' : ''].filter(Boolean).join(' ');
+      const cls = ['tz-layer-bar', `tz-kind-${it.kind}`, sel ? 'tz-selected' : '', dmg ? 'tz-damaged' : '']
+        .filter(Boolean)
+        .join(' ');
       const grp = s('g', { class: cls, 'data-layer-index': i, 'data-layer': it.name, 'data-kind': it.kind });
       grp.append(s('title', {}, itemText(it)));
-      grp.append(s('rect', { class: 'tz-bar-now', x, y: y(it.bytes), width: w, height: Math.max(0, plotBottom - y(it.bytes)) }));
+      grp.append(
+        s('rect', { class: 'tz-bar-now', x, y: y(it.bytes), width: w, height: Math.max(0, plotBottom - y(it.bytes)) }),
+      );
       const pred = it.storedBytes ?? (Number.isFinite(it.estimateBytes) ? it.estimateBytes : null);
-      if (pred !== null) grp.append(s('rect', { class: it.storedBytes !== undefined ? 'tz-bar-stored' : 'tz-bar-pred', x, y: y(Math.min(pred, max)), width: w, height: Math.max(0, plotBottom - y(Math.min(pred, max))) }));
-      if (it.storedBytes !== undefined && Number.isFinite(it.estimateBytes)) grp.append(s('line', { class: 'tz-bar-bound', x1: x - 1, x2: x + w + 1, y1: y(it.estimateBytes), y2: y(it.estimateBytes) }));
+      if (pred !== null)
+        grp.append(
+          s('rect', {
+            class: it.storedBytes !== undefined ? 'tz-bar-stored' : 'tz-bar-pred',
+            x,
+            y: y(Math.min(pred, max)),
+            width: w,
+            height: Math.max(0, plotBottom - y(Math.min(pred, max))),
+          }),
+        );
+      if (it.storedBytes !== undefined && Number.isFinite(it.estimateBytes))
+        grp.append(
+          s('line', {
+            class: 'tz-bar-bound',
+            x1: x - 1,
+            x2: x + w + 1,
+            y1: y(it.estimateBytes),
+            y2: y(it.estimateBytes),
+          }),
+        );
       svg.append(grp);
     });
     // labels that fit: every k-th bar, each shortened to the room it has
@@ -178,17 +206,28 @@ export class LayerChartView {
       const room = Math.floor((stride * this.slot - 8) / CHAR_PX);
       for (let i = 0; i < items.length; i += stride) {
         const text = fitLabel(items[i]!.label, room);
-        if (text) svg.append(s('text', { class: 'tz-axis-label tz-bar-label', x: LEFT + i * this.slot + gap / 2, y: HEIGHT - 6 }, text));
+        if (text)
+          svg.append(
+            s('text', { class: 'tz-axis-label tz-bar-label', x: LEFT + i * this.slot + gap / 2, y: HEIGHT - 6 }, text),
+          );
       }
     }
     if (this.activeLayer !== null) this.setJobLayer(this.activeLayer);
     const where = this.zoom.block ? `${this.zoom.block}` : 'all layers';
     const ranged = view.start > 0 || view.end < view.members;
-    this.nav.path.textContent = `${where}${ranged ? ` · ${formatInt(view.start + 1)}–${formatInt(view.end)} of ${formatInt(view.members)}` : ''}`;
+    const range = ranged ? ` · ${formatInt(view.start + 1)}–${formatInt(view.end)} of ${formatInt(view.members)}` : '';
+    this.nav.path.textContent = `${where}${range}`;
     this.nav.out.hidden = this.zooms.length <= 1;
     const sel = this.selected ? layers.find((l) => l.name === this.selected) : undefined;
-    const perBar = items.some((it) => it.kind === 'run') ? ' Each bar sums consecutive layers; click or drag across bars to zoom in.' : items.some((it) => it.kind === 'block') ? ' Bars are blocks of layers; click one to see its layers.' : ' Click a bar (or use ←/→) to select a layer; drag across bars to zoom.';
-    this.caption.textContent = sel ? layerText(sel) : `${formatInt(layers.length)} layer${layers.length === 1 ? '' : 's'} in storage order, ${formatInt(items.length)} bar${items.length === 1 ? '' : 's'}.${perBar}`;
+    const perBar = items.some((it) => it.kind === 'run')
+      ? ' Each bar sums consecutive layers; click or drag across bars to zoom in.'
+      : items.some((it) => it.kind === 'block')
+        ? ' Bars are blocks of layers; click one to see its layers.'
+        : ' Click a bar (or use ←/→) to select a layer; drag across bars to zoom.';
+    this.caption.textContent = sel
+      ? layerText(sel)
+      : `${formatInt(layers.length)} layer${layers.length === 1 ? '' : 's'} in storage order, ` +
+        `${formatInt(items.length)} bar${items.length === 1 ? '' : 's'}.${perBar}`;
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -198,7 +237,7 @@ export class LayerChartView {
       return;
     }
     if (!this.items.length) return;
-    const i = this.selected === null ? -1 : this.itemOfLayer.get(this.selected) ?? -1;
+    const i = this.selected === null ? -1 : (this.itemOfLayer.get(this.selected) ?? -1);
     let next: number;
     if (e.key === 'ArrowRight') next = Math.min(this.items.length - 1, i + 1);
     else if (e.key === 'ArrowLeft') next = i < 0 ? 0 : Math.max(0, i - 1);
@@ -218,18 +257,27 @@ export class LayerChartView {
 }
 
 function itemText(it: ChartItem): string {
-  const parts = [`${it.label}: ${it.kind === 'layer' ? '' : `${formatInt(it.layers.length)} layers, `}${formatInt(it.tensors)} tensor${it.tensors === 1 ? '' : 's'}, ${formatBytes(it.bytes)}`];
-  if (Number.isFinite(it.estimateBytes)) parts.push(`estimate ${formatBytes(it.estimateBytes)} (${formatPercent(it.estimateBytes / Math.max(1, it.bytes))})`);
+  const parts = [
+    `${it.label}: ${it.kind === 'layer' ? '' : `${formatInt(it.layers.length)} layers, `}` +
+      `${formatInt(it.tensors)} tensor${it.tensors === 1 ? '' : 's'}, ${formatBytes(it.bytes)}`,
+  ];
+  if (Number.isFinite(it.estimateBytes))
+    parts.push(
+      `estimate ${formatBytes(it.estimateBytes)} (${formatPercent(it.estimateBytes / Math.max(1, it.bytes))})`,
+    );
   else if (it.storedBytes === undefined) parts.push('not analysed yet');
-  if (it.storedBytes !== undefined) parts.push(`stored ${formatBytes(it.storedBytes)} (${formatPercent(it.storedBytes / Math.max(1, it.bytes))})`);
+  if (it.storedBytes !== undefined)
+    parts.push(`stored ${formatBytes(it.storedBytes)} (${formatPercent(it.storedBytes / Math.max(1, it.bytes))})`);
   if (it.kind !== 'layer') parts.push('click to zoom in');
   return parts.join(' · ');
 }
 
 function layerText(l: LayerRow): string {
   const parts = [`${l.name}: ${l.tensors} tensor${l.tensors === 1 ? '' : 's'}, ${formatBytes(l.bytes)}`];
-  if (l.estimateBytes !== undefined && Number.isFinite(l.estimateBytes)) parts.push(`estimate ${formatBytes(l.estimateBytes)} (${formatPercent(l.estimateBytes / Math.max(1, l.bytes))})`);
+  if (l.estimateBytes !== undefined && Number.isFinite(l.estimateBytes))
+    parts.push(`estimate ${formatBytes(l.estimateBytes)} (${formatPercent(l.estimateBytes / Math.max(1, l.bytes))})`);
   else if (l.storedBytes === undefined) parts.push('not analysed yet');
-  if (l.storedBytes !== undefined) parts.push(`stored ${formatBytes(l.storedBytes)} (${formatPercent(l.storedBytes / Math.max(1, l.bytes))})`);
+  if (l.storedBytes !== undefined)
+    parts.push(`stored ${formatBytes(l.storedBytes)} (${formatPercent(l.storedBytes / Math.max(1, l.bytes))})`);
   return parts.join(' · ');
 }

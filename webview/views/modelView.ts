@@ -383,7 +383,9 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       ]
         .filter(Boolean)
         .join(', ');
-      empty.textContent = `No tensor matches ${what}. Clear the filter to see all ${st.rows.length.toLocaleString('en-US')} tensors.`;
+      empty.textContent =
+        `No tensor matches ${what}. Clear the filter to see all ` +
+        `${st.rows.length.toLocaleString('en-US')} tensors.`;
     }
   }
 

@@ -21,21 +21,69 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { key: 'index', label: '#', cls: 'c-index', cell: (_r, i) => String(i + 1), title: 'Storage order: position of the tensor\'s data in the file (sort by Name for name order)' },
+  {
+    key: 'index',
+    label: '#',
+    cls: 'c-index',
+    cell: (_r, i) => String(i + 1),
+    title: "Storage order: position of the tensor's data in the file (sort by Name for name order)",
+  },
   { key: 'name', label: 'Name', cls: 'c-name', cell: (r) => r.name, tip: (r) => r.name },
   { key: 'dtype', label: 'Dtype', cls: 'c-dtype', cell: (r) => r.dtype },
-  { key: 'shape', label: 'Shape', cls: 'c-shape', cell: (r) => formatShape(r.shape), title: 'Sorted by element count', tip: (r) => formatShape(r.shape) },
+  {
+    key: 'shape',
+    label: 'Shape',
+    cls: 'c-shape',
+    cell: (r) => formatShape(r.shape),
+    title: 'Sorted by element count',
+    tip: (r) => formatShape(r.shape),
+  },
   { key: 'bytes', label: 'Bytes', cls: 'c-num', cell: (r) => formatBytes(r.bytes) },
   {
-    key: 'estimate', label: 'Estimate', cls: 'c-num', cell: (r) => (r.shape.length === 0 ? '–' : formatBytes(rowEstimate(r))),
-    title: 'Estimated stored size in a .tzip: order-0 entropy of the byte planes plus chunk framing (the coder often does better)',
-    tip: (r) => (r.shape.length === 0 ? 'a scalar: stored as it is' : r.boundBytes === null ? 'not analysed yet' : `order-0 entropy ${formatBytes(r.boundBytes)} + framing`),
+    key: 'estimate',
+    label: 'Estimate',
+    cls: 'c-num',
+    cell: (r) => (r.shape.length === 0 ? '–' : formatBytes(rowEstimate(r))),
+    title:
+      'Estimated stored size in a .tzip: order-0 entropy of the byte planes plus chunk framing (the coder ' +
+      'often does better)',
+    tip: (r) =>
+      r.shape.length === 0
+        ? 'a scalar: stored as it is'
+        : r.boundBytes === null
+          ? 'not analysed yet'
+          : `order-0 entropy ${formatBytes(r.boundBytes)} + framing`,
   },
-  { key: 'ratio', label: 'Ratio', cls: 'c-num', cell: (r) => (r.shape.length === 0 ? '–' : formatPercent(rowRatio(r))), title: 'Estimate as a share of the bytes now' },
-  { key: 'entropy', label: 'Exp. H', cls: 'c-num', cell: (r) => formatBits(r.exponentEntropy), title: 'Shannon entropy of the exponent field, bits' },
-  { key: 'stored', label: 'Stored', cls: 'c-num c-stored', cell: (r) => formatBytes(r.storedBytes ?? null), title: 'Bytes stored in the .tzip' },
+  {
+    key: 'ratio',
+    label: 'Ratio',
+    cls: 'c-num',
+    cell: (r) => (r.shape.length === 0 ? '–' : formatPercent(rowRatio(r))),
+    title: 'Estimate as a share of the bytes now',
+  },
+  {
+    key: 'entropy',
+    label: 'Exp. H',
+    cls: 'c-num',
+    cell: (r) => formatBits(r.exponentEntropy),
+    title: 'Shannon entropy of the exponent field, bits',
+  },
+  {
+    key: 'stored',
+    label: 'Stored',
+    cls: 'c-num c-stored',
+    cell: (r) => formatBytes(r.storedBytes ?? null),
+    title: 'Bytes stored in the .tzip',
+  },
   { key: 'layer', label: 'Layer', cls: 'c-layer', cell: (r) => r.layer, tip: (r) => r.layer },
-  { key: 'shard', label: 'Shard', cls: 'c-shard', cell: (r) => r.shard ?? '', title: 'File of a sharded model holding the tensor', tip: (r) => r.shard ?? '' },
+  {
+    key: 'shard',
+    label: 'Shard',
+    cls: 'c-shard',
+    cell: (r) => r.shard ?? '',
+    title: 'File of a sharded model holding the tensor',
+    tip: (r) => r.shard ?? '',
+  },
 ];
 
 /** Columns the user can widen or narrow (drag the header's right edge); widths live in a CSS variable per column. */
@@ -119,10 +167,29 @@ export class TensorTableView {
     for (const c of COLUMNS) {
       if (this.hiddenColumn(c.key)) continue;
       const active = sort.key === c.key;
-      const btn = h('button', { class: 'tz-sort', type: 'button', 'data-sort': c.key, title: c.title ?? `Sort by ${c.label}` }, c.label, active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : '');
+      const btn = h(
+        'button',
+        { class: 'tz-sort', type: 'button', 'data-sort': c.key, title: c.title ?? `Sort by ${c.label}` },
+        c.label,
+        active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : '',
+      );
       btn.addEventListener('click', () => this.cb.onSort(c.key));
-      const grip = h('span', { class: 'tz-col-resize', 'data-resize': c.key, title: 'Drag to resize the column', 'aria-hidden': 'true' });
-      const cell = h('div', { role: 'columnheader', class: `tz-cell ${c.cls}`, 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' }, btn, grip);
+      const grip = h('span', {
+        class: 'tz-col-resize',
+        'data-resize': c.key,
+        title: 'Drag to resize the column',
+        'aria-hidden': 'true',
+      });
+      const cell = h(
+        'div',
+        {
+          role: 'columnheader',
+          class: `tz-cell ${c.cls}`,
+          'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none',
+        },
+        btn,
+        grip,
+      );
       grip.addEventListener('pointerdown', (e) => this.startResize(c.key, cell, e));
       this.header.append(cell);
     }
@@ -142,7 +209,13 @@ export class TensorTableView {
     this.selectedName = name;
     if (reveal && name !== null) {
       const pos = this.view.findIndex((i) => this.rows[i]!.name === name);
-      if (pos >= 0) this.viewport.scrollTop = scrollTopToReveal(pos, this.viewport.scrollTop, this.viewport.clientHeight, ROW_HEIGHT);
+      if (pos >= 0)
+        this.viewport.scrollTop = scrollTopToReveal(
+          pos,
+          this.viewport.scrollTop,
+          this.viewport.clientHeight,
+          ROW_HEIGHT,
+        );
     }
     this.paint();
   }

@@ -640,7 +640,7 @@ const XP5: u32 = 0x165667B1;
 
 /** XXH32 (seed 0) of n bytes at src, the per-chunk checksum of .tzip 2.0 (docs/format.md). The four
  *  accumulators of a 16-byte stripe are one i32x4, so a stripe costs a handful of SIMD operations:
- *  roughly 10x zlib's CRC-32 here. Same result as the reference (engine/codec/xxh32.ts). */
+ *  far cheaper than a CRC-32 (docs/measurements.md). Same result as the reference (engine/codec/xxh32.ts). */
 export function xxh32(src: usize, n: u32): u32 {
   const nn = <usize>n;
   let p: usize = 0;

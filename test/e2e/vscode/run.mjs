@@ -22,14 +22,29 @@ if (!existsSync(join(root, 'dist', 'extension.js'))) {
 }
 // The suite runs inside the extension host: bundle it (vscode is provided there).
 const suite = join(cache, 'vscode-suite', 'index.js');
-await esbuild.build({ entryPoints: [join(here, 'suite.ts')], outfile: suite, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], logLevel: 'warning' });
+await esbuild.build({
+  entryPoints: [join(here, 'suite.ts')],
+  outfile: suite,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  logLevel: 'warning',
+});
 
 let vscodeExecutablePath = process.env.VSCODE_EXECUTABLE_PATH;
 if (!vscodeExecutablePath) {
   try {
-    vscodeExecutablePath = await downloadAndUnzipVSCode({ cachePath: join(cache, 'vscode'), version: process.env.VSCODE_VERSION ?? 'stable' });
+    vscodeExecutablePath = await downloadAndUnzipVSCode({
+      cachePath: join(cache, 'vscode'),
+      version: process.env.VSCODE_VERSION ?? 'stable',
+    });
   } catch (e) {
-    console.error(`test:vscode: could not download VS Code (${e.message}). Set VSCODE_EXECUTABLE_PATH to an installed VS Code, or use npm run test:e2e (code-server).`);
+    console.error(
+      `test:vscode: could not download VS Code (${e.message}). Set VSCODE_EXECUTABLE_PATH to an installed ` +
+        `VS Code, or use npm run test:e2e (code-server).`,
+    );
     process.exit(1);
   }
 }
@@ -43,7 +58,15 @@ try {
     vscodeExecutablePath,
     extensionDevelopmentPath: root,
     extensionTestsPath: suite,
-    launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes', '--user-data-dir', join(sandbox, 'user-data')],
+    launchArgs: [
+      workspace,
+      '--disable-extensions',
+      '--disable-workspace-trust',
+      '--skip-welcome',
+      '--skip-release-notes',
+      '--user-data-dir',
+      join(sandbox, 'user-data'),
+    ],
     extensionTestsEnv: { TENSORZIP_REPO: root, TENSORZIP_WORKSPACE: workspace },
   });
 } catch (e) {

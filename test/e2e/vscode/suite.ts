@@ -19,7 +19,9 @@ const check = (name: string, fn: () => Promise<void>) => checks.push([name, fn])
 const ws = () => process.env.TENSORZIP_WORKSPACE ?? vscode.workspace.workspaceFolders![0]!.uri.fsPath;
 
 check('every contributed command is registered once the extension is active', async () => {
-  const pkg = JSON.parse(readFileSync(join(process.env.TENSORZIP_REPO!, 'package.json'), 'utf8')) as { contributes: { commands: { command: string }[] } };
+  const pkg = JSON.parse(readFileSync(join(process.env.TENSORZIP_REPO!, 'package.json'), 'utf8')) as {
+    contributes: { commands: { command: string }[] };
+  };
   const model = smallModel(join(ws(), 'open'));
   await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(model));
   const all = new Set(await vscode.commands.getCommands(true));
@@ -56,7 +58,10 @@ check('Compress Models in Folder compresses the good files and skips the corrupt
   await vscode.commands.executeCommand('tensorzip.compressFolder', vscode.Uri.file(dir));
   for (const f of good) assert.ok(existsSync(`${f}.tzip`), `${f}.tzip missing`);
   assert.ok(!existsSync(join(dir, 'corrupt.safetensors.tzip')));
-  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.tmp-')),
+    [],
+  );
 });
 
 /** Entry point called by the extension host (extensionTestsPath). */

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import type { ServerErrorCode } from '../protocol/server';
-import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
+import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from '../protocol/jobs';
 
 export class JobError extends Error {
   constructor(

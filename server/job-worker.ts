@@ -13,9 +13,9 @@ import * as api from '../engine/api';
 import { TzError, cancelled, describeError, toTzError } from '../engine/core/errors';
 import { tempPathFor } from '../engine/container/output';
 import type { TensorAnalysis } from '../engine/analysis/types';
-import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from './job-messages';
+import type { FromWorker, JobResults, JobSpec, JobSpecOf, JobWorkerData, ToWorker } from '../protocol/jobs';
 import { withTensors } from '../engine/container/tensorReader';
-import { READ_TENSOR_PAGE } from '../protocol/server';
+import { READ_TENSOR_PAGE, type JobKind } from '../protocol/server';
 import { pageToWire, viewToWire } from './tensorWire';
 
 const PROGRESS_INTERVAL_MS = 50;
@@ -97,77 +97,69 @@ function onTensor(t: TensorAnalysis, index: number, total: number): void {
   batchTimer ??= setTimeout(flushTensors, TENSOR_BATCH_MS);
 }
 
-/** Engine functions that land later are looked up at run time (see engine/api.ts). */
-type EngineFn = (file: string, options: Record<string, unknown>) => Promise<unknown>;
-function engineFn(name: string): EngineFn {
-  const fn = (api as unknown as Record<string, unknown>)[name];
-  if (typeof fn !== 'function')
-    throw new TzError('UNSUPPORTED', undefined, `${name} is not available in this build of the engine`);
-  return fn as EngineFn;
-}
+/** One handler per job kind: the spec of that kind in, the engine's answer of that kind out. */
+type Handlers = { [K in JobKind]: (s: JobSpecOf<K>) => Promise<JobResults[K]> };
 
-function run(s: JobSpec): Promise<unknown> {
-  const common = { signal, onProgress, threads: s.threads };
-  switch (s.kind) {
-    case 'analyze':
-      return api.analyzeFile(s.path, { ...common, quick: s.quick, onTensor: s.wantTensors ? onTensor : undefined });
-    case 'compress':
-      if (s.bases?.length)
-        return api.compressChainMember(
-          { input: s.path, keyframe: false, candidates: s.bases },
-          { ...common, output: s.output, force: s.force, durable: s.durable },
+const handlers: Handlers = {
+  analyze: (s) =>
+    api.analyzeFile(s.path, {
+      signal,
+      onProgress,
+      threads: s.threads,
+      quick: s.quick,
+      onTensor: s.wantTensors ? onTensor : undefined,
+    }),
+  compress: (s) => {
+    const opts = { signal, onProgress, threads: s.threads, output: s.output, force: s.force, durable: s.durable };
+    if (s.bases?.length) return api.compressChainMember({ input: s.path, keyframe: false, candidates: s.bases }, opts);
+    return api.compressFile(s.path, { ...opts, lossyBits: s.lossyBits });
+  },
+  decompress: (s) =>
+    api.decompressFile(s.path, { signal, onProgress, threads: s.threads, output: s.output, force: s.force }),
+  verify: (s) => api.verifyFile(s.path, { signal, onProgress, threads: s.threads, against: s.against }),
+  info: (s) => api.infoFile(s.path),
+  whatIf: (s) =>
+    api.whatIf(s.path, { signal, onProgress, threads: s.threads, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) }),
+  readTensor: (s) =>
+    withTensors(
+      s.path,
+      async (src) => {
+        const t = src.tensor(s.tensor);
+        const start = s.start ?? 0;
+        const count = Math.min(s.count ?? READ_TENSOR_PAGE, READ_TENSOR_PAGE, Math.max(0, t.elements - start));
+        return pageToWire(t, await src.readTensor(t.name, { start, count }, { signal }), start + count);
+      },
+      { threads: 1 },
+    ),
+  tensorView: (s) =>
+    withTensors(
+      s.path,
+      async (src) => {
+        const v = await api.poolTensor(
+          src,
+          s.tensor,
+          {
+            rowAxis: s.rowAxis ?? 0,
+            ...(s.window ? { window: s.window } : {}),
+            gridRows: s.height,
+            gridCols: s.width,
+            histogramBins: s.histogramBins ?? 256,
+          },
+          {
+            signal,
+            onProgress: (done, total) =>
+              onProgress({ phase: 'analyze', file: s.path, bytesDone: done, bytesTotal: total, tensor: s.tensor }),
+          },
         );
-      return engineFn('compressFile')(s.path, {
-        ...common,
-        output: s.output,
-        force: s.force,
-        lossyBits: s.lossyBits,
-        durable: s.durable,
-      });
-    case 'decompress':
-      return engineFn('decompressFile')(s.path, { ...common, output: s.output, force: s.force });
-    case 'verify':
-      return engineFn('verifyFile')(s.path, { ...common, against: s.against });
-    case 'info':
-      return engineFn('infoFile')(s.path, {});
-    case 'whatIf':
-      return api.whatIf(s.path, { ...common, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) });
-    case 'readTensor':
-      return withTensors(
-        s.path,
-        async (src) => {
-          const t = src.tensor(s.tensor!);
-          const start = s.start ?? 0;
-          const count = Math.min(s.count ?? READ_TENSOR_PAGE, READ_TENSOR_PAGE, Math.max(0, t.elements - start));
-          return pageToWire(t, await src.readTensor(t.name, { start, count }, { signal }), start + count);
-        },
-        { threads: 1 },
-      );
-    case 'tensorView':
-      return withTensors(
-        s.path,
-        async (src) => {
-          const v = await api.poolTensor(
-            src,
-            s.tensor!,
-            {
-              rowAxis: s.rowAxis ?? 0,
-              ...(s.window ? { window: s.window } : {}),
-              gridRows: s.height!,
-              gridCols: s.width!,
-              histogramBins: s.histogramBins ?? 256,
-            },
-            {
-              signal,
-              onProgress: (done, total) =>
-                onProgress({ phase: 'analyze', file: s.path, bytesDone: done, bytesTotal: total, tensor: s.tensor }),
-            },
-          );
-          return viewToWire(v, s.pool ?? 'mean');
-        },
-        s.threads !== undefined ? { threads: s.threads } : {},
-      );
-  }
+        return viewToWire(v, s.pool);
+      },
+      s.threads !== undefined ? { threads: s.threads } : {},
+    ),
+};
+
+function run<K extends JobKind>(s: JobSpecOf<K>): Promise<JobResults[K]> {
+  const handler: (s: JobSpecOf<K>) => Promise<JobResults[K]> = handlers[s.kind];
+  return handler(s);
 }
 
 /**

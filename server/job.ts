@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import { removeTempsOf } from '../engine/container/output';
 import type { JobKind, JobProgress, JobState } from '../protocol/server';
-import type { JobSpec } from './job-messages';
+import type { JobSpec } from '../protocol/jobs';
 import type { Schedulable } from './job-queue';
 import { JobError, JobRun, type RunnerEvents } from './job-runner';
 import { JobProgressReporter } from './progress';
@@ -37,7 +37,7 @@ const TITLES: Record<JobKind, string> = {
 export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; output?: string } {
   const p = path.resolve(spec.path);
   const reads = [p];
-  if (spec.against) reads.push(path.resolve(spec.against));
+  if (spec.kind === 'verify' && spec.against) reads.push(path.resolve(spec.against));
   if (spec.kind === 'compress') {
     const output = path.resolve(spec.output ?? `${p}.tzip`);
     return { reads, writes: [output], output };

@@ -36,15 +36,15 @@ import {
   JobWorkDoneProgress,
   VerifyRequest,
   type FileAnalysis,
+  type JobKind,
   type ServerFeatures,
   type TzErrorData,
   type VerifyResult,
 } from '../protocol/server';
-import * as engine from '../engine/api';
 import { VERSION } from '../engine/core/version';
 import { EventLoopMonitor } from './event-loop';
 import { Job } from './job';
-import type { JobSpec } from './job-messages';
+import type { JobResults, JobSpec, JobSpecOf } from '../protocol/jobs';
 import { JobQueue } from './job-queue';
 import { JobError } from './job-runner';
 import { registerLanguageFeatures } from './lang/index';
@@ -114,10 +114,15 @@ interface RequestExtras {
 }
 
 /** Queues a job for a request, wires progress and cancellation, and answers its result. */
-async function runJob(spec: JobSpec, extras: RequestExtras, token: CancellationToken): Promise<unknown> {
+async function runJob<K extends JobKind>(
+  spec: JobSpecOf<K>,
+  extras: RequestExtras,
+  token: CancellationToken,
+): Promise<JobResults[K]> {
   const id = nextJobId++;
   const { workDoneToken, partialResultToken } = extras;
-  if (spec.kind === 'analyze' && partialResultToken !== undefined) spec.wantTensors = true;
+  const s: JobSpec = spec;
+  if (s.kind === 'analyze' && partialResultToken !== undefined) s.wantTensors = true;
   const job = new Job(
     id,
     spec,
@@ -152,11 +157,12 @@ async function runJob(spec: JobSpec, extras: RequestExtras, token: CancellationT
   });
   log(`job ${id}: ${spec.kind} ${spec.path}${job.output ? ` -> ${job.output}` : ''} (${job.state})`);
   try {
-    const result = await job.result;
+    // the worker answered this spec's kind (protocol/jobs.ts JobResults)
+    const result = (await job.result) as JobResults[K];
     log(`job ${id}: done in ${((Date.now() - started) / 1000).toFixed(2)} s`);
     // hovers show what the jobs found (exponent entropy, estimated size, verify state)
-    if (spec.kind === 'analyze') lang.facts.recordAnalysis(spec.path, result as FileAnalysis);
-    else if (spec.kind === 'verify') lang.facts.recordVerify(spec.path, result as VerifyResult);
+    if (s.kind === 'analyze') lang.facts.recordAnalysis(s.path, result as FileAnalysis);
+    else if (s.kind === 'verify') lang.facts.recordVerify(s.path, result as VerifyResult);
     return result;
   } catch (err) {
     log(`job ${id}: ${err instanceof Error ? err.message : String(err)}`);
@@ -184,27 +190,21 @@ connection.onInitialize((params) => {
   // it cancels the job started with that token (client-created tokens included).
   connection.onNotification(WorkDoneProgressCancelNotification.type, (p) => jobsByToken.get(p.token)?.cancel());
   return {
-    capabilities: { ...lang.initialize(params), experimental: { tensorzip: engineFeatures() } },
+    capabilities: { ...lang.initialize(params), experimental: { tensorzip: FEATURES } },
     serverInfo: { name: 'tensorzip-server', version: VERSION },
   };
 });
 
-/** The engine's compressFile honours `lossyBits` (engine/lossy). */
-const LOSSY_AVAILABLE = true;
-
-/** Engine functions land one by one (engine/api.ts); advertise the ones this build has. */
-function engineFeatures(): ServerFeatures {
-  const has = (name: string) => typeof (engine as unknown as Record<string, unknown>)[name] === 'function';
-  return {
-    analyze: has('analyzeFile'),
-    compress: has('compressFile'),
-    decompress: has('decompressFile'),
-    verify: has('verifyFile'),
-    info: has('infoFile'),
-    lossy: LOSSY_AVAILABLE,
-    lossyWhatIf: has('whatIf'),
-  };
-}
+/** What this build does (every operation is in engine/api.ts; compress honours `lossyBits`). */
+const FEATURES: ServerFeatures = {
+  analyze: true,
+  compress: true,
+  decompress: true,
+  verify: true,
+  info: true,
+  lossy: true,
+  lossyWhatIf: true,
+};
 
 connection.onInitialized(() => {
   lang.initialized();
@@ -223,11 +223,7 @@ connection.onRequest(
   AnalyzeRequest,
   handle(async (p, token) => {
     const file = requireAbsolute(AnalyzeRequest.method, 'path', p.path)!;
-    return runJob(
-      { kind: 'analyze', path: file, quick: p.quick === true, threads: settings.threads },
-      p,
-      token,
-    ) as never;
+    return runJob({ kind: 'analyze', path: file, quick: p.quick === true, threads: settings.threads }, p, token);
   }),
 );
 
@@ -241,10 +237,6 @@ connection.onRequest(
       (typeof p.lossyBits !== 'number' || !Number.isInteger(p.lossyBits) || p.lossyBits < 0)
     ) {
       throw invalidParams(`${CompressRequest.method}: "lossyBits" must be a non-negative integer`);
-    }
-    if (p.lossyBits !== undefined && !LOSSY_AVAILABLE) {
-      // never hand back a lossless file to a caller that asked for lossy (or the reverse later)
-      throw new JobError('UNSUPPORTED', `${file}: lossy compression is not available in this build`, file);
     }
     if (p.bases !== undefined && (!Array.isArray(p.bases) || p.bases.some((b) => typeof b !== 'string')))
       throw invalidParams(`${CompressRequest.method}: "bases" must be an array of paths`);
@@ -264,7 +256,7 @@ connection.onRequest(
       },
       p,
       token,
-    ) as never;
+    );
   }),
 );
 
@@ -277,7 +269,7 @@ connection.onRequest(
       { kind: 'decompress', path: file, output, force: p.force === true, threads: settings.threads },
       p,
       token,
-    ) as never;
+    );
   }),
 );
 
@@ -286,7 +278,7 @@ connection.onRequest(
   handle(async (p, token) => {
     const file = requireAbsolute(VerifyRequest.method, 'path', p.path)!;
     const against = requireAbsolute(VerifyRequest.method, 'against', p.against, true);
-    return runJob({ kind: 'verify', path: file, against, threads: settings.threads }, p, token) as never;
+    return runJob({ kind: 'verify', path: file, against, threads: settings.threads }, p, token);
   }),
 );
 
@@ -318,7 +310,7 @@ connection.onRequest(
       },
       p,
       token,
-    ) as never;
+    );
   }),
 );
 
@@ -349,7 +341,7 @@ connection.onRequest(
       },
       {},
       token,
-    ) as never;
+    );
   }),
 );
 
@@ -388,7 +380,7 @@ connection.onRequest(
       },
       p,
       token,
-    ) as never;
+    );
   }),
 );
 

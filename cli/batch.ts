@@ -99,7 +99,7 @@ decoded and checked before the item counts as done. Temp files <out>.tmp-<host>-
 are removed: this host's when their process is gone, another host's when untouched for 15 minutes.
 Exit codes: 0 every item done or skipped, all checked; 1 a permanent failure (bad input, corrupt file,
 usage); 75 retryable (I/O error such as EIO/ENOSPC/EAGAIN, out of memory, killed, cancelled by
-SIGTERM): retrying the same command redoes only what is missing. 2: wrong arguments.`;
+SIGTERM, an input still being written): retrying the same command redoes only what is missing. 2: wrong arguments.`;
 
 function usage(msg: string): TzError {
   return new TzError('USAGE', undefined, msg);
@@ -351,7 +351,8 @@ const PERMANENT_ERRNO = new Set([
 /** Whether a scheduler should retry an item that failed with `e`: I/O trouble, no memory, cancelled. */
 export function isRetryable(e: unknown): boolean {
   if (e instanceof TzError) {
-    if (e.code === 'NO_SPACE' || e.code === 'CANCELLED') return true;
+    // CHANGED: a writer was still at work on the input; once it is done the same item succeeds
+    if (e.code === 'NO_SPACE' || e.code === 'CANCELLED' || e.code === 'CHANGED') return true;
     if (e.code === 'IO') return !(e.errno && PERMANENT_ERRNO.has(e.errno));
     return false; // BAD_INPUT, UNSUPPORTED, USAGE, EXISTS, VERIFY_FAILED: the same again would fail the same way
   }

@@ -16,6 +16,7 @@ import type { JobOptions } from '../core/job';
 import { cancelled, TzError, toTzError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
+import { InputGuard } from '../io/unchanged';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
@@ -79,6 +80,9 @@ export interface CompressResult {
   base?: { name: string; sha256: string; matchedTensors: number };
 }
 
+/** groups read between two checks that the input is unchanged (one fstat each; a group is at most ~1 MiB) */
+const CHECK_EVERY_GROUPS = 64;
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
@@ -87,7 +91,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export async function compressFile(input: string, opts: CompressOptions = {}): Promise<CompressResult> {
   const t0 = performance.now();
   if (/\.tzip$/i.test(input)) throw new TzError('USAGE', input, 'already a .tzip file (use decompress)');
-  const layout = await openModel(input);
+  // opened (and its fstat taken) before anything is read, so a change from here on is seen
   const inp = await InputFile.open(input);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const chunkBytes = DEFAULT_CHUNK_BYTES;
@@ -96,7 +100,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   let out: Awaited<ReturnType<typeof createSafeOutput>> | undefined;
   let base: BasePlan | undefined;
   let sha: OrderedHasher | undefined;
+  let guard: InputGuard | undefined;
   try {
+    guard = await InputGuard.start(inp, 'compressed');
+    const layout = await openModel(input);
     out = await createSafeOutput(output, { force: !!opts.force, input, needBytes: inp.size + (1 << 20) });
     const fh = out.fh;
     const planned = planRegions(layout, inp.size);
@@ -193,6 +200,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       outSlotBytes: chunkBytes + MAX_GROUP + 64, // a payload is at most 1 + chunk bytes (STORED)
       read: async (g, into) => {
         const [a, b] = groups[g]!;
+        // a writer still at work on the input: stop early rather than after the whole file
+        if (g > 0 && g % CHECK_EVERY_GROUPS === 0) await guard!.check();
         const first = jobs[a]!,
           last = jobs[b - 1]!;
         const len = last.offset + last.length - first.offset;
@@ -312,6 +321,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     await fh.write(footer, 0, footer.length, writePos + stored.length);
     const bytes = writePos + stored.length + footer.length;
     if (opts.signal?.aborted) throw cancelled(input);
+    // what was read is what the file holds now: else the .tzip would be of no version of it
+    await guard.final(inputSha256);
     await out.commit(!!opts.durable);
     const result: CompressResult = {
       output: out.path,
@@ -331,6 +342,10 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     return result;
   } catch (e) {
     await out?.discard();
+    // a read that failed because the file shrank or grew under it (truncated, bad header) is the change
+    if (guard && !(e instanceof TzError && (e.code === 'CANCELLED' || e.code === 'CHANGED'))) {
+      if (await guard.changed().catch(() => false)) throw guard.error();
+    }
     throw toTzError(e, input);
   } finally {
     await sha?.close();

@@ -9,6 +9,7 @@ export type TzErrorCode =
   | 'IO' // the OS refused (missing file, permissions, disk full)
   | 'EXISTS' // output exists and --force was not given
   | 'NO_SPACE' // not enough free disk space for the output
+  | 'CHANGED' // the input changed (size, time stamps, content or the file at its path) while it was read
   | 'CANCELLED' // the job was cancelled
   | 'VERIFY_FAILED' // a round trip or checksum did not hold
   | 'INTERNAL' // a defect: an operation ended without an answer (see cli/main.ts, server/job-worker.ts)

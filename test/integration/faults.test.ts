@@ -1,12 +1,14 @@
 /**
- * Fault injection on the real CLI process (issue 12, item 4): SIGKILL half-way through a compress,
- * and a disk that fills up (a real 4 MiB tmpfs when this test may mount one). Nothing is lost: the
- * input stays byte-identical and no partial output ever appears under the final name.
+ * Fault injection on the real CLI process and server (issue 12, item 4): SIGKILL half-way through a
+ * compress; the input appended to half-way through a compress (refused as CHANGED: the engine's guards
+ * themselves are tested one by one in test/unit/input-change.test.ts). Nothing is lost: the input
+ * stays as it was (or as its writer left it) and no partial output ever appears under the final name.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  appendFileSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -19,7 +21,15 @@ import {
 } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { realBf16Sample, writeSyntheticSafetensors } from './server-harness';
+import {
+  isRunningWithBytes,
+  realBf16Sample,
+  rejection,
+  startServer,
+  until,
+  writeSyntheticSafetensors,
+} from './server-harness';
+import { CompressRequest, JOB_FAILED_ERROR } from '../../protocol/server';
 import { tempDir } from '../helpers/safetensors';
 import { tempPathFor } from '../../engine/container/output';
 
@@ -130,5 +140,63 @@ describe('faults: CLI process', { skip: NO_BUILD }, () => {
     const missing = cli(['clean', path.join(dir, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr.trim(), /^tensorzip: .*nope: no such file or directory$/);
+  });
+});
+
+/** Resolves once `dir` holds a temp file of at least `bytes` (the compress is under way), or the child exited. */
+async function tempReaches(dir: string, bytes: number, child: { exitCode: number | null }): Promise<number> {
+  let size = 0;
+  for (let i = 0; i < 20_000 && child.exitCode === null; i++) {
+    const t = temps(dir)[0];
+    size = t ? (statSync(path.join(dir, t), { throwIfNoEntry: false })?.size ?? 0) : 0;
+    if (size >= bytes) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return size;
+}
+
+describe('faults: the input changes during compress', { skip: NO_BUILD }, () => {
+  test('CLI: appended to half-way: exit 1 with one line naming it, no output, no temp', async () => {
+    const dir = path.join(tmp.dir, 'grow-cli');
+    mkdirSync(dir);
+    const input = bigModel(path.join(dir, 'growing.safetensors'), 48);
+    const child = spawn(process.execPath, [CLI, 'compress', input, '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const written = await tempReaches(dir, 4 << 20, child);
+    assert.ok(written >= 4 << 20, `the compress was under way (${written} bytes written, exit ${child.exitCode})`);
+    appendFileSync(input, Buffer.alloc(1 << 16, 1)); // a download still writing its file
+    const expected = sha(input);
+    assert.equal(await exited, 1, stderr);
+    assert.equal(stderr, `tensorzip: ${input}: changed while being compressed; nothing written\n`);
+    assert.ok(!existsSync(`${input}.tzip`), 'no output');
+    assert.deepEqual(temps(dir), [], 'no temp file left');
+    assert.equal(sha(input), expected, 'the input is as its writer left it');
+  });
+
+  test('server: appended to half-way: the job fails with the typed CHANGED error, no output, no temp', async () => {
+    const dir = path.join(tmp.dir, 'grow-server');
+    mkdirSync(dir);
+    const input = bigModel(path.join(dir, 'growing.safetensors'), 48);
+    const h = await startServer();
+    try {
+      const progress = h.watchProgress('wd-grow');
+      const pending = rejection(h.conn.sendRequest(CompressRequest, { path: input, workDoneToken: 'wd-grow' }));
+      await until(progress, isRunningWithBytes, 'compress progress');
+      appendFileSync(input, Buffer.alloc(1 << 16, 1));
+      const expected = sha(input);
+      const e = await pending;
+      assert.equal(e.code, JOB_FAILED_ERROR);
+      assert.deepEqual(e.data, { code: 'CHANGED', file: input });
+      assert.equal(e.message, `${input}: changed while being compressed; nothing written`);
+      assert.ok(!existsSync(`${input}.tzip`), 'no output');
+      assert.deepEqual(temps(dir), [], 'no temp file left');
+      assert.equal(sha(input), expected, 'the input is as its writer left it');
+    } finally {
+      await h.stop();
+    }
   });
 });

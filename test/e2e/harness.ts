@@ -397,6 +397,7 @@ export class Session {
     }
     const parts = relPath.split(/[\\/]/);
     let row: Locator | undefined;
+    let parent: Locator | undefined;
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
       const level = i + 1;
@@ -408,6 +409,11 @@ export class Session {
         `explorer row ${parts.slice(0, i + 1).join('/')}`,
         async () => {
           if (await row!.isVisible()) return true;
+          // A folder that collapsed again (a refresh, a lost click) hides its children.
+          if (parent && (await parent.getAttribute('aria-expanded').catch(() => null)) === 'false') {
+            await parent.click().catch(() => {});
+            return false;
+          }
           // The explorer may not have seen a file created a moment ago: refresh it.
           await this.refreshExplorer().catch(() => {});
           return false;
@@ -415,9 +421,32 @@ export class Session {
         20_000,
         500,
       );
-      if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
+      if (i < parts.length - 1) await this.expandFolder(row, parts.slice(0, i + 1).join('/'));
+      parent = row;
     }
     return row!;
+  }
+
+  /**
+   * Expands an explorer folder row. A click can be lost (it lands while the tree re-renders after a
+   * refresh, or only moves focus out of a webview), so the row's state is checked, and clicked again
+   * only after the previous click had time to take effect (a second click would collapse it).
+   */
+  private async expandFolder(row: Locator, what: string): Promise<void> {
+    await waitFor(
+      `explorer folder ${what} expanded`,
+      async () => {
+        if ((await row.getAttribute('aria-expanded')) !== 'false') return true;
+        await row.click();
+        for (let t = 0; t < 20; t++) {
+          await sleep(100);
+          if ((await row.getAttribute('aria-expanded')) === 'true') return true;
+        }
+        return false;
+      },
+      20_000,
+      100,
+    );
   }
 
   /** Refreshes the explorer (it can lag behind files created or removed by other processes). */

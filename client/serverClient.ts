@@ -19,6 +19,8 @@ import {
   AnalyzeRequest,
   CompressRequest,
   DecompressRequest,
+  DiffPartialResultProgress,
+  DiffRequest,
   InfoRequest,
   JobsChangedNotification,
   JobWorkDoneProgress,
@@ -30,6 +32,8 @@ import {
   type CompressResult,
   type DecompressParams,
   type DecompressResult,
+  type DiffPartialResult,
+  type DiffResult,
   type FileAnalysis,
   type JobProgress,
   type JobsResult,
@@ -173,6 +177,30 @@ export class TzServer implements vscode.Disposable {
     });
   }
 
+  /** Compares two models (`tensorzip diff A B --json`), streaming each tensor's comparison as it completes. */
+  diff(
+    a: string,
+    b: string,
+    opts: { onPartial?: (p: DiffPartialResult) => void } & JobCallbacks,
+    token?: vscode.CancellationToken,
+  ): Promise<DiffResult> {
+    return this.withTokens(opts, async (client, workDoneToken) => {
+      const partialResultToken = `tzp-${randomUUID()}`;
+      const sub = opts.onPartial
+        ? client.onProgress(DiffPartialResultProgress, partialResultToken, opts.onPartial)
+        : undefined;
+      try {
+        return await client.sendRequest(
+          DiffRequest,
+          { a, b, workDoneToken, partialResultToken: opts.onPartial ? partialResultToken : undefined },
+          token,
+        );
+      } finally {
+        sub?.dispose();
+      }
+    });
+  }
+
   compress(
     params: Omit<CompressParams, 'workDoneToken'>,
     cb: JobCallbacks,
@@ -254,6 +282,7 @@ export class TzServer implements vscode.Disposable {
       info: on('info'),
       lossy: on('lossy'),
       lossyWhatIf: on('lossyWhatIf'),
+      diff: on('diff'),
     };
   }
 

@@ -6,7 +6,15 @@
  * one spec and one result type, JobResults), so the worker's handler table and the request handlers
  * that build specs are checked against each other by the compiler.
  */
-import type { CompressResult, DecompressResult, FileAnalysis, VerifyResult, WhatIfResult } from '../engine/api';
+import type {
+  CompressResult,
+  DecompressResult,
+  DiffResult,
+  FileAnalysis,
+  TensorDiff,
+  VerifyResult,
+  WhatIfResult,
+} from '../engine/api';
 import type { TensorAnalysis } from '../engine/analysis/types';
 import type {
   InfoResult,
@@ -81,6 +89,14 @@ export interface TensorViewJobSpec extends SpecBase {
   histogramBins?: number;
 }
 
+export interface DiffJobSpec extends SpecBase {
+  kind: 'diff';
+  /** the model compared with `path` (A) */
+  pathB: string;
+  /** stream per-tensor results (the request has a partialResultToken) */
+  wantTensors?: boolean;
+}
+
 /** What a job worker is asked to do (its workerData, with the shared cancel flag). */
 export type JobSpec =
   | AnalyzeJobSpec
@@ -90,7 +106,8 @@ export type JobSpec =
   | InfoJobSpec
   | WhatIfJobSpec
   | ReadTensorJobSpec
-  | TensorViewJobSpec;
+  | TensorViewJobSpec
+  | DiffJobSpec;
 
 /** The spec of one kind of job. */
 export type JobSpecOf<K extends JobKind> = Extract<JobSpec, { kind: K }>;
@@ -105,12 +122,16 @@ export interface JobResults {
   whatIf: WhatIfResult;
   readTensor: ReadTensorResult;
   tensorView: TensorViewResult;
+  diff: DiffResult;
 }
 
 // every JobKind has a spec and a result, and nothing else does
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const kindsMatch: Same<JobSpec['kind'], JobKind> & Same<keyof JobResults, JobKind> = true;
 void kindsMatch;
+
+/** per-tensor results a job streams: analyze's statistics or diff's comparisons */
+export type StreamedTensor = TensorAnalysis | TensorDiff;
 
 export interface JobWorkerData {
   spec: JobSpec;
@@ -120,7 +141,7 @@ export interface JobWorkerData {
 
 export type FromWorker =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor?: string }
-  | { type: 'tensors'; index: number; total: number; tensors: TensorAnalysis[] }
+  | { type: 'tensors'; index: number; total: number; tensors: StreamedTensor[] }
   /** the JobResults entry of the spec's kind (structured-cloned) */
   | { type: 'result'; result: JobResults[JobKind] }
   | { type: 'error'; code: ServerErrorCode; message: string; file?: string };

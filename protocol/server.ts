@@ -38,9 +38,11 @@ import {
 import type {
   CompressResult,
   DecompressResult,
+  DiffResult,
   FileAnalysis,
   JobPhase,
   TensorAnalysis,
+  TensorDiff,
   TzErrorCode,
   TzipInfo,
   TzipRegionInfo,
@@ -50,6 +52,8 @@ import type {
 import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/api';
 
 export type {
+  DiffResult,
+  TensorDiff,
   FileAnalysis,
   TensorAnalysis,
   CompressResult,
@@ -91,6 +95,8 @@ export interface ServerFeatures {
   lossy: boolean;
   /** a lossy what-if estimate is available */
   lossyWhatIf: boolean;
+  /** `tensorzip/diff` (model comparison) */
+  diff: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +122,7 @@ export interface TzErrorData {
 // ---------------------------------------------------------------------------------------------
 // Jobs and progress
 
-export type JobKind = JobPhase | 'info' | 'whatIf' | 'readTensor' | 'tensorView';
+export type JobKind = JobPhase | 'info' | 'whatIf' | 'readTensor' | 'tensorView' | 'diff';
 export type JobState = 'queued' | 'running';
 
 /** Extra fields carried by every `$/progress` value the server sends on a workDoneToken. */
@@ -181,6 +187,7 @@ export const Methods = {
   whatIf: 'tensorzip/whatIf',
   readTensor: 'tensorzip/readTensor',
   tensorView: 'tensorzip/tensorView',
+  diff: 'tensorzip/diff',
   jobs: 'tensorzip/jobs',
   cancelJob: 'tensorzip/cancelJob',
   jobsChanged: 'tensorzip/jobsChanged',
@@ -271,6 +278,37 @@ export interface WhatIfParams extends JobParams {
  * Nothing is written. Advertised as `lossyWhatIf` in the server features.
  */
 export const WhatIfRequest = new RequestType<WhatIfParams, WhatIfResult, TzErrorData>(Methods.whatIf);
+
+// ---------------------------------------------------------------------------------------------
+// Model comparison (issue 15 item 4)
+
+export interface DiffParams extends JobParams, PartialResultParams {
+  /** the reference model (absolute path) */
+  a: string;
+  /** the model compared with it */
+  b: string;
+}
+
+/**
+ * Partial results of `tensorzip/diff`, sent as `$/progress` on the request's partialResultToken:
+ * tensors as they complete, in A's order (tensors only B has last), batched (~10 messages/s at most).
+ * `tensors[i]` has index `index + i` among `total`.
+ */
+export interface DiffPartialResult {
+  a: string;
+  b: string;
+  index: number;
+  total: number;
+  tensors: TensorDiff[];
+}
+
+export const DiffPartialResultProgress = new ProgressType<DiffPartialResult>();
+
+/**
+ * `{a, b}` → the same JSON as `tensorzip diff A B --json` prints. A job with `$/progress` (bytes of A
+ * compared) and cancellation; as for analyze, the final answer is complete whatever partials were sent.
+ */
+export const DiffRequest = new RequestType<DiffParams, DiffResult, TzErrorData>(Methods.diff);
 
 // ---------------------------------------------------------------------------------------------
 // Tensor values (issue 14): random access into any readable file, a .tzip included

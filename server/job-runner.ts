@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
-import type { TensorAnalysis } from '../engine/analysis/types';
+import type { StreamedTensor } from '../protocol/jobs';
 import type { ServerErrorCode } from '../protocol/server';
 import type { FromWorker, JobSpec, JobWorkerData, ToWorker } from '../protocol/jobs';
 
@@ -25,7 +25,7 @@ export class JobError extends Error {
 
 export interface RunnerEvents {
   onProgress?: (bytesDone: number, bytesTotal: number, tensor?: string) => void;
-  onTensors?: (index: number, total: number, tensors: TensorAnalysis[]) => void;
+  onTensors?: (index: number, total: number, tensors: StreamedTensor[]) => void;
   /** worker stdout/stderr lines (never written to the server's stdout) */
   onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
 }

@@ -12,8 +12,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as api from '../engine/api';
 import { TzError, cancelled, describeError, toTzError } from '../engine/core/errors';
 import { tempPathFor } from '../engine/container/output';
-import type { TensorAnalysis } from '../engine/analysis/types';
-import type { FromWorker, JobResults, JobSpec, JobSpecOf, JobWorkerData, ToWorker } from '../protocol/jobs';
+import type {
+  FromWorker,
+  JobResults,
+  JobSpec,
+  JobSpecOf,
+  JobWorkerData,
+  StreamedTensor,
+  ToWorker,
+} from '../protocol/jobs';
 import { withTensors } from '../engine/container/tensorReader';
 import { READ_TENSOR_PAGE, type JobKind } from '../protocol/server';
 import { pageToWire, viewToWire } from './tensorWire';
@@ -79,7 +86,7 @@ function onProgress(p: api.Progress): void {
   post({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor });
 }
 
-let batch: TensorAnalysis[] = [];
+let batch: StreamedTensor[] = [];
 let batchIndex = 0;
 let batchTotal = 0;
 let batchTimer: NodeJS.Timeout | undefined;
@@ -90,7 +97,7 @@ function flushTensors(): void {
   post({ type: 'tensors', index: batchIndex, total: batchTotal, tensors: batch });
   batch = [];
 }
-function onTensor(t: TensorAnalysis, index: number, total: number): void {
+function onTensor(t: StreamedTensor, index: number, total: number): void {
   if (batch.length === 0) batchIndex = index;
   batch.push(t);
   batchTotal = total;
@@ -120,6 +127,12 @@ const handlers: Handlers = {
   info: (s) => api.infoFile(s.path),
   whatIf: (s) =>
     api.whatIf(s.path, { signal, onProgress, threads: s.threads, exact: s.exact, ...(s.bits ? { bits: s.bits } : {}) }),
+  diff: (s) =>
+    api.diffFiles(s.path, s.pathB, {
+      signal,
+      onProgress: (p) => onProgress({ ...p, phase: 'analyze' }),
+      onTensor: s.wantTensors ? onTensor : undefined,
+    }),
   readTensor: (s) =>
     withTensors(
       s.path,

@@ -3,7 +3,7 @@
  * with the engine's result or a JobError (CANCELLED when cancelled, queued or running).
  */
 import * as path from 'node:path';
-import type { TensorAnalysis } from '../engine/analysis/types';
+import type { StreamedTensor } from '../protocol/jobs';
 import { removeTempsOf } from '../engine/container/output';
 import type { JobKind, JobProgress, JobState } from '../protocol/server';
 import type { JobSpec } from '../protocol/jobs';
@@ -14,7 +14,7 @@ import { JobProgressReporter } from './progress';
 export interface JobHooks {
   /** `$/progress` sender for the request's workDoneToken, if it has one */
   sendProgress?: (value: JobProgress) => void;
-  onTensors?: (index: number, total: number, tensors: TensorAnalysis[]) => void;
+  onTensors?: (index: number, total: number, tensors: StreamedTensor[]) => void;
   log?: (line: string) => void;
   /** called when the job is over (removed from the queue or finished) */
   onEnd?: (job: Job) => void;
@@ -31,6 +31,7 @@ const TITLES: Record<JobKind, string> = {
   whatIf: 'Estimating lossy sizes of',
   readTensor: 'Reading a tensor of',
   tensorView: 'Pooling a tensor of',
+  diff: 'Comparing',
 };
 
 /** Files a job reads and writes, for the queue's conflict check (normalized absolute paths). */
@@ -38,6 +39,7 @@ export function jobFiles(spec: JobSpec): { reads: string[]; writes: string[]; ou
   const p = path.resolve(spec.path);
   const reads = [p];
   if (spec.kind === 'verify' && spec.against) reads.push(path.resolve(spec.against));
+  if (spec.kind === 'diff') reads.push(path.resolve(spec.pathB));
   if (spec.kind === 'compress') {
     const output = path.resolve(spec.output ?? `${p}.tzip`);
     return { reads, writes: [output], output };

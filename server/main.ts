@@ -24,6 +24,8 @@ import {
   CancelJobRequest,
   CompressRequest,
   DecompressRequest,
+  DiffPartialResultProgress,
+  DiffRequest,
   EventLoopStatsRequest,
   InfoRequest,
   READ_TENSOR_PAGE,
@@ -38,6 +40,8 @@ import {
   type FileAnalysis,
   type JobKind,
   type ServerFeatures,
+  type TensorAnalysis,
+  type TensorDiff,
   type TzErrorData,
   type VerifyResult,
 } from '../protocol/server';
@@ -122,7 +126,7 @@ async function runJob<K extends JobKind>(
   const id = nextJobId++;
   const { workDoneToken, partialResultToken } = extras;
   const s: JobSpec = spec;
-  if (s.kind === 'analyze' && partialResultToken !== undefined) s.wantTensors = true;
+  if ((s.kind === 'analyze' || s.kind === 'diff') && partialResultToken !== undefined) s.wantTensors = true;
   const job = new Job(
     id,
     spec,
@@ -134,12 +138,20 @@ async function runJob<K extends JobKind>(
       onTensors:
         partialResultToken !== undefined
           ? (index, total, tensors) =>
-              void connection.sendProgress(AnalyzePartialResultProgress, partialResultToken, {
-                path: spec.path,
-                index,
-                total,
-                tensors,
-              })
+              s.kind === 'diff'
+                ? void connection.sendProgress(DiffPartialResultProgress, partialResultToken, {
+                    a: s.path,
+                    b: s.pathB,
+                    index,
+                    total,
+                    tensors: tensors as TensorDiff[],
+                  })
+                : void connection.sendProgress(AnalyzePartialResultProgress, partialResultToken, {
+                    path: spec.path,
+                    index,
+                    total,
+                    tensors: tensors as TensorAnalysis[],
+                  })
           : undefined,
       log,
       onEnd: () => {
@@ -204,6 +216,7 @@ const FEATURES: ServerFeatures = {
   info: true,
   lossy: true,
   lossyWhatIf: true,
+  diff: true,
 };
 
 connection.onInitialized(() => {
@@ -311,6 +324,15 @@ connection.onRequest(
       p,
       token,
     );
+  }),
+);
+
+connection.onRequest(
+  DiffRequest,
+  handle(async (p, token) => {
+    const a = requireAbsolute(DiffRequest.method, 'a', p.a)!;
+    const b = requireAbsolute(DiffRequest.method, 'b', p.b)!;
+    return runJob({ kind: 'diff', path: a, pathB: b, threads: settings.threads }, p, token);
   }),
 );
 

@@ -34,6 +34,8 @@ export interface TensorDiff {
   /** ||a - b|| / ||a|| (null when ||a|| = 0 or not a float/integer dtype) */
   relL2: number | null;
   cosine: number | null;
+  /** ||a|| (compared numeric tensors): with relL2 it gives a layer's relative L2 from streamed tensors */
+  normA?: number;
   /** counts of ULP distances: bucket 0 is distance 0, bucket k >= 1 is [2^(k-1), 2^k) */
   ulpHistogram: number[] | null;
   /** per bit position (0 = least significant, last = sign), elements whose bit differs */
@@ -347,6 +349,7 @@ export async function diffFiles(fileA: string, fileB: string, opts: DiffOptions 
           meanAbsDiff: numeric && acc.finite ? acc.sumAbs / acc.finite : null,
           relL2: numeric && acc.sumSqA > 0 ? Math.sqrt(acc.sumSqDiff) / Math.sqrt(acc.sumSqA) : null,
           cosine: numeric && acc.sumSqA > 0 && acc.sumSqB > 0 ? acc.dot / Math.sqrt(acc.sumSqA * acc.sumSqB) : null,
+          ...(numeric ? { normA: Math.sqrt(acc.sumSqA) } : {}),
           ulpHistogram: acc.ulp,
           xorBitHistogram: acc.xorBits,
           bounds: {

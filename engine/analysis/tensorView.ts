@@ -10,7 +10,8 @@
  */
 import { TzError, throwIfAborted } from '../core/errors';
 import type { TensorSource } from '../container/tensorReader';
-import { converterFor, keyExponentZero, keyValue, type Converter, type KeyKind } from './values';
+import { keyTables, poolKeyRow, type KeyTables } from './poolKernel';
+import { converterFor, keyExponentZero, keyValue, type Converted, type Converter, type KeyKind } from './values';
 
 export type PoolMode = 'mean' | 'maxabs' | 'std';
 
@@ -33,6 +34,23 @@ export interface ViewParams {
   /** first values of the window returned as a small table (default 8 x 16) */
   firstRows?: number;
   firstCols?: number;
+  /**
+   * A preview: when the window holds more elements than this, pool only runs of whole rows (at most
+   * about this many elements, one run per grid row, fewer grid rows when the source decodes in
+   * larger pieces) and say so in `sampled`. Default: every element.
+   */
+  sampleElements?: number;
+}
+
+/** Which rows a sampled view read (absent: every row of the window). */
+export interface SampledRows {
+  /** rows of the window pooled */
+  rows: number;
+  /** rows of the window */
+  ofRows: number;
+  /** elements pooled and elements in the window */
+  elements: number;
+  ofElements: number;
 }
 
 export interface LineNorms {
@@ -94,6 +112,11 @@ export interface PooledView {
   stats: ValueStats;
   first: { rows: number; cols: number; values: number[] };
   dequantized: boolean;
+  /**
+   * a preview from a sample of rows: cells, row norms, histogram and statistics are those of the
+   * sampled rows; column norms are scaled to the whole window's rows (an estimate)
+   */
+  sampled?: SampledRows;
 }
 
 /** Lines (rows or columns of the window) up to which exact per-line norms are kept. */
@@ -161,9 +184,21 @@ export async function poolTensor(
   }
   const wr = w.row1 - w.row0,
     wc = w.col1 - w.col0;
-  const gr = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridRows), wr));
+  let gr = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridRows), wr));
   const gc = Math.max(1, Math.min(MAX_GRID, Math.floor(p.gridCols), wc));
-  const acc = new Accumulator(conv, w, gr, gc, p.firstRows ?? 8, p.firstCols ?? 16);
+  const fr = Math.min(p.firstRows ?? 8, wr);
+  // row runs to read (absolute rows): the whole window, or a sample of it
+  let runs: Array<[number, number]> = [[w.row0, w.row1]];
+  if (p.sampleElements !== undefined && wr > 1 && wr * wc > p.sampleElements) {
+    // rows per piece the source decodes at once (a .tzip chunk), so a sample does not decode chunks it mostly skips
+    const granule = src.readGranule?.(name) ?? 0;
+    const rowBytes = (m.inner * conv.unitBytes) / conv.unitElements;
+    const s = sampleRuns(w.row0, w.row1, gr, Math.floor(p.sampleElements / wc), granule / rowBytes, fr);
+    runs = s.runs;
+    gr = s.gridRows;
+  }
+  const sampled = runs.length !== 1 || runs[0]![0] !== w.row0 || runs[0]![1] !== w.row1;
+  const acc = new Accumulator(conv, w, gr, gc, fr, p.firstCols ?? 16, sampled ? runs : undefined);
 
   // element spans to read: per outer index o, the window rows; per row when the window is a
   // narrow slice of a long row (reading the whole span would read mostly unused columns)
@@ -174,9 +209,11 @@ export async function poolTensor(
     const j0 = Math.max(0, w.col0 - o * m.inner),
       j1 = Math.min(m.inner, w.col1 - o * m.inner);
     const rowStart = (r: number) => (o * m.rows + r) * m.inner;
-    if ((j1 - j0) * 2 < m.inner && wr > 1)
-      for (let r = w.row0; r < w.row1; r++) spans.push([rowStart(r) + j0, rowStart(r) + j1]);
-    else spans.push([rowStart(w.row0) + j0, rowStart(w.row1 - 1) + j1]);
+    for (const [ra, rb] of runs) {
+      if ((j1 - j0) * 2 < m.inner && rb - ra > 1)
+        for (let r = ra; r < rb; r++) spans.push([rowStart(r) + j0, rowStart(r) + j1]);
+      else spans.push([rowStart(ra) + j0, rowStart(rb - 1) + j1]);
+    }
   }
   const unitE = conv.unitElements;
   let totalBytes = 0;
@@ -192,7 +229,7 @@ export async function poolTensor(
     const feed = (bytes: Uint8Array) => {
       const whole = bytes.length - (bytes.length % conv.unitBytes);
       if (whole === 0) return;
-      const c = conv.convert(bytes.subarray(0, whole));
+      const c = conv.keys16 ? conv.keys16(bytes.subarray(0, whole)) : conv.convert(bytes.subarray(0, whole));
       const first = unitPos * unitE;
       const n = (whole / conv.unitBytes) * unitE;
       // only the elements inside [e0, e1) (block types are read in whole blocks)
@@ -230,6 +267,45 @@ export async function poolTensor(
   return acc.result(t.name, t.dtype, shape, m, p.histogramBins ?? 256);
 }
 
+/**
+ * Row runs of a sample of window rows [row0, row1) with about `budgetRows` rows: one run per grid
+ * row (`gridRows` of them, fewer when runs of `granuleRows` rows, the rows a source decodes
+ * together, do not fit the budget), each inside its grid row's rows and aligned to granules; the
+ * first starts at row0 and holds at least `firstRows` rows (the first values are exact).
+ */
+export function sampleRuns(
+  row0: number,
+  row1: number,
+  gridRows: number,
+  budgetRows: number,
+  granuleRows: number,
+  firstRows: number,
+): { runs: Array<[number, number]>; gridRows: number } {
+  const wr = row1 - row0;
+  const budget = Math.max(1, Math.floor(budgetRows));
+  if (budget >= wr) return { runs: [[row0, row1]], gridRows };
+  const unit = Math.max(1, Math.min(budget, Math.floor(granuleRows) || 1));
+  const gr = Math.max(1, Math.min(gridRows, wr, Math.floor(budget / unit)));
+  const per = Math.max(unit, Math.floor(budget / gr / unit) * unit);
+  const runs: Array<[number, number]> = [];
+  for (let g = 0; g < gr; g++) {
+    const c0 = row0 + Math.ceil((g * wr) / gr),
+      c1 = row0 + Math.ceil(((g + 1) * wr) / gr);
+    let len = Math.min(per, c1 - c0);
+    let a: number;
+    if (g === 0) {
+      len = Math.min(c1 - c0, Math.max(len, firstRows));
+      a = c0;
+    } else {
+      const centre = Math.floor((c0 + c1 - len) / 2);
+      a = Math.floor(centre / unit) * unit;
+      a = Math.max(c0, Math.min(c1 - len, a));
+    }
+    if (len > 0) runs.push([a, a + len]);
+  }
+  return { runs, gridRows: gr };
+}
+
 class Accumulator {
   readonly sum: Float64Array;
   readonly sq: Float64Array;
@@ -247,6 +323,12 @@ class Accumulator {
   readonly first: number[];
   readonly wr: number;
   readonly wc: number;
+  private tables: KeyTables | undefined;
+  /** the kernel's 32-bit histogram, moved into `hist` before it could overflow */
+  private hist32: Uint32Array | undefined;
+  private hist32Count = 0;
+  /** min, max and zeros come from the (exact-key) histogram */
+  private fromHist = false;
 
   constructor(
     readonly conv: Converter,
@@ -255,6 +337,8 @@ class Accumulator {
     readonly gc: number,
     readonly fr: number,
     readonly fc: number,
+    /** sampled row runs (absolute rows); undefined: every row of the window */
+    readonly runs?: Array<[number, number]>,
   ) {
     const cells = gr * gc;
     this.sum = new Float64Array(cells);
@@ -273,15 +357,11 @@ class Accumulator {
     this.first = new Array<number>(this.fr * this.fc).fill(NaN);
   }
 
-  /** Values c.values[vi .. vi + n) are the tensor's elements lin, lin + 1, ... */
-  add(
-    c: { values: Float32Array | Float64Array; keys: Uint8Array | Uint16Array; keyStride: number; keyOffset: number },
-    lin: number,
-    vi: number,
-    n: number,
-    m: MatrixShape,
-  ): void {
-    const { values, keys, keyStride, keyOffset } = c;
+  /**
+   * Values c.values[vi .. vi + n) (or the exact keys c[vi .. vi + n), see Converter.keys16) are the
+   * tensor's elements lin, lin + 1, ...
+   */
+  add(c: Converted | Uint16Array, lin: number, vi: number, n: number, m: MatrixShape): void {
     const w = this.w;
     const end = lin + n;
     while (lin < end) {
@@ -294,12 +374,46 @@ class Accumulator {
       if (r >= w.row0 && r < w.row1) {
         const cs = Math.max(col, w.col0),
           ce = Math.min(col + segLen, w.col1);
-        if (ce > cs)
-          this.segment(values, keys, keyStride, keyOffset, vi + (cs - col), r - w.row0, cs - w.col0, ce - w.col0);
+        if (ce > cs) {
+          if (c instanceof Uint16Array) this.keySegment(c, vi + (cs - col), r - w.row0, cs - w.col0, ce - w.col0);
+          else
+            this.segment(
+              c.values,
+              c.keys,
+              c.keyStride,
+              c.keyOffset,
+              vi + (cs - col),
+              r - w.row0,
+              cs - w.col0,
+              ce - w.col0,
+            );
+        }
       }
       lin += segLen;
       vi += segLen;
     }
+  }
+
+  /** Row rr of the window, its columns [c, cEnd), exact keys from keys[i] (poolKernel.ts). */
+  private keySegment(keys: Uint16Array, i: number, rr: number, c: number, cEnd: number): void {
+    const t = (this.tables ??= keyTables(this.conv.keyKind));
+    if (rr < this.fr && c < this.fc)
+      for (let cc = c; cc < Math.min(cEnd, this.fc); cc++) this.first[rr * this.fc + cc] = t.value[keys[i + cc - c]!]!;
+    const base = Math.floor((rr * this.gr) / this.wr) * this.gc;
+    const h32 = (this.hist32 ??= new Uint32Array(65536));
+    if (this.hist32Count + (cEnd - c) >= 2 ** 32) this.flushHist();
+    this.hist32Count += cEnd - c;
+    const q = poolKeyRow(t, keys, i, c, cEnd, this.gc, this.wc, base, this, h32, this.colSq);
+    if (this.rowSq) this.rowSq[rr]! += q;
+    this.fromHist = true;
+  }
+
+  private flushHist(): void {
+    const h32 = this.hist32;
+    if (!h32) return;
+    for (let k = 0; k < 65536; k++) this.hist[k]! += h32[k]!;
+    h32.fill(0);
+    this.hist32Count = 0;
   }
 
   /** Row rr of the window, its columns [c, cEnd), values from vals[i]. */
@@ -371,6 +485,7 @@ class Accumulator {
   }
 
   result(name: string, dtype: string, shape: number[], m: MatrixShape, maxBins: number): PooledView {
+    this.flushHist();
     const { gr, gc } = this;
     const cells = gr * gc;
     const mean = new Float64Array(cells),
@@ -404,16 +519,33 @@ class Accumulator {
       tn += this.ninf[k]!;
     }
     // row strips: bins of rows; each row's L2 norm is over the window's columns
-    const rowNorms = lineNorms(this.rowSq, this.wr, gr, (b) => {
-      let q = 0;
-      for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!;
-      return q;
-    });
-    const colNorms = lineNorms(this.colSq, this.wc, gc, (b) => {
-      let q = 0;
-      for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!;
-      return q;
-    });
+    // a sample: row strips over the sampled rows only; column norms scaled to every row of the window
+    const runs = this.runs?.map(([a, b]): [number, number] => [a - this.w.row0, b - this.w.row0]);
+    const seenRows = runs ? runs.reduce((n, [a, b]) => n + b - a, 0) : this.wr;
+    const colScale = this.wr / Math.max(1, seenRows);
+    const rowNorms = lineNorms(
+      this.rowSq,
+      this.wr,
+      gr,
+      (b) => {
+        let q = 0;
+        for (let j = 0; j < gc; j++) q += this.sq[b * gc + j]!;
+        return q;
+      },
+      1,
+      runs,
+    );
+    const colNorms = lineNorms(
+      this.colSq,
+      this.wc,
+      gc,
+      (b) => {
+        let q = 0;
+        for (let i = 0; i < gr; i++) q += this.sq[i * gc + b]!;
+        return q;
+      },
+      colScale,
+    );
     const kind = this.conv.keyKind;
     let distinct = 0,
       expZero = 0;
@@ -422,6 +554,24 @@ class Accumulator {
       if (!c) continue;
       distinct++;
       if (keyExponentZero(kind, k)) expZero += c;
+    }
+    if (this.fromHist) {
+      // exact keys: the smallest and largest finite value and the zeros are those of the histogram
+      const t = (this.tables ??= keyTables(kind));
+      let mn = Infinity,
+        mxv = -Infinity,
+        zeros = 0;
+      for (let k = 0; k < 65536; k++) {
+        const c = this.hist[k]!;
+        if (!c || t.nonFinite[k]) continue;
+        const v = t.value[k]!;
+        if (v < mn) mn = v;
+        if (v > mxv) mxv = v;
+        if (v === 0) zeros += c;
+      }
+      this.min = mn;
+      this.max = mxv;
+      this.zeros = zeros;
     }
     // exponent-zero keys are zeros or subnormals (bf16 keys of wider types: at bfloat16 resolution)
     const sub = Math.max(0, expZero - this.zeros);
@@ -463,31 +613,49 @@ class Accumulator {
       stats,
       first: { rows: this.fr, cols: this.fc, values: this.first },
       dequantized: this.conv.dequantized,
+      ...(this.runs
+        ? {
+            sampled: {
+              rows: seenRows,
+              ofRows: this.wr,
+              elements: stats.count,
+              ofElements: this.wr * this.wc,
+            },
+          }
+        : {}),
     };
   }
 }
 
+/**
+ * Per-bin norms of `lines` lines in `bins` bins (line l in bin floor(l * bins / lines)); squares are
+ * multiplied by `scale`; with `runs` (line runs [a, b)) only those lines were read.
+ */
 function lineNorms(
   lineSq: Float64Array | undefined,
   lines: number,
   bins: number,
   binSq: (b: number) => number,
+  scale = 1,
+  runs?: Array<[number, number]>,
 ): LineNorms {
   const rms = new Float64Array(bins);
-  for (let b = 0; b < bins; b++) {
-    const l0 = Math.ceil((b * lines) / bins),
-      l1 = Math.ceil(((b + 1) * lines) / bins);
-    rms[b] = Math.sqrt(binSq(b) / Math.max(1, l1 - l0));
-  }
+  const seen = new Float64Array(bins);
+  if (runs) {
+    for (const [a, b] of runs) for (let l = a; l < b; l++) seen[Math.floor((l * bins) / lines)]!++;
+  } else for (let b = 0; b < bins; b++) seen[b] = Math.ceil(((b + 1) * lines) / bins) - Math.ceil((b * lines) / bins);
+  for (let b = 0; b < bins; b++) rms[b] = Math.sqrt((binSq(b) * scale) / Math.max(1, seen[b]!));
   if (!lineSq) return { rms };
   const min = new Float64Array(bins).fill(Infinity),
     max = new Float64Array(bins);
-  for (let l = 0; l < lines; l++) {
+  const one = (l: number) => {
     const b = Math.floor((l * bins) / lines);
-    const v = Math.sqrt(lineSq[l]!);
+    const v = Math.sqrt(lineSq[l]! * scale);
     if (v < min[b]!) min[b] = v;
     if (v > max[b]!) max[b] = v;
-  }
+  };
+  if (runs) for (const [a, b] of runs) for (let l = a; l < b; l++) one(l);
+  else for (let l = 0; l < lines; l++) one(l);
   return { rms, min, max };
 }
 

@@ -31,6 +31,11 @@ export interface Converter {
   dequantized: boolean;
   /** whole units only; the result is valid until the next call */
   convert(bytes: Uint8Array): Converted;
+  /**
+   * exact-key types (16- and 8-bit floats): each element's key without converting the values
+   * (valid until the next call); the values are keyValue(keyKind, key)
+   */
+  keys16?(bytes: Uint8Array): Uint16Array;
 }
 
 /** The value a histogram key stands for (the lower end of its bin for bf16 keys of wider types). */
@@ -52,6 +57,11 @@ export function keyExponentZero(kind: KeyKind, key: number): boolean {
 class Scratch {
   f32 = new Float32Array(0);
   f64 = new Float64Array(0);
+  u16 = new Uint16Array(0);
+  needU16(n: number): Uint16Array {
+    if (this.u16.length < n) this.u16 = new Uint16Array(Math.max(n, 1024));
+    return this.u16.subarray(0, n);
+  }
   needF32(n: number): Float32Array {
     if (this.f32.length < n) this.f32 = new Float32Array(Math.max(n, 1024));
     return this.f32.subarray(0, n);
@@ -81,35 +91,70 @@ export function converterFor(dtype: string): Converter | undefined {
     keyKind: KeyKind,
     exactKeys: boolean,
     convert: (b: Uint8Array) => Converted,
-  ): Converter => ({ unitBytes: size, unitElements: 1, keyKind, exactKeys, dequantized: false, convert });
+    keys16?: (b: Uint8Array) => Uint16Array,
+  ): Converter => ({
+    unitBytes: size,
+    unitElements: 1,
+    keyKind,
+    exactKeys,
+    dequantized: false,
+    convert,
+    ...(keys16 ? { keys16 } : {}),
+  });
+  const u16Of = (b: Uint8Array): Uint16Array => {
+    const a = aligned(b, 2);
+    return new Uint16Array(a.buffer, a.byteOffset, a.length >> 1);
+  };
   switch (dtype) {
     case 'BF16':
-      return simple(2, 'bf16', true, (b) => {
-        const u16 = new Uint16Array(aligned(b, 2).buffer, aligned(b, 2).byteOffset, b.length >> 1);
-        const out = sc.needF32(u16.length);
-        const o32 = new Uint32Array(out.buffer, out.byteOffset, u16.length);
-        for (let i = 0; i < u16.length; i++) o32[i] = u16[i]! << 16;
-        return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
-      });
+      return simple(
+        2,
+        'bf16',
+        true,
+        (b) => {
+          const u16 = new Uint16Array(aligned(b, 2).buffer, aligned(b, 2).byteOffset, b.length >> 1);
+          const out = sc.needF32(u16.length);
+          const o32 = new Uint32Array(out.buffer, out.byteOffset, u16.length);
+          for (let i = 0; i < u16.length; i++) o32[i] = u16[i]! << 16;
+          return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
+        },
+        u16Of,
+      );
     case 'F16':
-      return simple(2, 'f16', true, (b) => {
-        const a = aligned(b, 2);
-        const u16 = new Uint16Array(a.buffer, a.byteOffset, a.length >> 1);
-        const out = sc.needF32(u16.length);
-        const table = values16('F16');
-        for (let i = 0; i < u16.length; i++) out[i] = table[u16[i]!]!;
-        return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
-      });
+      return simple(
+        2,
+        'f16',
+        true,
+        (b) => {
+          const a = aligned(b, 2);
+          const u16 = new Uint16Array(a.buffer, a.byteOffset, a.length >> 1);
+          const out = sc.needF32(u16.length);
+          const table = values16('F16');
+          for (let i = 0; i < u16.length; i++) out[i] = table[u16[i]!]!;
+          return { values: out, keys: u16, keyStride: 1, keyOffset: 0 };
+        },
+        u16Of,
+      );
     case 'F8_E4M3':
     case 'F8_E5M2': {
       const e4m3 = dtype === 'F8_E4M3';
       const table = new Float32Array(256);
       for (let v = 0; v < 256; v++) table[v] = f8Value(v, e4m3);
-      return simple(1, e4m3 ? 'f8e4m3' : 'f8e5m2', true, (b) => {
-        const out = sc.needF32(b.length);
-        for (let i = 0; i < b.length; i++) out[i] = table[b[i]!]!;
-        return { values: out, keys: b, keyStride: 1, keyOffset: 0 };
-      });
+      return simple(
+        1,
+        e4m3 ? 'f8e4m3' : 'f8e5m2',
+        true,
+        (b) => {
+          const out = sc.needF32(b.length);
+          for (let i = 0; i < b.length; i++) out[i] = table[b[i]!]!;
+          return { values: out, keys: b, keyStride: 1, keyOffset: 0 };
+        },
+        (b) => {
+          const k = sc.needU16(b.length);
+          k.set(b);
+          return k;
+        },
+      );
     }
     case 'F32':
       return simple(4, 'bf16', false, (b) => {

@@ -99,6 +99,11 @@ export interface TensorSource {
     sink: (piece: Uint8Array, at: number) => void | Promise<void>,
     opts?: ReadOptions,
   ): Promise<void>;
+  /**
+   * Bytes of the tensor that are decoded together (a .tzip: its chunk size), so a reader that samples
+   * can read whole pieces; undefined or 0 when any byte range costs only its own bytes.
+   */
+  readGranule?(name: string): number;
   /** Elements [start, start + count) as raw bytes in one buffer (at most MAX_READ_BYTES). */
   readTensor(name: string, range?: ReadRange, opts?: ReadOptions): Promise<TensorData>;
   close(): Promise<void>;
@@ -389,6 +394,11 @@ class TzipSource extends BaseSource {
       return lo;
     };
     return [find(offset), find(Math.max(offset, offset + length - 1))];
+  }
+
+  readGranule(name: string): number {
+    const r = this.regions.get(name);
+    return r && r.chunks > 0 ? this.c.chunks[r.chunk]!.rawLength : 0;
   }
 
   private describe(k: number, name: string): string {

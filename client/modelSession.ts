@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { FileAnalysis } from '../protocol/server';
+import { TENSOR_VIEW_PREVIEW_ELEMENTS, type FileAnalysis } from '../protocol/server';
 import {
   tensorRowFromAnalysis,
   type AnalysisProgress,
@@ -227,22 +227,37 @@ export class ModelSession implements vscode.Disposable {
     return msg;
   }
 
-  /** One pooled window for a panel's tensor inspector; answers with the request's id. */
+  /**
+   * One pooled window for a panel's tensor inspector; answers with the request's id. A large window
+   * is first answered by a sampled preview (`view.sampled`), then by the exact view with the same id.
+   */
   async inspect(req: InspectRequest, post: (m: HostToWebview) => void, token: vscode.CancellationToken): Promise<void> {
     const { id, ...params } = req;
     try {
       await this.headerDone;
       this.local ??= await localFile(this.uri);
-      const view = await this.server.tensorView(
-        { path: this.local.path, ...params },
-        {
-          onProgress: (p) => {
-            if (p.kind !== 'end' && p.bytesTotal !== undefined)
-              post({ type: 'inspectProgress', id, bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal });
+      const ask = (sampleElements?: number) =>
+        this.server.tensorView(
+          { path: this.local!.path, ...params, ...(sampleElements ? { sampleElements } : {}) },
+          {
+            onProgress: (p) => {
+              if (p.kind !== 'end' && p.bytesTotal !== undefined)
+                post({
+                  type: 'inspectProgress',
+                  id,
+                  bytesDone: p.bytesDone ?? 0,
+                  bytesTotal: p.bytesTotal,
+                  ...(sampleElements ? { preview: true } : {}),
+                });
+            },
           },
-        },
-        token,
-      );
+          token,
+        );
+      let view = await ask(TENSOR_VIEW_PREVIEW_ELEMENTS);
+      if (view.sampled && !token.isCancellationRequested) {
+        post({ type: 'inspectResult', id, view });
+        view = await ask();
+      }
       if (!token.isCancellationRequested) post({ type: 'inspectResult', id, view });
     } catch (e) {
       const err = toJobError(e);

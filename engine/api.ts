@@ -23,6 +23,7 @@ export {
   type PooledView,
   type ViewParams,
   type PoolMode,
+  type SampledRows,
   type ValueHistogram,
   type ValueStats,
   type ViewWindow,

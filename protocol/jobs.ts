@@ -87,6 +87,7 @@ export interface TensorViewJobSpec extends SpecBase {
   rowAxis?: number;
   window?: ViewWindow;
   histogramBins?: number;
+  sampleElements?: number;
 }
 
 export interface DiffJobSpec extends SpecBase {

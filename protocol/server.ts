@@ -49,7 +49,7 @@ import type {
   VerifyResult,
   WhatIfResult,
 } from '../engine/api';
-import type { PoolMode, ValueHistogram, ValueStats, ViewWindow } from '../engine/api';
+import type { PoolMode, SampledRows, ValueHistogram, ValueStats, ViewWindow } from '../engine/api';
 
 export type {
   DiffResult,
@@ -347,7 +347,7 @@ export interface ReadTensorResult {
 /** A page of a tensor's elements: a .tzip decodes only the chunks that hold them. */
 export const ReadTensorRequest = new RequestType<ReadTensorParams, ReadTensorResult, TzErrorData>(Methods.readTensor);
 
-export type { PoolMode, ViewWindow, ValueHistogram, ValueStats };
+export type { PoolMode, SampledRows, ViewWindow, ValueHistogram, ValueStats };
 
 export interface TensorViewParams extends JobParams {
   path: string;
@@ -363,7 +363,16 @@ export interface TensorViewParams extends JobParams {
   /** equal-width value histogram bins (default 256, at most 2048); 8- and 16-bit floats always get one bin per distinct
    * value */
   histogramBins?: number;
+  /**
+   * A quick preview: when the window holds more elements than this, only runs of whole rows (about this many
+   * elements, one run per cell row; fewer cell rows for a .tzip, whose chunks decode whole) are pooled, and the
+   * answer's `sampled` says which share. Default: every element (an exact view).
+   */
+  sampleElements?: number;
 }
+
+/** The preview budget the inspector asks for first (elements; 64 MiB of BF16) before the exact view. */
+export const TENSOR_VIEW_PREVIEW_ELEMENTS = 1 << 25;
 
 export interface LineNormsWire {
   rms: number[];
@@ -394,6 +403,11 @@ export interface TensorViewResult {
   /** the first values of the window, row-major (non-finite as strings) */
   first: { rows: number; cols: number; values: Array<number | string> };
   dequantized: boolean;
+  /**
+   * present when only a sample of rows was pooled (a preview): cells, row norms, histogram and statistics are
+   * those of the sampled rows, column norms are scaled to all rows (an estimate); absent: every element
+   */
+  sampled?: SampledRows;
 }
 
 /** Pooled heatmap window of a tensor, with `$/progress` on the workDoneToken while it is read. */

@@ -156,7 +156,7 @@ export type HostToWebview =
   /** select and reveal a tensor (go to definition from an index, protocol/lang.ts tensorUri) */
   | { type: 'selectTensor'; name: string }
   /** the tensor inspector's pooled window (answers `inspect` with the same id) */
-  | { type: 'inspectProgress'; id: number; bytesDone: number; bytesTotal: number }
+  | { type: 'inspectProgress'; id: number; bytesDone: number; bytesTotal: number; preview?: boolean }
   | { type: 'inspectResult'; id: number; view: TensorViewResult }
   | { type: 'inspectError'; id: number; message: string };
 

@@ -157,6 +157,7 @@ const handlers: Handlers = {
             gridRows: s.height,
             gridCols: s.width,
             histogramBins: s.histogramBins ?? 256,
+            ...(s.sampleElements !== undefined ? { sampleElements: s.sampleElements } : {}),
           },
           {
             signal,

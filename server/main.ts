@@ -387,6 +387,8 @@ connection.onRequest(
       throw invalidParams(`${m}: "window" must have non-negative integer row0, row1, col0, col1`);
     if (p.histogramBins !== undefined && (!isCount(p.histogramBins, 2048) || p.histogramBins < 1))
       throw invalidParams(`${m}: "histogramBins" must be an integer from 1 to 2048`);
+    if (p.sampleElements !== undefined && (!isCount(p.sampleElements) || p.sampleElements < 1))
+      throw invalidParams(`${m}: "sampleElements" must be a positive integer`);
     return runJob(
       {
         kind: 'tensorView',
@@ -398,6 +400,7 @@ connection.onRequest(
         ...(p.rowAxis !== undefined ? { rowAxis: p.rowAxis } : {}),
         ...(w ? { window: { row0: w.row0, row1: w.row1, col0: w.col0, col1: w.col1 } } : {}),
         ...(p.histogramBins !== undefined ? { histogramBins: p.histogramBins } : {}),
+        ...(p.sampleElements !== undefined ? { sampleElements: p.sampleElements } : {}),
         threads: settings.threads,
       },
       p,

@@ -36,6 +36,7 @@ export function viewToWire(v: PooledView, pool: PoolMode): TensorViewResult {
     stats: v.stats,
     first: { rows: v.first.rows, cols: v.first.cols, values: v.first.values.map(wireNumber) },
     dequantized: v.dequantized,
+    ...(v.sampled ? { sampled: v.sampled } : {}),
   };
 }
 

@@ -160,6 +160,33 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
     });
   }
 
+  test('sampleElements: a preview says which rows it pooled; an exact view when the window fits', async () => {
+    const ask = (sampleElements: number) =>
+      h.conn.sendRequest(TensorViewRequest, {
+        path: st,
+        name: 'mat.f32',
+        width: 20,
+        height: 30,
+        pool: 'mean',
+        sampleElements,
+      });
+    const v = await ask(60 * 200);
+    assert.ok(v.sampled, 'sampled');
+    assert.equal(v.sampled.ofRows, 300);
+    assert.ok(v.sampled.rows > 0 && v.sampled.rows <= 60 + 8, `${v.sampled.rows} rows`);
+    assert.equal(v.sampled.elements, v.sampled.rows * 200);
+    assert.equal(v.stats.count, v.sampled.elements);
+    assert.equal(v.gridRows, 30);
+    // the first cell row starts at row 0 and holds at least 8 rows: its values are those of rows 0..7
+    const first = f32(v.cellsBase64)[0]!;
+    let s = 0;
+    for (let r = 0; r < 8; r++) for (let c = 0; c < 10; c++) s += mat[r * 200 + c]!;
+    assert.ok(Math.abs(first - s / 80) <= 1e-6, `first cell ${first} vs ${s / 80}`);
+    const exact = await ask(300 * 200);
+    assert.equal(exact.sampled, undefined);
+    assert.equal(exact.stats.count, 300 * 200);
+  });
+
   test('BF16: exact per-value histogram, chosen row axis, a .tzip view equals the original', async () => {
     const a = await h.conn.sendRequest(TensorViewRequest, {
       path: st,
@@ -223,6 +250,8 @@ describe('server: tensor values', { skip: NO_BUILD }, () => {
       },
       { path: 'relative.safetensors', name: 'mat.f32', width: 10, height: 10, pool: 'mean' },
       { path: st, name: '', width: 10, height: 10, pool: 'mean' },
+      { path: st, name: 'mat.f32', width: 10, height: 10, pool: 'mean', sampleElements: 0 },
+      { path: st, name: 'mat.f32', width: 10, height: 10, pool: 'mean', sampleElements: 1.5 },
     ]) {
       const e = await rejection(h.conn.sendRequest(TensorViewRequest, p as never));
       assert.equal(e.code, INVALID_PARAMS, `${JSON.stringify(p)}: ${e.message}`);

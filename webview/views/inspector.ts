@@ -273,10 +273,21 @@ export class InspectorView {
       bar.indeterminate = false;
       bar.max = 1;
       bar.value = frac;
-      byId('tz-inspector-progress-text').textContent = `Pooling… ${(frac * 100).toFixed(0)}%`;
+      byId('tz-inspector-progress-text').textContent =
+        m.preview === true
+          ? `Sampling rows for a preview… ${(frac * 100).toFixed(0)}%`
+          : this.view?.sampled
+            ? `Showing a sampled preview; pooling every value… ${(frac * 100).toFixed(0)}%`
+            : `Pooling… ${(frac * 100).toFixed(0)}%`;
       return true;
     }
-    byId('tz-inspector-progress').hidden = true;
+    // a sampled preview: shown, and the exact view of the same request follows
+    const preview = m.type === 'inspectResult' && m.view.sampled !== undefined;
+    byId('tz-inspector-progress').hidden = !preview;
+    if (preview) {
+      (byId('tz-inspector-bar') as HTMLElement & { indeterminate?: boolean }).indeterminate = true;
+      byId('tz-inspector-progress-text').textContent = 'Showing a sampled preview; pooling every value…';
+    }
     if (m.type === 'inspectError') {
       this.section.dataset.state = 'error';
       const err = byId('tz-inspector-error');
@@ -290,7 +301,7 @@ export class InspectorView {
     this.decoded = decodeView(m.view);
     byId('tz-inspector-body').hidden = false;
     this.render();
-    this.section.dataset.state = 'ready';
+    this.section.dataset.state = preview ? 'preview' : 'ready';
     return true;
   }
 
@@ -298,8 +309,20 @@ export class InspectorView {
     const v = this.view!;
     const badge = byId('tz-inspector-badge');
     badge.hidden = false;
-    badge.textContent = `${v.dtype} [${v.shape.join(', ')}]${v.dequantized ? ' · dequantized' : ''}`;
-    badge.title = v.dequantized ? 'Values dequantized from the GGUF quantization blocks' : '';
+    const s = v.sampled;
+    badge.textContent =
+      `${v.dtype} [${v.shape.join(', ')}]${v.dequantized ? ' · dequantized' : ''}` +
+      (s ? ` · sampled preview: ${formatInt(s.rows)} of ${formatInt(s.ofRows)} rows` : '');
+    badge.title = [
+      v.dequantized ? 'Values dequantized from the GGUF quantization blocks' : '',
+      s
+        ? `Preview from ${formatInt(s.elements)} of ${formatInt(s.ofElements)} values (whole rows): cells, ` +
+          'histogram and statistics are of the sampled rows only, column norms are estimated; the exact view follows'
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+    badge.dataset.sampled = s ? 'true' : 'false';
     const axisSel = byId('tz-inspector-axis') as HTMLElement & { value: string };
     if (v.shape.length >= 2 && axisSel.childElementCount !== v.shape.length) {
       axisSel.replaceChildren(
@@ -614,7 +637,12 @@ export class InspectorView {
           : `rows ${w.row0}–${w.row1 - 1} of ${formatInt(v.rows)}, cols ${w.col0}–${w.col1 - 1} of ` +
             `${formatInt(v.cols)}`,
       ],
-      ['values', formatInt(st.count)],
+      [
+        'values',
+        v.sampled
+          ? `${formatInt(st.count)} sampled (${formatInt(v.sampled.rows)} of ${formatInt(v.sampled.ofRows)} rows)`
+          : formatInt(st.count),
+      ],
       ['min / max', `${formatValue(st.min)} / ${formatValue(st.max)}`],
       ['mean / std', `${formatValue(st.mean)} / ${formatValue(st.std)}`],
       ['zeros', formatInt(st.zeros)],

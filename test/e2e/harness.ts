@@ -388,41 +388,67 @@ export class Session {
     );
   }
 
-  /** Shows the explorer view and returns the row of a workspace-relative path, expanding folders on the way. */
+  /**
+   * Shows the explorer view and returns the row of a workspace-relative path, expanding folders on
+   * the way. The explorer's state can hide a row (a folder collapsed, the list scrolled, a file not
+   * yet seen by the watcher), so a walk that does not find its row within a few seconds starts again
+   * from a collapsed, refreshed tree.
+   */
   async explorerRow(relPath: string): Promise<Locator> {
+    const parts = relPath.split(/[\\/]/);
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (attempt > 0) {
+        await this.runCommand('Collapse Folders in Explorer').catch(() => {});
+        await this.refreshExplorer().catch(() => {});
+      }
+      try {
+        return await this.walkExplorer(parts, attempt < 3 ? 8000 : 20_000);
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    await this.screenshot(`explorer-row-missing-${parts.join('_')}`).catch(() => {});
+    throw lastError;
+  }
+
+  private async walkExplorer(parts: string[], perLevelMs: number): Promise<Locator> {
     const tree = this.page.locator('.explorer-folders-view');
     if (!(await tree.isVisible().catch(() => false))) {
       await this.page.keyboard.press('Control+Shift+E');
       await tree.waitFor({ state: 'visible', timeout: 10_000 });
     }
-    const parts = relPath.split(/[\\/]/);
     let row: Locator | undefined;
     let parent: Locator | undefined;
     for (let i = 0; i < parts.length; i++) {
       const name = parts[i]!;
       const level = i + 1;
-      row = tree
+      const here = tree
         .locator(`.monaco-list-row[aria-level="${level}"]`)
         .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(name)}$`) }) })
         .first();
+      const above = parent;
+      let polls = 0;
       await waitFor(
         `explorer row ${parts.slice(0, i + 1).join('/')}`,
         async () => {
-          if (await row!.isVisible()) return true;
+          if (await here.isVisible()) return true;
           // A folder that collapsed again (a refresh, a lost click) hides its children.
-          if (parent && (await parent.getAttribute('aria-expanded').catch(() => null)) === 'false') {
-            await parent.click().catch(() => {});
+          if (above && (await above.getAttribute('aria-expanded').catch(() => null)) === 'false') {
+            await above.click().catch(() => {});
             return false;
           }
-          // The explorer may not have seen a file created a moment ago: refresh it.
-          await this.refreshExplorer().catch(() => {});
+          // The explorer may not have seen a file created a moment ago: refresh it (not every poll:
+          // a refresh re-renders the tree under a click).
+          if (++polls % 4 === 0) await this.refreshExplorer().catch(() => {});
           return false;
         },
-        20_000,
-        500,
+        perLevelMs,
+        250,
       );
-      if (i < parts.length - 1) await this.expandFolder(row, parts.slice(0, i + 1).join('/'));
-      parent = row;
+      if (i < parts.length - 1) await this.expandFolder(here, parts.slice(0, i + 1).join('/'));
+      row = here;
+      parent = here;
     }
     return row!;
   }

@@ -7,10 +7,13 @@
 //     and zstd -d, the machine's parallel ceiling (two one-thread compressions at once), peak RSS;
 //     medians of interleaved rounds (every job once per round, so a slow spell of this shared
 //     machine hits all jobs alike);
-//  3. kernel ceilings (bench/kernels.mjs): memcpy, SHA-256, first touch of memory, codec per MiB.
+//  3. delta files (bench/delta.mjs; skip with --skip-delta): really trained checkpoints, each pair's
+//     standalone and delta .tzip next to zstd -19 --patch-from and the order-0 bounds of the XOR and
+//     ULP-distance planes, delta compress/decompress MB/s, every round trip checked bit-exact;
+//  4. kernel ceilings (bench/kernels.mjs): memcpy, SHA-256, first touch of memory, codec per MiB.
 // Speeds are wall-clock MB/s (10^6 bytes of original data per second). Only ratios within one run
 // are comparable on a shared machine.
-// usage: npm run bench [-- --mb 505] [--rounds 3] [--shapes bf16,f32,cleanf32,small] [--skip-corpus]
+// usage: npm run bench [-- --mb 505] [--rounds 3] [--shapes bf16,f32,cleanf32,small] [--skip-corpus] [--skip-delta]
 //        [--profile]  (one 1-thread compress and decompress per shape under --cpu-prof: top costs)
 //        [--huge [--gb 20]]  a sharded BF16 model on disk (bench/out/huge: 4 shards, real values, not
 //                    tmpfs): compress the index (all shards), verify, decompress, MB/s per phase next to
@@ -310,6 +313,12 @@ try {
       ]),
     );
     console.log(`BENCH_JSON ${JSON.stringify(summary)}\n`);
+  }
+  if (!args.includes('--profile') && !args.includes('--skip-delta')) {
+    const d = spawnSync('node', ['--import', 'tsx', 'bench/delta.mjs', '--rounds', String(ROUNDS)], {
+      stdio: 'inherit',
+    });
+    if (d.status !== 0) throw new Error(`bench/delta.mjs failed (exit ${d.status})`);
   }
   if (!args.includes('--profile')) {
     const k = spawnSync('node', ['--import', 'tsx', 'bench/kernels.mjs'], { encoding: 'utf8' });

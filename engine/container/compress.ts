@@ -20,7 +20,7 @@ import { InputGuard } from '../io/unchanged';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
-import type { EncodeBatchReply, EncodeReply } from '../pool/tasks';
+import type { EncodeBatchReply, EncodeReply } from '../../protocol/pool';
 import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
 import { planLossy } from '../lossy/plan';
 import { roundChunk } from '../lossy/round';

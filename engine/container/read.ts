@@ -8,7 +8,8 @@ import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
-import { ChunkCorrupt, type DecodeReply } from '../pool/tasks';
+import type { DecodeReply } from '../../protocol/pool';
+import { ChunkCorrupt } from '../pool/tasks';
 import { isDeltaPayload } from '../codec/index';
 import {
   CHUNK_FLAG_DUPLICATE,

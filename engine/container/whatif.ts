@@ -25,7 +25,7 @@ import { InputFile } from '../io/read';
 import { layerOf } from '../../shared/layers';
 import { defaultThreads } from '../pool/pool';
 import { runOrdered } from '../pool/ordered';
-import type { WhatIfReply } from '../pool/tasks';
+import type { WhatIfReply } from '../../protocol/pool';
 import { measureBlock, valuesOf } from '../lossy/block';
 import { mergeAcc, newAcc, scaleAcc, summarize, type ErrorAcc, type ErrorSummary } from '../lossy/errorStats';
 import { BLOCK_MAX, BLOCK_MIN } from '../lossy/plan';

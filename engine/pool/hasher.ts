@@ -7,6 +7,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import type { FromHasher, ToHasher } from '../../protocol/pool';
 import { workerScript } from './pool';
 
 export class OrderedHasher {
@@ -35,7 +36,13 @@ export class OrderedHasher {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      w.postMessage({ hash: 'update', id, buf: data.buffer, off: data.byteOffset, len: data.length });
+      w.postMessage({
+        hash: 'update',
+        id,
+        buf: data.buffer as SharedArrayBuffer,
+        off: data.byteOffset,
+        len: data.length,
+      } satisfies ToHasher);
     });
   }
 
@@ -45,7 +52,7 @@ export class OrderedHasher {
     const id = this.nextId++;
     const reply = new Promise<string>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as () => void, reject });
-      w.postMessage({ hash: 'digest', id });
+      w.postMessage({ hash: 'digest', id } satisfies ToHasher);
     });
     return reply;
   }
@@ -65,7 +72,7 @@ export class OrderedHasher {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    w.on('message', (m: { id: number; digest?: string }) => {
+    w.on('message', (m: FromHasher) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

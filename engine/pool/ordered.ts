@@ -23,7 +23,7 @@
 import { abortable, cancelled, TzError } from '../core/errors';
 import { ReadAhead } from '../io/readAhead';
 import { inflightDepth, WorkerPool } from './pool';
-import type { Task } from './tasks';
+import type { Task } from '../../protocol/pool';
 
 /** Slots kept for writes behind the consumer. */
 const BEHIND = 3;

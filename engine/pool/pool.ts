@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ChunkCorrupt, initTasks, runTask, type Task } from './tasks';
+import type { FromCoder, Task, TaskMessage } from '../../protocol/pool';
+import { ChunkCorrupt, initTasks, runTask } from './tasks';
 
 export function defaultThreads(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -63,27 +64,19 @@ export class WorkerPool {
     const { file, execArgv } = workerScript();
     const worker = new Worker(file, execArgv ? { execArgv } : {});
     const slot: Slot = { worker, busy: new Map(), ready: false };
-    worker.on(
-      'message',
-      (m: {
-        id: number;
-        ready?: boolean;
-        reply?: unknown;
-        error?: { message: string; corrupt: boolean; item?: number };
-      }) => {
-        if (m.ready) {
-          slot.ready = true;
-          for (const w of this.readyWaiters.splice(0)) w();
-          return;
-        }
-        const p = slot.busy.get(m.id);
-        if (!p) return;
-        slot.busy.delete(m.id);
-        if (m.error)
-          p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message, m.error.item) : new Error(m.error.message));
-        else p.resolve(m.reply);
-      },
-    );
+    worker.on('message', (m: FromCoder) => {
+      if ('ready' in m) {
+        slot.ready = true;
+        for (const w of this.readyWaiters.splice(0)) w();
+        return;
+      }
+      const p = slot.busy.get(m.id);
+      if (!p) return;
+      slot.busy.delete(m.id);
+      if ('error' in m)
+        p.reject(m.error.corrupt ? new ChunkCorrupt(m.error.message, m.error.item) : new Error(m.error.message));
+      else p.resolve(m.reply);
+    });
     // Every way a worker can end settles the tasks it holds: a promise left pending would let the
     // caller's event loop run dry, and the process would end without an answer.
     const fail = (err: Error) => {
@@ -129,7 +122,7 @@ export class WorkerPool {
     return new Promise<R>((resolve, reject) => {
       best.busy.set(id, { resolve: resolve as (v: unknown) => void, reject });
       best.worker.ref();
-      best.worker.postMessage({ id, task }, transfer);
+      best.worker.postMessage({ id, task } satisfies TaskMessage, transfer);
     }).finally(() => {
       // An idle worker must not keep the process alive, but a closing one must until its 'exit'
       // event (close() awaits it): a reply arriving after terminate() must not unref it again.

@@ -1,6 +1,7 @@
 /**
  * The work a pool thread does on one chunk. Shared by the worker entry (worker.ts) and the
- * inline path (threads = 1), so both produce identical bytes.
+ * inline path (threads = 1), so both produce identical bytes. The task and reply messages are
+ * protocol/pool.ts.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -12,97 +13,20 @@ import {
   initCodec,
   CodecError,
 } from '../codec/index';
-import { CHUNK_CHECKSUM, chunkChecksum, type ChunkChecksum } from '../codec/checksum';
+import { CHUNK_CHECKSUM, chunkChecksum } from '../codec/checksum';
 import type { ErrorAcc } from '../lossy/errorStats';
+import type {
+  DecodeBatchTask,
+  DecodeReply,
+  EncodeBatchReply,
+  EncodeBatchTask,
+  Task,
+  TaskReply,
+  WhatIfReply,
+  WhatIfTask,
+} from '../../protocol/pool';
 import { lossyEncodeOptions } from '../lossy/encodeOptions';
 import { roundChunk } from '../lossy/round';
-
-/** lossyBits: round the chunk in place to that many mantissa bits first (lossy mode); `data` in
- *  the reply is then the rounded chunk and `crc` its checksum. */
-export interface EncodeTask {
-  op: 'encode';
-  dtype: string;
-  data: Uint8Array;
-  lossyBits?: number;
-  /** GGUF block types: the chunk's offset in the tensor mod the block size (encodeChunk) */
-  phase?: number;
-  /** where to write the payload (data.length + 1 bytes fit any payload); typically a slot of a
-   *  SharedArrayBuffer, so nothing is allocated or transferred per chunk. The reply's payload is then a view of it. */
-  out?: Uint8Array;
-  /** checksum algorithm of `crc`/`payloadCrc` in the reply (default CHUNK_CHECKSUM) */
-  sum?: ChunkChecksum;
-  /** delta coding (.tzip 3.0): the partner tensor's same bytes in the base model */
-  base?: Uint8Array;
-}
-/** crc / payloadCrc: checksums of the raw chunk and of the payload (algorithm: the task's `sum`). */
-export interface EncodeReply {
-  payload: Uint8Array;
-  crc: number;
-  payloadCrc: number;
-  data: Uint8Array;
-  lossy?: ErrorAcc;
-}
-/** Lossy what-if: for each entry of `bits` (undefined = lossless), the coded size of the chunk
- *  rounded that way, the error statistics, and a digest of the rounded bytes (for dedupe). */
-export interface WhatIfTask {
-  op: 'whatif';
-  dtype: string;
-  data: Uint8Array;
-  bits: Array<number | undefined>;
-  phase?: number;
-  sum?: ChunkChecksum;
-}
-export interface WhatIfReply {
-  sizes: number[];
-  errors: Array<ErrorAcc | undefined>;
-  digests: string[];
-  crcs: number[];
-  payloadCrcs: number[];
-}
-export interface DecodeTask {
-  op: 'decode';
-  dtype: string;
-  payload: Uint8Array;
-  rawLength: number;
-  payloadCrc: number;
-  /** the container's checksum algorithm (index "checksum") for payloadCrc and crc */
-  sum: ChunkChecksum;
-  /** checksum the decoded bytes must have; omitted when the caller checks a SHA-256 of everything anyway */
-  crc?: number;
-  /** where to decode to (a slot of the pipeline's output buffer), sparing a 1 MiB allocation per chunk */
-  out?: Uint8Array;
-  /** delta files: the base bytes of this chunk (delta payload modes need them) */
-  base?: Uint8Array;
-}
-export interface DecodeReply {
-  data: Uint8Array;
-}
-/**
- * Many small chunks in one task (small tensors): `data` holds them back to back (item k at
- * items[k].at), each coded on its own exactly as an EncodeTask would, the payloads placed back to
- * back in `out` (payloads[k] = [start, length] in out).
- */
-export interface EncodeBatchTask {
-  op: 'encodeBatch';
-  data: Uint8Array;
-  out: Uint8Array;
-  sum?: ChunkChecksum;
-  items: Array<{ dtype: string; at: number; length: number; phase?: number }>;
-}
-export interface EncodeBatchReply {
-  payloads: Array<[number, number]>;
-  crcs: number[];
-  payloadCrcs: number[];
-}
-/** Many small chunks whose payloads lie back to back in `payload`, decoded back to back into `out`. */
-export interface DecodeBatchTask {
-  op: 'decodeBatch';
-  payload: Uint8Array;
-  out: Uint8Array;
-  sum: ChunkChecksum;
-  items: Array<{ dtype: string; payloadLength: number; rawLength: number; payloadCrc: number; crc?: number }>;
-}
-export type Task = EncodeTask | DecodeTask | WhatIfTask | EncodeBatchTask | DecodeBatchTask;
 
 /** A decode whose output does not match its checksum, or whose payload is not a valid chunk;
  *  `item`: which chunk of a batch task. */
@@ -120,7 +44,7 @@ export function initTasks(): Promise<void> {
   return (ready ??= initCodec());
 }
 
-export function runTask(t: Task): EncodeReply | DecodeReply | WhatIfReply | EncodeBatchReply {
+export function runTask(t: Task): TaskReply {
   if (t.op === 'whatif') return runWhatIf(t);
   if (t.op === 'encodeBatch') return runEncodeBatch(t);
   if (t.op === 'decodeBatch') return runDecodeBatch(t);

@@ -1,7 +1,8 @@
 /** worker_threads entry (dist/worker.js): runs codec tasks posted by WorkerPool. */
 import { createHash } from 'node:crypto';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ChunkCorrupt, initTasks, runTask, type Task } from './tasks';
+import type { FromCoder, FromHasher, TaskMessage, ToHasher } from '../../protocol/pool';
+import { ChunkCorrupt, initTasks, runTask } from './tasks';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
@@ -11,25 +12,22 @@ else runCoder(port);
 /** The hashing worker of OrderedHasher (hasher.ts): SHA-256 of shared-memory views, in order. */
 function runHasher(port: MessagePort): void {
   const h = createHash('sha256');
-  port.on(
-    'message',
-    (m: { hash: 'update' | 'digest'; id: number; buf?: SharedArrayBuffer; off?: number; len?: number }) => {
-      if (m.hash === 'update') {
-        h.update(new Uint8Array(m.buf!, m.off!, m.len!));
-        port.postMessage({ id: m.id });
-      } else port.postMessage({ id: m.id, digest: h.digest('hex') });
-    },
-  );
+  port.on('message', (m: ToHasher) => {
+    if (m.hash === 'update') {
+      h.update(new Uint8Array(m.buf, m.off, m.len));
+      port.postMessage({ id: m.id } satisfies FromHasher);
+    } else port.postMessage({ id: m.id, digest: h.digest('hex') } satisfies FromHasher);
+  });
 }
 
 function runCoder(port: MessagePort): void {
   // Tells the pool this thread can take work; until a worker says so, the pool codes on the calling
   // thread (which would otherwise wait for Node to boot the workers).
   void initTasks().then(
-    () => port.postMessage({ ready: true }),
+    () => port.postMessage({ ready: true } satisfies FromCoder),
     () => undefined,
   );
-  port.on('message', async (msg: { id: number; task: Task }) => {
+  port.on('message', async (msg: TaskMessage) => {
     try {
       await initTasks();
       const reply = runTask(msg.task);
@@ -37,7 +35,7 @@ function runCoder(port: MessagePort): void {
       for (const v of Object.values(reply))
         if (v instanceof Uint8Array && v.buffer instanceof ArrayBuffer && !transfer.includes(v.buffer))
           transfer.push(v.buffer);
-      port.postMessage({ id: msg.id, reply }, transfer);
+      port.postMessage({ id: msg.id, reply } satisfies FromCoder, transfer);
     } catch (e) {
       port.postMessage({
         id: msg.id,
@@ -46,7 +44,7 @@ function runCoder(port: MessagePort): void {
           corrupt: e instanceof ChunkCorrupt,
           ...(e instanceof ChunkCorrupt && e.item !== undefined ? { item: e.item } : {}),
         },
-      });
+      } satisfies FromCoder);
     }
   });
 }

@@ -7,7 +7,8 @@
  * - `vscode` outside client/,
  * - an import outside a top-level folder's ALLOWED list (engine and webview import nothing of
  *   client/server/cli; the client reaches the engine only through engine/api.ts, the webview not
- *   at all; shared/ is a leaf; protocol/ has no runtime import of our code).
+ *   at all; shared/ is a leaf; protocol/ has no runtime import of our code; the engine names only
+ *   its pool's message types in protocol/, and those name only engine types below the importer's layer).
  * The per-runtime TypeScript projects (tsconfig.node.json, tsconfig.client.json) check the other
  * half: node and vscode types only where that runtime has them, no DOM there.
  */
@@ -38,12 +39,21 @@ const LAYERS: readonly (readonly string[])[] = [
 /** The client's whole view of the engine: the operations it runs in the extension host. */
 const ENGINE_PUBLIC = 'engine/api.ts';
 /** Engine files protocol/ may name types from (type-only). */
-const PROTOCOL_ENGINE_TYPES = new Set([ENGINE_PUBLIC, 'engine/analysis/types.ts', 'engine/formats/types.ts']);
+const PROTOCOL_ENGINE_TYPES = new Set([
+  ENGINE_PUBLIC,
+  'engine/analysis/types.ts',
+  'engine/formats/types.ts',
+  // the pool's task messages (protocol/pool.ts)
+  'engine/codec/checksum.ts',
+  'engine/lossy/errorStats.ts',
+]);
+/** The protocol files the engine may name types from (type-only): its worker pool's messages. */
+const ENGINE_PROTOCOL = new Set(['protocol/pool.ts']);
 
 /** Top-level folders each folder may import (runtime or type). */
 const ALLOWED: Record<Top, readonly Top[]> = {
   shared: ['shared'],
-  engine: ['engine', 'shared'],
+  engine: ['engine', 'shared', 'protocol'], // protocol: type-only, ENGINE_PROTOCOL
   protocol: ['protocol', 'shared', 'engine'], // engine: type-only, PROTOCOL_ENGINE_TYPES
   webview: ['webview', 'protocol', 'shared'],
   client: ['client', 'protocol', 'shared', 'engine'], // engine: ENGINE_PUBLIC only
@@ -214,6 +224,13 @@ describe('import rules', () => {
       if (a !== b) next.get(a)!.add(b);
       if (layerOf(b) > layerOf(a)) upward.push(`${where(i)}: ${b} is above ${a}`);
     }
+    // through protocol/: the engine types a protocol file names must not be above its engine importer
+    for (const i of imports) {
+      if (topOf(i.from) !== 'engine' || !i.to || topOf(i.to) !== 'protocol') continue;
+      for (const j of imports)
+        if (j.from === i.to && j.to && topOf(j.to) === 'engine' && layerOf(folderOf(j.to)) > layerOf(folderOf(i.from)))
+          upward.push(`${where(i)}, which names ${j.to}: ${folderOf(j.to)} is above ${folderOf(i.from)}`);
+    }
     assert.deepEqual(
       cycles(folders, (d) => next.get(d)!),
       [],
@@ -237,6 +254,8 @@ describe('import rules', () => {
       }
       const b = topOf(i.to);
       if (!ALLOWED[a].includes(b)) bad.push(`${where(i)}: ${a}/ may import only ${ALLOWED[a].join(', ')}`);
+      else if (a === 'engine' && b === 'protocol' && !(i.typeOnly && ENGINE_PROTOCOL.has(i.to)))
+        bad.push(`${where(i)}: the engine names only its pool's message types (import type from protocol/pool.ts)`);
       else if (a === 'client' && b === 'engine' && i.to !== ENGINE_PUBLIC)
         bad.push(`${where(i)}: the client reaches the engine through ${ENGINE_PUBLIC} only`);
       else if (a === 'protocol' && b === 'engine' && !(i.typeOnly && PROTOCOL_ENGINE_TYPES.has(i.to)))

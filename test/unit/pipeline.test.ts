@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { runOrdered } from '../../engine/pool/ordered';
-import type { EncodeReply } from '../../engine/pool/tasks';
+import type { EncodeReply } from '../../protocol/pool';
 import { TzError } from '../../engine/core/errors';
 
 const HAVE_WORKER = existsSync('dist/worker.js');

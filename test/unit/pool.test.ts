@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { WorkerPool } from '../../engine/pool/pool';
-import { initTasks, runTask, type EncodeReply, type EncodeTask } from '../../engine/pool/tasks';
+import type { EncodeReply, EncodeTask } from '../../protocol/pool';
+import { initTasks, runTask } from '../../engine/pool/tasks';
 import { mulberry32 as rng } from '../helpers/random';
 
 const HAVE_WORKER = existsSync('dist/worker.js');

@@ -17,6 +17,8 @@ import { BATCH_MODEL_EXTENSIONS, isModelPath, isTzipPath } from '../shared/model
 import { DEFAULT_KEYFRAME_EVERY, orderChain } from '../shared/chainPlan';
 import type { TzServer } from './serverClient';
 import { EXCLUDE_GLOB, WorkspacePanel } from './workspacePanel';
+import { openComparison, pickModelToCompare } from './comparePanel';
+import { naturalOrder } from '../shared/modelFiles';
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -253,6 +255,34 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
     reg('tensorzip.analyze', async (a, b) => {
       for (const u of targets(a, b)) await vscode.commands.executeCommand('vscode.openWith', u, MODEL_VIEW_TYPE);
+    }),
+    // Explorer: two selected models (clicked, selected[]); the model view: its file (then pick the other);
+    // the palette: the active model, or pick both. A is the first in natural name order (an older checkpoint).
+    reg('tensorzip.compareModels', async (a, b) => {
+      const selected = Array.isArray(b) ? (b as unknown[]).filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
+      let uris = selected.length ? selected : targets(a, undefined);
+      if (uris.length > 2) {
+        void vscode.window.showWarningMessage(
+          `TensorZip: select two model files to compare (${uris.length} selected).`,
+        );
+        return;
+      }
+      if (uris.length === 0) {
+        const first = await pickModelToCompare(undefined, 'TensorZip: Compare Models (first model)');
+        if (!first) return;
+        uris = [first];
+      }
+      if (uris.length === 1) {
+        const other = await pickModelToCompare(
+          uris[0],
+          `TensorZip: Compare ${path.posix.basename(uris[0]!.path)} with…`,
+        );
+        if (!other) return;
+        // from one model (the model view's "Compare with…"): that model is A
+        return openComparison(deps, uris[0]!, other);
+      }
+      const [x, y] = naturalOrder(uris);
+      await openComparison(deps, x!, y!);
     }),
     reg('tensorzip.openModelView', async (a) => {
       const u = targets(a, undefined)[0];

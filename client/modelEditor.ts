@@ -52,7 +52,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 export function shellFor(
   webview: vscode.Webview,
   extensionUri: vscode.Uri,
-  view: 'model' | 'workspace',
+  view: 'model' | 'workspace' | 'compare',
   title: string,
 ): string {
   const base = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
@@ -287,6 +287,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             break;
           case 'log':
             this.deps.log[msg.level === 'error' ? 'error' : msg.level === 'warn' ? 'warn' : 'info'](msg.message);
+            break;
+          case 'compareWith':
+            void vscode.commands.executeCommand('tensorzip.compareModels', document.uri);
             break;
           case 'open':
             break;

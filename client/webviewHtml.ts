@@ -11,7 +11,7 @@ export interface ShellOptions {
   /** webview URIs (as strings) of dist/webview/main.js and main.css */
   scriptUri: string;
   styleUri: string;
-  view: 'model' | 'workspace';
+  view: 'model' | 'workspace' | 'compare';
   title: string;
   nonce?: string;
 }

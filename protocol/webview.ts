@@ -4,6 +4,7 @@
  * never trusts their shape (a webview is a separate, script-running document).
  */
 import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from '../engine/analysis/types';
+import type { DiffSummary, LayerDiff, TensorDiff } from '../engine/api';
 import type { PoolMode, TensorViewResult, ViewWindow } from './server';
 
 export type JobKind = 'compress' | 'decompress' | 'verify';
@@ -130,6 +131,42 @@ export interface WorkspaceModelRow {
   error?: string;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The comparison view (two models, `tensorzip/diff` streamed)
+
+/** One tensor of a comparison as the view gets it: the engine's TensorDiff without the XOR bit histogram. */
+export type CompareRow = Omit<TensorDiff, 'xorBitHistogram'>;
+export type { DiffSummary, LayerDiff };
+
+export interface CompareSide {
+  name: string;
+  displayPath: string;
+  size: number;
+}
+
+export interface CompareInit {
+  view: 'compare';
+  /** the reference model (A) and the one compared with it (B) */
+  a: CompareSide;
+  b: CompareSide;
+}
+
+export interface CompareProgress {
+  /** tensors compared so far, of `total` (0 until the first batch says) */
+  done: number;
+  total: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export type CompareState = 'running' | 'done' | 'cancelled' | 'failed';
+
+export function compareRowOf(t: TensorDiff): CompareRow {
+  const { xorBitHistogram: _x, ...row } = t;
+  void _x;
+  return row;
+}
+
 export type HostToWebview =
   | { type: 'init'; model: ModelInit }
   | { type: 'tensors'; tensors: TensorRow[]; progress?: AnalysisProgress }
@@ -158,7 +195,13 @@ export type HostToWebview =
   /** the tensor inspector's pooled window (answers `inspect` with the same id) */
   | { type: 'inspectProgress'; id: number; bytesDone: number; bytesTotal: number; preview?: boolean }
   | { type: 'inspectResult'; id: number; view: TensorViewResult }
-  | { type: 'inspectError'; id: number; message: string };
+  | { type: 'inspectError'; id: number; message: string }
+  /** comparison view: a (re)started comparison; rows stream in with `compareTensors` in the engine's order */
+  | { type: 'compareInit'; compare: CompareInit }
+  | { type: 'compareTensors'; index: number; tensors: CompareRow[]; progress: CompareProgress }
+  | { type: 'compareProgress'; progress: CompareProgress }
+  | { type: 'compareDone'; summary: DiffSummary; layers: LayerDiff[] }
+  | { type: 'compareEnded'; state: 'cancelled' | 'failed'; message: string };
 
 /** The inspector asks for one pooled window of a tensor, at most its canvas size in cells. */
 export interface InspectRequest {
@@ -188,7 +231,12 @@ export type WebviewToHost =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'histogram'; target: HistogramTarget }
   | { type: 'inspect'; req: InspectRequest }
-  | { type: 'cancelInspect' };
+  | { type: 'cancelInspect' }
+  /** model view: pick another model to compare this one with */
+  | { type: 'compareWith' }
+  /** comparison view */
+  | { type: 'cancelCompare' }
+  | { type: 'rerunCompare' };
 
 const JOB_KINDS: readonly string[] = ['compress', 'decompress', 'verify'];
 
@@ -225,6 +273,10 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       return parseInspect(m.req);
     case 'cancelInspect':
       return { type: 'cancelInspect' };
+    case 'compareWith':
+    case 'cancelCompare':
+    case 'rerunCompare':
+      return { type: m.type };
     case 'log': {
       const level = m.level === 'warn' || m.level === 'error' ? m.level : 'info';
       return typeof m.message === 'string' ? { type: 'log', level, message: m.message.slice(0, 2000) } : undefined;

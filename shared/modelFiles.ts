@@ -13,3 +13,9 @@ export function isModelPath(p: string, extensions = MODEL_EXTENSIONS): boolean {
   const lower = p.toLowerCase();
   return extensions.some((e) => lower.endsWith(e));
 }
+
+/** Sorts by path with digit runs compared by value ("step-9" before "step-10"); returns a new array. */
+export function naturalOrder<T extends { path: string }>(items: readonly T[]): T[] {
+  const key = (s: string) => s.toLowerCase().replace(/\d+/g, (d) => d.replace(/^0+(?=\d)/, '').padStart(12, '0'));
+  return [...items].sort((a, b) => (key(a.path) < key(b.path) ? -1 : key(a.path) > key(b.path) ? 1 : 0));
+}

@@ -9,11 +9,13 @@ import './styles.css';
 import { connectHost } from './vscodeApi';
 import { mountModelView, type ModelUiState } from './views/modelView';
 import { mountWorkspaceView } from './views/workspaceView';
+import { mountCompareView } from './views/compareView';
 
 const root = document.getElementById('tz-app');
 if (root) {
   const host = connectHost<ModelUiState>();
   window.addEventListener('error', (e) => host.post({ type: 'log', level: 'error', message: `webview: ${e.message}` }));
   if (root.dataset.view === 'workspace') mountWorkspaceView(root, host as never);
+  else if (root.dataset.view === 'compare') mountCompareView(root, host as never);
   else mountModelView(root, host);
 }

@@ -80,6 +80,16 @@ function skeleton(): HTMLElement[] {
           { id: 'tz-btn-cancel', 'aria-label': 'Cancel job', secondary: true, hidden: true },
           'Cancel',
         ),
+        h(
+          'vscode-button',
+          {
+            id: 'tz-btn-compare',
+            'aria-label': 'Compare with another model',
+            secondary: true,
+            title: 'Compare this model with another one (per-layer and per-tensor changes, delta size estimate)',
+          },
+          'Compare with…',
+        ),
         h('span', { id: 'tz-write-note', class: 'tz-muted', hidden: true }),
       ),
       h(
@@ -302,6 +312,7 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     },
   );
   wireJobPanel(host as Host<unknown>, () => st.job?.id);
+  byId('tz-btn-compare').addEventListener('click', () => host.post({ type: 'compareWith' }));
   const inspector = new InspectorView(host, () => undefined);
 
   const filterField = byId('tz-filter') as HTMLElement & { value: string };

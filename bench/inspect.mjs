@@ -1,20 +1,24 @@
 // Random access and tensor-view benchmark (issue 14):
 //   node --import tsx bench/inspect.mjs [--gb 1] [--rounds 3]
-// 1. extract of one tensor from a ~128 MB .tzip with thousands of chunks (2048 tensors of 64 KiB:
-//    one chunk each) vs decompressing the whole file, both through the CLI (fresh processes).
+// 1. extract of one tensor from a ~135 MB .tzip with thousands of chunks (3072 tensors of 64 KiB:
+//    one chunk each) vs decompressing the whole file, both through the CLI (fresh processes); the
+//    extracted bytes are checked against the original's.
 // 2. the first heatmap of a 1 GiB BF16 tensor (16384 x 32768) over the server, as the inspector asks
 //    for it: tensorzip/tensorView of the whole matrix into 512 x 1024 cells (histogram, norms, stats),
-//    request to answer, from the .safetensors and from its .tzip (a fresh job worker each time).
+//    request to answer, from the .safetensors and from its .tzip (a fresh job worker each time): the
+//    sampled preview (sampleElements = TENSOR_VIEW_PREVIEW_ELEMENTS, what the inspector shows first)
+//    and the exact view.
 // Rounds are interleaved and medians reported, since the machine is shared (timings move with load).
 // Data is generated from real BF16 weights (bench/synthetic.mjs) into bench/out/ and reused.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, writeSync, closeSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readSync, writeSync, closeSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { realBF16Pool } from './synthetic.mjs';
 import { spawn } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { TENSOR_VIEW_PREVIEW_ELEMENTS } from '../protocol/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/inspect');
@@ -71,6 +75,24 @@ function tzipOf(file) {
   return z;
 }
 
+/** The stored bytes of tensor `name` of a safetensors file. */
+function tensorBytes(file, name) {
+  const fd = openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const head = Buffer.alloc(n);
+    readSync(fd, head, 0, n, 8);
+    const [a, b] = JSON.parse(head.toString('utf8'))[name].data_offsets;
+    const out = Buffer.alloc(b - a);
+    readSync(fd, out, 0, b - a, 8 + n + a);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 const ms = (t0) => performance.now() - t0;
 function timeCli(args) {
@@ -80,8 +102,8 @@ function timeCli(args) {
 }
 
 // 1. extract vs decompress
-const many = path.join(OUT, 'many.safetensors');
-writeModel(many, 2048, [256, 128]);
+const many = path.join(OUT, 'many3k.safetensors');
+writeModel(many, 3072, [256, 128]);
 const manyZ = tzipOf(many);
 const chunks = JSON.parse(
   execFileSync(process.execPath, [CLI, 'info', manyZ, '--json'], { encoding: 'utf8' }),
@@ -95,12 +117,15 @@ for (let r = 0; r < rounds; r++) {
   rmSync(o2, { force: true });
   ext.push(timeCli(['extract', manyZ, '--tensor', 't.1000.weight', '-o', o1]));
   dec.push(timeCli(['decompress', manyZ, '-o', o2]));
+  if (!tensorBytes(o1, 't.1000.weight').equals(tensorBytes(many, 't.1000.weight')))
+    throw new Error('extracted tensor differs from the original');
   rmSync(o2, { force: true });
 }
 console.log(
   `extract one tensor of ${(statSync(manyZ).size / 1e6) | 0} MB .tzip (${chunks} chunks): median ` +
     `${median(ext).toFixed(0)} ms; decompress whole: ${median(dec).toFixed(0)} ms; ratio ` +
-    `${(median(ext) / median(dec)).toFixed(3)}`,
+    `${(median(ext) / median(dec)).toFixed(3)} (extracted bytes identical to the original's; rounds: extract ` +
+    `${ext.map((t) => t.toFixed(0)).join(', ')}; decompress ${dec.map((t) => t.toFixed(0)).join(', ')})`,
 );
 
 // 2. first heatmap of a 1 GiB BF16 tensor
@@ -119,22 +144,30 @@ await conn.sendRequest('initialize', {
   initializationOptions: {},
 });
 await conn.sendNotification('initialized', {});
-const times = { safetensors: [], tzip: [] };
+const times = { 'safetensors preview': [], 'safetensors exact': [], '.tzip preview': [], '.tzip exact': [] };
+const shares = {};
 for (let r = 0; r < rounds; r++) {
   for (const [k, f] of [
     ['safetensors', big],
-    ['tzip', bigZ],
+    ['.tzip', bigZ],
   ]) {
-    const t0 = performance.now();
-    const v = await conn.sendRequest('tensorzip/tensorView', {
-      path: f,
-      name: 't.0.weight',
-      width: 1024,
-      height: 512,
-      pool: 'mean',
-    });
-    times[k].push(ms(t0));
-    if (v.stats.count !== rows * cols || v.gridRows !== 512 || v.gridCols !== 1024) throw new Error('incomplete view');
+    for (const preview of [true, false]) {
+      const t0 = performance.now();
+      const v = await conn.sendRequest('tensorzip/tensorView', {
+        path: f,
+        name: 't.0.weight',
+        width: 1024,
+        height: 512,
+        pool: 'mean',
+        ...(preview ? { sampleElements: TENSOR_VIEW_PREVIEW_ELEMENTS } : {}),
+      });
+      times[`${k} ${preview ? 'preview' : 'exact'}`].push(ms(t0));
+      if (preview) {
+        if (!v.sampled || v.gridCols !== 1024) throw new Error('no sampled preview');
+        shares[k] = `${v.sampled.rows} of ${v.sampled.ofRows} rows, ${v.gridRows} x ${v.gridCols} cells`;
+      } else if (v.sampled || v.stats.count !== rows * cols || v.gridRows !== 512 || v.gridCols !== 1024)
+        throw new Error('incomplete view');
+    }
   }
 }
 await conn.sendRequest('shutdown');
@@ -142,7 +175,7 @@ await conn.sendNotification('exit');
 conn.dispose();
 console.log(
   `heatmap over the server of a ${((rows * cols * 2) / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ` +
-    `${cols}] into 512 x 1024 cells: safetensors median ${median(times.safetensors).toFixed(0)} ms (` +
-    `${times.safetensors.map((t) => t.toFixed(0)).join(', ')}), .tzip median ` +
-    `${median(times.tzip).toFixed(0)} ms (${times.tzip.map((t) => t.toFixed(0)).join(', ')})`,
+    `${cols}] into 512 x 1024 cells (preview: safetensors ${shares.safetensors}; .tzip ${shares['.tzip']}):`,
 );
+for (const [k, ts] of Object.entries(times))
+  console.log(`  ${k}: median ${median(ts).toFixed(0)} ms (${ts.map((t) => t.toFixed(0)).join(', ')})`);

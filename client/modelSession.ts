@@ -23,7 +23,7 @@ import { readHeader, type HeaderView } from './header';
 import { localFile, type LocalFile } from './localCopy';
 import { isTzipPath } from '../shared/modelFiles';
 import { toJobError, type TzServer } from './serverClient';
-import { parseTzipInfo } from './tzipInfo';
+import { tzipSummary } from './tzipInfo';
 import { losslessPredicted, lossyCurve } from './lossyPick';
 import { writeBlocker } from './jobs';
 
@@ -379,9 +379,9 @@ export class ModelSession implements vscode.Disposable {
   }
 
   private async loadTzip(file: string, token: vscode.CancellationToken): Promise<void> {
-    const info = parseTzipInfo(await this.server.info(file, token));
-    const original = info.originalBytes ?? 0;
-    const stored = info.storedBytes ?? this.size;
+    const info = tzipSummary(await this.server.info(file, token));
+    const original = info.originalBytes;
+    const stored = info.storedBytes;
     this.tzip = {
       originalBytes: original,
       storedBytes: stored,

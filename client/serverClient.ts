@@ -37,6 +37,7 @@ import {
   type FileAnalysis,
   type JobProgress,
   type JobsResult,
+  type InfoResult,
   type ServerFeatures,
   type ServerSettings,
   type TzErrorData,
@@ -253,7 +254,7 @@ export class TzServer implements vscode.Disposable {
     );
   }
 
-  async info(path: string, token?: vscode.CancellationToken): Promise<unknown> {
+  async info(path: string, token?: vscode.CancellationToken): Promise<InfoResult> {
     const client = await this.ready();
     try {
       return await client.sendRequest(InfoRequest, { path }, token);

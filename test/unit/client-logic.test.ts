@@ -5,9 +5,11 @@ import { JobQueue } from '../../client/jobQueue';
 import { compressOutputPath, decompressOutputPath } from '../../client/paths';
 import { isModelPath, isTzipPath } from '../../shared/modelFiles';
 import { ProgressMeter } from '../../client/progressMeter';
-import { parseTzipInfo } from '../../client/tzipInfo';
+import { tzipSummary } from '../../client/tzipInfo';
+import type { InfoResult } from '../../protocol/server';
 import { contentSecurityPolicy, escapeHtml, webviewShell } from '../../client/webviewHtml';
 import { formatBytes } from '../../shared/format';
+import { layerOf } from '../../shared/layers';
 
 test('output paths next to the input or in a folder', () => {
   const next = { location: 'nextToInput' as const, folder: '' };
@@ -123,25 +125,43 @@ test('webview shell: strict CSP with a nonce, no inline code, escaped values', (
   assert.ok(html.includes('id="tz-app" data-view="model"'));
 });
 
-test('tzip info parsing accepts plausible shapes and ignores junk', () => {
-  const s = parseTzipInfo({
-    originalBytes: 1000,
+test('tzip summary: the tensor regions of the engine info (no structure regions), lossy from the index', () => {
+  const info: InfoResult = {
+    path: '/m/m.safetensors.tzip',
     bytes: 660,
-    originalName: 'm.safetensors',
-    lossy: false,
-    tensors: [
-      { name: 'model.layers.0.w', dtype: 'BF16', shape: [10, 10], bytes: 200, storedBytes: 130 },
-      { nope: 1 },
-      null,
+    version: '2.0',
+    tool: 'tensorzip 0.1.0',
+    original: { name: 'm.safetensors', size: 1000, sha256: 'ab', format: 'safetensors' },
+    chunkBytes: 1 << 20,
+    regions: [
+      { kind: 'raw', dtype: 'U8', bytes: 80, compressedBytes: 40, chunks: 1, duplicateChunks: 0 },
+      {
+        kind: 'tensor',
+        name: 'model.layers.0.w',
+        dtype: 'BF16',
+        shape: [10, 10],
+        bytes: 200,
+        compressedBytes: 130,
+        chunks: 1,
+        duplicateChunks: 0,
+      },
+      { kind: 'tensor', name: 'scalar', dtype: 'F32', bytes: 4, compressedBytes: 5, chunks: 1, duplicateChunks: 0 },
     ],
-  });
+    tensorBytes: 204,
+    tensorCompressedBytes: 135,
+  };
+  const s = tzipSummary(info);
   assert.equal(s.originalBytes, 1000);
   assert.equal(s.storedBytes, 660);
-  assert.equal(s.tensors.length, 1);
-  assert.equal(s.tensors[0]!.layer, 'model.layers.0');
-  assert.equal(s.tensors[0]!.storedBytes, 130);
-  const nested = parseTzipInfo({ original: { size: 5, name: 'x' }, size: 3 });
-  assert.equal(nested.originalBytes, 5);
-  assert.equal(nested.originalName, 'x');
-  for (const junk of [null, 7, 'x', [], { tensors: 'x', bytes: -1 }]) assert.deepEqual(parseTzipInfo(junk).tensors, []);
+  assert.equal(s.originalName, 'm.safetensors');
+  assert.equal(s.originalFormat, 'safetensors');
+  assert.equal(s.lossy, undefined);
+  assert.deepEqual(
+    s.tensors.map((t) => [t.name, t.layer, t.dtype, t.shape, t.bytes, t.storedBytes]),
+    [
+      ['model.layers.0.w', 'model.layers.0', 'BF16', [10, 10], 200, 130],
+      ['scalar', layerOf('scalar'), 'F32', [], 4, 5],
+    ],
+  );
+  assert.equal(tzipSummary({ ...info, lossy: { bits: 3, inputSha256: 'cd' } }).lossy, true);
 });

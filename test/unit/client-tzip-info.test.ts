@@ -7,19 +7,19 @@ import { test } from 'node:test';
 import { compressFile } from '../../engine/container/compress';
 import { infoFile } from '../../engine/container/decompress';
 import { openModel } from '../../engine/formats/index';
-import { parseTzipInfo } from '../../client/tzipInfo';
+import { tzipSummary } from '../../client/tzipInfo';
 
 const FILE = path.resolve(process.cwd(), '../shared/corpus/stories260k.bf16.safetensors');
 
 test(
-  'parseTzipInfo on a real .tzip lists every tensor with its stored bytes',
+  'tzipSummary on a real .tzip lists every tensor with its stored bytes',
   { skip: !existsSync(FILE) && 'no ../shared/corpus' },
   async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'tz-client-info-'));
     try {
       const out = path.join(dir, 'm.safetensors.tzip');
       await compressFile(FILE, { output: out, threads: 1 });
-      const s = parseTzipInfo(JSON.parse(JSON.stringify(await infoFile(out))));
+      const s = tzipSummary(JSON.parse(JSON.stringify(await infoFile(out))));
       const layout = await openModel(FILE);
       assert.equal(s.originalBytes, statSync(FILE).size);
       assert.equal(s.storedBytes, statSync(out).size);

@@ -14,7 +14,8 @@
 //     (the header is not counted);
 //   - MB/s (10^6 bytes of the original per second, in-process engine calls, `--threads` threads) of
 //     delta compress and decompress, next to standalone compress and decompress measured in the same
-//     rounds: medians of interleaved rounds (each job of every pair once per round);
+//     rounds: medians of interleaved rounds (each job of every pair once per round); per group also
+//     per CPU second of this process (steadier than wall time on a loaded machine);
 //   - every delta round trip is checked bit-exact (SHA-256 against the original): a mismatch fails the
 //     bench (exit 1).
 import { spawnSync } from 'node:child_process';
@@ -165,9 +166,12 @@ try {
   for (let r = 0; r < ROUNDS; r++)
     for (const p of pairs)
       for (const [k, f] of Object.entries(jobs)) {
-        const t0 = performance.now();
+        const t0 = performance.now(),
+          u0 = process.cpuUsage();
         await f(p);
         ((p.t ??= {})[k] ??= []).push((performance.now() - t0) / 1000);
+        const u = process.cpuUsage(u0);
+        ((p.cpu ??= {})[k] ??= []).push((u.user + u.system) / 1e6);
         if ((k === 'dd' && sha(p.back) !== p.sha) || (k === 'd' && sha(p.stdBack) !== p.sha))
           fail(`${p.label}: ${k === 'dd' ? 'delta' : 'standalone'} round trip is not bit-exact (round ${r + 1})`);
       }
@@ -183,7 +187,23 @@ try {
   for (const p of pairs) {
     p.stdBytes = size(p.std);
     p.deltaBytes = size(p.delta);
-    const g = groups.get(p.group) ?? { pairs: 0, bytes: 0, std: 0, delta: 0, zstd: 0, xor: 0, ulp: 0, min: 1, max: 0 };
+    const g = groups.get(p.group) ?? {
+      pairs: 0,
+      bytes: 0,
+      std: 0,
+      delta: 0,
+      zstd: 0,
+      xor: 0,
+      ulp: 0,
+      min: 1,
+      max: 0,
+      sec: { cd: 0, dd: 0, c: 0, d: 0 },
+      cpu: { cd: 0, dd: 0, c: 0, d: 0 },
+    };
+    for (const k of Object.keys(g.sec)) {
+      g.sec[k] += median(p.t[k]);
+      g.cpu[k] += median(p.cpu[k]);
+    }
     g.pairs++;
     g.bytes += p.bytes;
     g.std += p.stdBytes;
@@ -228,9 +248,26 @@ try {
     ],
     rows,
   );
-  console.log('Per group (sums over its pairs; delta / standalone range over the pairs):\n');
+  console.log(
+    'Per group (sums over its pairs; delta / standalone range over the pairs; MB/s: bytes over the sum of the ' +
+      "pairs' median times, wall clock / CPU seconds of this process, which a loaded machine disturbs less):\n",
+  );
+  const gmbps = (g, k) => `${(g.bytes / 1e6 / g.sec[k]).toFixed(1)} / ${(g.bytes / 1e6 / g.cpu[k]).toFixed(1)}`;
   printTable(
-    ['group', 'pairs', '.tzip', 'delta .tzip', 'delta/.tzip', 'zstd -19 --patch-from', 'XOR order-0', 'ULP order-0'],
+    [
+      'group',
+      'pairs',
+      '.tzip',
+      'delta .tzip',
+      'delta/.tzip',
+      'zstd -19 --patch-from',
+      'XOR order-0',
+      'ULP order-0',
+      'delta c MB/s',
+      'delta d MB/s',
+      '.tzip c MB/s',
+      '.tzip d MB/s',
+    ],
     [...groups].map(([k, g]) => [
       k,
       g.pairs,
@@ -242,6 +279,10 @@ try {
       pct(g.zstd, g.bytes),
       pct(g.xor, g.bytes),
       pct(g.ulp, g.bytes),
+      gmbps(g, 'cd'),
+      gmbps(g, 'dd'),
+      gmbps(g, 'c'),
+      gmbps(g, 'd'),
     ]),
   );
   const json = pairs.map((p) => ({
@@ -258,6 +299,7 @@ try {
     deltaDecompressMBs: +mbps(p, 'dd'),
     compressMBs: +mbps(p, 'c'),
     decompressMBs: +mbps(p, 'd'),
+    medianCpuSeconds: Object.fromEntries(Object.entries(p.cpu).map(([k, v]) => [k, +median(v).toFixed(4)])),
     exact: true,
   }));
   console.log(`DELTA_JSON ${JSON.stringify(json)}\n`);

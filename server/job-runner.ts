@@ -60,7 +60,10 @@ export class JobRun {
     });
     const data: JobWorkerData = { spec, cancelFlag: this.flag };
     // stdout/stderr: true keeps worker output off the process stdout (the JSON-RPC channel).
-    this.worker = new Worker(script, { workerData: data, stdout: true, stderr: true });
+    // Test hook (TZ_SERVER_TEST_OOM, job-worker.ts): that job's worker gets a small heap, so filling it is quick.
+    const oom = process.env.TZ_SERVER_TEST_OOM;
+    const limits = oom && spec.path.includes(oom) ? { resourceLimits: { maxOldGenerationSizeMb: 64 } } : {};
+    this.worker = new Worker(script, { workerData: data, stdout: true, stderr: true, ...limits });
     for (const stream of ['stdout', 'stderr'] as const) {
       let pending = '';
       this.worker[stream].setEncoding('utf8');

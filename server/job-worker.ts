@@ -78,8 +78,22 @@ process.on('exit', () => {
   if (!answered) api.removeLiveTempsSync();
 });
 
+/**
+ * Test hook (server environment): a job whose path contains TZ_SERVER_TEST_OOM runs its engine call
+ * for real and, once it has coded 2 MiB (its temp output open and being written), fills this thread's
+ * heap, which job-runner.ts caps small for that job: V8 ends the thread at its heap limit, as the OS
+ * would kill a process; no catch, finally or exit handler of this thread runs after that.
+ */
+const OOM_AFTER_BYTES = 2 << 20;
+const oomHook = !!process.env.TZ_SERVER_TEST_OOM && spec.path.includes(process.env.TZ_SERVER_TEST_OOM);
+function exhaustHeap(): never {
+  const hog: number[][] = [];
+  for (;;) hog.push(new Array<number>(10_000).fill(0.5));
+}
+
 let lastProgress = 0;
 function onProgress(p: api.Progress): void {
+  if (oomHook && p.bytesDone >= OOM_AFTER_BYTES) exhaustHeap();
   const now = Date.now();
   if (now - lastProgress < PROGRESS_INTERVAL_MS && p.bytesDone < p.bytesTotal) return;
   lastProgress = now;

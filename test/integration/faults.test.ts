@@ -200,3 +200,59 @@ describe('faults: the input changes during compress', { skip: NO_BUILD }, () => 
     }
   });
 });
+
+/**
+ * A job worker killed half-way through a compress. Jobs run in worker_threads (server/job-runner.ts),
+ * and the OS cannot kill one thread: SIGKILL and its OOM killer take the whole process (the server,
+ * which the client then restarts). The closest real equivalent inside the process is V8 ending the
+ * thread at its heap limit (ERR_WORKER_OUT_OF_MEMORY): like a killed process, nothing of the thread
+ * runs after it (no catch, finally or exit handler), its engine pool threads die with it and its temp
+ * output stays open and partial. TZ_SERVER_TEST_OOM makes the job really run out of heap (a 64 MB cap
+ * for that job, filled after 2 MiB are coded). The server must answer it INTERNAL in one line, remove
+ * the temp file itself, and run the other jobs (one running beside it, one queued behind it) to a
+ * verified end.
+ */
+describe('faults: a job worker killed by running out of memory', { skip: NO_BUILD }, () => {
+  // the bound turns a job that never answers (the crash not seen) into a failure instead of a hang
+  const bound = { timeout: 240_000 };
+  test('the job answers INTERNAL, its temp output is removed, a running and a queued job finish', bound, async () => {
+    const dir = path.join(tmp.dir, 'oom');
+    mkdirSync(dir);
+    const victim = bigModel(path.join(dir, 'oom-me.safetensors'), 16);
+    const running = bigModel(path.join(dir, 'running.safetensors'), 8);
+    const queued = bigModel(path.join(dir, 'queued.safetensors'), 8);
+    const before = new Map([victim, running, queued].map((f) => [f, sha(f)]));
+    const h = await startServer({ env: { TZ_SERVER_TEST_OOM: 'oom-me' }, settings: { maxConcurrentJobs: 2 } });
+    try {
+      const killed = rejection(h.conn.sendRequest(CompressRequest, { path: victim }));
+      const others = [running, queued].map((p) => h.conn.sendRequest(CompressRequest, { path: p }));
+      for (const p of others) p.catch(() => undefined); // awaited below; a failure above must not be unhandled
+      const e = await killed;
+      assert.equal(e.code, JOB_FAILED_ERROR);
+      assert.deepEqual(e.data, { code: 'INTERNAL', file: victim });
+      assert.equal(
+        e.message,
+        `${victim}: job worker crashed (Worker terminated due to reaching memory limit: JS heap out of memory)`,
+      );
+      assert.ok(
+        h.logs.some((l) => l.includes(`removed temp file ${victim}.tzip.tmp-`)),
+        `the server removed the dead worker's temp output: ${h.logs.join(' | ')}`,
+      );
+      for (const r of await Promise.all(others)) {
+        const v = cli(['verify', r.output, '--against', r.output.replace(/\.tzip$/, '')]);
+        assert.equal(v.code, 0, v.stderr);
+      }
+      assert.ok(!existsSync(`${victim}.tzip`), 'no output of the killed job');
+      assert.deepEqual(temps(dir), [], 'no temp file left');
+      for (const [f, s] of before) assert.equal(sha(f), s, `${f} unchanged`);
+      assert.ok(h.proc.exitCode === null, 'server still running');
+      // and it still serves: the same input compresses once the hook no longer matches it
+      const again = path.join(dir, 'after.safetensors');
+      writeFileSync(again, readFileSync(victim));
+      const r = await h.conn.sendRequest(CompressRequest, { path: again });
+      assert.equal(cli(['verify', r.output, '--against', again]).code, 0);
+    } finally {
+      await h.stop();
+    }
+  });
+});

@@ -262,6 +262,8 @@ const USER_SETTINGS = {
   'files.hotExit': 'off',
   'explorer.confirmDragAndDrop': false,
   'explorer.confirmDelete': false,
+  // one row per folder: a compact "models / broken" row has no row per path segment to walk
+  'explorer.compactFolders': false,
   'git.enabled': false,
   'window.restoreWindows': 'none',
 };
@@ -434,8 +436,8 @@ export class Session {
         async () => {
           if (await here.isVisible()) return true;
           // A folder that collapsed again (a refresh, a lost click) hides its children.
-          if (above && (await above.getAttribute('aria-expanded').catch(() => null)) === 'false') {
-            await above.click().catch(() => {});
+          if (above && (await above.getAttribute('aria-expanded', { timeout: 2000 }).catch(() => null)) === 'false') {
+            await above.click({ timeout: 2000 }).catch(() => {});
             return false;
           }
           // The explorer may not have seen a file created a moment ago: refresh it (not every poll:
@@ -462,15 +464,17 @@ export class Session {
     await waitFor(
       `explorer folder ${what} expanded`,
       async () => {
-        if ((await row.getAttribute('aria-expanded')) !== 'false') return true;
-        await row.click();
+        // a row that is gone (the tree re-rendered) fails fast: the walk starts again
+        const state = () => row.getAttribute('aria-expanded', { timeout: 2000 });
+        if ((await state()) !== 'false') return true;
+        await row.click({ timeout: 2000 });
         for (let t = 0; t < 20; t++) {
           await sleep(100);
-          if ((await row.getAttribute('aria-expanded')) === 'true') return true;
+          if ((await state()) === 'true') return true;
         }
         return false;
       },
-      20_000,
+      10_000,
       100,
     );
   }

@@ -151,6 +151,24 @@ export async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
+/**
+ * The handle, with its OS errors naming `output`: a disk that fills up is the output's problem, not
+ * the input's that the job is reading (the engine's error wrapper names an error's own path first).
+ */
+function namingWriteErrors(fh: FileHandle, output: string): FileHandle {
+  const methods = ['write', 'writev', 'sync', 'datasync', 'truncate', 'close'] as const;
+  const wrapped = fh as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const m of methods) {
+    const original = wrapped[m]!.bind(fh);
+    wrapped[m] = (...args: unknown[]) =>
+      original(...args).catch((e: NodeJS.ErrnoException) => {
+        if (e && typeof e === 'object' && typeof e.code === 'string' && !e.path) e.path = output;
+        throw e;
+      });
+  }
+  return fh;
+}
+
 export async function createSafeOutput(
   output: string,
   opts: { force?: boolean; input?: string; needBytes: number },
@@ -174,7 +192,7 @@ export async function createSafeOutput(
     );
   }
   const tempPath = tempPathFor(out);
-  const fh = await open(tempPath, 'wx');
+  const fh = namingWriteErrors(await open(tempPath, 'wx'), output);
   liveTemps.add(tempPath);
   // Test hook of the edge guards (test/integration/edge-guard.test.ts): the job stalls for good with
   // its temp file open, as a lost reply deep in a pipeline would.

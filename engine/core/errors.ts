@@ -41,28 +41,35 @@ export function throwIfAborted(signal: AbortSignal | undefined, file?: string): 
   if (signal?.aborted) throw cancelled(file);
 }
 
+const OS_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory, expected a file',
+  ENOSPC: 'no space left on device',
+  EMFILE: 'too many open files',
+  EROFS: 'read-only file system',
+};
+
+/** Where (the path an OS error names, else `file`) and what went wrong, in one line. */
+function errorParts(err: unknown, file?: string): { where: string | undefined; problem: string } {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+    return { where: e.path ?? file, problem: OS_PROBLEMS[e.code] ?? e.message.split('\n')[0]! };
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return { where: file, problem: msg.split('\n')[0]! };
+}
+
 /** Turns anything thrown into a one-line message naming the file (for CLI and server). */
 export function describeError(err: unknown, file?: string): string {
   if (err instanceof TzError) return err.message;
-  const e = err as NodeJS.ErrnoException;
-  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    const where = e.path ?? file;
-    const what: Record<string, string> = {
-      ENOENT: 'no such file or directory',
-      EACCES: 'permission denied',
-      EISDIR: 'is a directory, expected a file',
-      ENOSPC: 'no space left on device',
-      EMFILE: 'too many open files',
-      EROFS: 'read-only file system',
-    };
-    return `${where ?? ''}${where ? ': ' : ''}${what[e.code] ?? e.message.split('\n')[0]}`;
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  return `${file ? file + ': ' : ''}${msg.split('\n')[0]}`;
+  const { where, problem } = errorParts(err, file);
+  return where ? `${where}: ${problem}` : problem;
 }
 
 /** The one error wrapper of the engine's operations: a TzError as it is, an OS error as IO (or
- *  NO_SPACE), a crashed or exited pool worker as IO, anything else as BAD_INPUT. */
+ *  NO_SPACE), a crashed or exited pool worker as IO, anything else as BAD_INPUT. The error names the
+ *  path the OS error is about (see SafeOutput: write errors name the output), else `file`. */
 export function toTzError(err: unknown, file?: string): TzError {
   if (err instanceof TzError) return err;
   const e = err as NodeJS.ErrnoException;
@@ -73,7 +80,8 @@ export function toTzError(err: unknown, file?: string): TzError {
       : (e && typeof e.code === 'string') || workerDied
         ? 'IO'
         : 'BAD_INPUT';
-  const te = new TzError(code, undefined, describeError(err, file));
+  const { where, problem } = errorParts(err, file);
+  const te = new TzError(code, where, problem);
   if (e && typeof e.code === 'string') te.errno = e.code;
   return te;
 }

@@ -15,6 +15,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
   writeSync,
@@ -29,7 +30,7 @@ import {
   until,
   writeSyntheticSafetensors,
 } from './server-harness';
-import { CompressRequest, JOB_FAILED_ERROR } from '../../protocol/server';
+import { CompressRequest, DecompressRequest, JOB_FAILED_ERROR } from '../../protocol/server';
 import { tempDir } from '../helpers/safetensors';
 import { tempPathFor } from '../../engine/container/output';
 
@@ -253,6 +254,247 @@ describe('faults: a job worker killed by running out of memory', { skip: NO_BUIL
       assert.equal(cli(['verify', r.output, '--against', again]).code, 0);
     } finally {
       await h.stop();
+    }
+  });
+});
+
+/**
+ * Real kernel errors half-way through one file (the batch tests cover them per item): ENOSPC from a
+ * tmpfs smaller than the output, EIO from scripts/eio-fs.py (a FUSE view of a folder whose reads fail
+ * from a given byte on). Both need root (mount); FUSE also needs /dev/fuse and Debian's python3-fusepy.
+ */
+const PY = '/usr/bin/python3';
+const EIO_FS = path.resolve('scripts/eio-fs.py');
+function mountSkip(): string | false {
+  if (NO_BUILD) return NO_BUILD;
+  if (process.getuid?.() !== 0) return 'mounting a tmpfs or FUSE view needs root';
+  return false;
+}
+function fuseSkip(): string | false {
+  const base = mountSkip();
+  if (base) return base;
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse on this machine (a kernel facility, not installable)';
+  if (spawnSync(PY, ['-c', 'import fusepy']).status !== 0) {
+    const why = `${PY} cannot import fusepy (apt-get install -y python3-fusepy)`;
+    if (process.env.CI === 'true') throw new Error(why);
+    return why;
+  }
+  return false;
+}
+/** A tmpfs of `size` at a new folder under the test's temp dir; unmounted by the returned function. */
+function smallDisk(name: string, size: string): { dir: string; unmount: () => void } {
+  const dir = path.join(tmp.dir, name);
+  mkdirSync(dir);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  assert.equal(m.status, 0, `mount tmpfs: ${m.stderr}`);
+  return { dir, unmount: () => void spawnSync('umount', [dir]) };
+}
+/** `src` seen through a FUSE view whose reads fail with EIO from byte `failAt` on. */
+async function failingView(
+  name: string,
+  src: string,
+  failAt: number,
+): Promise<{ dir: string; unmount: () => Promise<void> }> {
+  const dir = path.join(tmp.dir, name);
+  mkdirSync(dir);
+  const child = spawn(PY, [EIO_FS, src, dir, String(failAt)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  const unmount = async () => {
+    spawnSync('umount', [dir]);
+    if (child.exitCode === null) child.kill();
+    await exited;
+  };
+  const probe = readdirSync(src)[0]!;
+  for (let i = 0; i < 200 && !existsSync(path.join(dir, probe)); i++) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!existsSync(path.join(dir, probe))) {
+    await unmount();
+    assert.fail(`eio-fs.py did not mount ${dir}: ${stderr.trim()}`);
+  }
+  return { dir, unmount };
+}
+const oneLine = (s: string) => s.trim().split('\n').length === 1;
+
+/** Fills `dir`'s file system to the last byte (another process taking the space mid-write). */
+function fillDisk(dir: string): string {
+  const filler = path.join(dir, 'filler');
+  const fd = openSync(filler, 'w');
+  const block = Buffer.alloc(64 << 10, 7);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    for (let n = 4096; n >= 1; n >>= 1) {
+      try {
+        for (;;) writeSync(fd, block.subarray(0, n));
+      } catch {
+        // next smaller size
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+/** The files left in `dir` besides the filler. */
+const leftIn = (dir: string) => readdirSync(dir).filter((n) => n !== 'filler');
+
+describe('faults: disk full while writing one file (ENOSPC from a tmpfs)', { skip: mountSkip() }, () => {
+  test('too little free space up front: refused in one line before anything is written', () => {
+    const src = path.join(tmp.dir, 'nospace-pre-src');
+    mkdirSync(src);
+    const input = bigModel(path.join(src, 'model.safetensors'), 12);
+    const disk = smallDisk('nospace-pre', '2m');
+    try {
+      const out = path.join(disk.dir, 'model.safetensors.tzip');
+      const c = cli(['compress', input, '-o', out]);
+      assert.equal(c.code, 1, c.stderr);
+      assert.match(
+        c.stderr,
+        /^tensorzip: .*model\.safetensors\.tzip: not enough free disk space \(.* free, need about .*\)\n$/,
+      );
+      assert.deepEqual(readdirSync(disk.dir), []);
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  test('CLI compress and decompress, the disk filled mid-write: exit 1, one line, nothing left', async () => {
+    const src = path.join(tmp.dir, 'nospace-src');
+    mkdirSync(src);
+    const input = bigModel(path.join(src, 'model.safetensors'), 48);
+    assert.equal(cli(['compress', input, '--threads', '1']).code, 0);
+    const before = [input, `${input}.tzip`].map(sha);
+    const disk = smallDisk('nospace-cli', '64m');
+    try {
+      const run = async (args: string[]) => {
+        const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+        const written = await tempReaches(disk.dir, 2 << 20, child);
+        assert.ok(written >= 2 << 20, `the job was writing (${written} bytes, exit ${child.exitCode}): ${stderr}`);
+        const filler = fillDisk(disk.dir);
+        const code = await exited;
+        assert.deepEqual(leftIn(disk.dir), [], 'no output, no temp file on the full disk');
+        rmSync(filler);
+        return { code, stderr };
+      };
+      const c = await run(['compress', input, '-o', path.join(disk.dir, 'model.safetensors.tzip'), '--threads', '2']);
+      assert.equal(c.code, 1, c.stderr);
+      assert.match(c.stderr, /^tensorzip: .*nospace-cli\/model\.safetensors\.tzip: no space left on device\n$/);
+      const d = await run(['decompress', `${input}.tzip`, '-o', path.join(disk.dir, 'restored.safetensors')]);
+      assert.equal(d.code, 1, d.stderr);
+      assert.match(d.stderr, /^tensorzip: .*nospace-cli\/restored\.safetensors: no space left on device\n$/);
+    } finally {
+      disk.unmount();
+    }
+    assert.deepEqual([input, `${input}.tzip`].map(sha), before, 'inputs unchanged');
+  });
+
+  test('server, the disk filled mid-write: NO_SPACE naming the output, nothing left, the server goes on', async () => {
+    const src = path.join(tmp.dir, 'nospace-server-src');
+    mkdirSync(src);
+    const input = bigModel(path.join(src, 'model.safetensors'), 48);
+    assert.equal(cli(['compress', input, '--threads', '1']).code, 0);
+    const before = [input, `${input}.tzip`].map(sha);
+    const disk = smallDisk('nospace-server', '64m');
+    const h = await startServer();
+    try {
+      const run = async <T>(request: Promise<T>) => {
+        const state = { exitCode: null as number | null };
+        const failed = rejection(request.finally(() => (state.exitCode = 0)));
+        const written = await tempReaches(disk.dir, 2 << 20, state);
+        assert.ok(written >= 2 << 20, `the job was writing (${written} bytes)`);
+        const filler = fillDisk(disk.dir);
+        const e = await failed;
+        assert.deepEqual(leftIn(disk.dir), [], 'no output, no temp file on the full disk');
+        rmSync(filler);
+        return e;
+      };
+      const out = path.join(disk.dir, 'model.safetensors.tzip');
+      const c = await run(h.conn.sendRequest(CompressRequest, { path: input, output: out }));
+      assert.equal(c.code, JOB_FAILED_ERROR);
+      assert.deepEqual(c.data, { code: 'NO_SPACE', file: out }, c.message);
+      assert.equal(c.message, `${out}: no space left on device`);
+      const restored = path.join(disk.dir, 'restored.safetensors');
+      const d = await run(h.conn.sendRequest(DecompressRequest, { path: `${input}.tzip`, output: restored }));
+      assert.deepEqual(d.data, { code: 'NO_SPACE', file: restored }, d.message);
+      // and the server still works, on the freed disk
+      const r = await h.conn.sendRequest(CompressRequest, { path: input, output: out });
+      assert.equal(cli(['verify', r.output, '--against', input]).code, 0);
+    } finally {
+      await h.stop();
+      disk.unmount();
+    }
+    assert.deepEqual([input, `${input}.tzip`].map(sha), before, 'inputs unchanged');
+  });
+});
+
+describe('faults: a read error half-way through the input (EIO from a FUSE view)', { skip: fuseSkip() }, () => {
+  test('CLI compress, decompress and verify: exit 1, one line naming the input, nothing written', async () => {
+    const src = path.join(tmp.dir, 'eio-src');
+    mkdirSync(src);
+    const input = bigModel(path.join(src, 'model.safetensors'), 12);
+    assert.equal(cli(['compress', input, '--threads', '1']).code, 0);
+    const before = [input, `${input}.tzip`].map(sha);
+    // reads fail from 6 MiB on: the header, the index's footer and the first chunks read fine
+    const view = await failingView('eio-view', src, 6 << 20);
+    const outDir = path.join(tmp.dir, 'eio-out');
+    mkdirSync(outDir);
+    try {
+      const seen = path.join(view.dir, 'model.safetensors');
+      const c = cli(['compress', seen, '-o', path.join(outDir, 'model.safetensors.tzip'), '--threads', '2']);
+      assert.equal(c.code, 1, c.stderr);
+      assert.ok(oneLine(c.stderr), c.stderr);
+      assert.match(c.stderr, /^tensorzip: .*eio-view\/model\.safetensors: .*(i\/o error|input\/output error)/i);
+
+      const d = cli(['decompress', `${seen}.tzip`, '-o', path.join(outDir, 'restored.safetensors'), '--threads', '2']);
+      assert.equal(d.code, 1, d.stderr);
+      assert.ok(oneLine(d.stderr), d.stderr);
+      assert.match(d.stderr, /^tensorzip: .*eio-view\/model\.safetensors\.tzip: .*(i\/o error|input\/output error)/i);
+
+      const v = cli(['verify', `${seen}.tzip`, '--threads', '2']);
+      assert.equal(v.code, 1, v.stderr);
+      assert.match(v.stderr, /(i\/o error|input\/output error)/i);
+      assert.deepEqual(readdirSync(outDir), [], 'no output, no temp file');
+    } finally {
+      await view.unmount();
+    }
+    assert.deepEqual([input, `${input}.tzip`].map(sha), before, 'inputs unchanged');
+  });
+
+  test('server compress and decompress: the job fails IO naming the input, nothing written', async () => {
+    const src = path.join(tmp.dir, 'eio-server-src');
+    mkdirSync(src);
+    const input = bigModel(path.join(src, 'model.safetensors'), 12);
+    assert.equal(cli(['compress', input, '--threads', '1']).code, 0);
+    const view = await failingView('eio-server-view', src, 6 << 20);
+    const outDir = path.join(tmp.dir, 'eio-server-out');
+    mkdirSync(outDir);
+    const h = await startServer();
+    try {
+      const seen = path.join(view.dir, 'model.safetensors');
+      const c = await rejection(
+        h.conn.sendRequest(CompressRequest, { path: seen, output: path.join(outDir, 'model.safetensors.tzip') }),
+      );
+      assert.equal(c.code, JOB_FAILED_ERROR);
+      assert.deepEqual(c.data, { code: 'IO', file: seen }, c.message);
+      const d = await rejection(
+        h.conn.sendRequest(DecompressRequest, {
+          path: `${seen}.tzip`,
+          output: path.join(outDir, 'restored.safetensors'),
+        }),
+      );
+      assert.deepEqual(d.data, { code: 'IO', file: `${seen}.tzip` }, d.message);
+      assert.deepEqual(readdirSync(outDir), [], 'no output, no temp file');
+    } finally {
+      await h.stop();
+      await view.unmount();
     }
   });
 });

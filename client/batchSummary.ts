@@ -20,7 +20,7 @@ export interface BatchSummary {
   bytesSaved: number;
 }
 
-export function summarize(results: readonly BatchItemResult[]): BatchSummary {
+export function summarizeBatch(results: readonly BatchItemResult[]): BatchSummary {
   const ok = results.filter((r) => r.ok);
   const inputBytes = ok.reduce((s, r) => s + (r.inputBytes ?? 0), 0);
   const outputBytes = ok.reduce((s, r) => s + (r.outputBytes ?? 0), 0);

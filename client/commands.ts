@@ -6,10 +6,10 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobKind, JobView } from '../protocol/webview';
+import type { FileJobKind, JobView } from '../protocol/webview';
 import { formatBytes, formatEta, formatPercent, formatRate } from '../shared/format';
 import { lossyPickItems } from './lossyPick';
-import { failureLines, summarize, summaryMessage, type BatchItemResult } from './batchSummary';
+import { failureLines, summarizeBatch, summaryMessage, type BatchItemResult } from './batchSummary';
 import { readSettings } from './config';
 import { relativeMessage, writeBlocker, type JobOutcome, type JobRunner, type JobSpec } from './jobs';
 import { MODEL_VIEW_TYPE } from './modelEditor';
@@ -27,7 +27,7 @@ export interface CommandDeps {
   log: vscode.LogOutputChannel;
 }
 
-const VERBS: Record<JobKind, { ing: string; ed: string }> = {
+const VERBS: Record<FileJobKind, { ing: string; ed: string }> = {
   compress: { ing: 'Compressing', ed: 'Compressed' },
   decompress: { ing: 'Decompressing', ed: 'Decompressed' },
   verify: { ing: 'Verifying', ed: 'Verified' },
@@ -77,7 +77,7 @@ async function resolveExisting(specs: JobSpec[], jobs: JobRunner): Promise<JobSp
 
 export async function runBatch(
   deps: CommandDeps,
-  kind: JobKind,
+  kind: FileJobKind,
   specs: JobSpec[],
   title: string,
   onJob?: (j: JobView) => void,
@@ -166,7 +166,7 @@ export async function runBatch(
       await Promise.all(specs.map((s, i) => runOne(s, i)));
     },
   );
-  const summary = summarize(results);
+  const summary = summarizeBatch(results);
   const msg = `TensorZip: ${summaryMessage(VERBS[kind].ed, summary, formatBytes)}`;
   log.info(msg);
   for (const l of failureLines(summary)) log.info(l);
@@ -211,10 +211,10 @@ async function filesIn(folder: vscode.Uri, extensions: string[]): Promise<vscode
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { server, log } = deps;
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, fn);
-  const filesFor = (kind: JobKind, uris: vscode.Uri[]) =>
+  const filesFor = (kind: FileJobKind, uris: vscode.Uri[]) =>
     uris.filter((u) => (kind === 'compress' ? !isTzipPath(u.path) : isTzipPath(u.path)));
 
-  const explorerJob = async (kind: JobKind, clicked: unknown, selected: unknown, lossyBits?: number) => {
+  const explorerJob = async (kind: FileJobKind, clicked: unknown, selected: unknown, lossyBits?: number) => {
     const uris = filesFor(kind, targets(clicked, selected));
     if (!uris.length) {
       void vscode.window.showWarningMessage(

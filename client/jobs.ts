@@ -6,17 +6,17 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobKind, JobView } from '../protocol/webview';
+import type { FileJobKind, JobView } from '../protocol/webview';
 import type { JobProgress, VerifyResult } from '../protocol/server';
 import { layerOf } from '../shared/layers';
 import { readSettings } from './config';
-import { JobQueue } from './jobQueue';
+import { ConcurrencyLimit } from './concurrencyLimit';
 import { compressOutputPath, decompressOutputPath } from './paths';
 import { ProgressMeter } from './progressMeter';
 import { ServerJobError, type TzServer } from './serverClient';
 
 export interface JobSpec {
-  kind: JobKind;
+  kind: FileJobKind;
   input: vscode.Uri;
   /** default: from tensorzip.output.* settings */
   output?: vscode.Uri;
@@ -72,7 +72,7 @@ export function resolveOutputFolder(folder: string, input: vscode.Uri): string {
 let counter = 0;
 
 export class JobRunner implements vscode.Disposable {
-  readonly queue: JobQueue;
+  readonly queue: ConcurrencyLimit;
   private readonly active = new Map<string, vscode.CancellationTokenSource>();
   /** the one job state: every job's latest view, whoever started it (view, Explorer, palette, batch) */
   private readonly views = new Map<string, JobView>();
@@ -86,7 +86,7 @@ export class JobRunner implements vscode.Disposable {
     private readonly server: TzServer,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.queue = new JobQueue(readSettings().maxConcurrentJobs);
+    this.queue = new ConcurrencyLimit(readSettings().maxConcurrentJobs);
   }
 
   /** The running or queued job on a file (its path), if any. */
@@ -103,7 +103,7 @@ export class JobRunner implements vscode.Disposable {
   }
 
   /** Output URI the job would write (compress/decompress), from the settings. */
-  defaultOutput(kind: JobKind, input: vscode.Uri): vscode.Uri | undefined {
+  defaultOutput(kind: FileJobKind, input: vscode.Uri): vscode.Uri | undefined {
     const s = readSettings(input);
     const folder = s.output.location === 'folder' ? resolveOutputFolder(s.output.folder, input) : '';
     const settings = { location: s.output.location, folder };
@@ -311,7 +311,7 @@ export class JobRunner implements vscode.Disposable {
   }
 }
 
-function doneMessage(kind: JobKind, o: JobOutcome): string {
+function doneMessage(kind: FileJobKind, o: JobOutcome): string {
   if (kind === 'compress' && o.inputBytes && o.outputBytes !== undefined) {
     return (
       `Compressed to ${path.basename(o.output?.fsPath ?? '')}: ` +

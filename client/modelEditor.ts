@@ -4,7 +4,7 @@
  * the header and streams the server's analysis into every panel of the document.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostToWebview, type JobKind } from '../protocol/webview';
+import { parseWebviewMessage, type HostToWebview, type FileJobKind } from '../protocol/webview';
 import { tensorFromFragment } from '../protocol/lang';
 import { webviewShell } from './webviewHtml';
 import { ModelSession } from './modelSession';
@@ -305,7 +305,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** sessions whose job is being started (prompts are async: a second click must not start a second job) */
   private readonly starting = new WeakSet<ModelSession>();
 
-  private async runJob(session: ModelSession, kind: JobKind): Promise<void> {
+  private async runJob(session: ModelSession, kind: FileJobKind): Promise<void> {
     if (
       this.starting.has(session) ||
       (session.job && (session.job.state === 'running' || session.job.state === 'queued'))
@@ -319,7 +319,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     }
   }
 
-  private async startJob(session: ModelSession, kind: JobKind): Promise<void> {
+  private async startJob(session: ModelSession, kind: FileJobKind): Promise<void> {
     if (kind === 'verify') session.setTzipVerify('running');
     const shards = kind === 'compress' ? session.shardFiles : undefined;
     const inputs = shards?.length ? shards.map((f) => vscode.Uri.file(f)) : [session.uri];

@@ -7,8 +7,9 @@ import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from '../engine/anal
 import type { DiffSummary, LayerDiff, TensorDiff } from '../engine/api';
 import type { PoolMode, TensorViewResult, ViewWindow } from './server';
 
-export type JobKind = 'compress' | 'decompress' | 'verify';
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** The jobs a model view runs on its file (the server's JobKind also names analysis and inspection jobs). */
+export type FileJobKind = 'compress' | 'decompress' | 'verify';
+export type FileJobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** One tensor row as the table shows it: header facts first, statistics when they arrive. */
 export interface TensorRow {
@@ -74,8 +75,8 @@ export interface TzipFacts {
 
 export interface JobView {
   id: string;
-  kind: JobKind;
-  state: JobState;
+  kind: FileJobKind;
+  state: FileJobState;
   file: string;
   bytesDone: number;
   bytesTotal: number;
@@ -224,7 +225,7 @@ export type HistogramTarget = { kind: 'tensor' | 'layer'; name: string } | { kin
 
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'runJob'; kind: JobKind }
+  | { type: 'runJob'; kind: FileJobKind }
   | { type: 'cancelJob'; id: string }
   | { type: 'reanalyze'; quick: boolean }
   | { type: 'open'; uri: string }
@@ -253,7 +254,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       return { type: 'ready' };
     case 'runJob':
       return typeof m.kind === 'string' && JOB_KINDS.includes(m.kind)
-        ? { type: 'runJob', kind: m.kind as JobKind }
+        ? { type: 'runJob', kind: m.kind as FileJobKind }
         : undefined;
     case 'cancelJob':
       return typeof m.id === 'string' && m.id.length < 200 ? { type: 'cancelJob', id: m.id } : undefined;

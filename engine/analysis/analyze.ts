@@ -13,7 +13,7 @@ import type { ModelLayout, TensorEntry } from '../formats/types';
 import { InputFile } from '../io/read';
 import { fileEstimate, tensorEstimate } from '../../shared/estimate';
 import { layerOf } from '../../shared/layers';
-import { summarize, TensorStats } from './stats';
+import { summarizeStats, TensorStats } from './stats';
 import type { FileAnalysis, LayerAnalysis, ShardAnalysis, TensorAnalysis } from './types';
 
 export interface AnalyzeOptions extends JobOptions {
@@ -116,7 +116,7 @@ export async function analyzeLayout(
         }
       }
       done += t.bytes;
-      const s = summarize(st);
+      const s = summarizeStats(st);
       const scale = sampled > 0 ? t.bytes / sampled : 1;
       const elements = dtypeInfo(t.dtype).size
         ? elementCount(t.shape)

@@ -236,7 +236,7 @@ function trailingZeros(x: number, width: number): number {
 }
 
 /** Turns accumulators into the figures of TensorAnalysis. */
-export function summarize(st: TensorStats): StatsSummary {
+export function summarizeStats(st: TensorStats): StatsSummary {
   const info = dtypeInfo(st.dtype);
   const tailBits = planeBits(st.tailHist);
   if (st.kind === 'bytes' || !info.float) {

@@ -5,7 +5,7 @@
  * zlib's CRC-32, docs/measurements.md), so call it on a thread that has run initCodec() (pool tasks do).
  */
 import { xxh32 } from './index';
-import { crc32 } from './crc32';
+import { crc32 } from '../core/crc32';
 
 export type ChunkChecksum = 'crc32' | 'xxh32';
 

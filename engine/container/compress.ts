@@ -21,7 +21,7 @@ import { defaultThreads } from '../pool/pool';
 import { OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import type { EncodeBatchReply, EncodeReply } from '../../protocol/pool';
-import { mergeAcc, newAcc, summarize, type ErrorAcc } from '../lossy/errorStats';
+import { mergeAcc, newAcc, summarizeErrors, type ErrorAcc } from '../lossy/errorStats';
 import { planLossy } from '../lossy/plan';
 import { roundChunk } from '../lossy/round';
 import type { LossyReport } from '../lossy/types';
@@ -372,8 +372,8 @@ function lossyReport(
       dtype: r.dtype,
       bits: r.lossyBits,
       bytes: r.length,
-      error: summarize(acc),
+      error: summarizeErrors(acc),
     });
   }
-  return { bits, inputSha256, tensors, losslessTensors, total: summarize(total) };
+  return { bits, inputSha256, tensors, losslessTensors, total: summarizeErrors(total) };
 }

@@ -10,7 +10,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { badInput, TzError } from '../core/errors';
 import { TOOL } from '../core/version';
 import type { ChunkChecksum } from '../codec/checksum';
-import { crc32 } from '../codec/crc32';
+import { crc32 } from '../core/crc32';
 
 export const MAGIC = 0x50495a54; // "TZIP" read as u32 LE
 export const FOOTER_MAGIC = 'TZIPEND\0';

@@ -27,7 +27,7 @@ import { defaultThreads } from '../pool/pool';
 import { runOrdered } from '../pool/ordered';
 import type { WhatIfReply } from '../../protocol/pool';
 import { measureBlock, valuesOf } from '../lossy/block';
-import { mergeAcc, newAcc, scaleAcc, summarize, type ErrorAcc, type ErrorSummary } from '../lossy/errorStats';
+import { mergeAcc, newAcc, scaleAcc, summarizeErrors, type ErrorAcc, type ErrorSummary } from '../lossy/errorStats';
 import { BLOCK_MAX, BLOCK_MIN } from '../lossy/plan';
 import { LOSSY_DTYPES } from '../lossy/round';
 import { maxBitsFor, selectTensor } from '../lossy/select';
@@ -267,9 +267,9 @@ export async function whatIf(file: string, opts: WhatIfOptions = {}): Promise<Wh
         bits: pi === 0 ? null : ks[pi - 1]!,
         predictedBytes: Math.round(payload),
         ratio: bytes ? Math.round(payload) / bytes : 0,
-        error: acc ? summarize(acc) : null,
+        error: acc ? summarizeErrors(acc) : null,
       };
-      if (block) pt.block = { bytesAtLeast: Math.round(payload + blocks), error: summarize(block) };
+      if (block) pt.block = { bytesAtLeast: Math.round(payload + blocks), error: summarizeErrors(block) };
       return pt;
     };
     const blocksOf = (r: PlannedRegion): number =>

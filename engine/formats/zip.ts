@@ -1,5 +1,6 @@
 import { TzError } from '../core/errors';
 import { inflateRawSync } from 'node:zlib';
+import { crc32 } from '../core/crc32';
 import { FileWindow, dv, u64 } from './window';
 
 /**
@@ -204,31 +205,43 @@ export function firstMemberName(head: Uint8Array): string | undefined {
   return new TextDecoder().decode(head.subarray(30, 30 + n));
 }
 
-/** CRC-32 (IEEE), for checking inflated members. */
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(b: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
 /** Deflate can expand at most ~1032:1; a member claiming more is lying (or a bomb). */
-const MAX_DEFLATE_RATIO = 1100;
+export const MAX_DEFLATE_RATIO = 1100;
 
 /**
  * Reads a whole member into memory (stored or deflated), bounded: refuses members larger than
  * `limit`, deflate ratios beyond what deflate can produce, output that differs from the declared
  * size, and CRC mismatches.
  */
+/**
+ * The one bounded inflate of the engine (zip and .npz members): refuses a declared size beyond what
+ * deflate can produce from `packed`, never inflates past the declared size, and checks size and
+ * CRC-32 of the result. `what` names the member in the error.
+ */
+export function inflateBounded(packed: Uint8Array, size: number, crc: number, file: string, what: string): Uint8Array {
+  if (size > Math.max(1, packed.length) * MAX_DEFLATE_RATIO) {
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `${what} claims a deflate ratio of ${Math.round(size / Math.max(1, packed.length))}:1 (impossible; refused)`,
+    );
+  }
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(inflateRawSync(packed, { maxOutputLength: Math.max(1, size) }));
+  } catch (e) {
+    throw new TzError(
+      'BAD_INPUT',
+      file,
+      `${what} does not inflate to its declared ${size} bytes (${(e as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (out.length !== size)
+    throw new TzError('BAD_INPUT', file, `${what} inflates to ${out.length} bytes, declared ${size}`);
+  if (crc32(out) !== crc) throw new TzError('BAD_INPUT', file, `${what} fails its CRC-32 check`);
+  return out;
+}
+
 export async function readMember(zip: ZipArchive, m: ZipMember, limit: number): Promise<Uint8Array> {
   const file = zip.w.file;
   if (m.size > limit)
@@ -248,31 +261,8 @@ export async function readMember(zip: ZipArchive, m: ZipMember, limit: number): 
       );
     out = (await zip.w.bytes(start, m.size, `zip member "${m.name}"`)).slice();
   } else if (m.method === 8) {
-    if (m.size > Math.max(1, m.compressedSize) * MAX_DEFLATE_RATIO) {
-      throw new TzError(
-        'BAD_INPUT',
-        file,
-        `zip member "${m.name}" claims a deflate ratio of ` +
-          `${Math.round(m.size / Math.max(1, m.compressedSize))}:1 (impossible; refused)`,
-      );
-    }
     const packed = await zip.w.bytes(start, m.compressedSize, `zip member "${m.name}"`);
-    try {
-      out = new Uint8Array(inflateRawSync(packed, { maxOutputLength: Math.max(1, m.size) }));
-    } catch (e) {
-      throw new TzError(
-        'BAD_INPUT',
-        file,
-        `zip member "${m.name}" does not inflate to its declared ${m.size} bytes (` +
-          `${(e as Error).message.split('\n')[0]})`,
-      );
-    }
-    if (out.length !== m.size)
-      throw new TzError(
-        'BAD_INPUT',
-        file,
-        `zip member "${m.name}" inflates to ${out.length} bytes, declared ${m.size}`,
-      );
+    return inflateBounded(packed, m.size, m.crc32, file, `zip member "${m.name}"`);
   } else {
     throw new TzError(
       'UNSUPPORTED',

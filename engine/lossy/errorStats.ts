@@ -55,7 +55,7 @@ export function scaleAcc(a: ErrorAcc, f: number): ErrorAcc {
   };
 }
 
-export function summarize(a: ErrorAcc): ErrorSummary {
+export function summarizeErrors(a: ErrorAcc): ErrorSummary {
   const finite = a.elements - a.nonFinite;
   return {
     elements: a.elements,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { summarize, summaryMessage, failureLines } from '../../client/batchSummary';
-import { JobQueue } from '../../client/jobQueue';
+import { summarizeBatch, summaryMessage, failureLines } from '../../client/batchSummary';
+import { ConcurrencyLimit } from '../../client/concurrencyLimit';
 import { compressOutputPath, decompressOutputPath } from '../../client/paths';
 import { isModelPath, isTzipPath } from '../../shared/modelFiles';
 import { ProgressMeter } from '../../client/progressMeter';
@@ -45,8 +45,8 @@ test('ProgressMeter: percent, windowed rate and ETA; a restart resets the window
   assert.equal(r3.percent, 2);
 });
 
-test('JobQueue runs at most `limit` jobs, in order, and a failure does not block others', async () => {
-  const q = new JobQueue(2);
+test('ConcurrencyLimit runs at most `limit` jobs, in order, and a failure does not block others', async () => {
+  const q = new ConcurrencyLimit(2);
   let running = 0;
   let peak = 0;
   const order: number[] = [];
@@ -76,13 +76,13 @@ test('JobQueue runs at most `limit` jobs, in order, and a failure does not block
   const ac = new AbortController();
   ac.abort(new Error('cancelled'));
   await assert.rejects(
-    new JobQueue(1).run(async () => 1, ac.signal),
+    new ConcurrencyLimit(1).run(async () => 1, ac.signal),
     /cancelled/,
   );
 });
 
 test('batch summary: bytes saved, failures with reasons, cancellations', () => {
-  const s = summarize([
+  const s = summarizeBatch([
     { file: '/a', ok: true, inputBytes: 1_000_000, outputBytes: 660_000 },
     { file: '/b', ok: false, error: '/b: header length 99999999999 is larger than the file' },
     { file: '/c', ok: false, cancelled: true, error: '/c: cancelled' },
@@ -99,7 +99,11 @@ test('batch summary: bytes saved, failures with reasons, cancellations', () => {
   );
   assert.deepEqual(failureLines(s), ['  ✗ /b: header length 99999999999 is larger than the file']);
   assert.equal(
-    summaryMessage('Decompressed', summarize([{ file: '/x', ok: true, inputBytes: 10, outputBytes: 30 }]), formatBytes),
+    summaryMessage(
+      'Decompressed',
+      summarizeBatch([{ file: '/x', ok: true, inputBytes: 10, outputBytes: 30 }]),
+      formatBytes,
+    ),
     'Decompressed 1 of 1 file; wrote 30 B.',
   );
 });

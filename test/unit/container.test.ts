@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { compressFile, decompressFile, infoFile, verifyFile } from '../../engine/api';
 import { TzError } from '../../engine/core/errors';
 import { xxh32Ref } from '../../engine/codec/xxh32';
-import { crc32Reference } from '../../engine/codec/crc32';
+import { crc32Reference } from '../../engine/core/crc32';
 import { openContainer } from '../../engine/container/read';
 import { encodeIndex } from '../../engine/container/format';
 import {

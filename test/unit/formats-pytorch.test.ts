@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { zipSync } from 'fflate';
 import { pytorchReader } from '../../engine/formats/pytorch';
 import { readPickle, walkTensors, PickleError } from '../../engine/formats/pickle';
-import { crc32 } from '../../engine/formats/zip';
+import { crc32 } from '../../engine/core/crc32';
 import { openModel } from '../../engine/formats/index';
 import { TzError } from '../../engine/core/errors';
 import type { TensorEntry } from '../../engine/formats/types';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { measureBlock, roundValue } from '../../engine/lossy/block';
-import { mergeAcc, newAcc, summarize } from '../../engine/lossy/errorStats';
+import { mergeAcc, newAcc, summarizeErrors } from '../../engine/lossy/errorStats';
 import { roundBits, roundBitsF64, roundChunk } from '../../engine/lossy/round';
 import { DEFAULT_LOSSLESS_GLOBS, globToRegExp, selectTensor } from '../../engine/lossy/select';
 import { checkLossyOptions } from '../../engine/lossy/plan';
@@ -147,7 +147,7 @@ describe('special values', () => {
     assert.equal(acc.changed, 3);
     assert.equal(acc.maxAbs, 0.25);
     assert.equal(acc.maxRel, 0.25 / 1.75);
-    const s = summarize(mergeAcc(newAcc(), acc));
+    const s = summarizeErrors(mergeAcc(newAcc(), acc));
     assert.ok(Math.abs(s.rmse - Math.sqrt((1 / 256 + 1 / 16 + 9 / 4096) / 5)) < 1e-12);
     assert.equal(s.changedFraction, 3 / 7);
     assert.ok(s.snrDb! > 10 && s.snrDb! < 30);

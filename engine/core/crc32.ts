@@ -38,4 +38,7 @@ export function crc32Reference(data: Uint8Array, seed = 0): number {
 
 const native = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
 
-export const crc32: (data: Uint8Array) => number = native ? (d) => native(d) >>> 0 : (d) => crc32Reference(d);
+/** The one CRC-32 of the engine (zip members, .npz members, the .tzip 1.x checksums); `seed` continues a running CRC. */
+export const crc32: (data: Uint8Array, seed?: number) => number = native
+  ? (d, seed = 0) => native(d, seed) >>> 0
+  : (d, seed = 0) => crc32Reference(d, seed);

@@ -3,7 +3,7 @@
  * order they were queued; a failing job never blocks the ones behind it. Tracks the number of
  * running and queued jobs for the status bar.
  */
-export class JobQueue {
+export class ConcurrencyLimit {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly listeners = new Set<(running: number, queued: number) => void>();

@@ -317,7 +317,14 @@ export class Session {
       await this.page.keyboard.press('F1');
       await input.waitFor({ state: 'visible', timeout: 10_000 });
     }
-    await input.fill(`>${text}`);
+    // A palette made inert (a dialog over it) or closed under us (focus taken) fails fast and is
+    // dismissed, so the caller's poll opens it again instead of waiting out one long fill.
+    try {
+      await input.fill(`>${text}`, { timeout: 3000 });
+    } catch (e) {
+      await this.page.keyboard.press('Escape');
+      throw e;
+    }
     return input;
   }
 
@@ -382,10 +389,10 @@ export class Session {
           ))
         )
           return false;
-        await row.click();
+        await row.click({ timeout: 3000 });
         return true;
       },
-      20_000,
+      30_000,
       500,
     );
   }

@@ -373,7 +373,8 @@ describe('format version', { skip: ensureCheckpoints() }, () => {
     mkdirSync(dir, { recursive: true });
     const src = old.stdout
       .replace(/from '\.\.\/errors'/g, `from '${path.resolve('engine/core/errors')}'`)
-      .replace(/from '\.\/(checksum|crc32)'/g, (_m, f: string) => `from '${path.resolve('engine/codec', f)}'`);
+      .replace(/from '\.\/checksum'/g, `from '${path.resolve('engine/codec/checksum')}'`)
+      .replace(/from '\.\/crc32'/g, `from '${path.resolve('engine/core/crc32')}'`);
     writeFileSync(path.join(dir, 'format20.ts'), src);
     const mod = (await import(path.join(dir, 'format20.ts'))) as { parseHeader: (f: string, b: Uint8Array) => unknown };
     assert.throws(

@@ -49,7 +49,15 @@ import type {
   VerifyResult,
   WhatIfResult,
 } from '../engine/api';
-import type { PoolMode, SampledRows, ValueHistogram, ValueStats, ViewWindow } from '../engine/api';
+import type {
+  LineNormsWire,
+  PoolMode,
+  SampledRows,
+  TensorViewResult,
+  ValueHistogram,
+  ValueStats,
+  ViewWindow,
+} from './tensorView';
 
 export type {
   DiffResult,
@@ -347,7 +355,7 @@ export interface ReadTensorResult {
 /** A page of a tensor's elements: a .tzip decodes only the chunks that hold them. */
 export const ReadTensorRequest = new RequestType<ReadTensorParams, ReadTensorResult, TzErrorData>(Methods.readTensor);
 
-export type { PoolMode, SampledRows, ViewWindow, ValueHistogram, ValueStats };
+export type { LineNormsWire, PoolMode, SampledRows, TensorViewResult, ViewWindow, ValueHistogram, ValueStats };
 
 export interface TensorViewParams extends JobParams {
   path: string;
@@ -373,42 +381,6 @@ export interface TensorViewParams extends JobParams {
 
 /** The preview budget the inspector asks for first (elements; 64 MiB of BF16) before the exact view. */
 export const TENSOR_VIEW_PREVIEW_ELEMENTS = 1 << 25;
-
-export interface LineNormsWire {
-  rms: number[];
-  min?: number[];
-  max?: number[];
-}
-
-export interface TensorViewResult {
-  name: string;
-  dtype: string;
-  shape: number[];
-  /** -1: a 0-D or 1-D tensor (one row) */
-  rowAxis: number;
-  rows: number;
-  cols: number;
-  window: ViewWindow;
-  gridRows: number;
-  gridCols: number;
-  pool: PoolMode;
-  /** gridRows x gridCols float32 (row-major, little-endian) of the chosen pooling, base64; NaN = no finite value */
-  cellsBase64: string;
-  /** per cell: bit 0 has NaN, bit 1 has +Inf, bit 2 has -Inf (base64 of gridRows x gridCols bytes) */
-  nonFiniteBase64: string;
-  rowNorms: LineNormsWire;
-  colNorms: LineNormsWire;
-  histogram: ValueHistogram;
-  stats: ValueStats;
-  /** the first values of the window, row-major (non-finite as strings) */
-  first: { rows: number; cols: number; values: Array<number | string> };
-  dequantized: boolean;
-  /**
-   * present when only a sample of rows was pooled (a preview): cells, row norms, histogram and statistics are
-   * those of the sampled rows, column norms are scaled to all rows (an estimate); absent: every element
-   */
-  sampled?: SampledRows;
-}
 
 /** Pooled heatmap window of a tensor, with `$/progress` on the workDoneToken while it is read. */
 export const TensorViewRequest = new RequestType<TensorViewParams, TensorViewResult, TzErrorData>(Methods.tensorView);

@@ -4,8 +4,8 @@
  * never trusts their shape (a webview is a separate, script-running document).
  */
 import type { FileAnalysis, LayerAnalysis, TensorAnalysis } from '../engine/analysis/types';
-import type { DiffSummary, LayerDiff, TensorDiff } from '../engine/api';
-import type { PoolMode, TensorViewResult, ViewWindow } from './server';
+import type { DiffSummary, LayerDiff, TensorDiff } from '../engine/diff/types';
+import type { PoolMode, TensorViewResult, ViewWindow } from './tensorView';
 
 /** The jobs a model view runs on its file (the server's JobKind also names analysis and inspection jobs). */
 export type FileJobKind = 'compress' | 'decompress' | 'verify';

@@ -12,15 +12,8 @@ import { TzError, throwIfAborted } from '../core/errors';
 import type { TensorSource } from '../container/tensorReader';
 import { keyTables, poolKeyRow, type KeyTables } from './poolKernel';
 import { converterFor, keyExponentZero, keyValue, type Converted, type Converter, type KeyKind } from './values';
-
-export type PoolMode = 'mean' | 'maxabs' | 'std';
-
-export interface ViewWindow {
-  row0: number;
-  row1: number;
-  col0: number;
-  col1: number;
-}
+import type { SampledRows, ValueHistogram, ValueStats, ViewWindow } from './viewTypes';
+export type { PoolMode, SampledRows, ValueHistogram, ValueStats, ViewWindow } from './viewTypes';
 
 export interface ViewParams {
   /** axis of the row-major shape that becomes the rows (default 0; ignored for 0-D and 1-D) */
@@ -42,47 +35,12 @@ export interface ViewParams {
   sampleElements?: number;
 }
 
-/** Which rows a sampled view read (absent: every row of the window). */
-export interface SampledRows {
-  /** rows of the window pooled */
-  rows: number;
-  /** rows of the window */
-  ofRows: number;
-  /** elements pooled and elements in the window */
-  elements: number;
-  ofElements: number;
-}
-
 export interface LineNorms {
   /** root mean square of the per-line L2 norms in each bin */
   rms: Float64Array;
   /** smallest and largest per-line L2 norm in each bin (absent when the lines are too many to keep) */
   min?: Float64Array;
   max?: Float64Array;
-}
-
-export interface ValueHistogram {
-  /** bin i covers [edges[i], edges[i + 1]) (the last bin includes its upper edge) */
-  edges: number[];
-  counts: number[];
-  /** each bin is one exact value (then edges[i] is that value) */
-  exact: boolean;
-}
-
-export interface ValueStats {
-  count: number;
-  finite: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  zeros: number;
-  subnormals: number;
-  nans: number;
-  posInfs: number;
-  negInfs: number;
-  /** distinct values (exact-key dtypes) or distinct histogram bins */
-  distinct: number;
 }
 
 export interface PooledView {

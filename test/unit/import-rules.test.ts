@@ -9,8 +9,9 @@
  *   client/server/cli; the client reaches the engine only through engine/api.ts, the webview not
  *   at all; shared/ is a leaf; protocol/ has no runtime import of our code; the engine names only
  *   its pool's message types in protocol/, and those name only engine types below the importer's layer).
- * The per-runtime TypeScript projects (tsconfig.node.json, tsconfig.client.json) check the other
- * half: node and vscode types only where that runtime has them, no DOM there.
+ * The per-runtime TypeScript projects (tsconfig.node.json, tsconfig.client.json, tsconfig.webview.json) check the
+ * other half: node and vscode types only where that runtime has them, no DOM there, no node in the webview; the
+ * webview's import closure is checked here too, and that `npm run typecheck` compiles every project.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -42,6 +43,8 @@ const ENGINE_PUBLIC = 'engine/api.ts';
 const PROTOCOL_ENGINE_TYPES = new Set([
   ENGINE_PUBLIC,
   'engine/analysis/types.ts',
+  'engine/analysis/viewTypes.ts',
+  'engine/diff/types.ts',
   'engine/formats/types.ts',
   // the pool's task messages (protocol/pool.ts)
   'engine/codec/checksum.ts',
@@ -264,5 +267,34 @@ describe('import rules', () => {
         );
     }
     assert.deepEqual(bad, []);
+  });
+
+  test("the webview's import closure (type imports too) reaches no node builtin and no other package", () => {
+    const byFile = new Map<string, Import[]>();
+    for (const i of imports) byFile.set(i.from, [...(byFile.get(i.from) ?? []), i]);
+    const seen = new Set(files.filter((f) => topOf(f) === 'webview'));
+    const bad: string[] = [];
+    for (const f of seen) {
+      for (const i of byFile.get(f) ?? []) {
+        if (i.to) seen.add(i.to);
+        else if (!i.spec.startsWith('./') && !i.spec.startsWith('../') && !i.spec.startsWith('@vscode-elements/'))
+          bad.push(`${where(i)}: reached from webview/, which runs in a browser`);
+      }
+    }
+    assert.deepEqual(bad, []);
+    assert.ok(
+      [...seen].some((f) => topOf(f) === 'protocol'),
+      'sanity: the closure reaches protocol/',
+    );
+  });
+
+  test('npm run typecheck compiles every per-runtime project', () => {
+    const script = (
+      JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts.typecheck!;
+    const projects = readdirSync(ROOT).filter((n) => /^tsconfig\.\w+\.json$/.test(n) && n !== 'tsconfig.base.json');
+    assert.ok(projects.length >= 3, `sanity: ${projects.join(', ')}`);
+    for (const p of projects)
+      assert.match(script, new RegExp(`tsc -p ${p.replace(/\./g, '\\.')}(\\s|$)`), `${p} is not in npm run typecheck`);
   });
 });

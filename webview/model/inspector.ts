@@ -3,7 +3,7 @@
  * the diverging colour scale. Cell gi of a window of wr rows in gr cells holds the rows r with
  * floor(r * gr / wr) = gi (engine/analysis/tensorView.ts), i.e. r in [ceil(gi*wr/gr), ceil((gi+1)*wr/gr)).
  */
-import type { TensorViewResult, ViewWindow } from '../../protocol/server';
+import type { TensorViewResult, ViewWindow } from '../../protocol/tensorView';
 
 export function decodeBase64(b64: string): Uint8Array {
   const bin = atob(b64);

@@ -4,7 +4,7 @@
  * the server into at most the canvas size in cells (one cell per canvas pixel), so the webview never
  * receives more than it draws.
  */
-import type { TensorViewResult, ViewWindow } from '../../protocol/server';
+import type { TensorViewResult, ViewWindow } from '../../protocol/tensorView';
 import type { HostToWebview, InspectRequest } from '../../protocol/webview';
 import { byId, clear, h, s } from '../dom';
 import { formatInt } from '../../shared/format';

@@ -266,7 +266,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
               });
             break;
           case 'histogram':
-            void webview.postMessage(session.histogram(msg.target));
+            void webview.postMessage(session.histogram(msg.id, msg.target));
             break;
           case 'inspect':
             cancelInspect();

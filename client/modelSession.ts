@@ -27,6 +27,8 @@ import { tzipSummary } from './tzipInfo';
 import { losslessPredicted, lossyCurve } from './lossyPick';
 import { writeBlocker } from './jobs';
 
+type HistogramReply = Omit<Extract<HostToWebview, { type: 'histogram' }>, 'type' | 'id'>;
+
 export class ModelSession implements vscode.Disposable {
   readonly isTzip: boolean;
   private header: HeaderView | undefined;
@@ -201,11 +203,16 @@ export class ModelSession implements vscode.Disposable {
   }
 
   /** merged histograms, valid until rows change (a whole-model merge of 100,000 tensors is not free) */
-  private histCache = new Map<string, HostToWebview>();
+  private histCache = new Map<string, HistogramReply>();
   private histRows: TensorRow[] | undefined;
   private histCount = -1;
 
-  histogram(target: HistogramTarget): HostToWebview {
+  /** The `histogram` answer to the webview's request `id` for `target`. */
+  histogram(id: number, target: HistogramTarget): HostToWebview {
+    return { type: 'histogram', id, ...this.mergedHistogram(target) };
+  }
+
+  private mergedHistogram(target: HistogramTarget): HistogramReply {
     const analysed = this.progress?.done ?? 0;
     if (this.histRows !== this.rows || this.histCount !== analysed || !this.analysis) {
       this.histCache.clear();
@@ -222,9 +229,9 @@ export class ModelSession implements vscode.Disposable {
     } else if (target.kind === 'layer') rows = this.rows.filter((r) => r.layer === target.name);
     else rows = this.rows;
     const m = mergeHistograms(rows);
-    const msg: HostToWebview = { type: 'histogram', target, hist: m.hist, used: m.used, skipped: m.skipped };
-    if (this.analysis) this.histCache.set(key, msg); // cache only once the analysis is complete
-    return msg;
+    const reply: HistogramReply = { hist: m.hist, used: m.used, skipped: m.skipped };
+    if (this.analysis) this.histCache.set(key, reply); // cache only once the analysis is complete
+    return reply;
   }
 
   /**

@@ -190,7 +190,8 @@ export type HostToWebview =
   | { type: 'workspaceInit'; title: string; rows: WorkspaceModelRow[] }
   | { type: 'workspaceRow'; row: WorkspaceModelRow }
   | { type: 'workspaceJob'; job: JobView | null; summary?: string }
-  | { type: 'histogram'; target: HistogramTarget; hist: number[] | null; used: number; skipped: number }
+  /** answers the webview's `histogram` request with the same id */
+  | { type: 'histogram'; id: number; hist: number[] | null; used: number; skipped: number }
   /** select and reveal a tensor (go to definition from an index, protocol/lang.ts tensorUri) */
   | { type: 'selectTensor'; name: string }
   /** the tensor inspector's pooled window (answers `inspect` with the same id) */
@@ -230,7 +231,8 @@ export type WebviewToHost =
   | { type: 'reanalyze'; quick: boolean }
   | { type: 'open'; uri: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
-  | { type: 'histogram'; target: HistogramTarget }
+  /** ids increase per view; the reply carries the id, so a late reply to an earlier request is recognised */
+  | { type: 'histogram'; id: number; target: HistogramTarget }
   | { type: 'inspect'; req: InspectRequest }
   | { type: 'cancelInspect' }
   /** model view: pick another model to compare this one with */
@@ -241,6 +243,7 @@ export type WebviewToHost =
 
 const JOB_KINDS: readonly string[] = ['compress', 'decompress', 'verify'];
 
+/** The webview's own check that the histogram it holds is of what it now shows (replies match by id). */
 export function sameHistogramTarget(a: HistogramTarget, b: HistogramTarget): boolean {
   return a.kind === b.kind && (a.kind === 'model' || a.name === (b as { name: string }).name);
 }
@@ -264,10 +267,10 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       return typeof m.uri === 'string' && m.uri.length < 4096 ? { type: 'open', uri: m.uri } : undefined;
     case 'histogram': {
       const t = m.target as Record<string, unknown> | undefined;
-      if (!t || typeof t !== 'object') return undefined;
-      if (t.kind === 'model') return { type: 'histogram', target: { kind: 'model' } };
+      if (!t || typeof t !== 'object' || !isIndex(m.id)) return undefined;
+      if (t.kind === 'model') return { type: 'histogram', id: m.id, target: { kind: 'model' } };
       if ((t.kind === 'tensor' || t.kind === 'layer') && typeof t.name === 'string')
-        return { type: 'histogram', target: { kind: t.kind, name: t.name } };
+        return { type: 'histogram', id: m.id, target: { kind: t.kind, name: t.name } };
       return undefined;
     }
     case 'inspect':

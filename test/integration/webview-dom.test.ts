@@ -53,8 +53,10 @@ before(async () => {
             if (m.type === 'histogram') {
               const k = m.target.kind + ':' + (m.target.name ?? '');
               const h = window.__hist[k] ?? window.__hist['model:'];
-              const reply = { type: 'histogram', target: m.target, hist: h ?? null, used: 1, skipped: 0 };
-              setTimeout(() => window.postMessage(reply, '*'), 0);
+              const reply = { type: 'histogram', id: m.id, hist: h ?? null, used: 1, skipped: 0 };
+              // while __holdHist is an array, replies wait there so a test can deliver them in any order
+              if (Array.isArray(window.__holdHist)) window.__holdHist.push(reply);
+              else setTimeout(() => window.postMessage(reply, '*'), 0);
             }
           },
           getState() { return window.__state; }, setState(s) { window.__state = s; } });`);
@@ -168,6 +170,34 @@ test(
       await page.keyboard.press('ArrowDown');
       await page.locator('.tz-row[aria-selected="true"]').waitFor();
       assert.equal(await page.locator('.tz-row[aria-selected="true"]').getAttribute('data-name'), first);
+      // histogram replies out of order: A, B, A (stale data), B, A (fresh data) asked while replies are held,
+      // then delivered newest first; only the answer to the latest request is drawn
+      const second = await page.locator('#tz-table-body .tz-row:not([hidden])').nth(1).getAttribute('data-name');
+      const exponents = (lo: number, hi: number) => Array.from({ length: 256 }, (_, e) => (e >= lo && e <= hi ? 5 : 0));
+      const setHist = (key: string, hist: number[] | null) =>
+        page.evaluate(
+          ([k, h]) => ((window as unknown as { __hist: Record<string, unknown> }).__hist[k as string] = h),
+          [key, hist] as const,
+        );
+      await setHist(`tensor:${first}`, exponents(120, 121)); // stale: 2 exponents, 4 bins with margins
+      await setHist(`tensor:${second}`, exponents(100, 110));
+      await page.evaluate(() => ((window as unknown as { __holdHist: unknown[] }).__holdHist = []));
+      for (const key of ['ArrowDown', 'ArrowUp', 'ArrowDown']) {
+        await page.keyboard.press(key);
+        await page.locator('.tz-row[aria-selected="true"]').waitFor();
+      }
+      await setHist(`tensor:${first}`, exponents(90, 119)); // fresh: 30 exponents, 32 bins
+      await page.keyboard.press('ArrowUp');
+      assert.equal(await page.locator('.tz-row[aria-selected="true"]').getAttribute('data-name'), first);
+      const held = await page.evaluate(() => {
+        const w = window as unknown as { __holdHist: { id: number }[] | undefined };
+        const replies = w.__holdHist!;
+        w.__holdHist = undefined;
+        return replies;
+      });
+      assert.equal(held.length, 4);
+      for (const reply of [...held].reverse()) await send(page, reply as HostToWebview);
+      assert.equal(await page.locator('#tz-histogram').getAttribute('data-bins'), '32');
       // UI state survives a reload (getState/setState), as when VS Code hides and shows the webview
       const state = await page.evaluate(
         () => (window as unknown as { __state: { sort: { key: string }; selectedTensor: string } }).__state,

@@ -9,15 +9,23 @@ test('parseWebviewMessage accepts exactly the typed messages', () => {
   assert.deepEqual(parseWebviewMessage({ type: 'cancelJob', id: 'job-3' }), { type: 'cancelJob', id: 'job-3' });
   assert.equal(parseWebviewMessage({ type: 'cancelJob', id: 3 }), undefined);
   assert.deepEqual(parseWebviewMessage({ type: 'reanalyze', quick: 'yes' }), { type: 'reanalyze', quick: false });
-  assert.deepEqual(parseWebviewMessage({ type: 'histogram', target: { kind: 'layer', name: 'model.layers.0' } }), {
+  assert.deepEqual(
+    parseWebviewMessage({ type: 'histogram', id: 3, target: { kind: 'layer', name: 'model.layers.0' } }),
+    {
+      type: 'histogram',
+      id: 3,
+      target: { kind: 'layer', name: 'model.layers.0' },
+    },
+  );
+  assert.deepEqual(parseWebviewMessage({ type: 'histogram', id: 0, target: { kind: 'model', name: 5 } }), {
     type: 'histogram',
-    target: { kind: 'layer', name: 'model.layers.0' },
-  });
-  assert.deepEqual(parseWebviewMessage({ type: 'histogram', target: { kind: 'model', name: 5 } }), {
-    type: 'histogram',
+    id: 0,
     target: { kind: 'model' },
   });
-  assert.equal(parseWebviewMessage({ type: 'histogram', target: { kind: 'tensor' } }), undefined);
+  assert.equal(parseWebviewMessage({ type: 'histogram', id: 1, target: { kind: 'tensor' } }), undefined);
+  // the id is what matches the reply to the request: without one (or a fractional one) the message is refused
+  assert.equal(parseWebviewMessage({ type: 'histogram', target: { kind: 'model' } }), undefined);
+  assert.equal(parseWebviewMessage({ type: 'histogram', id: 1.5, target: { kind: 'model' } }), undefined);
   const log = parseWebviewMessage({ type: 'log', level: 'debug', message: 'x'.repeat(5000) });
   assert.equal(log?.type, 'log');
   assert.equal(log?.type === 'log' && log.level, 'info');

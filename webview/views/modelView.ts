@@ -410,11 +410,16 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     return null;
   }
 
-  let lastHistogram: Extract<HostToWebview, { type: 'histogram' }> | null = null;
+  // Replies are matched to requests by id: only the answer to the latest request is kept, with the target it
+  // was asked for, and drawn while that is still what the view shows (until then the previous one stays up).
+  let histogramAsked: { id: number; target: HistogramTarget } | null = null;
+  let histogramShown: { target: HistogramTarget; reply: Extract<HostToWebview, { type: 'histogram' }> } | null = null;
   function refreshHistogram(): void {
     const t = histogramTarget();
     drawHistogram();
-    if (t) host.post({ type: 'histogram', target: t.target });
+    if (!t) return;
+    histogramAsked = { id: (histogramAsked?.id ?? 0) + 1, target: t.target };
+    host.post({ type: 'histogram', id: histogramAsked.id, target: t.target });
   }
 
   function drawHistogram(): void {
@@ -422,7 +427,8 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
     const caption = byId('tz-histogram-caption');
     const width = Math.max(280, byId('tz-histogram-section').clientWidth - 24 || 420);
     const t = histogramTarget();
-    const reply = t && lastHistogram && sameHistogramTarget(lastHistogram.target, t.target) ? lastHistogram : null;
+    const reply =
+      t && histogramShown && sameHistogramTarget(histogramShown.target, t.target) ? histogramShown.reply : null;
     byId('tz-histogram-title').textContent = t ? `Exponent histogram — ${t.what}` : 'Exponent histogram';
     renderHistogram(svg, caption, reply?.hist ?? null, t?.what ?? '', ui.histogramLog, width);
     if (!reply?.hist && st.model?.isTzip && t && !st.analysisDone)
@@ -517,7 +523,8 @@ export function mountModelView(root: HTMLElement, host: Host<ModelUiState>): voi
       save();
     }
     if (msg.type === 'histogram') {
-      lastHistogram = msg;
+      if (msg.id !== histogramAsked?.id) return; // a late answer to an earlier request
+      histogramShown = { target: histogramAsked.target, reply: msg };
       drawHistogram();
       return;
     }

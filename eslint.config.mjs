@@ -12,6 +12,7 @@ export default tseslint.config(
       '**/*.generated.ts',
       // AssemblyScript (its own types and decorators), compiled by scripts/build-wasm.mjs
       'engine/codec/wasm/**',
+      'engine/analysis/wasm/**',
       'test/fixtures/**',
       'test/golden/**',
       'test/e2e/.cache/**',

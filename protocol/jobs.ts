@@ -135,7 +135,8 @@ void kindsMatch;
 export type StreamedTensor = TensorAnalysis | TensorDiff;
 
 export interface JobWorkerData {
-  spec: JobSpec;
+  /** absent: a spare worker, started ahead of its job, that waits for `start` */
+  spec?: JobSpec;
   /** Int32Array over a SharedArrayBuffer; [0] becomes 1 when the job is cancelled */
   cancelFlag: Int32Array;
 }
@@ -147,4 +148,4 @@ export type FromWorker =
   | { type: 'result'; result: JobResults[JobKind] }
   | { type: 'error'; code: ServerErrorCode; message: string; file?: string };
 
-export type ToWorker = { type: 'cancel' };
+export type ToWorker = { type: 'cancel' } | { type: 'start'; spec: JobSpec };

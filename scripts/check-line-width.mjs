@@ -8,7 +8,7 @@ export const WIDTH = 120;
 /** A line that is one regular expression literal (a regex cannot be split without rewriting it). */
 const REGEX_LINE = /^\s*\/.+\/[dgimsuvy]*[,;)]*$/;
 const SKIP =
-  /(\.generated\.ts$)|^engine\/codec\/wasm\/|^test\/(fixtures|golden|fuzz\/(jazzer-native|seeds|regressions))\//;
+  /(\.generated\.ts$)|^engine\/(codec|analysis)\/wasm\/|^test\/(fixtures|golden|fuzz\/(jazzer-native|seeds|regressions))\//;
 
 export function longLines(cwd = process.cwd()) {
   const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd, encoding: 'utf8' })

@@ -1,6 +1,8 @@
 /**
  * Runs one job in its own worker thread (dist/job-worker.js) and turns everything that can happen
- * to it — result, engine error, cancellation, crash — into a settled promise.
+ * to it — result, engine error, cancellation, crash — into a settled promise. Each job gets a fresh
+ * thread (never reused: a job's state and its engine pool die with it), taken from a spare started
+ * ahead of time when one is waiting.
  *
  * Cancel: sets the shared flag and posts `cancel`; the engine then throws CANCELLED after removing
  * its temp files. If the worker has not answered within `graceMs`, it is terminated (its engine
@@ -37,13 +39,52 @@ export function defaultWorkerScript(): string {
   return path.join(__dirname, 'job-worker.js');
 }
 
+/** A worker started ahead of its job, waiting for `start` (it has loaded the engine by then). */
+interface Spare {
+  worker: Worker;
+  flag: Int32Array;
+  exited: boolean;
+}
+const spares = new Map<string, Spare>();
+
+function spawn(script: string, data: JobWorkerData, limits = {}): Worker {
+  // stdout/stderr: true keeps worker output off the process stdout (the JSON-RPC channel).
+  return new Worker(script, { workerData: data, stdout: true, stderr: true, ...limits });
+}
+
+/**
+ * Starts a spare job worker for `script` unless one is waiting: the next job skips the worker's start
+ * (loading the bundle and the engine). Unreferenced, so an idle spare never keeps the server alive.
+ */
+export function keepSpareWorker(script = defaultWorkerScript()): void {
+  if (spares.has(script)) return;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const spare: Spare = { worker: spawn(script, { cancelFlag: flag }), flag, exited: false };
+  spare.worker.unref();
+  // a spare that dies before its job (it never should) is dropped; the next job starts its own worker
+  spare.worker.once('exit', () => {
+    spare.exited = true;
+    if (spares.get(script) === spare) spares.delete(script);
+  });
+  spare.worker.on('error', () => undefined);
+  spares.set(script, spare);
+}
+
+function takeSpare(script: string): Spare | undefined {
+  const s = spares.get(script);
+  spares.delete(script);
+  return s && !s.exited ? s : undefined;
+}
+
 export class JobRun {
   readonly done: Promise<unknown>;
   private readonly worker: Worker;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly flag: Int32Array;
   private settled = false;
   /** true when the worker had to be terminated (it did not stop within the grace period) */
   forced = false;
+  /** the job went to a spare worker started ahead of it */
+  readonly fromSpare: boolean;
   private cancelTimer: NodeJS.Timeout | undefined;
   private resolve!: (v: unknown) => void;
   private reject!: (e: JobError) => void;
@@ -58,12 +99,23 @@ export class JobRun {
       this.resolve = res;
       this.reject = rej;
     });
-    const data: JobWorkerData = { spec, cancelFlag: this.flag };
-    // stdout/stderr: true keeps worker output off the process stdout (the JSON-RPC channel).
     // Test hook (TZ_SERVER_TEST_OOM, job-worker.ts): that job's worker gets a small heap, so filling it is quick.
     const oom = process.env.TZ_SERVER_TEST_OOM;
-    const limits = oom && spec.path.includes(oom) ? { resourceLimits: { maxOldGenerationSizeMb: 64 } } : {};
-    this.worker = new Worker(script, { workerData: data, stdout: true, stderr: true, ...limits });
+    const limited = !!oom && spec.path.includes(oom);
+    const spare = limited ? undefined : takeSpare(script);
+    this.fromSpare = !!spare;
+    if (spare) {
+      // listeners are attached below in this same turn, so no event of the spare's is missed
+      this.worker = spare.worker;
+      this.flag = spare.flag;
+      this.worker.ref();
+      this.worker.postMessage({ type: 'start', spec } satisfies ToWorker);
+    } else {
+      this.flag = new Int32Array(new SharedArrayBuffer(4));
+      const limits = limited ? { resourceLimits: { maxOldGenerationSizeMb: 64 } } : {};
+      this.worker = spawn(script, { spec, cancelFlag: this.flag }, limits);
+    }
+    keepSpareWorker(script);
     for (const stream of ['stdout', 'stderr'] as const) {
       let pending = '';
       this.worker[stream].setEncoding('utf8');

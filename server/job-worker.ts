@@ -1,6 +1,7 @@
 /**
  * Job worker (bundled to dist/job-worker.js): runs one job — one engine call — off the server's
- * main thread, then reports its result and is terminated by the main thread.
+ * main thread, then reports its result and is terminated by the main thread. The job comes in
+ * workerData, or in a `start` message to a spare worker the server started ahead of time.
  *
  * Cancellation arrives two ways: a `cancel` message (handled whenever this thread's event loop
  * turns) and a shared Int32 flag that the AbortSignal's `aborted` getter reads, so an engine loop
@@ -44,7 +45,9 @@ if (process.platform === 'linux') {
 }
 
 const port = parentPort!;
-const { spec, cancelFlag } = workerData as JobWorkerData;
+const data = workerData as JobWorkerData;
+/** the job: from workerData, or for a spare worker from its `start` message */
+let spec!: JobSpec;
 const post = (m: FromWorker) => port.postMessage(m);
 
 /** An AbortSignal whose `aborted` also reads the shared cancel flag (no event loop turn needed). */
@@ -65,14 +68,21 @@ function sharedFlagSignal(flag: Int32Array): { signal: AbortSignal; abort: () =>
   return { signal, abort };
 }
 
-const { signal, abort } = sharedFlagSignal(cancelFlag);
+const { signal, abort } = sharedFlagSignal(data.cancelFlag);
 port.on('message', (m: ToWorker) => {
   if (m.type === 'cancel') abort();
+  else if (m.type === 'start' && !spec) begin(m.spec);
 });
-// The port must not keep this thread alive: if the engine's promise never settles, the thread's event
-// loop runs dry and it exits, which the server turns into INTERNAL (job-runner.ts) instead of a job
-// that hangs without an answer. Its temp outputs go with it.
-port.unref();
+
+function begin(s: JobSpec): void {
+  spec = s;
+  oomHook = !!process.env.TZ_SERVER_TEST_OOM && spec.path.includes(process.env.TZ_SERVER_TEST_OOM);
+  // Once it has its job, the port must not keep this thread alive: if the engine's promise never
+  // settles, the thread's event loop runs dry and it exits, which the server turns into INTERNAL
+  // (job-runner.ts) instead of a job that hangs without an answer. Its temp outputs go with it.
+  port.unref();
+  void main();
+}
 let answered = false;
 process.on('exit', () => {
   if (!answered) api.removeLiveTempsSync();
@@ -85,7 +95,7 @@ process.on('exit', () => {
  * would kill a process; no catch, finally or exit handler of this thread runs after that.
  */
 const OOM_AFTER_BYTES = 2 << 20;
-const oomHook = !!process.env.TZ_SERVER_TEST_OOM && spec.path.includes(process.env.TZ_SERVER_TEST_OOM);
+let oomHook = false;
 function exhaustHeap(): never {
   const hog: number[][] = [];
   for (;;) hog.push(new Array<number>(10_000).fill(0.5));
@@ -241,4 +251,5 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+// a spare waits (its port keeps it alive) until the server posts `start`
+if (data.spec) begin(data.spec);

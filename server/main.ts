@@ -50,7 +50,7 @@ import { EventLoopMonitor } from './event-loop';
 import { Job } from './job';
 import type { JobResults, JobSpec, JobSpecOf } from '../protocol/jobs';
 import { JobQueue } from './job-queue';
-import { JobError } from './job-runner';
+import { JobError, keepSpareWorker } from './job-runner';
 import { registerLanguageFeatures } from './lang/index';
 import { applySettings, DEFAULTS, serverSection, type EffectiveSettings } from './settings';
 
@@ -220,6 +220,8 @@ const FEATURES: ServerFeatures = {
 };
 
 connection.onInitialized(() => {
+  // the first job (often the first model view's header) need not wait for a worker to load the engine
+  keepSpareWorker();
   lang.initialized();
   log(
     `TensorZip server ready (pid ${process.pid}, up to ${settings.maxConcurrentJobs} concurrent jobs` +

@@ -10,7 +10,8 @@
  */
 import { TzError, throwIfAborted } from '../core/errors';
 import type { TensorSource } from '../container/tensorReader';
-import { keyTables, poolKeyRow, type KeyTables } from './poolKernel';
+import { keyTables, poolKeyRow, type CellSums, type KeyTables } from './poolKernel';
+import { createWasmPool, type WasmPool } from './poolWasm';
 import { converterFor, keyExponentZero, keyValue, type Converted, type Converter, type KeyKind } from './values';
 import type { SampledRows, ValueHistogram, ValueStats, ViewWindow } from './viewTypes';
 export type { PoolMode, SampledRows, ValueHistogram, ValueStats, ViewWindow } from './viewTypes';
@@ -287,6 +288,8 @@ class Accumulator {
   private hist32Count = 0;
   /** min, max and zeros come from the (exact-key) histogram */
   private fromHist = false;
+  /** exact keys pooled in WebAssembly (poolWasm.ts): the cell sums, histogram and column sums live there */
+  private readonly wasm: WasmPool | undefined;
 
   constructor(
     readonly conv: Converter,
@@ -299,17 +302,32 @@ class Accumulator {
     readonly runs?: Array<[number, number]>,
   ) {
     const cells = gr * gc;
-    this.sum = new Float64Array(cells);
-    this.sq = new Float64Array(cells);
-    this.mx = new Float64Array(cells);
-    this.fin = new Float64Array(cells);
-    this.nan = new Float64Array(cells);
-    this.pinf = new Float64Array(cells);
-    this.ninf = new Float64Array(cells);
     this.wr = w.row1 - w.row0;
     this.wc = w.col1 - w.col0;
+    const withColumns = this.wc <= MAX_LINES;
+    // keys of a read piece go through the kernel's buffer; a small window needs a small one
+    const keys = Math.max(1 << 16, this.wr * this.wc);
+    this.wasm = conv.keys16 ? createWasmPool(conv.keyKind, cells, this.wc, withColumns, keys) : undefined;
+    const js = (): CellSums => ({
+      sum: new Float64Array(cells),
+      sq: new Float64Array(cells),
+      mx: new Float64Array(cells),
+      fin: new Float64Array(cells),
+      nan: new Float64Array(cells),
+      pinf: new Float64Array(cells),
+      ninf: new Float64Array(cells),
+    });
+    const sums = this.wasm?.cells ?? js();
+    this.sum = sums.sum;
+    this.sq = sums.sq;
+    this.mx = sums.mx;
+    this.fin = sums.fin;
+    this.nan = sums.nan;
+    this.pinf = sums.pinf;
+    this.ninf = sums.ninf;
+    this.hist32 = this.wasm?.hist;
     this.rowSq = this.wr <= MAX_LINES ? new Float64Array(this.wr) : undefined;
-    this.colSq = this.wc <= MAX_LINES ? new Float64Array(this.wc) : undefined;
+    this.colSq = withColumns ? (this.wasm?.colSq ?? new Float64Array(this.wc)) : undefined;
     this.fr = Math.min(fr, this.wr);
     this.fc = Math.min(fc, this.wc);
     this.first = new Array<number>(this.fr * this.fc).fill(NaN);
@@ -320,6 +338,18 @@ class Accumulator {
    * tensor's elements lin, lin + 1, ...
    */
   add(c: Converted | Uint16Array, lin: number, vi: number, n: number, m: MatrixShape): void {
+    const wasm = this.wasm;
+    if (!wasm || !(c instanceof Uint16Array)) return this.walk(c, lin, vi, n, m);
+    const step = wasm.keys.length;
+    for (let off = 0; off < n; off += step) {
+      const len = Math.min(step, n - off);
+      wasm.keys.set(c.subarray(vi + off, vi + off + len));
+      this.walk(wasm.keys, lin + off, 0, len, m);
+    }
+  }
+
+  /** add() over values or keys the pooling loop can read where they are */
+  private walk(c: Converted | Uint16Array, lin: number, vi: number, n: number, m: MatrixShape): void {
     const w = this.w;
     const end = lin + n;
     while (lin < end) {
@@ -361,7 +391,9 @@ class Accumulator {
     const h32 = (this.hist32 ??= new Uint32Array(65536));
     if (this.hist32Count + (cEnd - c) >= 2 ** 32) this.flushHist();
     this.hist32Count += cEnd - c;
-    const q = poolKeyRow(t, keys, i, c, cEnd, this.gc, this.wc, base, this, h32, this.colSq);
+    const q = this.wasm
+      ? this.wasm.row(i, c, cEnd, this.gc, this.wc, base, this.colSq !== undefined)
+      : poolKeyRow(t, keys, i, c, cEnd, this.gc, this.wc, base, this, h32, this.colSq);
     if (this.rowSq) this.rowSq[rr]! += q;
     this.fromHist = true;
   }

@@ -323,14 +323,28 @@ class FileSource extends BaseSource {
       return;
     }
     const f = await this.file(e.file ?? this.path);
-    const buf = new Uint8Array(Math.min(PIECE_BYTES, Math.max(1, length)));
-    for (let done = 0; done < length;) {
-      if (opts.signal?.aborted) throw cancelled(this.path);
-      const n = Math.min(buf.length, length - done);
-      const piece = await f.readExact(e.offset + offset + done, n, `tensor "${name}"`, buf);
+    // two buffers: the next piece is read while the sink works on this one
+    const size = Math.min(PIECE_BYTES, Math.max(1, length));
+    const bufs = [new Uint8Array(size), length > size ? new Uint8Array(size) : undefined];
+    const read = (done: number, k: number) => {
+      const n = Math.min(size, length - done);
       this.stats.bytesRead += n;
-      await sink(piece, offset + done);
-      done += n;
+      const r = f.readExact(e.offset + offset + done, n, `tensor "${name}"`, bufs[k & 1]);
+      r.catch(() => undefined); // awaited below, or abandoned after a failure that is thrown instead
+      return r;
+    };
+    let next: Promise<Uint8Array> | undefined = length > 0 ? read(0, 0) : undefined;
+    for (let done = 0, k = 0; next; k++) {
+      const piece = await next;
+      if (opts.signal?.aborted) throw cancelled(this.path);
+      next = done + piece.length < length ? read(done + piece.length, k + 1) : undefined;
+      try {
+        await sink(piece, offset + done);
+      } catch (err) {
+        await next?.catch(() => undefined); // no read into a buffer once the caller has moved on
+        throw err;
+      }
+      done += piece.length;
       opts.onBytes?.(done, length);
     }
   }

@@ -32,7 +32,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['engine/lossy'],
   ['engine/pool'],
   ['engine/container'],
-  ['engine/analysis'],
+  ['engine/analysis', 'engine/analysis/wasm'],
   ['engine/diff'],
   ['engine'], // api.ts: re-exports only
 ];

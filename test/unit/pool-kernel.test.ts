@@ -1,11 +1,13 @@
 /**
  * The inspector's exact-key pooling kernel (engine/analysis/poolKernel.ts) against a naive loop over
  * the values, and sampled views (sampleRuns, poolTensor with sampleElements) against a plain
- * computation over the rows they say they read.
+ * computation over the rows they say they read. The kernel runs both ways: poolKeyRow (JavaScript) and
+ * its WebAssembly build (poolWasm.ts), each bit for bit against the naive loop.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { keyTables, poolKeyRow, type CellSums } from '../../engine/analysis/poolKernel';
+import { createWasmPool, wasmPoolAvailable } from '../../engine/analysis/poolWasm';
 import { poolTensor, sampleRuns } from '../../engine/analysis/tensorView';
 import { keyValue, type KeyKind } from '../../engine/analysis/values';
 import { openTensors } from '../../engine/container/tensorReader';
@@ -27,8 +29,13 @@ const cellSums = (n: number): CellSums => ({
 
 describe('poolKeyRow', () => {
   const kinds: KeyKind[] = ['bf16', 'f16', 'f8e4m3', 'f8e5m2'];
-  for (const kind of kinds) {
-    test(`equals a naive loop over the values, bit for bit (${kind})`, () => {
+  for (const [kind, impl] of kinds.flatMap((k) => [[k, 'js'] as const, [k, 'wasm'] as const])) {
+    test(`equals a naive loop over the values, bit for bit (${kind}, ${impl})`, (tc) => {
+      if (impl === 'wasm' && !wasmPoolAvailable()) {
+        // in CI the build generates the kernel: a missing one is a failure there
+        assert.ok(!process.env.CI, 'engine/analysis/wasm/pool.generated.ts is missing (npm run build makes it)');
+        return tc.skip('pool kernel not generated (run scripts/build-wasm.mjs)');
+      }
       const r = rng(kind.length * 31 + 7);
       const keyMax = kind.startsWith('f8') ? 256 : 65536;
       const t = keyTables(kind);
@@ -52,16 +59,27 @@ describe('poolKeyRow', () => {
         if (ninfKey >= 0) special.push(ninfKey);
         special.forEach((k, j) => (keys[(j * 7919 + 3) % keys.length] = k));
         const gr = Math.min(rows, 3);
-        const cells = cellSums(gr * gc);
-        const hist = new Uint32Array(65536);
-        const colSq = new Float64Array(wc);
+        let cells = cellSums(gr * gc);
+        let hist: Uint32Array = new Uint32Array(65536);
+        let colSq: Float64Array = new Float64Array(wc);
         const rowQ: number[] = [];
+        const wasm = impl === 'wasm' ? createWasmPool(kind, gr * gc, wc, true) : undefined;
+        if (wasm) {
+          wasm.keys.set(keys);
+          cells = wasm.cells;
+          hist = wasm.hist;
+          colSq = wasm.colSq!;
+        }
         for (let rr = 0; rr < rows; rr++) {
           // two segments per row, as the reader's pieces split rows
           const cut = Math.floor(wc / 3);
           const base = Math.floor((rr * gr) / rows) * gc;
-          let q = poolKeyRow(t, keys, rr * wc, 0, cut, gc, wc, base, cells, hist, colSq);
-          q += poolKeyRow(t, keys, rr * wc + cut, cut, wc, gc, wc, base, cells, hist, undefined);
+          let q = wasm
+            ? wasm.row(rr * wc, 0, cut, gc, wc, base, true)
+            : poolKeyRow(t, keys, rr * wc, 0, cut, gc, wc, base, cells, hist, colSq);
+          q += wasm
+            ? wasm.row(rr * wc + cut, cut, wc, gc, wc, base, false)
+            : poolKeyRow(t, keys, rr * wc + cut, cut, wc, gc, wc, base, cells, hist, undefined);
           rowQ.push(q);
         }
         // naive: values from keyValue, element order per cell
@@ -117,7 +135,7 @@ describe('poolKeyRow', () => {
             }
           }
         }
-        const what = `${kind} ${rows}x${wc} into ${gc} columns`;
+        const what = `${kind} (${impl}) ${rows}x${wc} into ${gc} columns`;
         for (const f of ['sum', 'sq', 'mx', 'fin', 'nan', 'pinf', 'ninf'] as const)
           assert.deepEqual(Array.from(cells[f]), Array.from(ref[f]), `${what}: ${f}`);
         assert.deepEqual(Array.from(hist), Array.from(refHist), `${what}: histogram`);

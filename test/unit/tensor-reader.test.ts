@@ -38,6 +38,14 @@ function plainValues(dtype: string, b: Uint8Array): number[] {
         m = h & 1023;
       out.push(e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15));
     }
+  } else if (dtype === 'F8_E5M2') {
+    // the top byte of an F16
+    for (let i = 0; i < b.length; i++) {
+      const s = b[i]! >> 7 ? -1 : 1,
+        e = (b[i]! >> 2) & 31,
+        m = b[i]! & 3;
+      out.push(e === 0 ? s * m * 2 ** -16 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 4) * 2 ** (e - 15));
+    }
   } else if (dtype === 'I32') for (let i = 0; i < b.length; i += 4) out.push(dv.getInt32(i, true));
   else throw new Error(dtype);
   return out;
@@ -109,6 +117,11 @@ before(async () => {
   tensors.push({ name: 'ints', dtype: 'I32', shape: [500], data: new Uint8Array(ints.buffer) });
   const f64 = Float64Array.from({ length: 333 }, () => r() - 0.5);
   tensors.push({ name: 'line.f64', dtype: 'F64', shape: [333], data: new Uint8Array(f64.buffer) });
+  // 3 M one-byte keys: more than the pooling kernel's key buffer holds (poolWasm.ts KEY_BUFFER)
+  const f8 = new Uint8Array(3_000_000).map(() => (Math.floor(r() * 0x78) + 0x08) | (r() < 0.5 ? 0x80 : 0));
+  f8[2_500_001] = 0x7c; // +Inf
+  f8[7] = 0x7e; // NaN
+  tensors.push({ name: 'long.f8', dtype: 'F8_E5M2', shape: [2, 1_500_000], data: f8 });
   st = writeFile(tmp.dir, 'm.safetensors', safetensorsBytes(tensors));
   tz = `${st}.tzip`;
   await compressFile(st, { output: tz, threads: 1 });
@@ -232,6 +245,8 @@ describe('poolTensor', () => {
     { name: 'half', gr: 27, gc: 37 },
     { name: 'ints', gr: 1, gc: 64 },
     { name: 'line.f64', gr: 1, gc: 100 },
+    { name: 'long.f8', gr: 2, gc: 300 },
+    { name: 'long.f8', win: { row0: 1, row1: 2, col0: 999, col1: 1_400_000 }, gr: 1, gc: 7 },
   ];
   for (const file of ['safetensors', 'tzip']) {
     test(`cells match a plain computation over the raw bytes (${file})`, async () => {

@@ -18,7 +18,7 @@ import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { InputGuard } from '../io/unchanged';
 import { defaultThreads } from '../pool/pool';
-import { OrderedHasher } from '../pool/hasher';
+import { hashOffThread, OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import type { EncodeBatchReply, EncodeReply } from '../../protocol/pool';
 import { mergeAcc, newAcc, summarizeErrors, type ErrorAcc } from '../lossy/errorStats';
@@ -127,7 +127,8 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     );
     let writePos = HEADER_BYTES;
     // lossless: hashed off this thread, in place in the slots; lossy: here, before the coder rounds the chunk in place
-    sha = new OrderedHasher(threads > 1 && !lossy);
+    const offThread = hashOffThread(threads) && !lossy;
+    sha = new OrderedHasher(offThread);
     const hasher = sha;
     const records: ChunkRecord[] = [];
     const seen = new Map<string, number>();
@@ -195,6 +196,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
       file: input,
       count: groups.length,
       threads,
+      shared: offThread,
       ...(opts.signal ? { signal: opts.signal } : {}),
       inSlotBytes: chunkBytes,
       outSlotBytes: chunkBytes + MAX_GROUP + 64, // a payload is at most 1 + chunk bytes (STORED)

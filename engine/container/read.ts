@@ -6,7 +6,7 @@
 import { badInput, TzError } from '../core/errors';
 import { InputFile } from '../io/read';
 import { defaultThreads } from '../pool/pool';
-import { OrderedHasher } from '../pool/hasher';
+import { hashOffThread, OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import type { DecodeReply } from '../../protocol/pool';
 import { ChunkCorrupt } from '../pool/tasks';
@@ -95,7 +95,8 @@ export async function decodeAll(
 ): Promise<string> {
   const path = c.file.path;
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const sha = new OrderedHasher(threads > 1);
+  const offThread = hashOffThread(threads);
+  const sha = new OrderedHasher(offThread);
   const total = c.index.original.size;
   const sum = c.index.checksum ?? 'crc32';
   const baseBytes = new Map<number, Uint8Array>();
@@ -134,6 +135,7 @@ export async function decodeAll(
       file: path,
       count: groups.length,
       threads,
+      shared: offThread,
       ...(opts.signal ? { signal: opts.signal } : {}),
       readAhead: 4,
       inSlotBytes,

@@ -1,14 +1,24 @@
 /**
  * SHA-256 of a stream of chunks, in call order, off the calling thread: views of shared memory (the
  * pipeline's slots, engine/pool/ordered.ts) are hashed by a hashing worker that reads them in place,
- * so with two or more threads the whole-file hash no longer serialises the calling thread. With
- * offThread false (one thread) everything is hashed inline. `update` resolves once the bytes are consumed, so the slot
+ * so the whole-file hash no longer serialises the calling thread (see hashOffThread). With offThread
+ * false everything is hashed inline. `update` resolves once the bytes are consumed, so the slot
  * may be reused after it (`slot.behind(hasher.update(view))`).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { FromHasher, ToHasher } from '../../protocol/pool';
-import { workerScript } from './pool';
+import { defaultThreads, workerScript } from './pool';
+
+/**
+ * Whether a pipeline of `threads` coding threads hashes on a hashing worker: always with several
+ * coding threads, and with one when this process may use a second core (os.availableParallelism
+ * follows the CPU affinity, e.g. a Slurm allocation), where the hash runs beside the coding instead
+ * of after it.
+ */
+export function hashOffThread(threads: number): boolean {
+  return threads > 1 || defaultThreads() > 1;
+}
 
 export class OrderedHasher {
   private readonly inline: Hash = createHash('sha256');

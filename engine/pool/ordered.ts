@@ -46,6 +46,8 @@ export interface OrderedRun<R> {
   signal?: AbortSignal;
   /** items read ahead of the one handed to the pool (default 2) */
   readAhead?: number;
+  /** slots in shared memory even with one thread (a hashing worker reads them in place) */
+  shared?: boolean;
   /** bytes of each input / output slot */
   inSlotBytes: number;
   outSlotBytes: number;
@@ -63,8 +65,9 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
   const depth = inflightDepth(threads);
   const ahead = run.readAhead ?? 2;
   const S = depth + ahead + BEHIND;
-  // One thread needs no sharing, and V8 copies plain memory faster than shared memory.
-  const Mem = threads === 1 ? ArrayBuffer : SharedArrayBuffer;
+  // One thread needs no sharing (unless another thread reads the slots), and V8 copies plain memory
+  // faster than shared memory.
+  const Mem = threads === 1 && !run.shared ? ArrayBuffer : SharedArrayBuffer;
   const inMem = new Mem(S * run.inSlotBytes);
   const outMem = new Mem(S * run.outSlotBytes);
   const held: Array<Promise<unknown>[]> = Array.from({ length: S }, () => []);

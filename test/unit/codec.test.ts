@@ -24,6 +24,8 @@ import { MODE_PALETTE, MODE_PLANES, MODE_STORED, MODE_ZSTD, KIND_CONST } from '.
 import { CHUNK, HAVE_CORPUS, corpusFiles, equalBytes, readSafetensors, rng } from './codec-helpers';
 import type { Backend } from '../../engine/codec/backend';
 import { chooseScale, chooseWays, normalizeFreqs, ransDecodeRef, ransEncodeRef } from '../../engine/codec/rans';
+import { mergeRef, splitRef } from '../../engine/codec/planes';
+import type { Layout } from '../../engine/codec/layout';
 
 const DTYPES = [
   'F64',
@@ -358,4 +360,36 @@ test('the codec works inside worker_threads (wasm kernels and zstd per thread)',
   assert.equal(msg.payloads![0]![0], MODE_ZSTD);
   work.forEach(([d, t], i) => assert.ok(equalBytes(decodeChunk(msg.payloads![i]!, t, d.length), d)));
   if (wasmBackend) assert.equal(msg.backend, 'wasm');
+});
+
+test('the SIMD plane split and merge of 4- and 8-byte elements equal the reference (every transform, tails)', (t) => {
+  if (!wasmBackend) {
+    t.skip('kernels not generated (run scripts/build-wasm.mjs)');
+    return;
+  }
+  const r = rng(41);
+  for (const [width, transform] of [
+    [4, 0],
+    [4, 2],
+    [8, 0],
+    [8, 3],
+  ] as const) {
+    const layout = { width, transform } as Layout;
+    for (const n of [0, 1, 15, 16, 17, 31, 32, 33, 100, 1029]) {
+      const src = Uint8Array.from({ length: n * width + 3 }, () => (r() * 256) | 0);
+      const what = `width ${width}, transform ${transform}, ${n} elements`;
+      wasmBackend.beginEncode(src, n, layout);
+      const planes = new Uint8Array(n * width);
+      for (let p = 0; p < width; p++) planes.set(wasmBackend.plane(p), p * n);
+      assert.ok(equalBytes(planes, splitRef(src, n, layout)), `${what}: split`);
+      wasmBackend.beginDecode(n, layout);
+      for (let p = 0; p < width; p++) wasmBackend.planeOut(p).set(planes.subarray(p * n, (p + 1) * n));
+      const back = new Uint8Array(n * width);
+      wasmBackend.finishDecode(back);
+      const ref = new Uint8Array(n * width);
+      mergeRef(planes, n, layout, ref);
+      assert.ok(equalBytes(back, ref), `${what}: merge`);
+      assert.ok(equalBytes(back, src.subarray(0, n * width)), `${what}: round trip`);
+    }
+  }
 });

@@ -43,6 +43,64 @@ export function statesPtr(): usize {
 @inline function rot64hi(h: u32): u32 { return ((h << 1) & 0xffe00000) | ((h >> 31) << 20) | (h & 0xfffff); }
 @inline function unrot64hi(r: u32): u32 { return ((r >> 1) & 0x7ff00000) | ((r >> 20 & 1) << 31) | (r & 0xfffff); }
 
+// SIMD forms of the rotations above and the byte regrouping of split/merge for 4- and 8-byte elements
+@inline function rot32x4(v: v128): v128 {
+  return v128.or(
+    v128.or(v128.and(i32x4.shl(v, 1), i32x4.splat(0xff000000)), i32x4.shl(i32x4.shr_u(v, 31), 23)),
+    v128.and(v, i32x4.splat(0x7fffff)),
+  );
+}
+@inline function unrot32x4(r: v128): v128 {
+  return v128.or(
+    v128.or(v128.and(i32x4.shr_u(r, 1), i32x4.splat(0x7f800000)), i32x4.shl(i32x4.shr_u(r, 23), 31)),
+    v128.and(r, i32x4.splat(0x7fffff)),
+  );
+}
+/** rot64hi on the high 32-bit word of each 64-bit lane, the low words unchanged */
+@inline function rot64x2(v: v128): v128 {
+  const h = v128.or(
+    v128.or(v128.and(i32x4.shl(v, 1), i32x4.splat(0xffe00000)), i32x4.shl(i32x4.shr_u(v, 31), 20)),
+    v128.and(v, i32x4.splat(0xfffff)),
+  );
+  return v128.bitselect(h, v, i64x2.splat(-4294967296));
+}
+@inline function unrot64x2(r: v128): v128 {
+  const h = v128.or(
+    v128.or(v128.and(i32x4.shr_u(r, 1), i32x4.splat(0x7ff00000)), i32x4.shl(i32x4.shr_u(r, 20), 31)),
+    v128.and(r, i32x4.splat(0xfffff)),
+  );
+  return v128.bitselect(h, r, i64x2.splat(-4294967296));
+}
+/** four 4-byte elements -> 32-bit lane k holds byte k of each (its own inverse) */
+@inline function bytesByPlane4(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+}
+/** two 8-byte elements -> 16-bit lane k holds byte k of each */
+@inline function bytesByPlane8(v: v128): v128 {
+  return i8x16.shuffle(v, v, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+/** 8 x 8 transpose of 16-bit lanes: vector k of the result (lane j = lane k of input j) stored at out + k * stride */
+@inline function transpose8x16(
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, out: usize, stride: usize,
+): void {
+  const s0 = i16x8.shuffle(w0, w1, 0, 8, 1, 9, 2, 10, 3, 11), s1 = i16x8.shuffle(w0, w1, 4, 12, 5, 13, 6, 14, 7, 15);
+  const s2 = i16x8.shuffle(w2, w3, 0, 8, 1, 9, 2, 10, 3, 11), s3 = i16x8.shuffle(w2, w3, 4, 12, 5, 13, 6, 14, 7, 15);
+  const s4 = i16x8.shuffle(w4, w5, 0, 8, 1, 9, 2, 10, 3, 11), s5 = i16x8.shuffle(w4, w5, 4, 12, 5, 13, 6, 14, 7, 15);
+  const s6 = i16x8.shuffle(w6, w7, 0, 8, 1, 9, 2, 10, 3, 11), s7 = i16x8.shuffle(w6, w7, 4, 12, 5, 13, 6, 14, 7, 15);
+  const u0 = i32x4.shuffle(s0, s2, 0, 4, 1, 5), u1 = i32x4.shuffle(s0, s2, 2, 6, 3, 7);
+  const u2 = i32x4.shuffle(s1, s3, 0, 4, 1, 5), u3 = i32x4.shuffle(s1, s3, 2, 6, 3, 7);
+  const u4 = i32x4.shuffle(s4, s6, 0, 4, 1, 5), u5 = i32x4.shuffle(s4, s6, 2, 6, 3, 7);
+  const u6 = i32x4.shuffle(s5, s7, 0, 4, 1, 5), u7 = i32x4.shuffle(s5, s7, 2, 6, 3, 7);
+  v128.store(out, i64x2.shuffle(u0, u4, 0, 2));
+  v128.store(out + stride, i64x2.shuffle(u0, u4, 1, 3));
+  v128.store(out + 2 * stride, i64x2.shuffle(u1, u5, 0, 2));
+  v128.store(out + 3 * stride, i64x2.shuffle(u1, u5, 1, 3));
+  v128.store(out + 4 * stride, i64x2.shuffle(u2, u6, 0, 2));
+  v128.store(out + 5 * stride, i64x2.shuffle(u2, u6, 1, 3));
+  v128.store(out + 6 * stride, i64x2.shuffle(u3, u7, 0, 2));
+  v128.store(out + 7 * stride, i64x2.shuffle(u3, u7, 1, 3));
+}
+
 /** transform: 0 none, 1 BF16 (16-bit rotl 1), 2 F32 (sign to bit 23), 3 F64 (sign to bit 52). */
 export function split(src: usize, n: u32, width: u32, transform: u32, dst: usize): void {
   // plane p of n bytes lives at dst + p * n
@@ -75,7 +133,23 @@ export function split(src: usize, n: u32, width: u32, transform: u32, dst: usize
     }
   } else if (width == 4) {
     const d1 = dst + nn, d2 = d1 + nn, d3 = d2 + nn;
-    for (let i: usize = 0; i < nn; i++) {
+    let i0: usize = 0;
+    // 16 elements per step: bytes grouped per element vector, then a 4 x 4 transpose of 32-bit lanes
+    for (; i0 + 16 <= nn; i0 += 16) {
+      const p = src + (i0 << 2);
+      let a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 32), d = v128.load(p, 48);
+      if (transform == 2) {
+        a = rot32x4(a); b = rot32x4(b); c = rot32x4(c); d = rot32x4(d);
+      }
+      a = bytesByPlane4(a); b = bytesByPlane4(b); c = bytesByPlane4(c); d = bytesByPlane4(d);
+      const t0 = i32x4.shuffle(a, b, 0, 4, 1, 5), t1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(c, d, 0, 4, 1, 5), t3 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      v128.store(dst + i0, i64x2.shuffle(t0, t2, 0, 2));
+      v128.store(d1 + i0, i64x2.shuffle(t0, t2, 1, 3));
+      v128.store(d2 + i0, i64x2.shuffle(t1, t3, 0, 2));
+      v128.store(d3 + i0, i64x2.shuffle(t1, t3, 1, 3));
+    }
+    for (let i: usize = i0; i < nn; i++) {
       let r = load<u32>(src + (i << 2));
       if (transform == 2) r = rot32(r);
       store<u8>(dst + i, r);
@@ -84,7 +158,21 @@ export function split(src: usize, n: u32, width: u32, transform: u32, dst: usize
       store<u8>(d3 + i, r >> 24);
     }
   } else if (width == 8) {
-    for (let i: usize = 0; i < nn; i++) {
+    let i0: usize = 0;
+    // 16 elements per step: bytes paired per vector of two elements, then an 8 x 8 transpose of 16-bit lanes
+    for (; i0 + 16 <= nn; i0 += 16) {
+      const p = src + (i0 << 3);
+      let w0 = v128.load(p), w1 = v128.load(p, 16), w2 = v128.load(p, 32), w3 = v128.load(p, 48);
+      let w4 = v128.load(p, 64), w5 = v128.load(p, 80), w6 = v128.load(p, 96), w7 = v128.load(p, 112);
+      if (transform == 3) {
+        w0 = rot64x2(w0); w1 = rot64x2(w1); w2 = rot64x2(w2); w3 = rot64x2(w3);
+        w4 = rot64x2(w4); w5 = rot64x2(w5); w6 = rot64x2(w6); w7 = rot64x2(w7);
+      }
+      w0 = bytesByPlane8(w0); w1 = bytesByPlane8(w1); w2 = bytesByPlane8(w2); w3 = bytesByPlane8(w3);
+      w4 = bytesByPlane8(w4); w5 = bytesByPlane8(w5); w6 = bytesByPlane8(w6); w7 = bytesByPlane8(w7);
+      transpose8x16(w0, w1, w2, w3, w4, w5, w6, w7, dst + i0, nn);
+    }
+    for (let i: usize = i0; i < nn; i++) {
       const lo = load<u32>(src + (i << 3));
       let hi = load<u32>(src + (i << 3) + 4);
       if (transform == 3) hi = rot64hi(hi);
@@ -130,13 +218,42 @@ export function merge(src: usize, n: u32, width: u32, transform: u32, dst: usize
     }
   } else if (width == 4) {
     const s1 = src + nn, s2 = s1 + nn, s3 = s2 + nn;
-    for (let i: usize = 0; i < nn; i++) {
+    let i0: usize = 0;
+    // split's steps undone: the 4 x 4 transpose and the byte grouping are their own inverses
+    for (; i0 + 16 <= nn; i0 += 16) {
+      const p0 = v128.load(src + i0), p1 = v128.load(s1 + i0), p2 = v128.load(s2 + i0), p3 = v128.load(s3 + i0);
+      const t0 = i32x4.shuffle(p0, p1, 0, 4, 1, 5), t1 = i32x4.shuffle(p0, p1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(p2, p3, 0, 4, 1, 5), t3 = i32x4.shuffle(p2, p3, 2, 6, 3, 7);
+      let a = bytesByPlane4(i64x2.shuffle(t0, t2, 0, 2)), b = bytesByPlane4(i64x2.shuffle(t0, t2, 1, 3));
+      let c = bytesByPlane4(i64x2.shuffle(t1, t3, 0, 2)), d = bytesByPlane4(i64x2.shuffle(t1, t3, 1, 3));
+      if (transform == 2) {
+        a = unrot32x4(a); b = unrot32x4(b); c = unrot32x4(c); d = unrot32x4(d);
+      }
+      const q = dst + (i0 << 2);
+      v128.store(q, a); v128.store(q, b, 16); v128.store(q, c, 32); v128.store(q, d, 48);
+    }
+    for (let i: usize = i0; i < nn; i++) {
       let r = <u32>load<u8>(src + i) | (<u32>load<u8>(s1 + i) << 8) | (<u32>load<u8>(s2 + i) << 16) | (<u32>load<u8>(s3 + i) << 24);
       if (transform == 2) r = unrot32(r);
       store<u32>(dst + (i << 2), r);
     }
   } else if (width == 8) {
-    for (let i: usize = 0; i < nn; i++) {
+    let i0: usize = 0;
+    // split's steps undone: the 8 x 8 transpose is its own inverse (into dst), then the byte pairing
+    for (; i0 + 16 <= nn; i0 += 16) {
+      const q = dst + (i0 << 3);
+      transpose8x16(
+        v128.load(src + i0), v128.load(src + nn + i0), v128.load(src + 2 * nn + i0), v128.load(src + 3 * nn + i0),
+        v128.load(src + 4 * nn + i0), v128.load(src + 5 * nn + i0), v128.load(src + 6 * nn + i0),
+        v128.load(src + 7 * nn + i0), q, 16,
+      );
+      for (let k: usize = 0; k < 128; k += 16) {
+        let w = i8x16.shuffle(v128.load(q + k), v128.load(q + k), 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        if (transform == 3) w = unrot64x2(w);
+        v128.store(q + k, w);
+      }
+    }
+    for (let i: usize = i0; i < nn; i++) {
       const lo = <u32>load<u8>(src + i) | (<u32>load<u8>(src + nn + i) << 8) | (<u32>load<u8>(src + 2 * nn + i) << 16) | (<u32>load<u8>(src + 3 * nn + i) << 24);
       let hi = <u32>load<u8>(src + 4 * nn + i) | (<u32>load<u8>(src + 5 * nn + i) << 8) | (<u32>load<u8>(src + 6 * nn + i) << 16) | (<u32>load<u8>(src + 7 * nn + i) << 24);
       if (transform == 3) hi = unrot64hi(hi);

@@ -52,8 +52,10 @@ export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32
     sum += f[s]!;
   }
   // Greedy repair. The number of steps is at most the number of symbols (floor loses < 1 per
-  // symbol; forced 1s add at most 1 per symbol). Each symbol's gain (or loss) is kept and only the
-  // changed symbol's recomputed, so a step is a scan without log2; the first best wins as before.
+  // symbol; forced 1s add at most 1 per symbol). Each step changes the symbol with the largest gain
+  // (or smallest loss) by one, the lowest symbol winning a tie: a scan of 256 keys per step, kept
+  // here in a binary heap ordered the same way (only the changed symbol's key is recomputed), so a
+  // chunk of small planes does not pay 256 x steps comparisons per plane.
   if (sum !== m) {
     const up = sum < m;
     const key = new Float64Array(256);
@@ -62,29 +64,52 @@ export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32
       if (up) return c === 0 ? -1 : c * Math.log2((f[s]! + 1) / f[s]!);
       return c === 0 || f[s]! <= 1 ? Infinity : c * Math.log2(f[s]! / (f[s]! - 1));
     };
-    for (let s = 0; s < 256; s++) key[s] = keyOf(s);
+    // a before b: larger gain (up) or smaller loss (down), then the lower symbol
+    const before = (a: number, b: number): boolean =>
+      key[a] === key[b] ? a < b : up ? key[a]! > key[b]! : key[a]! < key[b]!;
+    const heap = new Int32Array(256);
+    let size = 0;
+    const siftDown = (i: number): void => {
+      const x = heap[i]!;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= size) break;
+        if (c + 1 < size && before(heap[c + 1]!, heap[c]!)) c++;
+        if (!before(heap[c]!, x)) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = x;
+    };
+    const push = (s: number): void => {
+      let i = size++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (!before(s, heap[parent]!)) break;
+        heap[i] = heap[parent]!;
+        i = parent;
+      }
+      heap[i] = s;
+    };
+    // only symbols a step can pick: present ones (up), present ones above 1 (down)
+    for (let s = 0; s < 256; s++) {
+      key[s] = keyOf(s);
+      if (up ? counts[s]! > 0 : key[s] !== Infinity) push(s);
+    }
     while (sum !== m) {
-      let best = -1;
+      if (size === 0) throw new Error('normalizeFreqs: no symbol can change');
+      const best = heap[0]!;
+      heap[0] = heap[--size]!;
+      siftDown(0);
       if (up) {
-        let bestGain = -1;
-        for (let s = 0; s < 256; s++)
-          if (key[s]! > bestGain) {
-            bestGain = key[s]!;
-            best = s;
-          }
         f[best]!++;
         sum++;
       } else {
-        let bestLoss = Infinity;
-        for (let s = 0; s < 256; s++)
-          if (key[s]! < bestLoss) {
-            bestLoss = key[s]!;
-            best = s;
-          }
         f[best]!--;
         sum--;
       }
       key[best] = keyOf(best);
+      if (up || key[best] !== Infinity) push(best);
     }
   }
   return f;

@@ -59,6 +59,28 @@ export interface OrderedRun<R> {
   taskError?(k: number, e: unknown): unknown;
 }
 
+/**
+ * Slot memory of finished runs, kept for the next run of this thread (files of a sharded model or a
+ * batch, one after the other): freed buffers wait for a garbage collection that may come late, so
+ * each new run would add its slots to the peak. Only a run that succeeded gives its memory back: after
+ * a failure a read or a coding worker may still be writing into it.
+ */
+const spareSlots: Array<ArrayBuffer | SharedArrayBuffer> = [];
+const SPARE_SLOTS = 2;
+
+function slotMemory(shared: boolean, bytes: number): ArrayBuffer | SharedArrayBuffer {
+  const k = spareSlots.findIndex((b) => b instanceof SharedArrayBuffer === shared && b.byteLength === bytes);
+  if (k >= 0) return spareSlots.splice(k, 1)[0]!;
+  return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
+function giveBack(...bufs: Array<ArrayBuffer | SharedArrayBuffer>): void {
+  for (const b of bufs) {
+    spareSlots.unshift(b);
+    if (spareSlots.length > SPARE_SLOTS) spareSlots.pop();
+  }
+}
+
 export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
   const { count, threads, signal, file } = run;
   const pool = new WorkerPool(threads);
@@ -67,9 +89,9 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
   const S = depth + ahead + BEHIND;
   // One thread needs no sharing (unless another thread reads the slots), and V8 copies plain memory
   // faster than shared memory.
-  const Mem = threads === 1 && !run.shared ? ArrayBuffer : SharedArrayBuffer;
-  const inMem = new Mem(S * run.inSlotBytes);
-  const outMem = new Mem(S * run.outSlotBytes);
+  const shared = threads > 1 || !!run.shared;
+  const inMem = slotMemory(shared, S * run.inSlotBytes);
+  const outMem = slotMemory(shared, S * run.outSlotBytes);
   const held: Array<Promise<unknown>[]> = Array.from({ length: S }, () => []);
   const free = async (s: number): Promise<void> => {
     const h = held[s]!;
@@ -114,6 +136,8 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
       await run.consume(i, reply, slot);
     }
     for (let s = 0; s < S; s++) await free(s);
+    // every read, task and write of the run has settled: nothing writes into the slots any more
+    giveBack(inMem, outMem);
   } finally {
     // Terminating the workers does not wait for the item they are coding, so a cancel is prompt.
     await pool.close();

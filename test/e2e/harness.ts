@@ -492,13 +492,16 @@ export class Session {
   }
 
   /** Opens a workspace file by clicking it in the explorer; waits for its editor tab. */
-  async openFile(relPath: string): Promise<void> {
+  /** Opens a workspace file from the explorer; returns performance.now() of the double click. */
+  async openFile(relPath: string): Promise<number> {
     const row = await this.explorerRow(relPath);
+    const clicked = performance.now();
     await row.dblclick();
     await this.page
       .locator('.tabs-container .tab', { hasText: basename(relPath) })
       .first()
       .waitFor({ state: 'visible', timeout: 20_000 });
+    return clicked;
   }
 
   /** Right-clicks a workspace path in the explorer and picks the context-menu item with this label. */

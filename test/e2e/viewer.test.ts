@@ -27,11 +27,16 @@ test(
       async (s) => {
         const tensors = safetensorsTensors(model);
         const byName = new Map(tensors.map((t) => [t.name, t]));
-        await s.openFile(`models/${basename(model)}`);
+        // the first model opened in this fresh window: its header is read in the extension host, so it
+        // does not wait for the server to start (issue 19); the time is printed, the bound is loose
+        const opened = await s.openFile(`models/${basename(model)}`);
         const wv = s.webview();
 
         // Summary: the file's name and its real tensor count (read from the header here).
         await wv.locator('#tz-tensor-count').waitFor({ timeout: 60_000 });
+        const firstView = performance.now() - opened;
+        console.log(`e2e viewer: first model view's header shown ${firstView.toFixed(0)} ms after the double click`);
+        assert.ok(firstView < 10_000, `the first header took ${firstView.toFixed(0)} ms`);
         assert.equal(await wv.locator('#tz-title').innerText(), basename(model));
         assert.equal(await wv.locator('#tz-tensor-count').getAttribute('data-count'), String(tensors.length));
         assert.equal(

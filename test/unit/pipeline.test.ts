@@ -199,3 +199,46 @@ test(
     }
   },
 );
+
+test('slot memory: a run that succeeded lends its buffers to the next; a failed run never does', async () => {
+  // distinct sizes from the other tests of this file, so their spare buffers are not the ones seen here
+  const bytes = 3 * 1024 + 16;
+  const run = (fail: boolean) => {
+    const seen = new Set<ArrayBufferLike>();
+    const p = runOrdered<EncodeReply>({
+      file: 'test',
+      count: 8,
+      threads: 1,
+      inSlotBytes: bytes,
+      outSlotBytes: bytes + 64,
+      read: async (k, into) => {
+        seen.add(into.buffer);
+        return fill(k, into).subarray(0, bytes);
+      },
+      task: (_k, { input: data, out }) => {
+        seen.add(out.buffer);
+        return { op: 'encode', dtype: 'U8', data, out };
+      },
+      consume: (k) => {
+        if (fail && k === 5) throw new Error('write failed');
+      },
+    });
+    return { seen, p };
+  };
+  const a = run(false);
+  await a.p;
+  const b = run(false);
+  await b.p;
+  assert.equal(a.seen.size, 2);
+  // identity, not contents
+  const sameBuffers = (x: Set<ArrayBufferLike>, y: Set<ArrayBufferLike>) =>
+    x.size === y.size && [...x].every((buf) => y.has(buf));
+  assert.ok(sameBuffers(b.seen, a.seen), 'the second run used the first run’s buffers');
+  const c = run(true);
+  await assert.rejects(c.p, /write failed/);
+  assert.ok(sameBuffers(c.seen, a.seen), 'the failing run took the spare buffers');
+  const d = run(false);
+  await d.p;
+  assert.equal(d.seen.size, 2);
+  for (const buf of d.seen) assert.ok(!c.seen.has(buf), 'a buffer of the failed run was lent again');
+});

@@ -32,10 +32,16 @@ test(
         const opened = await s.openFile(`models/${basename(model)}`);
         const wv = s.webview();
 
+        // the webview's own script has run ('Loading…'), then the header arrived from the host
+        await wv.locator('#tz-title').waitFor({ timeout: 60_000 });
+        const shell = performance.now() - opened;
         // Summary: the file's name and its real tensor count (read from the header here).
         await wv.locator('#tz-tensor-count').waitFor({ timeout: 60_000 });
         const firstView = performance.now() - opened;
-        console.log(`e2e viewer: first model view's header shown ${firstView.toFixed(0)} ms after the double click`);
+        console.log(
+          `e2e viewer: first model view's header shown ${firstView.toFixed(0)} ms after the double click ` +
+            `(webview script running after ${shell.toFixed(0)} ms)`,
+        );
         assert.ok(firstView < 10_000, `the first header took ${firstView.toFixed(0)} ms`);
         assert.equal(await wv.locator('#tz-title').innerText(), basename(model));
         assert.equal(await wv.locator('#tz-tensor-count').getAttribute('data-count'), String(tensors.length));

@@ -127,7 +127,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
     );
     let writePos = HEADER_BYTES;
     // lossless: hashed off this thread, in place in the slots; lossy: here, before the coder rounds the chunk in place
-    const offThread = hashOffThread(threads) && !lossy;
+    const offThread = hashOffThread(threads, inp.size) && !lossy;
     sha = new OrderedHasher(offThread);
     const hasher = sha;
     const records: ChunkRecord[] = [];

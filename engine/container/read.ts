@@ -95,7 +95,7 @@ export async function decodeAll(
 ): Promise<string> {
   const path = c.file.path;
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
-  const offThread = hashOffThread(threads);
+  const offThread = hashOffThread(threads, c.index.original.size);
   const sha = new OrderedHasher(offThread);
   const total = c.index.original.size;
   const sum = c.index.checksum ?? 'crc32';

@@ -6,18 +6,24 @@
  * may be reused after it (`slot.behind(hasher.update(view))`).
  */
 import { createHash, type Hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FromHasher, ToHasher } from '../../protocol/pool';
 import { defaultThreads, workerScript } from './pool';
 
+/** Below this many bytes one coding thread hashes inline: starting the worker costs more than the hash. */
+export const OFF_THREAD_MIN_BYTES = 16 << 20;
+
 /**
- * Whether a pipeline of `threads` coding threads hashes on a hashing worker: always with several
- * coding threads, and with one when this process may use a second core (os.availableParallelism
- * follows the CPU affinity, e.g. a Slurm allocation), where the hash runs beside the coding instead
- * of after it.
+ * Whether a pipeline of `threads` coding threads over `bytes` bytes hashes on a hashing worker: always
+ * with several coding threads; with one when the file is not small and this process may use a second
+ * core (os.availableParallelism follows the CPU affinity, e.g. a Slurm allocation), so the hash runs
+ * beside the coding instead of after it.
  */
-export function hashOffThread(threads: number): boolean {
-  return threads > 1 || defaultThreads() > 1;
+export function hashOffThread(threads: number, bytes: number): boolean {
+  if (threads > 1) return true;
+  // one coding thread can always hash inline, and does without a worker build (the fuzz harness bundle)
+  return bytes >= OFF_THREAD_MIN_BYTES && defaultThreads() > 1 && existsSync(workerScript().file);
 }
 
 export class OrderedHasher {

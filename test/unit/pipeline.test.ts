@@ -242,3 +242,61 @@ test('slot memory: a run that succeeded lends its buffers to the next; a failed 
   assert.equal(d.seen.size, 2);
   for (const buf of d.seen) assert.ok(!c.seen.has(buf), 'a buffer of the failed run was lent again');
 });
+
+test(
+  'one coding thread, a file of 16 MiB or more: hashed beside the coding where a second core is usable; ' +
+    'bit-exact back, a corrupted byte caught',
+  { skip: !HAVE_WORKER && 'dist/worker.js not built' },
+  async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } =
+      await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { hashOffThread, OFF_THREAD_MIN_BYTES } = await import('../../engine/pool/hasher');
+    const { defaultThreads } = await import('../../engine/pool/pool');
+    const { safetensorsBytes } = await import('../helpers/safetensors');
+    const { compressFile, decompressFile, verifyFile } = await import('../../engine/api');
+    const { mulberry32 } = await import('../helpers/random');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tz-hash1-'));
+    try {
+      const r = mulberry32(3);
+      // BF16 weights-like values: sign and mantissa random, exponents narrow
+      const n = (OFF_THREAD_MIN_BYTES >> 1) + 4096;
+      const u16 = new Uint16Array(n).map(
+        () => (r() < 0.5 ? 0x8000 : 0) | ((118 + ((r() * 8) | 0)) << 7) | ((r() * 128) | 0),
+      );
+      const file = path.join(dir, 'w.safetensors');
+      writeFileSync(
+        file,
+        safetensorsBytes([{ name: 'w', dtype: 'BF16', shape: [n], data: new Uint8Array(u16.buffer) }]),
+      );
+      const size = readFileSync(file).length;
+      // the rule this test exercises, stated for this machine
+      assert.equal(hashOffThread(1, size), defaultThreads() > 1);
+      assert.equal(hashOffThread(1, OFF_THREAD_MIN_BYTES - 1), false);
+      assert.equal(hashOffThread(2, 1), true);
+      const tz = `${file}.tzip`;
+      await compressFile(file, { output: tz, threads: 1 });
+      const back = path.join(dir, 'back.safetensors');
+      await decompressFile(tz, { output: back, threads: 1 });
+      assert.ok(readFileSync(back).equals(readFileSync(file)), 'round trip differs');
+      assert.equal((await verifyFile(tz, { threads: 1 })).ok, true);
+      // one flipped byte in the middle of the file (payloads fill it): verify and decompress fail,
+      // nothing is written
+      const at = Math.floor(readFileSync(tz).length / 2);
+      const fd = openSync(tz, 'r+');
+      const b = Buffer.alloc(1);
+      b[0] = readFileSync(tz)[at]! ^ 0x10;
+      writeSync(fd, b, 0, 1, at);
+      closeSync(fd);
+      const v = await verifyFile(tz, { threads: 1 });
+      assert.equal(v.ok, false, 'a corrupted file passed verify');
+      assert.ok(v.problems.length > 0);
+      rmSync(back);
+      await assert.rejects(decompressFile(tz, { output: back, threads: 1 }));
+      assert.throws(() => readFileSync(back));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -16,14 +16,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { realBF16Pool } from './synthetic.mjs';
-import { spawn } from 'node:child_process';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { initialize, spawnServer } from './server.mjs';
 import { TENSOR_VIEW_PREVIEW_ELEMENTS } from '../protocol/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench/out/inspect');
 const CLI = path.join(ROOT, 'dist/cli.js');
-const SERVER = path.join(ROOT, 'dist/server.js');
 const { values: a } = parseArgs({
   options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } },
 });
@@ -134,16 +132,8 @@ const rows = 16384,
 const big = path.join(OUT, `big-${a.gb}g.safetensors`);
 writeModel(big, 1, [rows, cols]);
 const bigZ = tzipOf(big);
-const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
-conn.listen();
-await conn.sendRequest('initialize', {
-  processId: process.pid,
-  rootUri: null,
-  capabilities: {},
-  initializationOptions: {},
-});
-await conn.sendNotification('initialized', {});
+const { conn, stop } = spawnServer();
+await initialize(conn);
 const times = { 'safetensors preview': [], 'safetensors exact': [], '.tzip preview': [], '.tzip exact': [] };
 const shares = {};
 for (let r = 0; r < rounds; r++) {
@@ -170,9 +160,7 @@ for (let r = 0; r < rounds; r++) {
     }
   }
 }
-await conn.sendRequest('shutdown');
-await conn.sendNotification('exit');
-conn.dispose();
+await stop();
 console.log(
   `heatmap over the server of a ${((rows * cols * 2) / (1 << 30)).toFixed(2)} GiB BF16 tensor [${rows}, ` +
     `${cols}] into 512 x 1024 cells (preview: safetensors ${shares.safetensors}; .tzip ${shares['.tzip']}):`,

@@ -11,13 +11,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  CancellationTokenSource,
-  createMessageConnection,
-  ProgressType,
-  StreamMessageReader,
-  StreamMessageWriter,
-} from 'vscode-jsonrpc/node.js';
+import { initialize, SERVER, spawnServer } from './server.mjs';
+import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc/node.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,7 +23,6 @@ const { values: args } = parseArgs({
 });
 const MB = Number(args.mb);
 const JOBS = Number(args.jobs);
-const SERVER = path.resolve('dist/server.js');
 if (!existsSync(SERVER)) {
   console.error('no dist/server.js: run `node esbuild.mjs` first');
   process.exit(1);
@@ -95,12 +89,11 @@ process.on('message', () => {
 });`;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tz-bench-eventloop-'));
-const server = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-const conn = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
 const logs = [];
-conn.onNotification('window/logMessage', (p) => logs.push(p.message));
-conn.onNotification('tensorzip/jobsChanged', () => {});
-conn.listen();
+const { conn, stop } = spawnServer((c) => {
+  c.onNotification('window/logMessage', (p) => logs.push(p.message));
+  c.onNotification('tensorzip/jobsChanged', () => {});
+});
 const fmt = (s) =>
   `max ${s.maxMs.toFixed(1)} ms (blocked ${s.maxBlockedMs.toFixed(1)} ms), p99 ${s.p99Ms.toFixed(1)} ms, ` +
   `p50 ${s.p50Ms.toFixed(1)} ms, ${s.count} samples at ${s.resolutionMs} ms resolution`;
@@ -113,13 +106,11 @@ try {
     files.push(f);
   }
   console.log(`model: ${JOBS} x ${MB} MB BF16 safetensors (${sample.source})`);
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: { window: { workDoneProgress: true } },
-    initializationOptions: { maxConcurrentJobs: JOBS, ...(args.threads ? { threads: Number(args.threads) } : {}) },
-  });
-  await conn.sendNotification('initialized', {});
+  await initialize(
+    conn,
+    { maxConcurrentJobs: JOBS, ...(args.threads ? { threads: Number(args.threads) } : {}) },
+    { window: { workDoneProgress: true } },
+  );
 
   await conn.sendRequest('tensorzip/debug/eventLoop', { reset: true });
   await new Promise((r) => setTimeout(r, 1000));
@@ -205,11 +196,7 @@ try {
   } finally {
     rmSync(cancelDir, { recursive: true, force: true });
   }
-
-  await conn.sendRequest('shutdown');
-  await conn.sendNotification('exit');
 } finally {
-  conn.dispose();
-  if (server.exitCode === null) setTimeout(() => server.kill(), 2000).unref();
+  await stop();
   rmSync(dir, { recursive: true, force: true });
 }

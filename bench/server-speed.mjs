@@ -7,12 +7,12 @@
 // worker, as the editor runs them). Both use the same thread count (default: the machine's cores).
 // Every output is compared with the original. Medians of interleaved rounds; the ratio is
 // server time / CLI time (1.10 = the server is 10% slower).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { initialize, SERVER, spawnServer } from './server.mjs';
 import { writeShape } from './shapes.mjs';
 
 const { values: a } = parseArgs({
@@ -23,7 +23,6 @@ const { values: a } = parseArgs({
   },
 });
 const CLI = path.resolve('dist/cli.js');
-const SERVER = path.resolve('dist/server.js');
 if (!existsSync(CLI) || !existsSync(SERVER)) throw new Error('run npm run build first');
 const threads = Number(a.threads);
 const work = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tensorzip-server-speed-'));
@@ -37,16 +36,8 @@ try {
   const tz = `${file}.tzip`,
     back = path.join(work, 'back.safetensors');
 
-  const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const conn = createMessageConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
-  conn.listen();
-  await conn.sendRequest('initialize', {
-    processId: process.pid,
-    rootUri: null,
-    capabilities: {},
-    initializationOptions: { threads },
-  });
-  await conn.sendNotification('initialized', {});
+  const { conn, stop } = spawnServer();
+  await initialize(conn, { threads });
 
   const t = { 'CLI compress': [], 'server compress': [], 'CLI decompress': [], 'server decompress': [] };
   const time = async (key, fn) => {
@@ -69,9 +60,7 @@ try {
     if (!same(file, back)) throw new Error('server round trip differs');
     rmSync(back);
   }
-  await conn.sendRequest('shutdown');
-  await conn.sendNotification('exit');
-  conn.dispose();
+  await stop();
 
   console.log(
     `## Server job vs CLI: ${(bytes / 1e6).toFixed(0)} MB BF16, ${threads} threads, medians of ${a.rounds} rounds\n`,

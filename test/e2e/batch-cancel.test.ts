@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eSkip, menuTitle, waitFor, withSession } from './harness';
-import { writeSyntheticSafetensors } from './fixtures';
+import { writeSyntheticSafetensors, CANCEL_MIB } from './fixtures';
 
 const skip = e2eSkip();
-const MIB = Number(process.env.TENSORZIP_E2E_CANCEL_MIB ?? 768);
 
 test(
   "e2e batch cancel: the batch notification's Cancel stops the job and leaves no partial file",
@@ -26,7 +25,7 @@ test(
           dir = join(ws, 'batch');
           const rows = 4096;
           // twice the single-file cancel's size: the batch reaches it only after the small model
-          const n = Math.max(1, Math.round((2 * MIB * 2 ** 20) / (rows * 4096 * 2)));
+          const n = Math.max(1, Math.round((2 * CANCEL_MIB * 2 ** 20) / (rows * 4096 * 2)));
           writeSyntheticSafetensors(join(dir, 'a-small.safetensors'), [
             { name: 'layers.0.mlp.weight', shape: [256, 1024] },
           ]);

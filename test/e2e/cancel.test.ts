@@ -4,13 +4,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eSkip, menuTitle, sleep, waitFor, withSession } from './harness';
-import { writeSyntheticSafetensors } from './fixtures';
+import { writeSyntheticSafetensors, CANCEL_MIB } from './fixtures';
 
 const skip = e2eSkip();
-const MIB = Number(process.env.TENSORZIP_E2E_CANCEL_MIB ?? 768);
 
 test(
-  `e2e cancel: cancelling the compress of a ${MIB} MiB file leaves no partial file`,
+  `e2e cancel: cancelling the compress of a ${CANCEL_MIB} MiB file leaves no partial file`,
   { skip, timeout: 15 * 60_000 },
   async (t) => {
     let dir = '';
@@ -21,7 +20,7 @@ test(
         populate: (ws) => {
           dir = join(ws, 'big');
           const rows = 4096;
-          const n = Math.max(1, Math.round((MIB << 20) / (rows * 4096 * 2)));
+          const n = Math.max(1, Math.round((CANCEL_MIB * 2 ** 20) / (rows * 4096 * 2)));
           writeSyntheticSafetensors(
             join(dir, 'large.safetensors'),
             Array.from({ length: n }, (_, i) => ({ name: `layers.${i}.mlp.up_proj.weight`, shape: [rows, 4096] })),

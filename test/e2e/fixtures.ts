@@ -90,6 +90,12 @@ export function smallModel(dir: string, as = 'stories260k.bf16.safetensors'): st
   return p;
 }
 
+/**
+ * MiB of the synthetic file a cancel scenario compresses (cancel, batch-cancel, views): large enough
+ * that the job is still running when the test clicks Cancel, on a fast machine with a warm server.
+ */
+export const CANCEL_MIB = Number(process.env.TENSORZIP_E2E_CANCEL_MIB ?? 1536);
+
 export interface SynthTensor {
   name: string;
   shape: number[];

@@ -15,7 +15,7 @@ import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node
 import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { e2eSkip, menuTitle, PackageError, ROOT, skipUnpackaged, startSession, waitFor, type Session } from './harness';
-import { smallModel, writeSyntheticSafetensors } from './fixtures';
+import { smallModel, writeSyntheticSafetensors, CANCEL_MIB } from './fixtures';
 import { layerTensors, writeShardedModel } from '../helpers/shardedModel';
 import { formatBytes } from '../../shared/format';
 
@@ -28,7 +28,6 @@ let failed = false;
 let unpackaged: PackageError | undefined;
 let shardTotal = 0;
 let damagedTensor = '';
-const BIG_MIB = Number(process.env.TENSORZIP_E2E_CANCEL_MIB ?? 768);
 
 /** Flips bytes in the middle of a .tzip (a chunk's payload) and returns the tensor the CLI's verify names. */
 function corrupt(tzip: string): string {
@@ -75,7 +74,7 @@ before(async () => {
         damagedTensor = corrupt(`${model}.tzip`);
         rmSync(model); // Decompress would ask to overwrite it
         const rows = 4096;
-        const n = Math.max(1, Math.round((BIG_MIB << 20) / (rows * 4096 * 2)));
+        const n = Math.max(1, Math.round((CANCEL_MIB * 2 ** 20) / (rows * 4096 * 2)));
         writeSyntheticSafetensors(
           join(ws, 'big', 'large.safetensors'),
           Array.from({ length: n }, (_, i) => ({ name: `layers.${i}.mlp.up_proj.weight`, shape: [rows, 4096] })),

@@ -70,6 +70,12 @@ export function keepSpareWorker(script = defaultWorkerScript()): void {
   spares.set(script, spare);
 }
 
+/** whether a live spare is waiting for `script` (a spare that died is gone once its exit is seen) */
+export function hasSpareWorker(script = defaultWorkerScript()): boolean {
+  const s = spares.get(script);
+  return !!s && !s.exited;
+}
+
 function takeSpare(script: string): Spare | undefined {
   const s = spares.get(script);
   spares.delete(script);

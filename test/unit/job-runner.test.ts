@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import * as path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { JobError, JobRun, keepSpareWorker } from '../../server/job-runner';
+import { JobError, JobRun, hasSpareWorker, keepSpareWorker } from '../../server/job-runner';
 import type { JobSpec } from '../../protocol/jobs';
 import { tempDir } from '../helpers/safetensors';
 
@@ -47,11 +47,21 @@ describe('spare job workers', () => {
     const s = script('dies.cjs', true);
     let fresh = 0,
       loud = 0;
-    // the spare's death lands before the job, with it or after it took the spare, depending on timing
+    // Even rounds wait until the spare's death has been seen: that job must get a fresh worker. Odd
+    // rounds start at once or after a short delay: the death lands before the job, with it or after it
+    // took the spare, depending on timing, and either answer is allowed.
     for (let i = 0; i < 30; i++) {
       keepSpareWorker(s);
-      await new Promise((r) => setTimeout(r, i % 3 === 0 ? 0 : i * 3));
+      const waitForDeath = i % 2 === 0;
+      if (waitForDeath) {
+        const deadline = Date.now() + 20_000;
+        while (hasSpareWorker(s)) {
+          assert.ok(Date.now() < deadline, 'a dying spare was never seen to exit');
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } else await new Promise((r) => setTimeout(r, i % 3 === 0 ? 0 : i * 3));
       const run = new JobRun(spec(`/d/${i}`), {}, 150, s);
+      if (waitForDeath) assert.equal(run.fromSpare, false, `job ${i}: a spare seen dead was taken`);
       try {
         const r = await run.done;
         assert.deepEqual(r, { path: `/d/${i}`, spare: false }, `job ${i}`);
@@ -65,6 +75,6 @@ describe('spare job workers', () => {
       }
     }
     assert.equal(fresh + loud, 30);
-    assert.ok(fresh > 0, 'some spares were seen dead and replaced');
+    assert.ok(fresh >= 15, 'every spare seen dead was replaced by a fresh worker');
   });
 });

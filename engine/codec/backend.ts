@@ -11,8 +11,9 @@ export interface Backend {
   /** Splits the first n elements of data into width planes. */
   beginEncode(data: Uint8Array, n: number, layout: Layout): void;
   plane(p: number): Uint8Array;
+  /** Histogram of plane p: valid until the next histogram call (the wasm backend reuses it). */
   histogram(p: number): Uint32Array;
-  /** Histogram of every step-th byte of plane p. */
+  /** Histogram of every step-th byte of plane p (valid until the next histogram call). */
   histogramSample(p: number, step: number): Uint32Array;
   /** rANS-codes plane p; the words stay valid until the next begin*() (also for other planes). */
   ransEncode(p: number, freqs: Uint32Array, scale: number, ways: number): { states: Uint32Array; words: Uint8Array };

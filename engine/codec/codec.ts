@@ -214,8 +214,9 @@ function smallPalette(data: Uint8Array, n: number, w: number): (number | bigint)
     sample.add(get(i));
     if (sample.size > 256) return undefined;
   }
-  const all = new Set<number | bigint>();
-  for (let i = 0; i < n; i++) {
+  // a sample of every element is the whole set
+  const all = step === 1 ? sample : new Set<number | bigint>();
+  for (let i = 0; i < n && all !== sample; i++) {
     all.add(get(i));
     if (all.size > 256) return undefined;
   }
@@ -273,18 +274,28 @@ function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: num
 }
 
 /** zstd -3 on two 16 KiB samples (start and middle): cheap, and LZ structure is usually local.
- *  (zstd -1 is no cheaper on float weights in zstd-wasm, and misses an STFT basis that -3 finds.) */
+ *  (zstd -1 is no cheaper on float weights in zstd-wasm, and misses an STFT basis that -3 finds.)
+ *  For 4/8-byte elements each sample is first judged by its first 4 KiB, which LZ codes worse than
+ *  the whole sample: only a near pass (within LZ_ESCALATE of the limit) pays for the full sample
+ *  (docs/measurements.md, "ZSTD candidate"; 2-byte chunks reach here only past the repeat test, and
+ *  their 4 KiB heads misjudge some). */
 function lzSampleBetter(data: Uint8Array, w: number, planesBytes: number): boolean {
   const limit = LZ_MARGIN * (planesBytes / data.length);
   // the better sample decides, so the second is needed only when the first does not pass
   for (const at of [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)]) {
     const sample = data.subarray(at, at + LZ_SAMPLE);
+    if (w >= 4 && sample.length > LZ_PROBE) {
+      const head = sample.subarray(0, LZ_PROBE);
+      if (zstdCompress(head, 3).length / head.length >= LZ_ESCALATE * limit) continue;
+    }
     if (zstdCompress(sample, 3).length / sample.length < limit) return true;
   }
   return false;
 }
 const LZ_SAMPLE = 16 * 1024;
+const LZ_PROBE = 4 * 1024;
 const LZ_MARGIN = 0.85;
+const LZ_ESCALATE = 1.25;
 
 /** `phase`: offset inside its block (for GGUF block types, blocks.ts) of the chunk's first byte.
  *  `into`: where to put the payload (the result is then a view of it) so a pipeline can reuse its
@@ -322,7 +333,8 @@ export function encodeWith(
   const n = Math.floor(data.length / w);
   if (!opt.noPalette && w >= 2 && n >= 16) {
     const values = smallPalette(data, n, w);
-    if (values) {
+    // a palette payload holds its header, the values and at least a plane's kind and one byte
+    if (values && 3 + values.length * w + 2 < best.length) {
       const pal = encodePaletteMode(be, data, w, values, opt);
       if (pal.length < best.length) best = pal;
     }
@@ -349,7 +361,13 @@ export function encodeWith(
         : data.length <= 512 * 1024
           ? opt.zstdLevel
           : opt.zstdLevelLarge;
-    const frame = zstdCompress(data, level);
+    // Tensor chunks: a level-3 pass over the whole chunk first (a sample can mislead); the chunk's
+    // slower level runs only when level 3 already beats the best so far.
+    let frame = dtype !== 'RAW' && level > 3 ? zstdCompress(data, 3) : undefined;
+    if (!frame || 1 + frame.length < best.length) {
+      const slow = zstdCompress(data, level);
+      if (!frame || slow.length < frame.length) frame = slow;
+    }
     if (1 + frame.length < best.length) {
       const out = new Uint8Array(1 + frame.length);
       out[0] = MODE_ZSTD;

@@ -41,66 +41,45 @@ export function chooseWays(n: number): number {
  */
 export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32Array {
   const m = 1 << scale;
+  // present symbols, ascending: small planes have few, and every loop below runs over them only
+  const syms = repairSyms;
+  let nsym = 0;
   let total = 0;
-  for (let s = 0; s < 256; s++) total += counts[s]!;
-  const f = new Uint32Array(256);
-  let sum = 0;
   for (let s = 0; s < 256; s++) {
     const c = counts[s]!;
     if (c === 0) continue;
-    f[s] = Math.max(1, Math.floor((c * m) / total));
+    total += c;
+    syms[nsym++] = s;
+  }
+  const f = new Uint32Array(256);
+  let sum = 0;
+  for (let k = 0; k < nsym; k++) {
+    const s = syms[k]!;
+    f[s] = Math.max(1, Math.floor((counts[s]! * m) / total));
     sum += f[s]!;
   }
   // Greedy repair. The number of steps is at most the number of symbols (floor loses < 1 per
   // symbol; forced 1s add at most 1 per symbol). Each step changes the symbol with the largest gain
   // (or smallest loss) by one, the lowest symbol winning a tie: a scan of 256 keys per step, kept
   // here in a binary heap ordered the same way (only the changed symbol's key is recomputed), so a
-  // chunk of small planes does not pay 256 x steps comparisons per plane.
+  // chunk of small planes does not pay 256 x steps comparisons per plane. The heap and keys are
+  // module scratch (no allocation per plane: tiny tensors code thousands of planes).
   if (sum !== m) {
     const up = sum < m;
-    const key = new Float64Array(256);
-    const keyOf = (s: number): number => {
-      const c = counts[s]!;
-      if (up) return c === 0 ? -1 : c * Math.log2((f[s]! + 1) / f[s]!);
-      return c === 0 || f[s]! <= 1 ? Infinity : c * Math.log2(f[s]! / (f[s]! - 1));
-    };
-    // a before b: larger gain (up) or smaller loss (down), then the lower symbol
-    const before = (a: number, b: number): boolean =>
-      key[a] === key[b] ? a < b : up ? key[a]! > key[b]! : key[a]! < key[b]!;
-    const heap = new Int32Array(256);
+    const key = repairKey;
+    const heap = repairHeap;
     let size = 0;
-    const siftDown = (i: number): void => {
-      const x = heap[i]!;
-      for (;;) {
-        let c = 2 * i + 1;
-        if (c >= size) break;
-        if (c + 1 < size && before(heap[c + 1]!, heap[c]!)) c++;
-        if (!before(heap[c]!, x)) break;
-        heap[i] = heap[c]!;
-        i = c;
-      }
-      heap[i] = x;
-    };
-    const push = (s: number): void => {
-      let i = size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!before(s, heap[parent]!)) break;
-        heap[i] = heap[parent]!;
-        i = parent;
-      }
-      heap[i] = s;
-    };
     // only symbols a step can pick: present ones (up), present ones above 1 (down)
-    for (let s = 0; s < 256; s++) {
-      key[s] = keyOf(s);
-      if (up ? counts[s]! > 0 : key[s] !== Infinity) push(s);
+    for (let k = 0; k < nsym; k++) {
+      const s = syms[k]!;
+      key[s] = repairKeyOf(counts[s]!, f[s]!, up);
+      if (up || key[s] !== Infinity) size = heapPush(heap, key, size, s, up);
     }
     while (sum !== m) {
       if (size === 0) throw new Error('normalizeFreqs: no symbol can change');
       const best = heap[0]!;
       heap[0] = heap[--size]!;
-      siftDown(0);
+      heapSiftDown(heap, key, size, 0, up);
       if (up) {
         f[best]!++;
         sum++;
@@ -108,11 +87,54 @@ export function normalizeFreqs(counts: ArrayLike<number>, scale: number): Uint32
         f[best]!--;
         sum--;
       }
-      key[best] = keyOf(best);
-      if (up || key[best] !== Infinity) push(best);
+      key[best] = repairKeyOf(counts[best]!, f[best]!, up);
+      if (up || key[best] !== Infinity) size = heapPush(heap, key, size, best, up);
     }
   }
   return f;
+}
+
+const repairSyms = new Int32Array(256);
+const repairKey = new Float64Array(256);
+const repairHeap = new Int32Array(256);
+
+/** What one step on a present symbol (count c, frequency f) gains (up) or loses (down). */
+function repairKeyOf(c: number, f: number, up: boolean): number {
+  if (up) return c * Math.log2((f + 1) / f);
+  return f <= 1 ? Infinity : c * Math.log2(f / (f - 1));
+}
+
+/** a before b: larger gain (up) or smaller loss (down), then the lower symbol */
+function repairBefore(key: Float64Array, a: number, b: number, up: boolean): boolean {
+  const ka = key[a]!,
+    kb = key[b]!;
+  return ka === kb ? a < b : up ? ka > kb : ka < kb;
+}
+
+function heapSiftDown(heap: Int32Array, key: Float64Array, size: number, i: number, up: boolean): void {
+  const x = heap[i]!;
+  for (;;) {
+    let c = 2 * i + 1;
+    if (c >= size) break;
+    if (c + 1 < size && repairBefore(key, heap[c + 1]!, heap[c]!, up)) c++;
+    if (!repairBefore(key, heap[c]!, x, up)) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = x;
+}
+
+/** Adds s to the heap of `size` entries; returns the new size. */
+function heapPush(heap: Int32Array, key: Float64Array, size: number, s: number, up: boolean): number {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!repairBefore(key, s, heap[parent]!, up)) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = s;
+  return size + 1;
 }
 
 /** Coded size in bits of the plane's symbols under freqs (excluding table and states). */

@@ -53,12 +53,17 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
   const FREQ = HIST_OUT + 1024;
   const DYN = FREQ + 1024;
   let u8 = new Uint8Array(k.memory.buffer);
+  // the histogram output, viewed once (a view per call costs more than a small plane's histogram)
+  let hist = new Uint32Array(k.memory.buffer, HIST_OUT, 256);
 
   function ensure(bytes: number): void {
     const need = DYN + bytes;
     const have = k.memory.buffer.byteLength;
     if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
-    if (u8.buffer !== k.memory.buffer) u8 = new Uint8Array(k.memory.buffer);
+    if (u8.buffer !== k.memory.buffer) {
+      u8 = new Uint8Array(k.memory.buffer);
+      hist = new Uint32Array(k.memory.buffer, HIST_OUT, 256);
+    }
   }
   function u32(ptr: number, len: number): Uint32Array {
     return new Uint32Array(k.memory.buffer, ptr, len);
@@ -90,11 +95,11 @@ export function createWasmBackend(wasm: Uint8Array): Backend {
     plane: (p) => u8.subarray(planesPtr + p * n, planesPtr + (p + 1) * n),
     histogram(p) {
       k.histogram(planesPtr + p * n, n, HIST_OUT, HIST_TMP);
-      return u32(HIST_OUT, 256).slice();
+      return hist;
     },
     histogramSample(p, step) {
       k.histogramSample(planesPtr + p * n, n, step, HIST_OUT);
-      return u32(HIST_OUT, 256).slice();
+      return hist;
     },
     ransEncode(p, freqs, scale, ways) {
       u32(FREQ, 256).set(freqs);

@@ -19,7 +19,9 @@ import {
   encodeWith,
   decodeWith,
   CodecError,
+  DEFAULT_OPTIONS,
 } from '../../engine/codec/index';
+import { zstdCompress } from '../../engine/codec/zstd';
 import { MODE_PALETTE, MODE_PLANES, MODE_STORED, MODE_ZSTD, KIND_CONST } from '../../engine/codec/codec';
 import { CHUNK, HAVE_CORPUS, corpusFiles, equalBytes, readSafetensors, rng } from './codec-helpers';
 import type { Backend } from '../../engine/codec/backend';
@@ -338,6 +340,30 @@ test('decodeChunkInto writes into a larger buffer; wrong rawLength is a CodecErr
   assert.throws(() => decodeChunk(payload, 'BF16', data.length + 2), CodecError);
   assert.throws(() => decodeChunk(payload, 'BF16', data.length - 2), CodecError);
   assert.throws(() => decodeChunkInto(payload, 'BF16', data.length, new Uint8Array(10)), CodecError);
+});
+
+test('an STFT basis (windowed cos/sin table): the 4 KiB probe escalates, level 3 beats planes, level 19 kept', () => {
+  // the shapes of the Silero VAD bases, [258, 256] and [130, 128]: the case the LZ candidate exists for
+  for (const [K, L] of [
+    [258, 256],
+    [130, 128],
+  ] as const) {
+    const basis = new Float32Array(K * L);
+    const half = K / 2;
+    for (let k = 0; k < K; k++)
+      for (let n = 0; n < L; n++) {
+        const f = k % half;
+        const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / L);
+        const a = (2 * Math.PI * f * n) / L;
+        basis[k * L + n] = w * (k < half ? Math.cos(a) : -Math.sin(a));
+      }
+    const data = new Uint8Array(basis.buffer);
+    const p = roundTrip(data, 'F32');
+    assert.equal(p[0], MODE_ZSTD, `[${K}, ${L}]`);
+    // exactly the slow level's frame: a probe or level-3 gate that wrongly stops keeps planes or level 3
+    assert.equal(p.length, 1 + zstdCompress(data, DEFAULT_OPTIONS.zstdLevel).length, `[${K}, ${L}]`);
+    assert.ok(p.length < 0.4 * encodeChunk(data, 'F32', { ...DEFAULT_OPTIONS, noZstd: true }).length);
+  }
 });
 
 test('the codec works inside worker_threads (wasm kernels and zstd per thread)', async () => {

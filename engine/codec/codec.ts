@@ -120,24 +120,39 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
       return;
     }
   }
+  if (n < MIN_RANS_PLANE) {
+    // too short for a table: CONST or RAW, told apart without a histogram (tiny tensors have many)
+    const plane = be.plane(p);
+    let same = n > 0;
+    for (let i = 1; i < n && same; i++) same = plane[i] === plane[0];
+    if (same) parts.push(Uint8Array.of(KIND_CONST, plane[0]!));
+    else parts.push(Uint8Array.of(KIND_RAW), plane);
+    return;
+  }
   const hist = be.histogram(p);
   let nsym = 0;
-  let sym = 0;
+  let sym = -1;
+  // bits of the table's symbol list (gaps between present symbols): known before any frequency
+  let gapBits = 0;
   for (let s = 0; s < 256; s++)
     if (hist[s]) {
       nsym++;
+      gapBits += gammaBits(s - sym);
       sym = s;
     }
   if (nsym === 1) {
     parts.push(Uint8Array.of(KIND_CONST, sym));
     return;
   }
-  if (n >= MIN_RANS_PLANE) {
-    // The entropy is a lower bound of the coded size: skip the work when it cannot pay off.
+  {
+    // The entropy is a lower bound of the coded bits, and the table holds at least its header, the
+    // symbol list and a bit per frequency: skip the model build when even that cannot pay off.
     const limit = n * (1 - opt.minRansGain);
-    if (order0Bits(hist) / 8 < limit) {
+    const ways = chooseWays(n);
+    const entropyBytes = (order0Bits(hist) * (1 - 1e-12)) / 8;
+    const tableBits = 8 + gammaBits(nsym - 1) + gapBits + (nsym - 1);
+    if (entropyBytes < limit && Math.ceil(entropyBytes) + Math.ceil(tableBits / 8) + 4 * ways + 2 < limit) {
       const scale = chooseScale(n);
-      const ways = chooseWays(n);
       const freqs = normalizeFreqs(hist, scale);
       const table = writeTable(freqs, scale, ways);
       const estimate = Math.ceil(codedBits(hist, freqs, scale) / 8) + table.length + 4 * ways + 2;
@@ -156,6 +171,11 @@ function encodePlane(be: Backend, p: number, n: number, opt: EncodeOptions, part
     }
   }
   parts.push(Uint8Array.of(KIND_RAW), be.plane(p));
+}
+
+/** Length of the Elias gamma code of x >= 1 (bitio.ts). */
+function gammaBits(x: number): number {
+  return 2 * (31 - Math.clz32(x)) + 1;
 }
 
 function encodePlanesMode(
@@ -205,20 +225,21 @@ function elementReader(data: Uint8Array, w: number): (i: number) => number | big
   return (i) => dv.getBigUint64(8 * i, true);
 }
 
-/** The sorted distinct element values if there are at most 256 of them (checked on a sample first). */
-function smallPalette(data: Uint8Array, n: number, w: number): (number | bigint)[] | undefined {
+/** The sorted distinct element values if there are at most `cap` (<= 256) of them (checked on a
+ *  sample first). */
+function smallPalette(data: Uint8Array, n: number, w: number, cap: number): (number | bigint)[] | undefined {
   const get = elementReader(data, w);
   const sample = new Set<number | bigint>();
   const step = Math.max(1, Math.floor(n / 1024));
   for (let i = 0; i < n; i += step) {
     sample.add(get(i));
-    if (sample.size > 256) return undefined;
+    if (sample.size > cap) return undefined;
   }
   // a sample of every element is the whole set
   const all = step === 1 ? sample : new Set<number | bigint>();
   for (let i = 0; i < n && all !== sample; i++) {
     all.add(get(i));
-    if (all.size > 256) return undefined;
+    if (all.size > cap) return undefined;
   }
   return [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
@@ -332,9 +353,10 @@ export function encodeWith(
   const w = layout.width;
   const n = Math.floor(data.length / w);
   if (!opt.noPalette && w >= 2 && n >= 16) {
-    const values = smallPalette(data, n, w);
-    // a palette payload holds its header, the values and at least a plane's kind and one byte
-    if (values && 3 + values.length * w + 2 < best.length) {
+    // a palette payload holds its header, the values and at least a plane's kind and one byte:
+    // more values than fit below the best payload so far cannot win
+    const values = smallPalette(data, n, w, Math.min(256, Math.floor((best.length - 6) / w)));
+    if (values) {
       const pal = encodePaletteMode(be, data, w, values, opt);
       if (pal.length < best.length) best = pal;
     }

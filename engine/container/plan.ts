@@ -28,13 +28,6 @@ export function planRegions(layout: ModelLayout, fileSize: number): PlannedRegio
   return out;
 }
 
-/** Chunk boundaries of a region: `chunkBytes` each (element-aligned since it is a multiple of 8), the last shorter. */
-export function chunkLengths(length: number, chunkBytes: number): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < length; p += chunkBytes) out.push(Math.min(chunkBytes, length - p));
-  return out;
-}
-
 /** One chunk to code: its region, byte range in the file, and how it is coded. */
 export interface ChunkJob {
   region: number;
@@ -54,23 +47,27 @@ export function chunkJobs(
   bitsOf: (region: number) => number | undefined = () => undefined,
 ): { jobs: ChunkJob[]; regions: RegionRecord[] } {
   const jobs: ChunkJob[] = [];
-  const regions = planned.map((r, ri): RegionRecord => {
+  // plain loops and assignments: files of tens of thousands of tiny tensors plan as many regions
+  const regions: RegionRecord[] = new Array(planned.length);
+  for (let ri = 0; ri < planned.length; ri++) {
+    const r = planned[ri]!;
     const first = jobs.length;
     const bits = bitsOf(ri);
     const bb = blockBytesOf(r.dtype);
-    let off = r.offset;
-    for (const len of chunkLengths(r.length, chunkBytes)) {
-      jobs.push({
+    for (let p = 0; p < r.length; p += chunkBytes) {
+      const job: ChunkJob = {
         region: ri,
-        offset: off,
-        length: len,
+        offset: r.offset + p,
+        length: Math.min(chunkBytes, r.length - p),
         dtype: r.dtype,
-        phase: bb > 0 ? (off - r.offset) % bb : 0,
-        ...(bits !== undefined ? { lossyBits: bits } : {}),
-      });
-      off += len;
+        phase: bb > 0 ? p % bb : 0,
+      };
+      if (bits !== undefined) job.lossyBits = bits;
+      jobs.push(job);
     }
-    return { ...r, chunk: first, chunks: jobs.length - first, ...(bits !== undefined ? { lossyBits: bits } : {}) };
-  });
+    const rec: RegionRecord = Object.assign({}, r, { chunk: first, chunks: jobs.length - first });
+    if (bits !== undefined) rec.lossyBits = bits;
+    regions[ri] = rec;
+  }
   return { jobs, regions };
 }

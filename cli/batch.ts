@@ -13,7 +13,7 @@ import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { compressFile, decompressFile, infoFile, verifyFile } from '../engine/api';
+import { compressFile, decompressFile, defaultCodingThreads, infoFile, verifyFile } from '../engine/api';
 import { checkLossyOptions } from '../engine/lossy/plan';
 import { removeStaleTemps } from '../engine/container/output';
 import { describeError, TzError } from '../engine/core/errors';
@@ -91,7 +91,8 @@ options:
   --resume           trust the report: skip items it lists as done whose output has the same size and
                      mtime, without decoding them again (default: decode and check every existing output)
   --force            replace an existing output that does not verify (default: fail the item)
-  --threads n        coding threads per item (default SLURM_CPUS_PER_TASK, else the number of cores)
+  --threads n        coding threads per item (default SLURM_CPUS_PER_TASK less one, else the cores less one:
+                     the whole-file hash runs beside them)
   --merge            do no work: print one merged JSON line per item from R and R.* (missing ones too)
   --base-chain DIR   refused: a chain is one ordered job; use tensorzip compress --base-chain DIR
 Idempotent: an item whose output exists and verifies is skipped ("skipped"); a compressed output is
@@ -627,7 +628,7 @@ export const batch: Command = {
     const threads =
       threadsOpt(v) ??
       (process.env.SLURM_CPUS_PER_TASK
-        ? intIn('SLURM_CPUS_PER_TASK', process.env.SLURM_CPUS_PER_TASK, 1, 256)
+        ? defaultCodingThreads(intIn('SLURM_CPUS_PER_TASK', process.env.SLURM_CPUS_PER_TASK, 1, 256))
         : undefined);
     if ((v.merge || v.resume) && typeof v.report !== 'string')
       throw usage(`--${v.merge ? 'merge' : 'resume'} needs --report`);

@@ -38,6 +38,7 @@ export {
   type ChainMemberResult,
 } from './container/chain';
 export { removeLiveTempsSync } from './container/output';
+export { defaultCodingThreads } from './pool/pool';
 export {
   diffFiles,
   type DiffResult,

@@ -17,7 +17,7 @@ import { cancelled, TzError, toTzError } from '../core/errors';
 import { openModel } from '../formats/index';
 import { InputFile } from '../io/read';
 import { InputGuard } from '../io/unchanged';
-import { defaultThreads } from '../pool/pool';
+import { defaultCodingThreads } from '../pool/pool';
 import { hashOffThread, OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import type { EncodeBatchReply, EncodeReply } from '../../protocol/pool';
@@ -93,7 +93,7 @@ export async function compressFile(input: string, opts: CompressOptions = {}): P
   if (/\.tzip$/i.test(input)) throw new TzError('USAGE', input, 'already a .tzip file (use decompress)');
   // opened (and its fstat taken) before anything is read, so a change from here on is seen
   const inp = await InputFile.open(input);
-  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultCodingThreads()));
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const sum = opts.chunkChecksum ?? CHUNK_CHECKSUM;
   const output = opts.output ?? `${input}.tzip`;

@@ -5,7 +5,7 @@
  */
 import { badInput, TzError } from '../core/errors';
 import { InputFile } from '../io/read';
-import { defaultThreads } from '../pool/pool';
+import { defaultCodingThreads } from '../pool/pool';
 import { hashOffThread, OrderedHasher } from '../pool/hasher';
 import { groupSmall, MAX_GROUP, runOrdered } from '../pool/ordered';
 import type { DecodeReply } from '../../protocol/pool';
@@ -94,7 +94,7 @@ export async function decodeAll(
   opts: DecodeOptions = {},
 ): Promise<string> {
   const path = c.file.path;
-  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultCodingThreads()));
   const offThread = hashOffThread(threads, c.index.original.size);
   const sha = new OrderedHasher(offThread);
   const total = c.index.original.size;

@@ -16,6 +16,16 @@ export function defaultThreads(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
+/**
+ * Coding threads of a compress, decompress or verify that names none, for a process that may use
+ * `cores` cores: one is left to the whole-file SHA-256, which runs on a thread of its own beside the
+ * coders (hasher.ts). On 2 cores a second coding thread beside the hasher mostly slowed jobs down
+ * (docs/measurements.md, "Threads").
+ */
+export function defaultCodingThreads(cores = defaultThreads()): number {
+  return Math.max(1, cores - 1);
+}
+
 /** Chunks a pipeline keeps in flight: one with a single thread; otherwise deep enough that the
  *  workers never run dry while the calling thread (hashing, I/O) waits for a core. */
 export function inflightDepth(threads: number): number {

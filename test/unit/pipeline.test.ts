@@ -300,3 +300,12 @@ test(
     }
   },
 );
+
+test('default coding threads: the cores less one (the whole-file hash has its own thread), at least one', async () => {
+  const { defaultCodingThreads, defaultThreads } = await import('../../engine/pool/pool');
+  assert.deepEqual(
+    [1, 2, 3, 8, 64].map((c) => defaultCodingThreads(c)),
+    [1, 1, 2, 7, 63],
+  );
+  assert.equal(defaultCodingThreads(), Math.max(1, defaultThreads() - 1));
+});

@@ -144,16 +144,15 @@ export async function runOrdered<R>(run: OrderedRun<R>): Promise<void> {
   }
 }
 
-/** Chunks below this size are coded in shared tasks (encodeBatch/decodeBatch, tasks.ts): per task
- *  and per read or write, a message and an awaited system call cost more than coding a small chunk. */
-export const SMALL_ITEM = 64 * 1024;
 /** most chunks in one shared task */
 export const MAX_GROUP = 4096;
 
 /**
- * Consecutive items grouped into pipeline items: runs of small items (each under SMALL_ITEM, all
- * `joinable` with the previous one, at most `maxBytes` in all) share one item; anything else is
- * alone. Returns [first, end) ranges covering 0 .. count-1 in order.
+ * Consecutive items grouped into pipeline items: runs of items (each `joinable` with the previous
+ * one) share one item while they come to at most `maxBytes` in all; a full-size item is alone. Per
+ * task and per read or write, a message and an awaited system call cost more than coding a small
+ * chunk, and the shared tasks (encodeBatch/decodeBatch, tasks.ts) still code each chunk by itself.
+ * Returns [first, end) ranges covering 0 .. count-1 in order.
  */
 export function groupSmall(
   count: number,
@@ -166,16 +165,8 @@ export function groupSmall(
   while (k < count) {
     let end = k + 1;
     let bytes = bytesOf(k);
-    if (bytes < SMALL_ITEM) {
-      while (
-        end < count &&
-        end - k < MAX_GROUP &&
-        bytesOf(end) < SMALL_ITEM &&
-        bytes + bytesOf(end) <= maxBytes &&
-        joinable(end)
-      )
-        bytes += bytesOf(end++);
-    }
+    while (end < count && end - k < MAX_GROUP && bytes + bytesOf(end) <= maxBytes && joinable(end))
+      bytes += bytesOf(end++);
     out.push([k, end]);
     k = end;
   }

@@ -309,3 +309,83 @@ test('default coding threads: the cores less one (the whole-file hash has its ow
   );
   assert.equal(defaultCodingThreads(), Math.max(1, defaultThreads() - 1));
 });
+
+test('groupSmall: neighbours share an item up to maxBytes, a full chunk alone, not past unjoinable ones', async () => {
+  const { groupSmall, MAX_GROUP } = await import('../../engine/pool/ordered');
+  const sizes = [10, 20, 300, 300, 300, 1000, 5, 5, 400, 700, 1000, 1];
+  assert.deepEqual(
+    groupSmall(
+      sizes.length,
+      (k) => sizes[k]!,
+      1000,
+      (k) => k !== 7,
+    ),
+    [
+      [0, 5],
+      [5, 6],
+      [6, 7],
+      [7, 9],
+      [9, 10],
+      [10, 11],
+      [11, 12],
+    ],
+  );
+  // at most MAX_GROUP chunks per item
+  assert.deepEqual(
+    groupSmall(MAX_GROUP + 10, () => 1, 1 << 20),
+    [
+      [0, MAX_GROUP],
+      [MAX_GROUP, MAX_GROUP + 10],
+    ],
+  );
+});
+
+test('tiny and mid-sized tensors share tasks: one .tzip for 1 and 2 threads, exact back, damage named', async () => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { safetensorsBytes } = await import('../helpers/safetensors');
+  const { compressFile, decompressFile } = await import('../../engine/api');
+  const { mulberry32 } = await import('../helpers/random');
+  const dir = mkdtempSync(path.join(tmpdir(), 'tz-groups-'));
+  try {
+    const r = mulberry32(11);
+    const f32 = (n: number): Uint8Array => {
+      const a = new Float32Array(n);
+      for (let i = 0; i < n; i++) a[i] = (r() - 0.5) * 0.02;
+      return new Uint8Array(a.buffer);
+    };
+    // runs of tiny tensors between 300 KB ones (three of which fit one 1 MiB item), and one over 1 MiB
+    const tensors = [];
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < 40; j++)
+        tensors.push({ name: `b${i}.p${j}`, dtype: 'F32', shape: [1 + j], data: f32(1 + j) });
+      tensors.push({ name: `b${i}.w`, dtype: 'F32', shape: [76800], data: f32(76800) });
+    }
+    tensors.push({ name: 'head', dtype: 'F32', shape: [300000], data: f32(300000) });
+    const file = path.join(dir, 'm.safetensors');
+    writeFileSync(file, safetensorsBytes(tensors));
+    const t1 = path.join(dir, 't1.tzip'),
+      t2 = path.join(dir, 't2.tzip');
+    await compressFile(file, { output: t1, threads: 1 });
+    await compressFile(file, { output: t2, threads: 2 });
+    assert.ok(readFileSync(t1).equals(readFileSync(t2)), '.tzip differs between 1 and 2 threads');
+    for (const threads of [1, 2]) {
+      const back = path.join(dir, `back${threads}.safetensors`);
+      await decompressFile(t1, { output: back, threads });
+      assert.ok(readFileSync(back).equals(readFileSync(file)), `round trip differs (${threads} threads)`);
+    }
+    // one byte in the middle of the payloads: the 300 KB tensors hold most of them
+    const bad = readFileSync(t1);
+    bad[bad.length >> 1]! ^= 0x10;
+    const badFile = path.join(dir, 'bad.tzip');
+    writeFileSync(badFile, bad);
+    for (const threads of [1, 2])
+      await assert.rejects(
+        decompressFile(badFile, { output: path.join(dir, 'never.safetensors'), threads }),
+        (e: Error) => /corrupted chunk \d+ \(tensor "(b\d\.w|head)"\)/.test(e.message),
+      );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

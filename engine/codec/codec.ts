@@ -282,36 +282,40 @@ function encodePaletteMode(
 
 /**
  * For 4/8-byte elements: is an LZ coder worth a full pass? Trained weights almost never repeat an
- * element value, so an exact distinct count on a sample rules them out cheaply. Clean or quantized
- * floats repeat values but their byte planes already code them well; tables such as an STFT basis
- * repeat values in patterns that only LZ catches. zstd -3 on two 16 KiB samples tells them apart.
+ * element value, so an exact distinct count on a sample rules them out. Clean or quantized floats
+ * repeat values but their byte planes already code them well; tables such as an STFT basis repeat
+ * values in patterns that only LZ catches. zstd -3 on two 16 KiB samples tells them apart, each
+ * sample first judged by its first 4 KiB (which LZ codes worse than the whole sample): only a near
+ * pass, within LZ_ESCALATE of the limit, pays for the full sample (docs/measurements.md, "ZSTD
+ * candidate"). The heads run first: they cost less than the distinct count and rule out most chunks.
  */
 function lzLooksBetter(be: Backend, data: Uint8Array, w: 4 | 8, planesBytes: number): boolean {
   const n = Math.floor(data.length / w);
   if (n < 64) return false;
-  const m = Math.min(n, 32768);
-  if (be.distinctCount(data, w) > 0.7 * m) return false;
-  return lzSampleBetter(data, w, planesBytes);
+  const limit = LZ_MARGIN * (planesBytes / data.length);
+  const near = lzSamples(data, w).filter((sample) => {
+    if (sample.length <= LZ_PROBE) return true;
+    const head = sample.subarray(0, LZ_PROBE);
+    return zstdCompress(head, 3).length / head.length < LZ_ESCALATE * limit;
+  });
+  if (near.length === 0 || be.distinctCount(data, w) > 0.7 * Math.min(n, 32768)) return false;
+  return near.some((sample) => zstdCompress(sample, 3).length / sample.length < limit);
 }
 
-/** zstd -3 on two 16 KiB samples (start and middle): cheap, and LZ structure is usually local.
- *  (zstd -1 is no cheaper on float weights in zstd-wasm, and misses an STFT basis that -3 finds.)
- *  For 4/8-byte elements each sample is first judged by its first 4 KiB, which LZ codes worse than
- *  the whole sample: only a near pass (within LZ_ESCALATE of the limit) pays for the full sample
- *  (docs/measurements.md, "ZSTD candidate"; 2-byte chunks reach here only past the repeat test, and
- *  their 4 KiB heads misjudge some). */
+/** For 1/2-byte elements past the repeat test: zstd -3 on the two 16 KiB samples (their 4 KiB heads
+ *  misjudge some, so they are not used here). (zstd -1 is no cheaper on float weights in zstd-wasm,
+ *  and misses an STFT basis that -3 finds.) */
 function lzSampleBetter(data: Uint8Array, w: number, planesBytes: number): boolean {
   const limit = LZ_MARGIN * (planesBytes / data.length);
   // the better sample decides, so the second is needed only when the first does not pass
-  for (const at of [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)]) {
-    const sample = data.subarray(at, at + LZ_SAMPLE);
-    if (w >= 4 && sample.length > LZ_PROBE) {
-      const head = sample.subarray(0, LZ_PROBE);
-      if (zstdCompress(head, 3).length / head.length >= LZ_ESCALATE * limit) continue;
-    }
-    if (zstdCompress(sample, 3).length / sample.length < limit) return true;
-  }
-  return false;
+  return lzSamples(data, w).some((sample) => zstdCompress(sample, 3).length / sample.length < limit);
+}
+
+/** The LZ test's samples: LZ_SAMPLE bytes at the start and in the middle (LZ structure is usually local). */
+function lzSamples(data: Uint8Array, w: number): Uint8Array[] {
+  return [0, Math.max(0, Math.floor(data.length / 2 / w) * w - LZ_SAMPLE / 2)].map((at) =>
+    data.subarray(at, at + LZ_SAMPLE),
+  );
 }
 const LZ_SAMPLE = 16 * 1024;
 const LZ_PROBE = 4 * 1024;

@@ -756,22 +756,25 @@ const XP4: u32 = 0x27D4EB2F;
 const XP5: u32 = 0x165667B1;
 
 /** XXH32 (seed 0) of n bytes at src, the per-chunk checksum of .tzip 2.0 (docs/format.md). The four
- *  accumulators of a 16-byte stripe are one i32x4, so a stripe costs a handful of SIMD operations:
- *  far cheaper than a CRC-32 (docs/measurements.md). Same result as the reference (engine/codec/xxh32.ts). */
+ *  accumulators are four scalar chains, one step per 16-byte stripe each: they run in parallel, where
+ *  an i32x4 of them was one chain of vector multiplies (about 10 cycles each on x86), 1.4x slower
+ *  (docs/measurements.md). Same result as the reference (engine/codec/xxh32.ts). */
 export function xxh32(src: usize, n: u32): u32 {
   const nn = <usize>n;
   let p: usize = 0;
   let h: u32;
   if (nn >= 16) {
-    let v = i32x4(<i32>(XP1 + XP2), <i32>XP2, 0, <i32>(0 - XP1));
-    const p1 = i32x4.splat(<i32>XP1);
-    const p2 = i32x4.splat(<i32>XP2);
+    let v1: u32 = XP1 + XP2,
+      v2: u32 = XP2,
+      v3: u32 = 0,
+      v4: u32 = 0 - XP1;
     for (; p + 16 <= nn; p += 16) {
-      v = i32x4.add(v, i32x4.mul(v128.load(src + p), p2));
-      v = i32x4.mul(v128.or(i32x4.shl(v, 13), i32x4.shr_u(v, 19)), p1);
+      v1 = rotl<u32>(v1 + load<u32>(src + p) * XP2, 13) * XP1;
+      v2 = rotl<u32>(v2 + load<u32>(src + p + 4) * XP2, 13) * XP1;
+      v3 = rotl<u32>(v3 + load<u32>(src + p + 8) * XP2, 13) * XP1;
+      v4 = rotl<u32>(v4 + load<u32>(src + p + 12) * XP2, 13) * XP1;
     }
-    h = rotl<u32>(<u32>i32x4.extract_lane(v, 0), 1) + rotl<u32>(<u32>i32x4.extract_lane(v, 1), 7)
-      + rotl<u32>(<u32>i32x4.extract_lane(v, 2), 12) + rotl<u32>(<u32>i32x4.extract_lane(v, 3), 18);
+    h = rotl<u32>(v1, 1) + rotl<u32>(v2, 7) + rotl<u32>(v3, 12) + rotl<u32>(v4, 18);
   } else {
     h = XP5;
   }

@@ -52,8 +52,11 @@ function mapOf(fields: GgmlField[]): BlockMap {
  * fields (the decoder needs none of this: payloads carry their map). The interleaved Q4_0_x_y
  * repacks have no fields (their scales are grouped 4 or 8 blocks at a time), hence no map.
  */
-export const BLOCK_MAPS: Record<string, BlockMap> = Object.fromEntries(
-  Object.values(GGML_TYPES).flatMap((t) => (t.fields && t.blockSize > 1 ? [[t.name, mapOf(t.fields)]] : [])),
+export const BLOCK_MAPS: Record<string, BlockMap> = Object.setPrototypeOf(
+  Object.fromEntries(
+    Object.values(GGML_TYPES).flatMap((t) => (t.fields && t.blockSize > 1 ? [[t.name, mapOf(t.fields)]] : [])),
+  ),
+  null,
 );
 
 /**

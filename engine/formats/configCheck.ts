@@ -14,18 +14,22 @@ export interface ConfigProblem extends Omit<IndexProblem, 'code'> {
   code: ConfigProblemCode;
 }
 
-/** torch dtype names (as config.json writes them) to safetensors dtypes. */
-export const TORCH_DTYPES: Record<string, string> = {
-  float32: 'F32',
-  float: 'F32',
-  float16: 'F16',
-  half: 'F16',
-  bfloat16: 'BF16',
-  float64: 'F64',
-  double: 'F64',
-  float8_e4m3fn: 'F8_E4M3',
-  float8_e5m2: 'F8_E5M2',
-};
+/** torch dtype names (as config.json writes them) to safetensors dtypes (no prototype: a config's
+ *  "toString" finds nothing). */
+export const TORCH_DTYPES: Record<string, string> = Object.setPrototypeOf(
+  {
+    float32: 'F32',
+    float: 'F32',
+    float16: 'F16',
+    half: 'F16',
+    bfloat16: 'BF16',
+    float64: 'F64',
+    double: 'F64',
+    float8_e4m3fn: 'F8_E4M3',
+    float8_e5m2: 'F8_E5M2',
+  },
+  null,
+);
 
 /** The parameter count may differ from the config's by this fraction before it is reported. */
 export const PARAM_TOLERANCE = 0.1;

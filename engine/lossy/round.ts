@@ -16,8 +16,9 @@ import { dtypeInfo } from '../core/dtypes';
 import { values16 } from '../core/floats';
 import { newAcc, type ErrorAcc } from './errorStats';
 
-/** Dtypes lossy mode rounds, with their mantissa widths. */
-export const LOSSY_DTYPES: Record<string, number> = { BF16: 7, F16: 10, F32: 23, F64: 52 };
+/** Dtypes lossy mode rounds, with their mantissa widths (no prototype: a dtype string from a file finds
+ *  nothing else). */
+export const LOSSY_DTYPES: Record<string, number> = Object.setPrototypeOf({ BF16: 7, F16: 10, F32: 23, F64: 52 }, null);
 
 export function mantissaBitsOf(dtype: string): number | undefined {
   return LOSSY_DTYPES[dtype];

@@ -86,6 +86,14 @@ describe('safetensors reader', () => {
       safetensorsBytes([], { headerOverride: '{"x":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}' }),
       /unknown dtype "F17"/,
     ));
+  test('a dtype named like an Object property ("toString", "__proto__", "constructor") is unknown', async () => {
+    for (const d of ['toString', '__proto__', 'constructor'])
+      await expectBad(
+        `proto-${d}.safetensors`,
+        safetensorsBytes([], { headerOverride: `{"x":{"dtype":"${d}","shape":[1],"data_offsets":[0,4]}}` }),
+        new RegExp(`unknown dtype "${d}"`),
+      );
+  });
   test('unknown field', () =>
     expectBad(
       'field.safetensors',

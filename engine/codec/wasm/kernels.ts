@@ -757,8 +757,8 @@ const XP5: u32 = 0x165667B1;
 
 /** XXH32 (seed 0) of n bytes at src, the per-chunk checksum of .tzip 2.0 (docs/format.md). The four
  *  accumulators are four scalar chains, one step per 16-byte stripe each: they run in parallel, where
- *  an i32x4 of them was one chain of vector multiplies (about 10 cycles each on x86), 1.4x slower
- *  (docs/measurements.md). Same result as the reference (engine/codec/xxh32.ts). */
+ *  an i32x4 of them was one chain of slow vector multiplies (docs/measurements.md, "Container"). Same
+ *  result as the reference (engine/codec/xxh32.ts). */
 export function xxh32(src: usize, n: u32): u32 {
   const nn = <usize>n;
   let p: usize = 0;

@@ -54,15 +54,6 @@ export function topLevelKeys(json: string): string[] {
   return keys;
 }
 
-/** Every element a safe non-negative integer. */
-function allUint(a: unknown[]): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i];
-    if (!Number.isSafeInteger(d) || (d as number) < 0) return false;
-  }
-  return true;
-}
-
 function describe(v: unknown): string {
   return Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v;
 }
@@ -111,9 +102,7 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
   const obj = json as Record<string, unknown>;
   let metadata: Record<string, string> | undefined;
   const tensors: TensorEntry[] = [];
-  // for...in and plain loops: headers of tens of thousands of tiny tensors are common
-  for (const name in obj) {
-    const value = obj[name];
+  for (const [name, value] of Object.entries(obj)) {
     if (name === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw badInput(file, '__metadata__ must be an object of strings');
@@ -126,16 +115,16 @@ export async function readSafetensorsHeader(f: InputFile): Promise<SafetensorsHe
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw badInput(file, `tensor "${name}" must be an object, found ${describe(value)}`);
     const t = value as Record<string, unknown>;
-    for (const k in t) {
+    for (const k of Object.keys(t)) {
       if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets')
         throw badInput(file, `tensor "${name}" has unknown field "${k}"`);
     }
     const { dtype, shape, data_offsets: offs } = t;
     if (typeof dtype !== 'string') throw badInput(file, `tensor "${name}" is missing a string "dtype"`);
     if (!(dtype in DTYPES)) throw badInput(file, `tensor "${name}" has unknown dtype "${dtype}"`);
-    if (!Array.isArray(shape) || !allUint(shape))
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw badInput(file, `tensor "${name}" has an invalid "shape" (must be an array of non-negative integers)`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !allUint(offs))
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0))
       throw badInput(file, `tensor "${name}" has invalid "data_offsets" (must be [begin, end])`);
     const [begin, end] = offs as [number, number];
     if (begin > end) throw badInput(file, `tensor "${name}" has data_offsets [${begin}, ${end}] with begin after end`);
